@@ -1,0 +1,3 @@
+module github.com/wssproxy/wssproxy
+
+go 1.26
