@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The project's whole test run: the same command README gives and .ci/run
+# calls. Installs the real test peers, then vets, runs every test with the
+# race detector, runs the heavy tests (GiB payloads) without it, and runs
+# each fuzz target briefly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:$(go env GOPATH)/bin"
+
+bash scripts/install-peers.sh
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+echo "== heavy tests (no -race)"
+WSSPROXY_HEAVY=1 go test -count=1 -timeout 20m -run 'Heavy' ./...
+
+echo "== fuzz (${FUZZTIME:=10s} each)"
+for pkg in $(go list ./...); do
+  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+    echo "-- $pkg $target"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+  done
+done
+echo "== all tests passed"
