@@ -1,0 +1,306 @@
+package ws
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AcceptOptions configure the server side of the opening handshake. A nil
+// *AcceptOptions means defaults; Accept copies it.
+type AcceptOptions struct {
+	// Options configure the connection once open.
+	Options
+	// Subprotocols are the subprotocols the server speaks, in order of
+	// preference; Accept selects the first the client offers. Empty: none.
+	Subprotocols []string
+	// CheckOrigin, if set, decides whether the request's Origin is allowed;
+	// an error rejects the handshake with 403 and that reason. nil allows
+	// every origin (origin rules belong to the application or the proxy).
+	CheckOrigin func(r *http.Request) error
+	// ResponseHeader holds extra headers for the 101 response.
+	ResponseHeader http.Header
+	// HandshakeTimeout bounds reading the request on a raw connection
+	// (ReadUpgrade). 0 means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// MaxHeaderBytes bounds the request head on a raw connection. 0 means
+	// DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+}
+
+func (o *AcceptOptions) withDefaults() AcceptOptions {
+	var c AcceptOptions
+	if o != nil {
+		c = *o
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	return c
+}
+
+// HandshakeError is a refused opening handshake: the HTTP status answered
+// (server) or received (client) and why.
+type HandshakeError struct {
+	Status int
+	Reason string
+}
+
+// Error describes the refusal.
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("%s: %d %s: %s", ErrBadHandshake, e.Status, http.StatusText(e.Status), e.Reason)
+}
+
+// Unwrap lets errors.Is(err, ErrBadHandshake) match.
+func (e *HandshakeError) Unwrap() error { return ErrBadHandshake }
+
+// Upgrade is a valid opening handshake request that has not been answered
+// yet. A proxy inspects it, opens its upstream, then calls Accept with the
+// upstream's choices, or Reject.
+type Upgrade struct {
+	// Request is the client's request.
+	Request *http.Request
+	// Subprotocols are the subprotocols the client offered, in order.
+	Subprotocols []string
+	// Extensions is the client's Sec-WebSocket-Extensions offer, verbatim
+	// (values joined with ", ").
+	Extensions string
+
+	key      string
+	opts     AcceptOptions
+	w        http.ResponseWriter // net/http server
+	nc       net.Conn            // raw connection
+	br       *bufio.Reader
+	answered bool
+}
+
+// Accept upgrades an HTTP request served by net/http to a WebSocket
+// connection: it validates the request (RFC 6455 §4.2.1), selects a
+// subprotocol from opts.Subprotocols, negotiates no extension, hijacks the
+// connection and answers 101. An invalid request is answered with 400
+// (426 for a wrong version, 403 for a refused origin) and an error
+// wrapping ErrBadHandshake is returned.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	u, err := NewUpgrade(w, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	return u.Accept(u.SelectSubprotocol(), "")
+}
+
+// NewUpgrade validates a request served by net/http without answering it;
+// see Upgrade. An invalid request is answered with an error status.
+func NewUpgrade(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Upgrade, error) {
+	u := &Upgrade{Request: r, opts: opts.withDefaults(), w: w}
+	if err := u.validate(); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// ReadUpgrade reads and validates an opening handshake request from a raw
+// connection (TCP, TLS or PSK) without answering it; see Upgrade. The read
+// is bounded by opts.MaxHeaderBytes (431 beyond it) and by
+// opts.HandshakeTimeout and ctx. An invalid request is answered with an
+// error status and the connection is closed.
+func ReadUpgrade(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Upgrade, error) {
+	o := opts.withDefaults()
+	deadline := time.Now().Add(o.HandshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = nc.SetDeadline(deadline)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
+	lim := &headLimiter{r: nc, n: int64(o.MaxHeaderBytes), limit: true}
+	size := o.ReadBufferSize
+	if size <= 0 {
+		size = DefaultReadBufferSize
+	}
+	br := bufio.NewReaderSize(lim, size)
+	u := &Upgrade{opts: o, nc: nc, br: br}
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		if lim.exceeded() {
+			return nil, u.refuse(http.StatusRequestHeaderFieldsTooLarge, "request head exceeds "+strconv.Itoa(o.MaxHeaderBytes)+" bytes")
+		}
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		_ = nc.Close()
+		return nil, fmt.Errorf("%w: reading request: %w", ErrBadHandshake, err)
+	}
+	lim.limit = false
+	req.RemoteAddr = nc.RemoteAddr().String()
+	if req.ContentLength > 0 || len(req.TransferEncoding) > 0 {
+		return nil, u.refuse(http.StatusBadRequest, "a WebSocket handshake request has no body")
+	}
+	u.Request = req
+	if err := u.validate(); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// validate applies RFC 6455 §4.2.1 to the request and answers failures.
+func (u *Upgrade) validate() error {
+	r := u.Request
+	switch {
+	case r.Method != http.MethodGet:
+		return u.refuse(http.StatusMethodNotAllowed, "a WebSocket handshake must use GET, not "+r.Method)
+	case !r.ProtoAtLeast(1, 1):
+		return u.refuse(http.StatusBadRequest, "a WebSocket handshake needs HTTP/1.1 or later, not "+r.Proto)
+	case !headerHasToken(r.Header, "Connection", "upgrade"):
+		return u.refuse(http.StatusUpgradeRequired, "Connection header lacks the upgrade token")
+	case !headerHasToken(r.Header, "Upgrade", "websocket"):
+		return u.refuse(http.StatusUpgradeRequired, "Upgrade header lacks the websocket token")
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return u.refuse(http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version "+strconv.Quote(r.Header.Get("Sec-WebSocket-Version"))+", want 13")
+	}
+	keys := r.Header.Values("Sec-WebSocket-Key")
+	if len(keys) != 1 {
+		return u.refuse(http.StatusBadRequest, "want exactly one Sec-WebSocket-Key header")
+	}
+	if k, err := base64.StdEncoding.DecodeString(keys[0]); err != nil || len(k) != 16 {
+		return u.refuse(http.StatusBadRequest, "Sec-WebSocket-Key is not 16 bytes in base64")
+	}
+	u.key = keys[0]
+	if u.opts.CheckOrigin != nil {
+		if err := u.opts.CheckOrigin(r); err != nil {
+			return u.refuse(http.StatusForbidden, "origin refused: "+err.Error())
+		}
+	}
+	u.Subprotocols = headerTokens(r.Header, "Sec-WebSocket-Protocol")
+	u.Extensions = strings.Join(r.Header.Values("Sec-WebSocket-Extensions"), ", ")
+	return nil
+}
+
+// SelectSubprotocol returns the first of AcceptOptions.Subprotocols the
+// client offered, or "".
+func (u *Upgrade) SelectSubprotocol() string {
+	for _, p := range u.opts.Subprotocols {
+		if slices.Contains(u.Subprotocols, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// Accept answers 101 with the given subprotocol (one the client offered, or
+// "") and extensions (a Sec-WebSocket-Extensions value, verbatim, or "";
+// when set, reserved bits are allowed on frames and passed through), and
+// returns the open connection.
+func (u *Upgrade) Accept(subprotocol, extensions string) (*Conn, error) {
+	if u.answered {
+		return nil, errors.New("ws: handshake already answered")
+	}
+	if subprotocol != "" && !slices.Contains(u.Subprotocols, subprotocol) {
+		return nil, fmt.Errorf("%w: subprotocol %q was not offered by the client", ErrBadHandshake, subprotocol)
+	}
+	if err := checkHeaderValue("Sec-WebSocket-Extensions", extensions); err != nil {
+		return nil, err
+	}
+	if err := checkExtraHeader(u.opts.ResponseHeader); err != nil {
+		return nil, err
+	}
+	u.answered = true
+	nc, br := u.nc, u.br
+	if u.w != nil {
+		hj, brw, err := http.NewResponseController(u.w).Hijack()
+		if err != nil {
+			http.Error(u.w, "WebSocket upgrade impossible: connection cannot be hijacked", http.StatusInternalServerError)
+			return nil, fmt.Errorf("ws: hijacking the HTTP connection: %w", err)
+		}
+		nc, br = hj, brw.Reader
+	}
+	// The server's own deadlines (and ours on a raw connection) end here.
+	_ = nc.SetDeadline(time.Time{})
+	bw := bufio.NewWriterSize(nc, 512)
+	fmt.Fprintf(bw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n", AcceptKey(u.key))
+	if subprotocol != "" {
+		fmt.Fprintf(bw, "Sec-WebSocket-Protocol: %s\r\n", subprotocol)
+	}
+	if extensions != "" {
+		fmt.Fprintf(bw, "Sec-WebSocket-Extensions: %s\r\n", extensions)
+	}
+	writeHeader(bw, u.opts.ResponseHeader)
+	bw.WriteString("\r\n")
+	if err := bw.Flush(); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("ws: writing handshake response: %w", err)
+	}
+	c := newConn(nc, br, false, &u.opts.Options)
+	c.request = u.Request
+	c.subprotocol = subprotocol
+	c.extensions = extensions
+	c.url = requestURL(u.Request, nc)
+	c.open()
+	return c, nil
+}
+
+// Reject answers the handshake with an HTTP error status and reason, and
+// closes a raw connection.
+func (u *Upgrade) Reject(status int, reason string) error {
+	if u.answered {
+		return errors.New("ws: handshake already answered")
+	}
+	err := u.refuse(status, reason)
+	var herr *HandshakeError
+	if errors.As(err, &herr) {
+		return nil
+	}
+	return err
+}
+
+// refuse answers an error status and returns a *HandshakeError.
+func (u *Upgrade) refuse(status int, reason string) error {
+	u.answered = true
+	herr := &HandshakeError{Status: status, Reason: reason}
+	if u.w != nil {
+		if status == http.StatusUpgradeRequired {
+			u.w.Header().Set("Sec-WebSocket-Version", "13")
+		}
+		http.Error(u.w, reason, status)
+		return herr
+	}
+	defer u.nc.Close()
+	_ = u.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	bw := bufio.NewWriterSize(u.nc, 512)
+	body := reason + "\n"
+	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n", status, http.StatusText(status), len(body))
+	if status == http.StatusUpgradeRequired {
+		bw.WriteString("Sec-WebSocket-Version: 13\r\n")
+	}
+	bw.WriteString("\r\n")
+	bw.WriteString(body)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("%w (and answering it failed: %w)", herr, err)
+	}
+	return herr
+}
+
+// requestURL rebuilds the ws:// or wss:// URL a server connection was
+// opened with.
+func requestURL(r *http.Request, nc net.Conn) *url.URL {
+	u := *r.URL
+	u.Scheme = "ws"
+	if r.TLS != nil || isTLS(nc) {
+		u.Scheme = "wss"
+	}
+	u.Host = r.Host
+	return &u
+}

@@ -1,0 +1,427 @@
+package ws
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ProtocolVersion is the WebSocket protocol version this package speaks
+// (RFC 6455 §4.1, Sec-WebSocket-Version).
+const ProtocolVersion = 13
+
+// Conn is an open WebSocket connection, client or server side.
+//
+// Writes (WriteMessage, Writer, WriteFrame, Ping, Pong, Close, Flush) are
+// safe from several goroutines at once: a message's frames are never
+// interleaved with another message's, while control frames may go out
+// between the fragments of a long message. Reads (ReadMessage, Reader,
+// NextFrame, Run) take one reader at a time. Control frames are processed
+// while reading: an application must keep reading to see pongs and the
+// peer's close.
+//
+// Cancelling the context passed to a blocking call closes the connection
+// (as Abort does): a half-read or half-written frame cannot be resumed.
+type Conn struct {
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	cw     countingWriter
+	client bool
+	opts   Options
+
+	subprotocol string
+	extensions  string
+	request     *http.Request
+	response    *http.Response
+	url         *url.URL
+
+	state atomic.Int32
+
+	// Read side: readSem is held by the goroutine reading; the fields
+	// below it belong to that goroutine.
+	readSem   chan struct{}
+	rhdr      [MaxHeaderSize]byte
+	ctrl      [MaxControlPayload]byte
+	frame     Header // current frame
+	remaining int64  // payload bytes of frame still to read
+	ctrlData  []byte // payload of a control frame returned by NextFrame
+	maskPos   int
+	inMessage bool   // a data message has started and its final frame is not done
+	msgType   OpCode // type of the current message
+	msgLen    int64  // payload bytes of the current message so far
+	validate  bool   // current message is text to check as UTF-8
+	utf8      utf8Validator
+	readErr   error
+	readStop  func() bool // stops the context watch of the current read
+	payload   payloadReader
+	message   messageReader
+
+	// Write side: msgSem is held for a whole data message, frameSem for
+	// one frame; the fields below frameSem belong to its holder.
+	msgSem   chan struct{}
+	frameSem chan struct{}
+	whdr     [MaxHeaderSize]byte
+	masks    MaskGenerator
+	writeErr error
+	outMask  [4]byte // masking key of the frame being written
+	outPos   int
+	writer   messageWriter
+
+	pending  atomic.Int64 // bytes in the write buffer
+	written  atomic.Int64 // bytes put on the connection
+	pingSent atomic.Int64 // unix nanoseconds of the last ping sent
+
+	// Closing.
+	closeMu     sync.Mutex
+	closeSent   bool
+	closeRecvd  bool
+	status      CloseError
+	statusSet   bool
+	closeRecv   chan struct{} // closed when the peer's close frame is read
+	done        chan struct{} // closed when the connection is closed
+	closeOnce   sync.Once
+	aboutOnce   sync.Once
+	readFinOnce sync.Once
+}
+
+// newConn wraps an established connection whose opening handshake is done.
+// br may hold bytes already read past the handshake.
+func newConn(nc net.Conn, br *bufio.Reader, client bool, o *Options) *Conn {
+	c := &Conn{
+		nc:        nc,
+		client:    client,
+		opts:      o.withDefaults(),
+		readSem:   make(chan struct{}, 1),
+		msgSem:    make(chan struct{}, 1),
+		frameSem:  make(chan struct{}, 1),
+		closeRecv: make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	if br == nil || br.Size() < c.opts.ReadBufferSize && br.Buffered() == 0 {
+		br = bufio.NewReaderSize(nc, c.opts.ReadBufferSize)
+	}
+	c.br = br
+	c.cw.c = c
+	c.bw = bufio.NewWriterSize(&c.cw, c.opts.WriteBufferSize)
+	c.masks = c.opts.MaskGenerator
+	if c.masks == nil && client {
+		c.masks = newRandomMasks()
+	}
+	c.payload.c = c
+	c.message.c = c
+	c.writer.c = c
+	return c
+}
+
+// open moves a new connection to StateOpen and fires OnConnected.
+func (c *Conn) open() {
+	c.setState(StateOpen)
+	if f := c.opts.Events.OnConnected; f != nil {
+		f()
+	}
+	c.opts.Logger.Debug().Str("remote", c.nc.RemoteAddr().String()).Bool("client", c.client).Msg("ws: open")
+}
+
+// State returns the connection's current state.
+func (c *Conn) State() State { return State(c.state.Load()) }
+
+// IsValid reports whether the connection is open (Qt isValid).
+func (c *Conn) IsValid() bool { return c.State() == StateOpen }
+
+func (c *Conn) setState(s State) {
+	if State(c.state.Swap(int32(s))) != s {
+		if f := c.opts.Events.OnStateChanged; f != nil {
+			f(s)
+		}
+	}
+}
+
+// Subprotocol returns the subprotocol the handshake selected, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Extensions returns the Sec-WebSocket-Extensions value the handshake
+// negotiated, verbatim, or "". Reserved bits are allowed on frames only
+// when it is not empty.
+func (c *Conn) Extensions() string { return c.extensions }
+
+// Request returns the opening handshake's request: the one received (server)
+// or sent (client).
+func (c *Conn) Request() *http.Request { return c.request }
+
+// Response returns the server's handshake response on a client connection,
+// nil on a server connection.
+func (c *Conn) Response() *http.Response { return c.response }
+
+// URL returns the WebSocket URL of the connection (Qt requestUrl).
+func (c *Conn) URL() *url.URL { return c.url }
+
+// ResourceName returns the path and query of the URL (Qt resourceName).
+func (c *Conn) ResourceName() string {
+	if c.url == nil {
+		return ""
+	}
+	return c.url.RequestURI()
+}
+
+// Version returns the protocol version, always 13.
+func (c *Conn) Version() int { return ProtocolVersion }
+
+// RemoteAddr returns the peer's address (Qt peerAddress/peerPort).
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns the local address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// NetConn returns the underlying connection (a *tls.Conn for wss).
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// BytesToWrite returns the number of bytes waiting in the write buffer
+// (Qt bytesToWrite).
+func (c *Conn) BytesToWrite() int64 { return c.pending.Load() }
+
+// BytesWritten returns the number of bytes written to the underlying
+// connection so far, framing included.
+func (c *Conn) BytesWritten() int64 { return c.written.Load() }
+
+// Done returns a channel closed when the connection is closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// CloseStatus returns the code and reason the connection was closed with
+// (Qt closeCode/closeReason): the peer's close frame when one was received,
+// otherwise the code this side sent or failed the connection with, or 1006
+// when the connection ended without a close frame. Before the connection
+// closes it returns 0 and "".
+func (c *Conn) CloseStatus() (StatusCode, string) {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	return c.status.Code, c.status.Reason
+}
+
+// setStatus records the close status unless one is recorded already or
+// override is set (a received close frame overrides what we sent).
+func (c *Conn) setStatus(code StatusCode, reason string, override bool) {
+	c.closeMu.Lock()
+	if !c.statusSet || override {
+		c.status = CloseError{Code: code, Reason: reason}
+		c.statusSet = true
+	}
+	c.closeMu.Unlock()
+}
+
+func (c *Conn) closeError() *CloseError {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	e := c.status
+	return &e
+}
+
+// countingWriter writes to the underlying connection, counting bytes.
+type countingWriter struct{ c *Conn }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	n, err := w.c.nc.Write(p)
+	if n > 0 {
+		w.c.written.Add(int64(n))
+		if f := w.c.opts.Events.OnBytesWritten; f != nil {
+			f(n)
+		}
+	}
+	return n, err
+}
+
+// acquire takes sem, giving up when ctx ends or the connection closes.
+func (c *Conn) acquire(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ws: %w", ctx.Err())
+	case <-c.done:
+		return ErrClosed
+	}
+}
+
+// watch closes the connection when ctx ends, until the returned stop
+// function is called. It costs nothing for contexts that never end.
+func (c *Conn) watch(ctx context.Context) func() bool {
+	if ctx.Done() == nil {
+		return nil
+	}
+	return context.AfterFunc(ctx, func() { c.abort(fmt.Errorf("ws: %w", context.Cause(ctx))) })
+}
+
+// Close performs the closing handshake (RFC 6455 §7.1.2): it sends a close
+// frame with code and reason (truncated to 123 bytes on a UTF-8 boundary),
+// waits up to Options.CloseTimeout for the peer's close frame, and closes
+// the connection. StatusNoStatusReceived sends a close frame without a
+// status. Buffered frames are written before the close frame. If another
+// goroutine is reading, it receives the peer's close; otherwise Close reads
+// (and discards) what arrives until the close frame. Close returns nil
+// after a clean handshake, ErrClosed if the connection was already closing,
+// and a *CloseError with 1006 if the peer did not answer in time.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	var buf [MaxControlPayload]byte
+	payload, err := AppendClosePayload(buf[:0], code, reason)
+	if err != nil {
+		return err
+	}
+	c.closeMu.Lock()
+	if c.closeSent {
+		c.closeMu.Unlock()
+		return ErrClosed
+	}
+	c.closeSent = true
+	recvd := c.closeRecvd
+	c.closeMu.Unlock()
+
+	deadline := time.Now().Add(c.opts.CloseTimeout)
+	if !recvd {
+		c.aboutToClose()
+		c.setState(StateClosing)
+		c.setStatus(code, TruncateUTF8(reason, MaxCloseReason), false)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		err := c.writeControl(ctx, OpClose, payload)
+		cancel()
+		if err != nil {
+			c.abort(err)
+			return fmt.Errorf("ws: sending close frame: %w", err)
+		}
+		c.awaitPeerClose(deadline)
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-c.done:
+	case <-timer.C:
+		c.abort(errors.New("ws: close handshake timed out"))
+	}
+	c.closeMu.Lock()
+	got := c.closeRecvd
+	c.closeMu.Unlock()
+	if !got {
+		return c.closeError()
+	}
+	return nil
+}
+
+// awaitPeerClose waits for the peer's close frame after ours was sent:
+// read it here when no other goroutine is reading, else let the reader get it.
+func (c *Conn) awaitPeerClose(deadline time.Time) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case c.readSem <- struct{}{}:
+		_ = c.nc.SetReadDeadline(deadline)
+		for c.readErr == nil {
+			if _, err := c.nextFrame(false); err != nil {
+				break
+			}
+			if err := c.skipPayload(); err != nil {
+				break
+			}
+		}
+		<-c.readSem
+	case <-c.closeRecv:
+	case <-c.done:
+	case <-timer.C:
+		c.abort(errors.New("ws: close handshake timed out"))
+	}
+}
+
+// Abort closes the connection at once, without a closing handshake;
+// pending writes are dropped (Qt abort). The close status becomes 1006.
+func (c *Conn) Abort() { c.abort(errors.New("ws: aborted")) }
+
+// abort closes the underlying connection once, recording 1006 unless a
+// status is already known, and fires the closing events.
+func (c *Conn) abort(cause error) {
+	c.closeOnce.Do(func() {
+		c.setStatus(StatusAbnormalClosure, "", false)
+		_ = c.nc.Close()
+		close(c.done)
+		c.readFinished()
+		c.setState(StateClosed)
+		code, _ := c.CloseStatus()
+		c.opts.Logger.Debug().Err(cause).Uint16("code", uint16(code)).Msg("ws: closed")
+		if f := c.opts.Events.OnDisconnected; f != nil {
+			f()
+		}
+	})
+}
+
+func (c *Conn) aboutToClose() {
+	c.aboutOnce.Do(func() {
+		if f := c.opts.Events.OnAboutToClose; f != nil {
+			f()
+		}
+	})
+}
+
+func (c *Conn) readFinished() {
+	c.readFinOnce.Do(func() {
+		if f := c.opts.Events.OnReadChannelFinished; f != nil {
+			f()
+		}
+	})
+}
+
+// fail fails the connection (RFC 6455 §7.1.7) after a protocol error: a
+// best-effort close frame with the error's code, then the TCP close.
+func (c *Conn) fail(perr *ProtocolError) error {
+	c.closeMu.Lock()
+	sent := c.closeSent
+	c.closeSent = true
+	c.closeMu.Unlock()
+	reason := TruncateUTF8(perr.Msg, MaxCloseReason)
+	c.setStatus(perr.Code, reason, false)
+	if !sent {
+		c.aboutToClose()
+		c.setState(StateClosing)
+		var buf [MaxControlPayload]byte
+		if payload, err := AppendClosePayload(buf[:0], perr.Code, reason); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
+			_ = c.writeControl(ctx, OpClose, payload)
+			cancel()
+		}
+	}
+	c.readErr = perr
+	if f := c.opts.Events.OnError; f != nil {
+		f(perr)
+	}
+	c.abort(perr)
+	return perr
+}
+
+// lost records a connection that ended without a closing handshake (1006).
+func (c *Conn) lost(err error) error {
+	if c.readErr != nil {
+		return c.readErr
+	}
+	select {
+	case <-c.done:
+		// Closed locally (Abort, a cancelled context, a close timeout).
+		c.readErr = fmt.Errorf("%w: %w", ErrClosed, err)
+	default:
+		c.setStatus(StatusAbnormalClosure, "", true)
+		ce := c.closeError()
+		c.readErr = fmt.Errorf("ws: connection lost: %w (%w)", ce, err)
+		if f := c.opts.Events.OnError; f != nil {
+			f(c.readErr)
+		}
+	}
+	c.abort(err)
+	return c.readErr
+}

@@ -1,0 +1,97 @@
+package ws
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults of Options, matching Qt's QWebSocket where Qt has one.
+const (
+	// DefaultOutgoingFrameSize is the size at which outgoing messages are
+	// fragmented (Qt's default, 512 KiB).
+	DefaultOutgoingFrameSize = 512 << 10
+	// DefaultMaxIncomingFrameSize and DefaultMaxIncomingMessageSize bound
+	// what a peer may send. ReadMessage and the message events buffer a
+	// whole message, so the default is modest; streaming readers (Reader,
+	// NextFrame) use bounded memory whatever the limit.
+	DefaultMaxIncomingFrameSize   = 32 << 20
+	DefaultMaxIncomingMessageSize = 32 << 20
+	// DefaultReadBufferSize and DefaultWriteBufferSize size the bufio
+	// buffers of a connection.
+	DefaultReadBufferSize  = 32 << 10
+	DefaultWriteBufferSize = 32 << 10
+	// DefaultCloseTimeout bounds the wait for the peer's close frame and
+	// for the TCP close that follows it.
+	DefaultCloseTimeout = 5 * time.Second
+	// DefaultHandshakeTimeout bounds the opening handshake.
+	DefaultHandshakeTimeout = 30 * time.Second
+	// DefaultMaxHeaderBytes bounds the opening handshake's request or
+	// response head (within the 8-32 KiB nginx and HAProxy use).
+	DefaultMaxHeaderBytes = 16 << 10
+)
+
+// Options configure a connection; the zero value is usable and a nil
+// *Options means all defaults. Accept and Dial copy the options, so the
+// caller may reuse or change them afterwards.
+type Options struct {
+	// OutgoingFrameSize fragments outgoing messages into frames of at
+	// most this many payload bytes (Qt setOutgoingFrameSize). 0 means
+	// DefaultOutgoingFrameSize.
+	OutgoingFrameSize int
+	// MaxIncomingFrameSize and MaxIncomingMessageSize are the largest
+	// frame payload and message the peer may send (Qt
+	// setMaxAllowedIncomingFrameSize/MessageSize); exceeding either closes
+	// the connection with 1009. 0 means the default, negative no limit.
+	MaxIncomingFrameSize   int64
+	MaxIncomingMessageSize int64
+	// ReadBufferSize and WriteBufferSize size the connection's buffers
+	// (Qt setReadBufferSize). 0 means the defaults.
+	ReadBufferSize  int
+	WriteBufferSize int
+	// CloseTimeout bounds the closing handshake. 0 means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+	// DeferFlush keeps written frames in the write buffer until Flush is
+	// called or the buffer fills (Qt's buffered writes with flush()).
+	// Control frames are always flushed at once.
+	DeferFlush bool
+	// DisableAutoPong stops the automatic pong answer to a peer's ping;
+	// the ping is still reported by Events.OnPing and NextFrame. A relay
+	// sets it to forward pings end to end.
+	DisableAutoPong bool
+	// MaskGenerator supplies client masking keys (Qt setMaskGenerator).
+	// nil means keys from crypto/rand.
+	MaskGenerator MaskGenerator
+	// Events receives the connection's signals. Callbacks run on the
+	// goroutine that causes the event and must not block.
+	Events Events
+	// Logger receives debug logs of the connection's life; the zero value
+	// logs nothing.
+	Logger zerolog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.OutgoingFrameSize <= 0 {
+		c.OutgoingFrameSize = DefaultOutgoingFrameSize
+	}
+	if c.MaxIncomingFrameSize == 0 {
+		c.MaxIncomingFrameSize = DefaultMaxIncomingFrameSize
+	}
+	if c.MaxIncomingMessageSize == 0 {
+		c.MaxIncomingMessageSize = DefaultMaxIncomingMessageSize
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = DefaultReadBufferSize
+	}
+	if c.WriteBufferSize <= 0 {
+		c.WriteBufferSize = DefaultWriteBufferSize
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	return c
+}
