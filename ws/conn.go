@@ -350,8 +350,10 @@ func (c *Conn) Abort() { c.abort(errors.New("ws: aborted")) }
 func (c *Conn) abort(cause error) {
 	c.closeOnce.Do(func() {
 		c.setStatus(StatusAbnormalClosure, "", false)
-		_ = c.nc.Close()
+		// done first: a read failing because of this close must see that
+		// the close was local.
 		close(c.done)
+		_ = c.nc.Close()
 		c.readFinished()
 		c.setState(StateClosed)
 		code, _ := c.CloseStatus()

@@ -285,6 +285,11 @@ func (c *Conn) putHeader(h Header) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
+	select {
+	case <-c.done:
+		return ErrClosed
+	default:
+	}
 	h.Masked = c.client
 	if c.client {
 		h.Mask = c.masks.NextMask()

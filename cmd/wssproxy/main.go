@@ -1,16 +1,53 @@
-// Command wssproxy is a TLS-focused WebSocket proxy, echo server and client.
+// Command wssproxy is a TLS-focused WebSocket proxy, echo server and
+// client. Run "wssproxy help" for the commands.
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
+const usage = `wssproxy: a TLS-focused WebSocket proxy, echo server and client.
+
+Usage:
+  wssproxy echo [--listen ADDR] [--cert F --key F]   WebSocket echo server
+  wssproxy version                                  print the version
+  wssproxy help                                     this text
+
+Run "wssproxy COMMAND --help" for a command's flags.
+`
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "version" {
-		fmt.Println("wssproxy dev")
-		return
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command and returns the process exit code: 0 on
+// success, 1 on failure, 2 on a usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
 	}
-	fmt.Fprintln(os.Stderr, "usage: wssproxy version")
-	os.Exit(2)
+	switch args[0] {
+	case "echo":
+		return runEcho(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "wssproxy", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "wssproxy: unknown command %q\n\n%s", args[0], usage)
+	return 2
 }

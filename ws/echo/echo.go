@@ -13,13 +13,16 @@ import (
 	"github.com/wssproxy/wssproxy/ws"
 )
 
-// Handler is an http.Handler that upgrades each request and echoes.
+// Handler is an http.Handler that upgrades each request and echoes. Its
+// zero value is ready to use; it must not be copied after first use.
 type Handler struct {
 	// Accept configures the handshake and the connections; nil means
 	// defaults (messages up to ws.DefaultMaxIncomingMessageSize).
 	Accept *ws.AcceptOptions
 	// Logger receives one line per connection; the zero value is silent.
 	Logger zerolog.Logger
+
+	track tracker
 }
 
 // ServeHTTP upgrades the request and echoes until the connection closes.
@@ -29,6 +32,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Logger.Debug().Err(err).Str("remote", r.RemoteAddr).Msg("echo: handshake refused")
 		return
 	}
+	h.track.add(c)
+	defer h.track.remove(c)
 	err = Serve(r.Context(), c)
 	code, reason := c.CloseStatus()
 	h.Logger.Debug().Str("remote", r.RemoteAddr).Uint16("code", uint16(code)).Str("reason", reason).AnErr("err", err).Msg("echo: connection closed")

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wssproxy/wssproxy/ws"
+	"github.com/wssproxy/wssproxy/ws/echo"
+)
+
+// echoConfig is the configuration of "wssproxy echo".
+type echoConfig struct {
+	listen   string
+	certFile string
+	keyFile  string
+	maxMsg   int64
+	grace    time.Duration
+	log      logFlags
+}
+
+func parseEchoFlags(args []string, stderr io.Writer) (echoConfig, error) {
+	var cfg echoConfig
+	fs := flag.NewFlagSet("wssproxy echo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: wssproxy echo [--listen ADDR] [--cert F --key F]\n\nA WebSocket echo server: every message comes back with its type; a close\nis answered with the same code and reason. With --cert/--key it serves wss.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&cfg.certFile, "cert", "", "PEM certificate chain: serve wss (needs --key)")
+	fs.StringVar(&cfg.keyFile, "key", "", "PEM private key for --cert")
+	fs.Int64Var(&cfg.maxMsg, "max-message-size", ws.DefaultMaxIncomingMessageSize, "largest message (and frame) accepted, in bytes; larger closes with 1009")
+	fs.DurationVar(&cfg.grace, "grace", 10*time.Second, "on SIGTERM/SIGINT, how long to wait for connections to close")
+	fs.StringVar(&cfg.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
+	fs.StringVar(&cfg.log.level, "log-level", "info", "trace, debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if (cfg.certFile == "") != (cfg.keyFile == "") {
+		return cfg, errors.New("--cert and --key go together")
+	}
+	if cfg.maxMsg <= 0 {
+		return cfg, fmt.Errorf("--max-message-size must be positive, not %d", cfg.maxMsg)
+	}
+	return cfg, nil
+}
+
+func runEcho(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseEchoFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wssproxy echo: %v\n", err)
+		return 2
+	}
+	log, err := cfg.log.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wssproxy echo: %v\n", err)
+		return 2
+	}
+	if err := serveEcho(ctx, cfg, stdout, log); err != nil {
+		log.Error().Err(err).Msg("echo server failed")
+		return 1
+	}
+	return 0
+}
+
+func serveEcho(ctx context.Context, cfg echoConfig, stdout io.Writer, log zerolog.Logger) error {
+	scheme := "ws"
+	var tlsConfig *tls.Config
+	if cfg.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.certFile, cfg.keyFile)
+		if err != nil {
+			return fmt.Errorf("loading --cert/--key: %w", err)
+		}
+		tlsConfig = &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{cert},
+			NextProtos:   []string{"http/1.1"},
+		}
+		scheme = "wss"
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	h := &echo.Handler{
+		Accept: &ws.AcceptOptions{Options: ws.Options{
+			MaxIncomingFrameSize:   cfg.maxMsg,
+			MaxIncomingMessageSize: cfg.maxMsg,
+		}},
+		Logger: log,
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ws.DefaultHandshakeTimeout,
+		MaxHeaderBytes:    ws.DefaultMaxHeaderBytes,
+	}
+	url := fmt.Sprintf("%s://%s/", scheme, ln.Addr())
+	fmt.Fprintln(stdout, url)
+	log.Info().Str("url", url).Msg("echo server listening")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Dur("grace", cfg.grace).Msg("shutting down: closing connections with 1001")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	if err := h.CloseAll(sctx, ws.StatusGoingAway, "server shutting down"); err != nil {
+		log.Warn().Err(err).Msg("connections aborted after the grace period")
+	}
+	<-errc
+	return nil
+}

@@ -1,0 +1,61 @@
+package echo
+
+import (
+	"context"
+	"sync"
+
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// tracker remembers open connections so that a shutdown can close them
+// with a status code.
+type tracker struct {
+	mu    sync.Mutex
+	conns map[*ws.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+func (t *tracker) add(c *ws.Conn) {
+	t.mu.Lock()
+	if t.conns == nil {
+		t.conns = make(map[*ws.Conn]struct{})
+	}
+	t.conns[c] = struct{}{}
+	t.wg.Add(1)
+	t.mu.Unlock()
+}
+
+func (t *tracker) remove(c *ws.Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+	t.wg.Done()
+}
+
+// CloseAll starts the closing handshake with code and reason on every open
+// connection (1001 going away on shutdown) and waits until they are all
+// closed or ctx ends; connections still open then are aborted.
+func (h *Handler) CloseAll(ctx context.Context, code ws.StatusCode, reason string) error {
+	h.track.mu.Lock()
+	conns := make([]*ws.Conn, 0, len(h.track.conns))
+	for c := range h.track.conns {
+		conns = append(conns, c)
+	}
+	h.track.mu.Unlock()
+	var closers sync.WaitGroup
+	for _, c := range conns {
+		closers.Go(func() { _ = c.Close(code, reason) })
+	}
+	done := make(chan struct{})
+	go func() { h.track.wg.Wait(); closers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.Abort()
+		}
+		<-done
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,254 @@
+package ws_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// pair returns a connected client and server over real loopback TCP.
+func pair(t *testing.T, sopts *ws.AcceptOptions, copts *ws.DialOptions) (client, server *ws.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type result struct {
+		c   *ws.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		u, err := ws.ReadUpgrade(context.Background(), nc, sopts)
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		c, err := u.Accept(u.SelectSubprotocol(), "")
+		ch <- result{c, err}
+	}()
+	client, _, err = ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/path?q=1", copts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { client.Abort(); r.c.Abort() })
+	return client, r.c
+}
+
+// rawPeer is the far end of a connection that speaks raw bytes, so tests
+// can send frames a conforming endpoint never would.
+type rawPeer struct {
+	t      *testing.T
+	nc     net.Conn
+	br     *bufio.Reader
+	client bool // the raw peer plays the client: its frames are masked
+}
+
+// rawClient connects a raw client to a ws server built with opts and
+// returns the server-side Conn.
+func rawClient(t *testing.T, opts *ws.AcceptOptions) (*rawPeer, *ws.Conn) {
+	t.Helper()
+	a, b := tcpPair(t)
+	ch := make(chan *ws.Conn, 1)
+	go func() {
+		u, err := ws.ReadUpgrade(context.Background(), b, opts)
+		if err != nil {
+			ch <- nil
+			return
+		}
+		c, _ := u.Accept("", "")
+		ch <- c
+	}()
+	fmt.Fprintf(a, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	p := &rawPeer{t: t, nc: a, br: bufio.NewReader(a), client: true}
+	resp, err := http.ReadResponse(p.br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("raw handshake: %v %v", resp, err)
+	}
+	c := <-ch
+	if c == nil {
+		t.Fatal("server side failed")
+	}
+	t.Cleanup(c.Abort)
+	return p, c
+}
+
+// rawServer answers a ws client's handshake by hand and returns the
+// client-side Conn.
+func rawServer(t *testing.T, opts *ws.DialOptions) (*rawPeer, *ws.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ch := make(chan *rawPeer, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			ch <- nil
+			return
+		}
+		br := bufio.NewReader(nc)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			ch <- nil
+			return
+		}
+		fmt.Fprintf(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", ws.AcceptKey(req.Header.Get("Sec-WebSocket-Key")))
+		ch <- &rawPeer{t: t, nc: nc, br: br}
+	}()
+	c, _, err := ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := <-ch
+	if p == nil {
+		t.Fatal("raw server failed")
+	}
+	t.Cleanup(func() { c.Abort(); p.nc.Close() })
+	return p, c
+}
+
+func tcpPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ch := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		ch <- c
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-ch
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// frame builds raw frame bytes: b0 is the first byte (FIN, RSV, opcode).
+func (p *rawPeer) frame(b0 byte, payload []byte) []byte {
+	var out []byte
+	out = append(out, b0)
+	mask := byte(0)
+	if p.client {
+		mask = 0x80
+	}
+	switch l := len(payload); {
+	case l <= 125:
+		out = append(out, mask|byte(l))
+	case l <= 65535:
+		out = append(out, mask|126)
+		out = binary.BigEndian.AppendUint16(out, uint16(l))
+	default:
+		out = append(out, mask|127)
+		out = binary.BigEndian.AppendUint64(out, uint64(l))
+	}
+	if p.client {
+		key := [4]byte{0xa1, 0xb2, 0xc3, 0xd4}
+		out = append(out, key[:]...)
+		start := len(out)
+		out = append(out, payload...)
+		ws.Mask(key, 0, out[start:])
+	} else {
+		out = append(out, payload...)
+	}
+	return out
+}
+
+func (p *rawPeer) send(b0 byte, payload []byte) {
+	p.t.Helper()
+	if _, err := p.nc.Write(p.frame(b0, payload)); err != nil {
+		p.t.Fatalf("raw send: %v", err)
+	}
+}
+
+// read reads one raw frame (unmasking it) within a few seconds.
+func (p *rawPeer) read() (ws.Header, []byte, error) {
+	_ = p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var buf [ws.MaxHeaderSize]byte
+	h, err := ws.ReadHeader(p.br, &buf)
+	if err != nil {
+		return h, nil, err
+	}
+	payload := make([]byte, h.Length)
+	if _, err := io.ReadFull(p.br, payload); err != nil {
+		return h, nil, err
+	}
+	if h.Masked {
+		ws.Mask(h.Mask, 0, payload)
+	}
+	return h, payload, nil
+}
+
+// expectClose reads frames until a close frame and returns its code, then
+// checks that the connection ends.
+func (p *rawPeer) expectClose() ws.StatusCode {
+	p.t.Helper()
+	for {
+		h, payload, err := p.read()
+		if err != nil {
+			p.t.Fatalf("waiting for a close frame: %v", err)
+		}
+		if h.OpCode != ws.OpClose {
+			continue
+		}
+		code, _, err := ws.ParseClosePayload(payload)
+		if err != nil {
+			p.t.Fatalf("bad close payload from ws: %v", err)
+		}
+		return code
+	}
+}
+
+func wantCloseError(t *testing.T, err error, code ws.StatusCode) {
+	t.Helper()
+	var ce *ws.CloseError
+	if !errors.As(err, &ce) || ce.Code != code {
+		t.Fatalf("got error %v, want a close with %d", err, code)
+	}
+}
+
+func wantProtocolError(t *testing.T, err error, code ws.StatusCode) {
+	t.Helper()
+	var pe *ws.ProtocolError
+	if !errors.As(err, &pe) || pe.Code != code {
+		t.Fatalf("got error %v, want a protocol error with %d", err, code)
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var _ = strings.Repeat
