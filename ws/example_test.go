@@ -1,0 +1,130 @@
+package ws_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/wssproxy/wssproxy/ws"
+	"github.com/wssproxy/wssproxy/ws/echo"
+)
+
+// Dial a server, send a text message, read the echo, and close with a
+// code and reason.
+func ExampleDial() {
+	srv := httptest.NewServer(&echo.Handler{})
+	defer srv.Close()
+	ctx := context.Background()
+
+	c, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/chat", &ws.DialOptions{
+		Header: http.Header{"Origin": {"https://example.com"}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := c.WriteMessage(ctx, ws.MessageText, []byte("hello")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	typ, msg, err := c.ReadMessage(ctx)
+	fmt.Println(typ, string(msg), err)
+
+	err = c.Close(ws.StatusNormalClosure, "bye")
+	code, reason := c.CloseStatus()
+	fmt.Println(err, code, reason)
+	// Output:
+	// text hello <nil>
+	// <nil> 1000 (normal closure) bye
+}
+
+// Accept upgrades requests of a net/http server.
+func ExampleAccept() {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := ws.Accept(w, r, &ws.AcceptOptions{Subprotocols: []string{"chat.v1"}})
+		if err != nil {
+			return // Accept answered the bad request already
+		}
+		defer c.Abort()
+		typ, msg, err := c.ReadMessage(r.Context())
+		if err != nil {
+			return
+		}
+		c.WriteMessage(r.Context(), typ, []byte(strings.ToUpper(string(msg))))
+		c.Close(ws.StatusGoingAway, "done")
+	})
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+
+	ctx := context.Background()
+	c, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &ws.DialOptions{Subprotocols: []string{"chat.v1"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c.WriteMessage(ctx, ws.MessageText, []byte("shout"))
+	_, msg, _ := c.ReadMessage(ctx)
+	_, _, err = c.ReadMessage(ctx)
+	fmt.Println(c.Subprotocol(), string(msg), err)
+	// Output:
+	// chat.v1 SHOUT ws: closed with 1001 (going away): "done"
+}
+
+// Run delivers what arrives to Qt-style signal callbacks.
+func ExampleConn_Run() {
+	srv := httptest.NewServer(&echo.Handler{})
+	defer srv.Close()
+	ctx := context.Background()
+
+	var c *ws.Conn
+	opts := &ws.DialOptions{Options: ws.Options{Events: ws.Events{
+		OnTextMessage: func(msg string) {
+			fmt.Println("textMessageReceived:", msg)
+			c.Close(ws.StatusNormalClosure, "")
+		},
+		OnPong:         func(elapsed time.Duration, payload []byte) { fmt.Println("pong:", string(payload)) },
+		OnDisconnected: func() { fmt.Println("disconnected") },
+	}}}
+	c, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c.Ping(ctx, []byte("token"))
+	c.WriteMessage(ctx, ws.MessageText, []byte("hi"))
+	fmt.Println(c.Run(ctx))
+	// Output:
+	// pong: token
+	// textMessageReceived: hi
+	// disconnected
+	// ws: closed with 1000 (normal closure)
+}
+
+// NextFrame streams frames with their header, as a relay needs them:
+// opcode, FIN and reserved bits, and a payload reader that never buffers
+// the whole frame.
+func ExampleConn_NextFrame() {
+	srv := httptest.NewServer(&echo.Handler{})
+	defer srv.Close()
+	ctx := context.Background()
+	c, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Abort()
+	c.WriteMessage(ctx, ws.MessageBinary, make([]byte, 100000))
+	h, payload, err := c.NextFrame(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	n, _ := io.Copy(io.Discard, payload)
+	fmt.Println(h.OpCode, h.Fin, h.Length, n)
+	// Output:
+	// binary true 100000 100000
+}
