@@ -61,8 +61,10 @@ type Conn struct {
 	utf8      utf8Validator
 	readErr   error
 	readStop  func() bool // stops the context watch of the current read
-	payload   payloadReader
-	message   messageReader
+	// watchMessage: the watch lasts for the message (Reader), not the frame.
+	watchMessage bool
+	payload      payloadReader
+	message      messageReader
 
 	// Write side: msgSem is held for a whole data message, frameSem for
 	// one frame; the fields below frameSem belong to its holder.

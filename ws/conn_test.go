@@ -427,6 +427,39 @@ func TestContextCancelClosesConnection(t *testing.T) {
 	<-c.Done()
 }
 
+// A context governs one read: cancelling it after the read returned leaves
+// the connection open.
+func TestContextEndsWithItsRead(t *testing.T) {
+	t.Parallel()
+	c, s := pair(t, nil, nil)
+	for _, read := range []string{"ReadMessage", "NextFrame", "empty message"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		msg := []byte("x")
+		if read == "empty message" {
+			msg = nil
+		}
+		go s.WriteMessage(context.Background(), ws.MessageText, msg)
+		var err error
+		if read == "NextFrame" {
+			var r io.Reader
+			_, r, err = c.NextFrame(ctx)
+			if err == nil {
+				_, err = io.ReadAll(r)
+			}
+		} else {
+			_, _, err = c.ReadMessage(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		time.Sleep(10 * time.Millisecond)
+		if c.State() != ws.StateOpen {
+			t.Fatalf("%s: cancelling a finished read's context closed the connection", read)
+		}
+	}
+}
+
 func TestCustomMaskGenerator(t *testing.T) {
 	t.Parallel()
 	p, c := rawServer(t, &ws.DialOptions{Options: ws.Options{MaskGenerator: fixedMask{1, 2, 3, 4}}})

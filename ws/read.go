@@ -30,9 +30,13 @@ func (c *Conn) NextFrame(ctx context.Context) (Header, io.Reader, error) {
 	if err := c.skipPayload(); err != nil {
 		return Header{}, nil, err
 	}
+	c.watchMessage = false
 	h, err := c.nextFrame(true)
 	if err != nil {
 		return Header{}, nil, err
+	}
+	if h.OpCode.IsControl() {
+		c.endWatch()
 	}
 	return h, &c.payload, nil
 }
@@ -53,6 +57,7 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err := c.skipMessage(); err != nil {
 		return 0, nil, err
 	}
+	c.watchMessage = true
 	h, err := c.nextFrame(false)
 	if err != nil {
 		return 0, nil, err
@@ -74,12 +79,19 @@ func (c *Conn) ReadMessage(ctx context.Context) (MessageType, []byte, error) {
 	return typ, b, nil
 }
 
-// startRead binds ctx to the read that begins, ending the previous binding.
+// startRead binds ctx to the read that begins: the frame (NextFrame) or
+// message (Reader) being read, until its payload is consumed.
 func (c *Conn) startRead(ctx context.Context) {
+	c.endWatch()
+	c.readStop = c.watch(ctx)
+}
+
+// endWatch ends the binding of the current read's context.
+func (c *Conn) endWatch() {
 	if c.readStop != nil {
 		c.readStop()
+		c.readStop = nil
 	}
-	c.readStop = c.watch(ctx)
 }
 
 // nextFrame reads frame headers until a data frame (or, with wantControl,
@@ -250,6 +262,9 @@ func (c *Conn) readClose(p []byte) error {
 
 // endFrame runs when a data frame's payload is fully read.
 func (c *Conn) endFrame() error {
+	if !c.watchMessage || c.frame.Fin {
+		c.endWatch() // the frame or message the context was bound to is read
+	}
 	if !c.frame.Fin {
 		return nil
 	}

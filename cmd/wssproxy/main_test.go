@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, 2, "Usage:"},
+		{[]string{"nope"}, 2, `unknown command "nope"`},
+		{[]string{"echo", "--cert", "x"}, 2, "--cert and --key go together"},
+		{[]string{"echo", "--max-message-size", "0"}, 2, "must be positive"},
+		{[]string{"echo", "--log-format", "xml"}, 2, "--log-format"},
+		{[]string{"echo", "--log-level", "loud"}, 2, "--log-level"},
+		{[]string{"echo", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"echo", "--listen", "256.0.0.1:1"}, 1, "listening on"},
+		{[]string{"echo", "--listen", "127.0.0.1:0", "--cert", "/nonexistent", "--key", "/nonexistent"}, 1, "loading --cert/--key"},
+	}
+	for _, tc := range cases {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &errb)
+		if code != tc.code || !strings.Contains(errb.String()+out.String(), tc.msg) {
+			t.Errorf("%v: exit %d, output %q; want exit %d containing %q", tc.args, code, errb.String(), tc.code, tc.msg)
+		}
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	var out bytes.Buffer
+	if run(context.Background(), []string{"version"}, &out, &out) != 0 || !strings.HasPrefix(out.String(), "wssproxy ") {
+		t.Fatalf("version: %q", out.String())
+	}
+	out.Reset()
+	if run(context.Background(), []string{"echo", "--help"}, &out, &out) != 0 || !strings.Contains(out.String(), "--listen") {
+		t.Fatalf("echo --help: %q", out.String())
+	}
+}
+
+// lineWriter hands each written line to a channel (dropping overflow).
+type lineWriter struct{ lines chan string }
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimSpace(string(p)), "\n") {
+		select {
+		case w.lines <- l:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+func TestEchoServesAndDrains(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := lineWriter{make(chan string, 10)}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"echo", "--listen", "127.0.0.1:0", "--log-level", "warn", "--grace", "2s"}, stdout, &bytes.Buffer{})
+	}()
+	var url string
+	select {
+	case url = <-stdout.lines:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no URL printed")
+	}
+	if !strings.HasPrefix(url, "ws://127.0.0.1:") {
+		t.Fatalf("printed %q", url)
+	}
+	c, _, err := ws.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Abort()
+	for _, typ := range []ws.MessageType{ws.MessageText, ws.MessageBinary} {
+		c.WriteMessage(ctx, typ, []byte("ping"))
+		gotTyp, msg, err := c.ReadMessage(ctx)
+		if err != nil || gotTyp != typ || string(msg) != "ping" {
+			t.Fatalf("echo: %v %q %v", gotTyp, msg, err)
+		}
+	}
+	// A close is answered with the same code and reason.
+	c2, _, err := ws.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Close(4000, "custom"); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason := c2.CloseStatus(); code != 4000 || reason != "custom" {
+		t.Fatalf("echoed close %v %q", code, reason)
+	}
+
+	cancel() // as SIGTERM does
+	_, _, err = c.ReadMessage(context.Background())
+	if code, _ := c.CloseStatus(); code != ws.StatusGoingAway {
+		t.Fatalf("client saw %v (%v), want 1001", code, err)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
