@@ -327,11 +327,13 @@ func (c *Conn) awaitPeerClose(deadline time.Time) {
 	select {
 	case c.readSem <- struct{}{}:
 		_ = c.nc.SetReadDeadline(deadline)
+		// Discard what precedes the peer's close, starting with the rest
+		// of a frame the application left unread.
 		for c.readErr == nil {
-			if _, err := c.nextFrame(false); err != nil {
+			if err := c.skipPayload(); err != nil {
 				break
 			}
-			if err := c.skipPayload(); err != nil {
+			if _, err := c.nextFrame(false); err != nil {
 				break
 			}
 		}

@@ -122,6 +122,31 @@ func TestCloseBothDirections(t *testing.T) {
 	}
 }
 
+// Close in the middle of an unread message skips the rest of it before
+// looking for the peer's close frame.
+func TestCloseWithUnreadMessage(t *testing.T) {
+	t.Parallel()
+	p, c := rawServer(t, nil)
+	p.send(0x02, bytes.Repeat([]byte{0x88}, 300)) // looks like close headers if misparsed
+	p.send(0x80, bytes.Repeat([]byte{0x88}, 300))
+	if _, _, err := c.NextFrame(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- c.Close(4000, "") }()
+	if got := p.expectClose(); got != 4000 {
+		t.Fatalf("peer saw %d", got)
+	}
+	p.send(0x88, []byte{0x0f, 0xa0})
+	p.nc.Close() // the server closes TCP first
+	if err := <-errc; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if code, _ := c.CloseStatus(); code != 4000 {
+		t.Fatalf("CloseStatus %d", code)
+	}
+}
+
 func TestCloseRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	c, _ := pair(t, nil, nil)
