@@ -302,6 +302,12 @@ func (v *verification) checkStructure() {
 			v.add(InvalidPurpose, i, "issues certificates but is not a CA certificate",
 				x509.CertificateInvalidError{Cert: parent, Reason: x509.NotAuthorizedToSign})
 		}
+		// RFC 5280 §4.2.1.3: a key usage extension on a CA must allow
+		// keyCertSign (crypto/x509 does not check this; OpenSSL does).
+		if parent.KeyUsage != 0 && parent.KeyUsage&x509.KeyUsageCertSign == 0 {
+			v.add(InvalidPurpose, i, "issues certificates but its key usage does not include certificate signing",
+				x509.CertificateInvalidError{Cert: parent, Reason: x509.NotAuthorizedToSign})
+		}
 		// RFC 5280 §4.2.1.9: pathLenConstraint counts the non-self-issued
 		// intermediates below this CA; crypto/x509 counts all of them.
 		if parent.BasicConstraintsValid && parent.MaxPathLen >= 0 && i-1 > parent.MaxPathLen {
