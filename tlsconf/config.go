@@ -294,10 +294,10 @@ func ServerConfig(opts *ServerOptions) (*tls.Config, error) {
 	}
 	// RequestClientCert: crypto/tls asks but does not verify; the policy
 	// does, with the complete error list.
+	// ClientCAs (a Base's is kept) is not filled from the policy's roots:
+	// clients then send whatever certificate they have, so the policy
+	// sees, reports and may pause on it instead of seeing no certificate.
 	base.ClientAuth = tls.RequestClientCert
-	if base.ClientCAs == nil && pol.Roots != nil {
-		base.ClientCAs = pol.Roots
-	}
 	required := o.ClientCerts == ClientCertRequired
 	userVerify := base.VerifyConnection
 	userGetConfig := base.GetConfigForClient
