@@ -2,6 +2,7 @@ package tlsconf
 
 import (
 	"context"
+	"net"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -105,6 +106,53 @@ func TestOpenSSLVerifyAgrees(t *testing.T) {
 		}
 		if !slices.Equal(kindsOf(got), want) || !slices.Equal(depthsOf(got), sc.wantDepths) {
 			t.Errorf("%s: openssl verify reports %v at depths %v, want %v at %v:\n%s", sc.name, kindsOf(got), depthsOf(got), want, sc.wantDepths, out)
+		}
+	}
+}
+
+var sClientVerifyErr = regexp.MustCompile(`verify error:num=(\d+):`)
+
+// TestOpenSSLSClientAgrees serves every generated chain from a Go server
+// and connects `openssl s_client -verify_return_error`: it must accept the
+// valid chains and reject the others with an error whose kind Verify also
+// reports (s_client stops at its first error).
+func TestOpenSSLSClientAgrees(t *testing.T) {
+	t.Parallel()
+	openssl := testpeer.LookPath(t, "openssl", "apt-get install openssl")
+	dir := t.TempDir()
+	for _, sc := range scenarios(t) {
+		s := serveChain(t, sc.served...)
+		caFile := writePEM(t, dir, sc.name+"-ca.pem", certsOf(sc.roots...)...)
+		args := []string{"s_client", "-connect", s.addr(), "-verify_return_error", "-no-CApath", "-no-CAstore", "-CAfile", caFile}
+		if net.ParseIP(sc.host) != nil {
+			args = append(args, "-verify_ip", sc.host)
+		} else {
+			args = append(args, "-servername", sc.host, "-verify_hostname", sc.host)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, openssl, args...)
+		cmd.Stdin = strings.NewReader("")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		s.close()
+		m := sClientVerifyErr.FindStringSubmatch(string(out))
+		if len(sc.want) == 0 {
+			if err != nil || m != nil || !strings.Contains(string(out), "Verify return code: 0 (ok)") {
+				t.Errorf("%s: s_client rejected a valid chain: %v\n%s", sc.name, err, out)
+			}
+			continue
+		}
+		if err == nil || m == nil {
+			t.Errorf("%s: s_client did not fail verification (want %v): %v\n%s", sc.name, sc.want, err, out)
+			continue
+		}
+		code, _ := strconv.Atoi(m[1])
+		want := sc.want
+		if sc.opensslWant != nil {
+			want = sc.opensslWant
+		}
+		if k, ok := opensslKinds[code]; !ok || !slices.Contains(want, k) {
+			t.Errorf("%s: s_client verify error %d (%v), want one of %v\n%s", sc.name, code, k, want, out)
 		}
 	}
 }
