@@ -82,25 +82,24 @@ const (
 // the two can never be confused.
 func ParsePin(s string) (Pin, error) {
 	t := strings.TrimSpace(s)
-	lower := strings.ToLower(t)
 	switch {
-	case strings.HasPrefix(lower, certHexPrefix):
+	case hasPrefixFold(t, certHexPrefix):
 		sum, err := parseHexSum(t[len(certHexPrefix):])
 		if err != nil {
 			return Pin{}, fmt.Errorf(errPinSyntaxAt, s, err)
 		}
 		return Pin{Kind: PinCertificate, Sum: sum}, nil
-	case strings.HasPrefix(lower, spkiHexPrefix):
+	case hasPrefixFold(t, spkiHexPrefix):
 		sum, err := parseHexSum(t[len(spkiHexPrefix):])
 		if err != nil {
 			return Pin{}, fmt.Errorf(errPinSyntaxAt, s, err)
 		}
 		return Pin{Kind: PinSPKI, Sum: sum}, nil
-	case strings.HasPrefix(lower, spkiPrefix1):
+	case hasPrefixFold(t, spkiPrefix1):
 		// A base64 SHA-256 may itself start with '/', so the two-slash form
 		// is chosen by length, not by prefix alone.
 		b64 := t[len(spkiPrefix1):]
-		if strings.HasPrefix(lower, spkiPrefix) && len(t)-len(spkiPrefix) == base64.StdEncoding.EncodedLen(sha256.Size) {
+		if hasPrefixFold(t, spkiPrefix) && len(t)-len(spkiPrefix) == base64.StdEncoding.EncodedLen(sha256.Size) {
 			b64 = t[len(spkiPrefix):]
 		}
 		sum, err := parseBase64Sum(b64)
@@ -117,6 +116,12 @@ func ParsePin(s string) (Pin, error) {
 		}
 		return Pin{Kind: PinSPKI, Sum: sum}, nil
 	}
+}
+
+// hasPrefixFold reports whether s starts with the ASCII prefix, ignoring
+// case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 func parseBase64Sum(s string) (sum [sha256.Size]byte, err error) {
