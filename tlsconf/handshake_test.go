@@ -1,13 +1,18 @@
 package tlsconf
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // dial connects a Client to s with a bounded context.
@@ -116,4 +121,48 @@ func TestHandshakeIgnorePolicy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIgnoreAllLogsWarn: ignore-all is logged at warn level on every
+// connection, with the errors it let through.
+func TestIgnoreAllLogsWarn(t *testing.T) {
+	t.Parallel()
+	s := serveChain(t, newCert(t, leafSpec("localhost"), nil))
+	var buf syncBuffer
+	c := mustClient(t, &ClientOptions{ServerName: "localhost", Policy: Policy{
+		Roots: x509.NewCertPool(), Ignore: IgnorePolicy{Mode: IgnoreAll}, Logger: zerolog.New(&buf),
+	}})
+	for range 2 {
+		conn, err := dial(t, c, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.Close()
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want one per connection:\n%s", len(lines), buf.String())
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, `"level":"warn"`) || !strings.Contains(l, "INSECURE") || !strings.Contains(l, `"kind":"self-signed"`) {
+			t.Fatalf("log line %s", l)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
