@@ -55,8 +55,10 @@ type PausedHandshake struct {
 	// accept.
 	Errors    []SSLError `json:"errors"`
 	Unignored []SSLError `json:"unignored"`
-	Since     time.Time  `json:"since"`
-	Deadline  time.Time  `json:"deadline"`
+	// Since is when the handshake was paused; Deadline when the pause
+	// timeout aborts it.
+	Since    time.Time `json:"since"`
+	Deadline time.Time `json:"deadline"`
 }
 
 // decision is what Resume or Abort sends to a waiting handshake.

@@ -41,8 +41,10 @@ func (k PinKind) String() string {
 // Pin is one pinned SHA-256 hash: of a public key (PinSPKI) or of a whole
 // certificate (PinCertificate). The zero Pin matches nothing.
 type Pin struct {
+	// Kind says whether Sum hashes the public key or the certificate.
 	Kind PinKind
-	Sum  [sha256.Size]byte
+	// Sum is the SHA-256 hash.
+	Sum [sha256.Size]byte
 }
 
 // PinMatch selects which certificates a pin may match.
