@@ -79,6 +79,7 @@ func scenarios(t testing.TB) []scenario {
 
 	return []scenario{
 		{name: "valid", served: []*testCert{leaf, inter}, roots: []*testCert{root}, host: "localhost"},
+		{name: "valid-root-sent", served: []*testCert{leaf, inter, root}, roots: []*testCert{root}, host: "localhost"},
 		{name: "valid-ip", served: []*testCert{leaf, inter}, roots: []*testCert{root}, host: "127.0.0.1"},
 		{name: "expired", served: []*testCert{newCert(t, expiredLeaf, inter), inter}, roots: []*testCert{root}, host: "localhost",
 			want: []ErrorKind{Expired}, wantDepths: []int{0}},
