@@ -1,4 +1,43 @@
 // Package tlsconf builds *tls.Config values with Qt-style TLS verification:
 // complete SSL error lists, ignore policies, pinned certificate lists and
 // pause-on-SSL-error with resume.
+//
+// # Error lists
+//
+// crypto/x509 stops at the first problem of a chain. Verify runs the
+// checks separately and returns every problem as an SSLError, each with the
+// certificate it concerns and a stable ErrorKind (unknown-authority,
+// untrusted-root, self-signed, self-signed-in-chain, expired,
+// not-yet-valid, hostname-mismatch, invalid-purpose, signature-failure,
+// path-length-exceeded, name-constraints, no-peer-certificate,
+// pin-mismatch). An expired self-signed certificate for the wrong host
+// yields [self-signed expired hostname-mismatch]; a valid self-signed leaf
+// yields [self-signed] alone, as OpenSSL reports.
+//
+// # Policies
+//
+// A Policy combines trust anchors, an IgnorePolicy (none, all, or a list
+// of ExpectedError "KIND" / "KIND:SHA256"), pins (ParsePin: SPKI
+// "sha256//<base64>" and whole-certificate "cert-sha256:<hex>") matched on
+// the leaf or the whole chain, pin-only mode, and PauseMode with a
+// Registry. A pin mismatch is never ignorable.
+//
+// # Enforcement
+//
+// NewClient, ClientConfig and ServerConfig enforce the policy in
+// tls.Config.VerifyConnection, which also runs on resumed sessions, with
+// InsecureSkipVerify set so that the policy (not crypto/tls) decides. A
+// failed handshake returns a *VerificationError listing the problems.
+//
+// # Pauses and contexts
+//
+// In pause mode a handshake with ignorable problems blocks inside
+// VerifyConnection until Registry.Resume, Registry.Abort, the pause timeout
+// (DefaultPauseTimeout) or the end of the connection's context. On servers
+// the context is the handshake's (ClientHelloInfo.Context, through
+// GetConfigForClient). crypto/tls gives a client's VerifyConnection no
+// context, so Client.Config(ctx) clones the configuration per connection
+// with ctx captured; Client.Handshake and Client.DialContext do this for
+// you, and cancelling their ctx closes the connection and ends the pause.
+// No goroutine is started: the wait runs on the handshake's goroutine.
 package tlsconf

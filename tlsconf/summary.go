@@ -1,0 +1,101 @@
+package tlsconf
+
+import (
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// CertSummary describes one certificate for people deciding about it: in
+// the pause registry, the admin API and logs.
+type CertSummary struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	DNSNames  []string  `json:"dns_names,omitempty"`
+	IPs       []string  `json:"ips,omitempty"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	IsCA      bool      `json:"is_ca"`
+	// Fingerprint is the whole-certificate SHA-256 in lower-case hex (see
+	// Fingerprint); use it in "KIND:SHA256" expected errors and, prefixed
+	// with "cert-sha256:", as a certificate pin.
+	Fingerprint string `json:"fingerprint"`
+	// SPKIPin is the public-key pin, "sha256//<base64>" (see SPKIPin).
+	SPKIPin string `json:"spki_pin"`
+}
+
+// Summarize returns a CertSummary per certificate, in order.
+func Summarize(chain []*x509.Certificate) []CertSummary {
+	out := make([]CertSummary, 0, len(chain))
+	for _, c := range chain {
+		if c == nil {
+			continue
+		}
+		s := CertSummary{
+			Subject:     c.Subject.String(),
+			Issuer:      c.Issuer.String(),
+			DNSNames:    c.DNSNames,
+			NotBefore:   c.NotBefore,
+			NotAfter:    c.NotAfter,
+			IsCA:        c.IsCA,
+			Fingerprint: Fingerprint(c),
+			SPKIPin:     SPKIPin(c),
+		}
+		for _, ip := range c.IPAddresses {
+			s.IPs = append(s.IPs, ip.String())
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func certName(c *x509.Certificate) string {
+	if s := c.Subject.String(); s != "" {
+		return s
+	}
+	if len(c.DNSNames) > 0 {
+		return "DNS:" + c.DNSNames[0]
+	}
+	return "serial " + c.SerialNumber.String()
+}
+
+func certNames(c *x509.Certificate) string {
+	var names []string
+	names = append(names, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 {
+		return "no DNS or IP names"
+	}
+	return strings.Join(names, ", ")
+}
+
+func usageNames(us []x509.ExtKeyUsage) string {
+	if len(us) == 0 {
+		return "[]"
+	}
+	names := make([]string, len(us))
+	for i, u := range us {
+		switch u {
+		case x509.ExtKeyUsageAny:
+			names[i] = "any"
+		case x509.ExtKeyUsageServerAuth:
+			names[i] = "serverAuth"
+		case x509.ExtKeyUsageClientAuth:
+			names[i] = "clientAuth"
+		case x509.ExtKeyUsageCodeSigning:
+			names[i] = "codeSigning"
+		case x509.ExtKeyUsageEmailProtection:
+			names[i] = "emailProtection"
+		case x509.ExtKeyUsageTimeStamping:
+			names[i] = "timeStamping"
+		case x509.ExtKeyUsageOCSPSigning:
+			names[i] = "OCSPSigning"
+		default:
+			names[i] = fmt.Sprintf("eku(%d)", int(u))
+		}
+	}
+	return "[" + strings.Join(names, ", ") + "]"
+}
