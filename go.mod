@@ -1,3 +1,15 @@
 module github.com/wssproxy/wssproxy
 
-go 1.26
+go 1.26.0
+
+require (
+	github.com/rs/zerolog v1.35.1
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/stretchr/testify v1.8.1 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)
