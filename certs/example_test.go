@@ -112,3 +112,32 @@ func ExampleProbeChain() {
 	_ = certs.WriteCertInfos(os.Stdout, certs.DescribeChain(res.Chain))
 	_ = tls.VersionName(res.State.Version)
 }
+
+// NewACMESource obtains certificates over ACME; wssproxy's own listeners
+// answer the challenges. (Not run: it needs a reachable ACME CA.)
+func ExampleNewACMESource() {
+	src, err := certs.NewACMESource(&certs.ACMEOptions{
+		Domains:          []string{"ws.example.com"},
+		OnDemandAllow:    []string{"*.devices.example.com"}, // never arbitrary SNI
+		CA:               certs.LetsEncryptStaging,
+		Email:            "ops@example.com",
+		ReusePrivateKeys: true, // clients pin the SPKI
+		ClientsPinSPKI:   true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+
+	// HTTP-01 on :80, everything else redirected to https.
+	go http.ListenAndServe(":80", src.HTTPHandler(http.RedirectHandler("https://ws.example.com/", http.StatusMovedPermanently)))
+	// TLS-ALPN-01 and the wss traffic on :443: TLSConfig adds acme-tls/1.
+	srv := &http.Server{Addr: ":443", TLSConfig: certs.TLSConfig(src, nil)}
+	go srv.ListenAndServeTLS("", "")
+
+	ctx := context.Background()
+	if err := src.Manage(ctx); err != nil { // obtain or load, then renew in the background
+		log.Fatal(err)
+	}
+	fmt.Println(src.Describe())
+}
