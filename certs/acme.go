@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3"
@@ -47,6 +48,8 @@ type ACMEOptions struct {
 	// every name, so a client cannot make the CA issue for arbitrary SNI.
 	OnDemandAllow []string
 	// CA is the ACME directory URL; empty means LetsEncryptProduction.
+	// With Let's Encrypt production, certmagic retries a failed order
+	// against Let's Encrypt staging first, sparing production rate limits.
 	CA string
 	// RootCAs verifies the ACME server's HTTPS certificate; nil means the
 	// system roots. Set it for private or test CAs (Pebble).
@@ -157,9 +160,17 @@ func NewACMESource(opts *ACMEOptions) (*ACMESource, error) {
 	zl := newZapLogger(log)
 
 	s := &ACMESource{opts: o}
+	// The cache's maintenance goroutine starts inside NewCache and may ask
+	// for the config before New returns it.
+	var cfgPtr atomic.Pointer[certmagic.Config]
 	cache := certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return s.magic, nil },
-		Logger:           zl,
+		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) {
+			if c := cfgPtr.Load(); c != nil {
+				return c, nil
+			}
+			return nil, errors.New("certs: acme: source not initialised yet")
+		},
+		Logger: zl,
 	})
 	magic := certmagic.New(cache, certmagic.Config{
 		RenewalWindowRatio: o.RenewalWindowRatio,
@@ -177,7 +188,6 @@ func NewACMESource(opts *ACMEOptions) (*ACMESource, error) {
 	}
 	iss := certmagic.NewACMEIssuer(magic, certmagic.ACMEIssuer{
 		CA:                      o.CA,
-		TestCA:                  o.CA, // no separate test CA round
 		Email:                   o.Email,
 		Agreed:                  true,
 		DisableHTTPChallenge:    o.DisableHTTP01,
@@ -190,6 +200,7 @@ func NewACMESource(opts *ACMEOptions) (*ACMESource, error) {
 	})
 	magic.Issuers = []certmagic.Issuer{nonInteractive{iss}}
 	s.cache, s.magic, s.issuer = cache, magic, iss
+	cfgPtr.Store(magic)
 
 	if o.ClientsPinSPKI && !o.ReusePrivateKeys {
 		log.Warn().Strs("domains", o.Domains).

@@ -96,6 +96,13 @@ func (s *FileSource) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, err
 	return s.cur.Load().cert, nil
 }
 
+// GetClientCertificate returns the currently loaded certificate, for
+// clients that authenticate with it (mutual TLS). It has the signature of
+// tls.Config.GetClientCertificate and takes no lock.
+func (s *FileSource) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return s.cur.Load().cert, nil
+}
+
 // Leaf returns the leaf certificate currently served.
 func (s *FileSource) Leaf() *x509.Certificate {
 	return s.cur.Load().cert.Leaf
