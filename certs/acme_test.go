@@ -341,7 +341,7 @@ func TestACMEHTTP01(t *testing.T) {
 	if second.SerialNumber.Cmp(first.SerialNumber) == 0 {
 		t.Fatal("renewal served the same certificate")
 	}
-	if Describe(second).SPKIPin != Describe(first).SPKIPin {
+	if DescribeCertificate(second).SPKIPin != DescribeCertificate(first).SPKIPin {
 		t.Fatal("ReusePrivateKeys: the renewed certificate has a new key")
 	}
 
@@ -416,7 +416,7 @@ func TestACMETLSALPN01(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second.SerialNumber.Cmp(first.SerialNumber) == 0 || Describe(second).SPKIPin == Describe(first).SPKIPin {
+	if second.SerialNumber.Cmp(first.SerialNumber) == 0 || DescribeCertificate(second).SPKIPin == DescribeCertificate(first).SPKIPin {
 		t.Fatal("renewal without ReusePrivateKeys kept the certificate or key")
 	}
 }

@@ -81,7 +81,7 @@ func TestDevCAVerifiesWithOpenSSL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("handshake as %s: %v", h, err)
 		}
-		if got := Describe(leaf).SPKIPin; got != r.SPKIPin {
+		if got := DescribeCertificate(leaf).SPKIPin; got != r.SPKIPin {
 			t.Fatalf("served pin %s, DevCA reported %s", got, r.SPKIPin)
 		}
 	}

@@ -29,8 +29,8 @@ type CertInfo struct {
 	Certificate *x509.Certificate // the parsed certificate
 }
 
-// Describe returns the CertInfo of cert.
-func Describe(cert *x509.Certificate) CertInfo {
+// DescribeCertificate returns the CertInfo of cert.
+func DescribeCertificate(cert *x509.Certificate) CertInfo {
 	return CertInfo{
 		Subject:     cert.Subject.String(),
 		Issuer:      cert.Issuer.String(),
@@ -60,7 +60,7 @@ func DescribeCertificates(pemBytes []byte) ([]CertInfo, error) {
 func DescribeChain(chain []*x509.Certificate) []CertInfo {
 	out := make([]CertInfo, len(chain))
 	for i, c := range chain {
-		out[i] = Describe(c)
+		out[i] = DescribeCertificate(c)
 	}
 	return out
 }

@@ -71,3 +71,9 @@ func StateDir() (string, error) {
 	}
 	return filepath.Join(home, ".local", "state", "wssproxy"), nil
 }
+
+// The sources of this package.
+var (
+	_ Source = (*FileSource)(nil)
+	_ Source = (*ACMESource)(nil)
+)
