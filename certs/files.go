@@ -23,9 +23,9 @@ const DefaultPollInterval = 5 * time.Second
 
 // FileOptions configures a [FileSource]. The zero value (or nil) is valid.
 type FileOptions struct {
-	// PollInterval is how often Watch compares the files' size and
-	// modification time with the loaded ones (and, when they differ, their
-	// content hash). Zero means DefaultPollInterval.
+	// PollInterval is how often Watch compares the files' identity
+	// (inode), size and modification time with the loaded ones (and, when
+	// they differ, their content hash). Zero means DefaultPollInterval.
 	PollInterval time.Duration
 	// Logger receives reload outcomes and validity warnings. The zero value
 	// logs nothing.
@@ -60,9 +60,22 @@ type fileState struct {
 	sum  [sha256.Size]byte // of the cert and key file contents
 }
 
+// fileStamp identifies the files' versions: which file (inode, so a
+// rename over the path is seen even with a preserved mtime), size and
+// modification time. A file that cannot be stat'ed is nil.
 type fileStamp struct {
-	certSize, keySize int64
-	certMod, keyMod   time.Time
+	cert, key os.FileInfo
+}
+
+func (a fileStamp) equal(b fileStamp) bool {
+	return sameVersion(a.cert, b.cert) && sameVersion(a.key, b.key)
+}
+
+func sameVersion(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
 // NewFileSource loads certFile and keyFile (keyFile "" means the key is in
@@ -127,8 +140,8 @@ func (s *FileSource) Describe() string {
 		leaf.NotAfter.UTC().Format(time.RFC3339), tlsconf.SPKIPin(leaf))
 }
 
-// Watch polls the files every PollInterval and reloads them when their size
-// or modification time changes, until ctx is cancelled; it then returns
+// Watch polls the files every PollInterval and reloads them when their
+// inode, size or modification time changes, until ctx is cancelled; it then returns
 // ctx.Err(). Failed reloads are logged, not returned; a failure is retried
 // only after the files change again. Run it in its own goroutine; it starts
 // none itself.
@@ -143,7 +156,7 @@ func (s *FileSource) Watch(ctx context.Context) error {
 		}
 		st := s.stat()
 		s.mu.Lock()
-		changed := st != s.seen
+		changed := !st.equal(s.seen)
 		s.mu.Unlock()
 		if changed {
 			_ = s.reload("files changed") // logged by reload
@@ -151,15 +164,15 @@ func (s *FileSource) Watch(ctx context.Context) error {
 	}
 }
 
-// stat returns the files' sizes and modification times; a file that cannot
-// be stat'ed contributes zero values.
+// stat returns the files' current stamp (following symbolic links, so a
+// Kubernetes-style symlink swap is a change).
 func (s *FileSource) stat() fileStamp {
 	var st fileStamp
 	if fi, err := os.Stat(s.certFile); err == nil {
-		st.certSize, st.certMod = fi.Size(), fi.ModTime()
+		st.cert = fi
 	}
 	if fi, err := os.Stat(s.keyFile); err == nil {
-		st.keySize, st.keyMod = fi.Size(), fi.ModTime()
+		st.key = fi
 	}
 	return st
 }

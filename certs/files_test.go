@@ -221,6 +221,54 @@ func TestFileSourceReloadUnderListener(t *testing.T) {
 	}
 }
 
+// TestFileSourceWatchSeesPreservedMtime replaces a file with one of the
+// same size and modification time (cp -p style): the new inode is noticed.
+func TestFileSourceWatchSeesPreservedMtime(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	a := validCert(t, "ed25519", "same-a")
+	b := validCert(t, "ed25519", "same-b")
+	if len(a.certPEM) != len(b.certPEM) || len(a.keyPEM) != len(b.keyPEM) {
+		t.Skip("PEM sizes differ; nothing to show")
+	}
+	writeFile(t, certFile, a.certPEM)
+	writeFile(t, keyFile, a.keyPEM)
+	mtime := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for _, f := range []string{certFile, keyFile} {
+		if err := os.Chtimes(f, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := NewFileSource(certFile, keyFile, &FileOptions{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = src.Watch(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	for _, r := range []struct {
+		name string
+		data []byte
+	}{{keyFile, b.keyPEM}, {certFile, b.certPEM}} {
+		tmp := r.name + ".new"
+		if err := os.WriteFile(tmp, r.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(tmp, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, r.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 5*time.Second, "the replacement with a preserved mtime", func() bool {
+		return src.Leaf().Subject.CommonName == "same-b"
+	})
+}
+
 func TestFileSourceReloadCancelled(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
