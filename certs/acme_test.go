@@ -1,0 +1,489 @@
+package certs
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/build"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+)
+
+const pebbleInstall = "bash scripts/peers/pebble.sh (go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.1 and .../pebble-challtestsrv@v2.10.1)"
+
+// findGoBin returns the path of a go-installed program: $GOBIN, each
+// $GOPATH/bin, then PATH.
+func findGoBin(t *testing.T, name string) string {
+	t.Helper()
+	var dirs []string
+	if gobin := os.Getenv("GOBIN"); gobin != "" {
+		dirs = append(dirs, gobin)
+	}
+	for _, p := range filepath.SplitList(build.Default.GOPATH) {
+		dirs = append(dirs, filepath.Join(p, "bin"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return testpeer.LookPath(t, name, pebbleInstall)
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startProcess runs a test peer until cleanup and shows its output when
+// the test fails.
+func startProcess(t *testing.T, name string, env []string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(name), out.String())
+		}
+	})
+}
+
+// pebble is a running Pebble ACME server with its own DNS resolver
+// (pebble-challtestsrv) answering 127.0.0.1 for every name, validating
+// challenges on httpPort and tlsPort of 127.0.0.1 for real.
+type pebble struct {
+	dirURL   string         // ACME directory
+	apiRoots *x509.CertPool // trusts Pebble's HTTPS endpoints
+	mgmt     string         // management base URL
+}
+
+// startPebble starts challtestsrv and Pebble for one test.
+func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
+	t.Helper()
+	pebbleBin := findGoBin(t, "pebble")
+	challBin := findGoBin(t, "pebble-challtestsrv")
+	dir := t.TempDir()
+
+	// Pebble's HTTPS endpoints use a certificate from our own dev CA
+	// (which this also exercises), trusted by the ACME client below.
+	dev, err := DevCA(&DevCAOptions{Dir: filepath.Join(dir, "pebble-tls")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	caPEM, err := os.ReadFile(dev.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots.AppendCertsFromPEM(caPEM)
+
+	dnsPort, challMgmt := freePort(t), freePort(t)
+	startProcess(t, challBin, nil,
+		"-dnsserver", "127.0.0.1:"+strconv.Itoa(dnsPort),
+		"-management", "127.0.0.1:"+strconv.Itoa(challMgmt),
+		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "")
+
+	apiPort, mgmtPort := freePort(t), freePort(t)
+	cfg := map[string]any{"pebble": map[string]any{
+		"listenAddress":                  "127.0.0.1:" + strconv.Itoa(apiPort),
+		"managementListenAddress":        "127.0.0.1:" + strconv.Itoa(mgmtPort),
+		"certificate":                    dev.CertFile,
+		"privateKey":                     dev.KeyFile,
+		"httpPort":                       httpPort,
+		"tlsPort":                        tlsPort,
+		"ocspResponderURL":               "",
+		"externalAccountBindingRequired": false,
+		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
+		"profiles": map[string]any{
+			"default": map[string]any{"description": "test", "validityPeriod": 7776000},
+		},
+	}}
+	cfgFile := filepath.Join(dir, "pebble-config.json")
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, pebbleBin, []string{
+		"PEBBLE_VA_NOSLEEP=1",      // validate at once instead of after a random delay
+		"PEBBLE_WFE_NONCEREJECT=0", // no random badNonce rejections (they only cost retries)
+		"PEBBLE_AUTHZREUSE=0",      // every order validates its challenges afresh
+	}, "-config", cfgFile, "-dnsserver", "127.0.0.1:"+strconv.Itoa(dnsPort))
+
+	p := &pebble{
+		dirURL:   fmt.Sprintf("https://127.0.0.1:%d/dir", apiPort),
+		apiRoots: roots,
+		mgmt:     fmt.Sprintf("https://127.0.0.1:%d", mgmtPort),
+	}
+	client := p.httpClient()
+	eventually(t, 15*time.Second, "pebble to serve its directory", func() bool {
+		resp, err := client.Get(p.dirURL)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p
+}
+
+func (p *pebble) httpClient() *http.Client {
+	return &http.Client{
+		Timeout:   5 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.apiRoots}, DisableKeepAlives: true},
+	}
+}
+
+// issuingRoots returns the pool of Pebble's certificate-issuing roots
+// (generated anew at each Pebble start).
+func (p *pebble) issuingRoots(t *testing.T) *x509.CertPool {
+	t.Helper()
+	resp, err := p.httpClient().Get(p.mgmt + "/roots/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		t.Fatalf("pebble roots: %s", b)
+	}
+	return pool
+}
+
+// challengeListeners are the test's own listeners on 127.0.0.1 that answer
+// the CA's challenges: plain HTTP (HTTP-01) and TLS (TLS-ALPN-01, and
+// normal handshakes for the test client).
+type challengeListeners struct {
+	httpLn, tlsLn net.Listener
+	httpPort      int
+	tlsPort       int
+	tlsAddr       string
+}
+
+func newChallengeListeners(t *testing.T) *challengeListeners {
+	t.Helper()
+	h, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close(); s.Close() })
+	return &challengeListeners{
+		httpLn: h, tlsLn: s,
+		httpPort: h.Addr().(*net.TCPAddr).Port,
+		tlsPort:  s.Addr().(*net.TCPAddr).Port,
+		tlsAddr:  s.Addr().String(),
+	}
+}
+
+// serve runs an HTTP server with src's HTTP-01 handler (only when
+// withHTTP01 is set) on the plain listener and a TLS server with
+// TLSConfig(src) on the other, until cleanup.
+func (l *challengeListeners) serve(t *testing.T, src *ACMESource, withHTTP01 bool) {
+	t.Helper()
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "not an ACME challenge", http.StatusNotFound)
+	})
+	if withHTTP01 {
+		h = src.HTTPHandler(h)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	ts := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "hello over TLS")
+	}), TLSConfig: TLSConfig(src, &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}), ReadHeaderTimeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = hs.Serve(l.httpLn) })
+	wg.Go(func() { _ = ts.ServeTLS(l.tlsLn, "", "") })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+		_ = ts.Shutdown(ctx)
+		wg.Wait()
+	})
+}
+
+// newTestACMESource starts Pebble and the listeners and returns a source
+// using them.
+func newTestACMESource(t *testing.T, opts ACMEOptions) (*ACMESource, *pebble, *challengeListeners, *syncBuffer) {
+	return newTestACMESourceWiring(t, opts, true)
+}
+
+func newTestACMESourceWiring(t *testing.T, opts ACMEOptions, withHTTP01 bool) (*ACMESource, *pebble, *challengeListeners, *syncBuffer) {
+	t.Helper()
+	l := newChallengeListeners(t)
+	p := startPebble(t, l.httpPort, l.tlsPort)
+	var logs syncBuffer
+	opts.CA = p.dirURL
+	opts.RootCAs = p.apiRoots
+	opts.StorageDir = t.TempDir()
+	opts.ListenHost = "127.0.0.1"
+	opts.HTTPPort, opts.TLSPort = l.httpPort, l.tlsPort
+	opts.Logger = zerolog.New(&logs).Level(zerolog.InfoLevel)
+	if opts.Email == "" {
+		opts.Email = "ops@wssproxy.test"
+	}
+	src, err := NewACMESource(&opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		src.Close()
+		if t.Failed() {
+			t.Logf("source logs:\n%s", logs.String())
+		}
+	})
+	l.serve(t, src, withHTTP01)
+	return src, p, l, &logs
+}
+
+// verifiedHandshake connects to the TLS listener with SNI name, verifying
+// the chain against roots, and returns the leaf.
+func verifiedHandshake(t *testing.T, addr, name string, roots *x509.CertPool) (*x509.Certificate, error) {
+	t.Helper()
+	return handshakeLeaf(t, addr, &tls.Config{ServerName: name, RootCAs: roots})
+}
+
+func acmeContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestACMEHTTP01 obtains a certificate with HTTP-01 from Pebble, serves a
+// verified handshake with it, and renews it keeping the private key.
+func TestACMEHTTP01(t *testing.T) {
+	t.Parallel()
+	const name = "http01.wssproxy.test"
+	src, p, l, logs := newTestACMESource(t, ACMEOptions{
+		Domains:          []string{name},
+		DisableTLSALPN01: true,
+		ReusePrivateKeys: true,
+		ClientsPinSPKI:   true,
+	})
+	ctx := acmeContext(t)
+	if err := src.Manage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	roots := p.issuingRoots(t)
+	first, err := verifiedHandshake(t, l.tlsAddr, name, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pebble really fetched the key authorization from our listener.
+	if !strings.Contains(logs.String(), `"challenge":"http-01"`) || !strings.Contains(logs.String(), "served key authentication") {
+		t.Errorf("no http-01 challenge served in the logs:\n%s", logs.String())
+	}
+	// The HTTP listener still serves other requests.
+	resp, err := http.Get("http://" + l.httpLn.Addr().String() + "/other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("non-challenge request: %s", resp.Status)
+	}
+
+	if err := src.Renew(ctx, name, true); err != nil {
+		t.Fatal(err)
+	}
+	second, err := verifiedHandshake(t, l.tlsAddr, name, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.SerialNumber.Cmp(first.SerialNumber) == 0 {
+		t.Fatal("renewal served the same certificate")
+	}
+	if DescribeCertificate(second).SPKIPin != DescribeCertificate(first).SPKIPin {
+		t.Fatal("ReusePrivateKeys: the renewed certificate has a new key")
+	}
+
+	if err := src.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := verifiedHandshake(t, l.tlsAddr, name, roots); err != nil || !got.Equal(second) {
+		t.Fatalf("after Reload: %v", err)
+	}
+
+	// Another source on the same storage loads the renewed certificate
+	// without a new order.
+	other, err := NewACMESource(&ACMEOptions{
+		Domains: []string{name}, CA: p.dirURL, RootCAs: p.apiRoots, StorageDir: src.opts.StorageDir,
+		ListenHost: "127.0.0.1", HTTPPort: l.httpPort, DisableTLSALPN01: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Manage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := other.GetCertificate(&tls.ClientHelloInfo{ServerName: name})
+	if err != nil || !tc.Leaf.Equal(second) {
+		t.Fatalf("second source on the same storage: %v", err)
+	}
+	if d := src.Describe(); !strings.Contains(d, name) || !strings.Contains(d, "reuse_keys=true") {
+		t.Errorf("Describe() = %q", d)
+	}
+	if strings.Contains(logs.String(), "rotate the key") {
+		t.Error("pin warning logged although keys are reused")
+	}
+}
+
+// TestACMETLSALPN01 obtains a certificate with TLS-ALPN-01, serves it, and
+// renews it with a new key; the pin warning is logged.
+func TestACMETLSALPN01(t *testing.T) {
+	t.Parallel()
+	const name = "alpn.wssproxy.test"
+	src, p, l, logs := newTestACMESource(t, ACMEOptions{
+		Domains:        []string{name},
+		DisableHTTP01:  true,
+		ClientsPinSPKI: true,
+	})
+	if !strings.Contains(logs.String(), "rotate the key") {
+		t.Errorf("no warning for pins with rotating keys:\n%s", logs.String())
+	}
+	ctx := acmeContext(t)
+	if err := src.Manage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	roots := p.issuingRoots(t)
+	first, err := verifiedHandshake(t, l.tlsAddr, name, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pebble really made the acme-tls/1 handshake with our listener.
+	if !strings.Contains(logs.String(), `"challenge":"tls-alpn-01"`) || !strings.Contains(logs.String(), "served key authentication certificate") {
+		t.Errorf("no tls-alpn-01 challenge served in the logs:\n%s", logs.String())
+	}
+	// A client without SNI gets the first domain's certificate.
+	noSNI, err := handshakeLeaf(t, l.tlsAddr, nil)
+	if err != nil || !noSNI.Equal(first) {
+		t.Fatalf("no-SNI handshake: %v", err)
+	}
+
+	if err := src.Renew(ctx, name, true); err != nil {
+		t.Fatal(err)
+	}
+	second, err := verifiedHandshake(t, l.tlsAddr, name, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.SerialNumber.Cmp(first.SerialNumber) == 0 || DescribeCertificate(second).SPKIPin == DescribeCertificate(first).SPKIPin {
+		t.Fatal("renewal without ReusePrivateKeys kept the certificate or key")
+	}
+}
+
+// TestACMEOnDemand issues on demand for an allowed name and refuses names
+// outside the allow-list without asking the CA.
+func TestACMEOnDemand(t *testing.T) {
+	t.Parallel()
+	src, p, l, logs := newTestACMESource(t, ACMEOptions{
+		OnDemandAllow: []string{"*.ondemand.wssproxy.test", "exact.wssproxy.test"},
+	})
+	roots := p.issuingRoots(t)
+	leaf, err := verifiedHandshake(t, l.tlsAddr, "a.ondemand.wssproxy.test", roots)
+	if err != nil {
+		t.Fatalf("allowed on-demand name: %v", err)
+	}
+	if len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != "a.ondemand.wssproxy.test" {
+		t.Fatalf("on-demand certificate for %v", leaf.DNSNames)
+	}
+	for _, name := range []string{"evil.wssproxy.test", "b.c.ondemand.wssproxy.test", "ondemand.wssproxy.test"} {
+		if _, err := verifiedHandshake(t, l.tlsAddr, name, roots); err == nil {
+			t.Errorf("handshake for %s succeeded", name)
+		}
+		if !strings.Contains(logs.String(), `"name":"`+name+`"`) {
+			t.Errorf("refusal of %s not logged", name)
+		}
+	}
+	if err := src.decide(context.Background(), "evil.wssproxy.test"); !errors.Is(err, ErrOnDemandRefused) {
+		t.Fatalf("decide = %v", err)
+	}
+	// Nothing was stored for refused names.
+	var stored bytes.Buffer
+	_ = filepath.WalkDir(src.opts.StorageDir, func(path string, _ os.DirEntry, _ error) error {
+		stored.WriteString(path + "\n")
+		return nil
+	})
+	if strings.Contains(stored.String(), "evil") {
+		t.Fatalf("storage has files for a refused name:\n%s", stored.String())
+	}
+}
+
+// TestACMEChallengeReallyValidated shows that Pebble validates for real:
+// without the HTTP-01 handler on our listener, issuance fails.
+func TestACMEChallengeReallyValidated(t *testing.T) {
+	t.Parallel()
+	src, _, _, _ := newTestACMESourceWiring(t, ACMEOptions{
+		Domains:          []string{"unwired.wssproxy.test"},
+		DisableTLSALPN01: true,
+	}, false)
+	err := src.Manage(acmeContext(t))
+	if err == nil {
+		t.Fatal("obtained a certificate although nothing answered the HTTP-01 challenge")
+	}
+	t.Logf("expected failure: %v", err)
+}
+
+func TestACMEOptionsValidation(t *testing.T) {
+	t.Parallel()
+	for _, o := range []*ACMEOptions{
+		nil,
+		{Domains: []string{"bad name"}},
+		{OnDemandAllow: []string{"*"}},
+		{Domains: []string{"a.test"}, DisableHTTP01: true, DisableTLSALPN01: true},
+	} {
+		if s, err := NewACMESource(o); err == nil {
+			s.Close()
+			t.Errorf("NewACMESource(%+v) succeeded", o)
+		}
+	}
+}
