@@ -77,6 +77,10 @@ type Upgrade struct {
 	// Extensions is the client's Sec-WebSocket-Extensions offer, verbatim
 	// (values joined with ", ").
 	Extensions string
+	// ConnOptions, if set before Accept, configure the connection instead
+	// of AcceptOptions.Options (a proxy picks limits by route after
+	// reading the request).
+	ConnOptions *Options
 
 	key      string
 	opts     AcceptOptions
@@ -243,7 +247,11 @@ func (u *Upgrade) Accept(subprotocol, extensions string) (*Conn, error) {
 		_ = nc.Close()
 		return nil, fmt.Errorf("ws: writing handshake response: %w", err)
 	}
-	c := newConn(nc, br, false, &u.opts.Options)
+	o := &u.opts.Options
+	if u.ConnOptions != nil {
+		o = u.ConnOptions
+	}
+	c := newConn(nc, br, false, o)
 	c.request = u.Request
 	c.subprotocol = subprotocol
 	c.extensions = extensions

@@ -1,0 +1,156 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// Route sends the WebSocket requests that match Host and Path to one
+// upstream. Zero values mean the defaults documented on each field.
+type Route struct {
+	// Name identifies the route in logs; default "Host+Path".
+	Name string
+	// Host matches the request's host (without port), case-insensitively;
+	// "" matches any host.
+	Host string
+	// Path matches requests whose path is Path or starts with Path + "/";
+	// "" or "/" matches every path. The longest matching Path wins.
+	Path string
+	// Upstream is the ws:// or wss:// URL requests are relayed to.
+	Upstream string
+	// StripPath removes Path from the request path before it is appended
+	// to the upstream URL's path; the query is always passed on.
+	StripPath bool
+	// UpstreamTLS verifies a wss upstream (CA, pins, ignore policy, pause);
+	// nil means system roots with default verification.
+	UpstreamTLS *tlsconf.Client
+	// UpstreamDial opens the upstream's transport connection (an HTTP
+	// CONNECT or SOCKS5 dialer); nil dials directly.
+	UpstreamDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// UpstreamTimeout bounds dialing and both handshakes upstream
+	// (including a pause on SSL errors). Default 30s.
+	UpstreamTimeout time.Duration
+	// AllowedOrigins, if not empty, lists the Origin values allowed
+	// (scheme://host[:port], compared case-insensitively); other origins
+	// and requests without Origin get 403. Empty allows every request.
+	AllowedOrigins []string
+	// MaxFrameSize and MaxMessageSize limit what each leg may send; more
+	// closes the offending leg with 1009. 0 means the ws defaults (32 MiB),
+	// negative no limit (frames still stream in bounded memory).
+	MaxFrameSize, MaxMessageSize int64
+	// OutgoingFrameSize splits relayed frames larger than it. Default 512 KiB.
+	OutgoingFrameSize int
+	// PingInterval sends the proxy's own keepalive pings on each leg;
+	// PongTimeout fails a leg whose pong is that late (default: the
+	// interval). IdleTimeout closes both legs with 1001 after that long
+	// without a data frame. 0 disables each.
+	PingInterval, PongTimeout, IdleTimeout time.Duration
+
+	upstream *url.URL
+}
+
+// compile checks the route and fills defaults.
+func (r *Route) compile() error {
+	u, err := url.Parse(r.Upstream)
+	if err != nil {
+		return fmt.Errorf("route %q: upstream: %w", r.Name, err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" || u.Host == "" {
+		return fmt.Errorf("route %q: upstream %q must be a ws:// or wss:// URL with a host", r.Name, r.Upstream)
+	}
+	if u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("route %q: upstream URL may not carry credentials or a fragment", r.Name)
+	}
+	r.upstream = u
+	if r.Path == "/" {
+		r.Path = ""
+	}
+	if r.Path != "" && (!strings.HasPrefix(r.Path, "/") || strings.HasSuffix(r.Path, "/")) {
+		return fmt.Errorf("route %q: path %q must start with / and not end with one", r.Name, r.Path)
+	}
+	r.Host = strings.ToLower(r.Host)
+	if r.Name == "" {
+		r.Name = r.Host + r.Path
+		if r.Name == "" {
+			r.Name = "default"
+		}
+	}
+	if r.UpstreamTimeout <= 0 {
+		r.UpstreamTimeout = 30 * time.Second
+	}
+	if r.OutgoingFrameSize <= 0 {
+		r.OutgoingFrameSize = ws.DefaultOutgoingFrameSize
+	}
+	if r.PingInterval > 0 && r.PongTimeout <= 0 {
+		r.PongTimeout = r.PingInterval
+	}
+	for i, o := range r.AllowedOrigins {
+		r.AllowedOrigins[i] = strings.ToLower(strings.TrimSuffix(o, "/"))
+	}
+	return nil
+}
+
+// matches reports whether the route serves host and path, and how
+// specific the match is.
+func (r *Route) matches(host, path string) (bool, int) {
+	if r.Host != "" && r.Host != host {
+		return false, 0
+	}
+	if r.Path != "" && path != r.Path && !strings.HasPrefix(path, r.Path+"/") {
+		return false, 0
+	}
+	score := len(r.Path) * 2
+	if r.Host != "" {
+		score++
+	}
+	return true, score
+}
+
+// target returns the upstream URL for a request URL.
+func (r *Route) target(req *url.URL) string {
+	u := *r.upstream
+	p := req.Path
+	if r.StripPath {
+		p = strings.TrimPrefix(p, r.Path)
+	}
+	if p != "" && p != "/" || u.Path == "" {
+		u.Path = strings.TrimSuffix(u.Path, "/") + p
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	u.RawPath = ""
+	switch {
+	case u.RawQuery == "":
+		u.RawQuery = req.RawQuery
+	case req.RawQuery != "":
+		u.RawQuery += "&" + req.RawQuery
+	}
+	return u.String()
+}
+
+// originAllowed applies the allow-list: with one configured, a request
+// must carry an allowed Origin (blocking cross-site WebSocket hijacking).
+func (r *Route) originAllowed(req *http.Request) error {
+	if len(r.AllowedOrigins) == 0 {
+		return nil
+	}
+	o := strings.ToLower(req.Header.Get("Origin"))
+	if o == "" {
+		return fmt.Errorf("no Origin header")
+	}
+	for _, a := range r.AllowedOrigins {
+		if a == o {
+			return nil
+		}
+	}
+	return fmt.Errorf("origin %q is not allowed", req.Header.Get("Origin"))
+}

@@ -1,0 +1,343 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// Options configure a Server; nil means defaults, and New copies them.
+type Options struct {
+	// Routes map requests to upstreams; at least one is required.
+	Routes []Route
+	// TLS, if set, makes the client leg wss (certificates from certs, or a
+	// tlsconf.ServerConfig); nil serves plain ws.
+	TLS *tls.Config
+	// MaxConnections bounds the connections being served at once; more
+	// wait in the listen backlog. Default 10000.
+	MaxConnections int
+	// MaxHeaderBytes bounds the request head; more gets 431. Default 16 KiB.
+	MaxHeaderBytes int
+	// HandshakeTimeout bounds the TLS and WebSocket handshakes of the
+	// client leg (slowloris-safe). Default 10s.
+	HandshakeTimeout time.Duration
+	// CloseTimeout bounds each leg's closing handshake. Default 5s.
+	CloseTimeout time.Duration
+	// TrustedProxies lists the load balancers whose PROXY protocol (v1 or
+	// v2) header is read to learn the real client address. Connections
+	// from elsewhere never have a PROXY header parsed.
+	TrustedProxies []netip.Prefix
+	// Logger receives one line per connection open and close; the zero
+	// value logs nothing.
+	Logger zerolog.Logger
+}
+
+// Server accepts client legs and relays them to their routes' upstreams.
+type Server struct {
+	opts   Options
+	routes []*Route
+	sem    chan struct{}
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	pairs     map[*pair]struct{}
+	closing   bool
+	conns     sync.WaitGroup
+	nextID    atomic.Uint64
+}
+
+// New checks the options and returns a Server.
+func New(opts *Options) (*Server, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if len(o.Routes) == 0 {
+		return nil, errors.New("proxy: no routes")
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 10000
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = ws.DefaultMaxHeaderBytes
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = 10 * time.Second
+	}
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = ws.DefaultCloseTimeout
+	}
+	s := &Server{
+		opts:      o,
+		sem:       make(chan struct{}, o.MaxConnections),
+		listeners: map[net.Listener]struct{}{},
+		pairs:     map[*pair]struct{}{},
+	}
+	for i := range o.Routes {
+		r := o.Routes[i] // copy: the caller's slice stays untouched
+		r.AllowedOrigins = append([]string(nil), r.AllowedOrigins...)
+		if err := r.compile(); err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		s.routes = append(s.routes, &r)
+	}
+	return s, nil
+}
+
+// Serve accepts connections on ln until Shutdown or ctx ends, serving each
+// on its own goroutine. It returns nil after Shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var backoff time.Duration
+	for {
+		// Capacity is taken before Accept: excess clients wait in the backlog.
+		select {
+		case s.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		nc, err := ln.Accept()
+		if err != nil {
+			<-s.sem
+			if s.isClosing() || ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.opts.Logger.Warn().Err(err).Dur("retry_in", backoff).Msg("accept failed")
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("proxy: accept: %w", err)
+		}
+		backoff = 0
+		s.conns.Add(1)
+		go func() {
+			defer s.conns.Done()
+			defer func() { <-s.sem }()
+			s.ServeConn(ctx, nc)
+		}()
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Shutdown stops accepting, closes every relayed connection's legs with
+// code (1001 going away, 1012 for a restart) and waits for them, or until
+// ctx ends, when the rest are aborted.
+func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string) error {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	pairs := make([]*pair, 0, len(s.pairs))
+	for p := range s.pairs {
+		pairs = append(pairs, p)
+	}
+	s.mu.Unlock()
+	var closers sync.WaitGroup
+	for _, p := range pairs {
+		closers.Go(func() { p.shutdown(code, reason) })
+	}
+	done := make(chan struct{})
+	go func() { closers.Wait(); s.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for p := range s.pairs {
+			p.client.conn.Abort()
+			p.upstream.conn.Abort()
+		}
+		s.mu.Unlock()
+		<-done
+		return fmt.Errorf("proxy: shutdown: %w", ctx.Err())
+	}
+}
+
+// ServeConn serves one client connection: PROXY header (from trusted
+// proxies), TLS, the WebSocket handshake, the upstream, then the relay.
+// It returns when the connection is closed.
+func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
+	id := s.nextID.Add(1)
+	log := s.opts.Logger.With().Uint64("conn", id).Logger()
+	defer nc.Close()
+	clientAddr := nc.RemoteAddr().String()
+	deadline := time.Now().Add(s.opts.HandshakeTimeout)
+	_ = nc.SetDeadline(deadline)
+	if s.trusted(nc.RemoteAddr()) {
+		pc, src, err := readProxyHeader(nc)
+		if err != nil {
+			log.Warn().Err(err).Str("peer", clientAddr).Msg("bad PROXY protocol header")
+			return
+		}
+		nc = pc
+		if src != "" {
+			clientAddr = src
+		}
+	}
+	secure := s.opts.TLS != nil
+	if secure {
+		tc := tls.Server(nc, s.opts.TLS)
+		hctx, cancel := context.WithDeadline(ctx, deadline)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			log.Debug().Err(err).Str("peer", clientAddr).Msg("client TLS handshake failed")
+			return
+		}
+		nc = tc
+	}
+	hctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	up, err := ws.ReadUpgrade(hctx, nc, &ws.AcceptOptions{
+		MaxHeaderBytes:   s.opts.MaxHeaderBytes,
+		HandshakeTimeout: s.opts.HandshakeTimeout,
+	})
+	if err != nil {
+		log.Debug().Err(err).Str("peer", clientAddr).Msg("client handshake refused")
+		return
+	}
+	clientIP := clientAddr
+	if h, _, err := net.SplitHostPort(clientAddr); err == nil {
+		clientIP = h
+	}
+	route := s.route(up.Request)
+	if route == nil {
+		_ = up.Reject(http.StatusNotFound, "no route for this host and path")
+		log.Info().Str("peer", clientAddr).Str("host", up.Request.Host).Str("path", up.Request.URL.Path).Msg("no route")
+		return
+	}
+	log = log.With().Str("route", route.Name).Str("peer", clientAddr).Logger()
+	if err := route.originAllowed(up.Request); err != nil {
+		_ = up.Reject(http.StatusForbidden, err.Error())
+		log.Info().Err(err).Msg("origin refused")
+		return
+	}
+	upstream, err := s.dialUpstream(hctx, route, up, clientIP, secure)
+	if err != nil {
+		_ = up.Reject(http.StatusBadGateway, "upstream unavailable: "+err.Error())
+		logUpstreamError(log, route, err)
+		return
+	}
+	up.ConnOptions = s.legOptions(route)
+	client, err := up.Accept(upstream.Subprotocol(), upstream.Extensions())
+	if err != nil {
+		upstream.Close(ws.StatusGoingAway, "client handshake failed")
+		log.Warn().Err(err).Msg("answering the client failed")
+		return
+	}
+	s.relay(ctx, log, route, client, upstream, secure)
+}
+
+// relay runs the frame relay for an accepted pair and logs its summary.
+func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, client, upstream *ws.Conn, secure bool) {
+	p := &pair{
+		client:   &leg{name: "client", conn: client, token: newToken()},
+		upstream: &leg{name: "upstream", conn: upstream, token: newToken()},
+		opts: relayOptions{
+			outgoingFrameSize: int64(route.OutgoingFrameSize),
+			pingInterval:      route.PingInterval,
+			pongTimeout:       route.PongTimeout,
+			idleTimeout:       route.IdleTimeout,
+		},
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		p.shutdown(ws.StatusGoingAway, "proxy shutting down")
+		return
+	}
+	s.pairs[p] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pairs, p)
+		s.mu.Unlock()
+	}()
+	clientLeg, upstreamLeg := "ws", route.upstream.Scheme
+	if secure {
+		clientLeg = "wss"
+	}
+	start := time.Now()
+	log.Info().Str("legs", clientLeg+"->"+upstreamLeg).Str("upstream", upstream.URL().Redacted()).
+		Str("subprotocol", upstream.Subprotocol()).Msg("connection open")
+	res := p.run(ctx)
+	log.Info().
+		Str("legs", clientLeg+"->"+upstreamLeg).
+		Str("ended_by", res.initiator).Str("cause", res.cause).
+		Uint16("client_close", uint16(res.clientCode)).Uint16("upstream_close", uint16(res.upstreamCode)).
+		Int64("bytes_up", p.client.stats.bytes.Load()).Int64("bytes_down", p.upstream.stats.bytes.Load()).
+		Int64("messages_up", p.client.stats.messages.Load()).Int64("messages_down", p.upstream.stats.messages.Load()).
+		Dur("duration", time.Since(start)).
+		Msg("connection closed")
+}
+
+// route picks the most specific route for a request.
+func (s *Server) route(req *http.Request) *Route {
+	host := hostOnly(req.Host)
+	var best *Route
+	bestScore := -1
+	for _, r := range s.routes {
+		if ok, score := r.matches(host, req.URL.Path); ok && score > bestScore {
+			best, bestScore = r, score
+		}
+	}
+	return best
+}
+
+// legOptions are the ws options of both legs of a route.
+func (s *Server) legOptions(r *Route) *ws.Options {
+	return &ws.Options{
+		MaxIncomingFrameSize:   r.MaxFrameSize,
+		MaxIncomingMessageSize: r.MaxMessageSize,
+		OutgoingFrameSize:      r.OutgoingFrameSize,
+		CloseTimeout:           s.opts.CloseTimeout,
+		DisableAutoPong:        true, // peer pings travel end to end
+	}
+}
+
+// trusted reports whether addr may send a PROXY protocol header.
+func (s *Server) trusted(addr net.Addr) bool {
+	if len(s.opts.TrustedProxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return false
+	}
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
