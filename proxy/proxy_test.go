@@ -30,12 +30,17 @@ type upstreamServer struct {
 	conns    []net.Conn
 }
 
-func startUpstream(t *testing.T, subprotocols []string, handle func(c *ws.Conn)) *upstreamServer {
+func startUpstream(t *testing.T, opts *ws.AcceptOptions, handle func(c *ws.Conn)) *upstreamServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveUpstream(t, ln, opts, handle)
+}
+
+// serveUpstream runs the test backend on ln (plain or TLS).
+func serveUpstream(t *testing.T, ln net.Listener, opts *ws.AcceptOptions, handle func(c *ws.Conn)) *upstreamServer {
 	s := &upstreamServer{ln: ln}
 	s.wg.Go(func() {
 		for {
@@ -48,7 +53,7 @@ func startUpstream(t *testing.T, subprotocols []string, handle func(c *ws.Conn))
 			s.mu.Unlock()
 			s.wg.Go(func() {
 				defer nc.Close()
-				u, err := ws.ReadUpgrade(context.Background(), nc, &ws.AcceptOptions{Subprotocols: subprotocols})
+				u, err := ws.ReadUpgrade(context.Background(), nc, opts)
 				if err != nil {
 					return
 				}
@@ -173,7 +178,7 @@ func TestRelayEcho(t *testing.T) {
 
 func TestSubprotocolsAndPings(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t, []string{"b", "a"}, echoHandle)
+	up := startUpstream(t, &ws.AcceptOptions{Subprotocols: []string{"b", "a"}}, echoHandle)
 	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
 	pongs := make(chan string, 1)
 	c := dial(t, base, &ws.DialOptions{Subprotocols: []string{"a", "b", "c"}, Options: ws.Options{Events: ws.Events{
@@ -300,8 +305,8 @@ func TestRefusals(t *testing.T) {
 		{"/nowhere", nil, 404, "no route"},
 		{"/chat", nil, 403, "no Origin"},
 		{"/chat", http.Header{"Origin": {"https://evil.example"}}, 403, "not allowed"},
-		{"/dead", nil, 502, "upstream unavailable"},
-		{"/refused", nil, 502, "403"},
+		{"/dead", nil, 502, "upstream refused the connection"},
+		{"/refused", nil, 502, "upstream refused the WebSocket handshake: 403 Forbidden"},
 	}
 	for _, tc := range cases {
 		_, resp, err := ws.Dial(ctxT(t), base+tc.path, &ws.DialOptions{Header: tc.header})

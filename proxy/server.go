@@ -244,7 +244,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	}
 	upstream, err := s.dialUpstream(hctx, route, up, clientIP, secure)
 	if err != nil {
-		_ = up.Reject(http.StatusBadGateway, "upstream unavailable: "+err.Error())
+		_ = up.Reject(http.StatusBadGateway, badGatewayReason(err))
 		logUpstreamError(log, route, err)
 		return
 	}

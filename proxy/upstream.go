@@ -2,8 +2,13 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/rs/zerolog"
 
@@ -36,6 +41,32 @@ func (s *Server) dialUpstream(ctx context.Context, r *Route, up *ws.Upgrade, cli
 	}
 	c, _, err := ws.Dial(ctx, r.target(up.Request.URL), opts)
 	return c, err
+}
+
+// badGatewayReason is the short reason a client gets with 502: what kind
+// of failure, never the upstream's address or internal details beyond the
+// TLS error kinds (which the log line has in full).
+func badGatewayReason(err error) string {
+	var verr *tlsconf.VerificationError
+	var herr *ws.HandshakeError
+	var cverr *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &verr):
+		kinds := make([]string, 0, len(verr.Errors))
+		for _, k := range verr.Kinds() {
+			kinds = append(kinds, k.String())
+		}
+		return "upstream certificate refused: " + strings.Join(kinds, ", ")
+	case errors.As(err, &cverr):
+		return "upstream certificate refused: " + cverr.Err.Error()
+	case errors.As(err, &herr):
+		return "upstream refused the WebSocket handshake: " + strconv.Itoa(herr.Status) + " " + http.StatusText(herr.Status)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "upstream timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "upstream refused the connection"
+	}
+	return "upstream unavailable"
 }
 
 // logUpstreamError logs why the upstream failed, with the complete

@@ -1,0 +1,121 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// devPKI creates a dev CA and leaf for 127.0.0.1 in a temporary folder.
+func devPKI(t *testing.T) *certs.DevCAResult {
+	t.Helper()
+	r, err := certs.DevCA(&certs.DevCAOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func serverTLS(t *testing.T, pki *certs.DevCAResult) *tls.Config {
+	t.Helper()
+	cfg, err := tlsconf.ServerConfig(&tlsconf.ServerOptions{CertFile: pki.CertFile, KeyFile: pki.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func rootsOf(t *testing.T, pki *certs.DevCAResult) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile(pki.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return pool
+}
+
+// All four leg combinations, with wss verified by CA, by pin, and refused
+// on a pin mismatch with the error list in the 502.
+func TestLegCombinations(t *testing.T) {
+	t.Parallel()
+	pki := devPKI(t)
+	plain := startUpstream(t, nil, echoHandle)
+	secure := startUpstreamTLS(t, serverTLS(t, pki))
+
+	caClient, err := tlsconf.NewClient(&tlsconf.ClientOptions{CAFile: pki.CACertFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, err := tlsconf.ParsePin(pki.SPKIPin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinClient, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{Pins: []tlsconf.Pin{pin}, PinOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := devPKI(t)
+	wrongPin, _ := tlsconf.ParsePin(other.SPKIPin)
+	wrongClient, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{Pins: []tlsconf.Pin{wrongPin}, PinOnly: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := []Route{
+		{Path: "/ws", Upstream: plain.url()},
+		{Path: "/wss-ca", Upstream: secure, UpstreamTLS: caClient},
+		{Path: "/wss-pin", Upstream: secure, UpstreamTLS: pinClient},
+		{Path: "/wss-wrong-pin", Upstream: secure, UpstreamTLS: wrongClient},
+		{Path: "/wss-system-roots", Upstream: secure},
+	}
+	wsBase, _ := startProxy(t, Options{Routes: routes})
+	wssBase, _ := startProxyTLS(t, Options{Routes: routes, TLS: serverTLS(t, pki)})
+	clientTLS := &tls.Config{RootCAs: rootsOf(t, pki)}
+
+	for _, base := range []string{wsBase, wssBase} {
+		for _, path := range []string{"/ws", "/wss-ca", "/wss-pin"} {
+			c := dial(t, base+path, &ws.DialOptions{TLSConfig: clientTLS})
+			if err := c.WriteMessage(ctxT(t), ws.MessageText, []byte("via "+path)); err != nil {
+				t.Fatal(err)
+			}
+			if _, msg, err := c.ReadMessage(ctxT(t)); err != nil || string(msg) != "via "+path {
+				t.Fatalf("%s%s: %q %v", base, path, msg, err)
+			}
+			c.Close(ws.StatusNormalClosure, "")
+		}
+		for path, want := range map[string]string{"/wss-wrong-pin": "upstream certificate refused: pin-mismatch", "/wss-system-roots": "upstream certificate refused: x509: certificate signed by unknown authority"} {
+			_, _, err := ws.Dial(ctxT(t), base+path, &ws.DialOptions{TLSConfig: clientTLS})
+			var herr *ws.HandshakeError
+			if !errors.As(err, &herr) || herr.Status != http.StatusBadGateway || !strings.Contains(herr.Reason, want) {
+				t.Fatalf("%s%s: got %v, want 502 mentioning %q", base, path, err, want)
+			}
+		}
+	}
+}
+
+// startUpstreamTLS runs an echo backend that terminates TLS itself.
+func startUpstreamTLS(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := serveUpstream(t, tls.NewListener(ln, cfg), nil, echoHandle)
+	return "wss://" + up.ln.Addr().String()
+}
+
+// startProxyTLS runs a Server with a wss client leg.
+func startProxyTLS(t *testing.T, opts Options) (string, *Server) {
+	base, s := startProxy(t, opts)
+	return "wss://" + strings.TrimPrefix(base, "ws://"), s
+}
