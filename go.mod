@@ -4,6 +4,8 @@ go 1.26.0
 
 require (
 	github.com/caddyserver/certmagic v0.25.6
+	github.com/coder/websocket v1.8.15
+	github.com/gorilla/websocket v1.5.3
 	github.com/mholt/acmez/v3 v3.1.7
 	github.com/rs/zerolog v1.35.1
 	go.uber.org/goleak v1.3.0
