@@ -192,4 +192,3 @@ func TestRoutes(t *testing.T) {
 		}
 	}
 }
-

@@ -473,3 +473,32 @@ func TestIdleAndKeepalive(t *testing.T) {
 		}
 	})
 }
+
+// Messages still in flight when the client closes reach it before the
+// close answer: the proxy answers the client only after the upstream did.
+func TestInFlightDeliveredOnClose(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, nil, echoHandle)
+	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
+	c := dial(t, base, nil)
+	ctx := ctxT(t)
+	const n = 200
+	for i := 0; i < n; i++ {
+		if err := c.WriteMessage(ctx, ws.MessageText, []byte(fmt.Sprint("message ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.StartClose(4000, "done"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		_, msg, err := c.ReadMessage(ctx)
+		if err != nil || string(msg) != fmt.Sprint("message ", i) {
+			t.Fatalf("message %d: %q %v", i, msg, err)
+		}
+	}
+	_, _, err := c.ReadMessage(ctx)
+	if code := closeCode(t, err); code != 4000 {
+		t.Fatalf("close %d", code)
+	}
+}

@@ -96,13 +96,13 @@ func (p *pair) end(initiator, cause string) {
 	})
 }
 
-// shutdown closes both legs with code (1001 on drain, 1012 on restart).
+// shutdown starts closing both legs with code (1001 on drain, 1012 on
+// restart); the pumps relay what is still in flight and end the relay.
 func (p *pair) shutdown(code ws.StatusCode, reason string) {
 	p.end("proxy", reason)
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = p.client.conn.Close(code, reason) })
-	wg.Go(func() { _ = p.upstream.conn.Close(code, reason) })
-	wg.Wait()
+	// The pumps keep relaying what is in flight and finish each handshake.
+	_ = p.client.conn.StartClose(code, reason)
+	_ = p.upstream.conn.StartClose(code, reason)
 }
 
 // pump relays frames from src to dst until src ends, then carries the end
@@ -129,18 +129,14 @@ func (p *pair) pump(src, dst *leg) {
 		} else {
 			p.lastData.Store(time.Now().UnixNano())
 		}
-		if dst.conn.State() != ws.StateOpen {
-			// dst is closing: keep reading src until its close arrives.
-			continue
-		}
 		if h.OpCode.IsControl() {
 			err = dst.conn.WriteFrame(ctx, h, payload)
 		} else {
 			err = p.forward(dst, h, r)
 		}
 		if err != nil {
-			// dst failed; its own pump reports the end. Keep draining
-			// src so that its close handshake can complete.
+			// dst is closed or failed (its own pump reports that): keep
+			// reading src until its close arrives.
 			continue
 		}
 		src.stats.frames.Add(1)
@@ -188,11 +184,11 @@ func (p *pair) finish(src, dst *leg, err error) {
 		if src.name == "upstream" {
 			code, reason = ws.StatusBadGateway, "upstream failed: "+pe.Msg
 		}
-		_ = dst.conn.Close(code, ws.TruncateUTF8(reason, ws.MaxCloseReason))
+		_ = dst.conn.StartClose(code, ws.TruncateUTF8(reason, ws.MaxCloseReason))
 	case errors.As(err, &ce) && ce.Code != ws.StatusAbnormalClosure:
 		// A close frame: relay code and reason (1005 goes out without status).
 		p.end(src.name, src.name+" closed with "+ce.Code.String())
-		_ = dst.conn.Close(ce.Code, ce.Reason)
+		_ = dst.conn.StartClose(ce.Code, ce.Reason)
 	default:
 		// Lost without a close frame, or closed locally.
 		p.end(src.name, src.name+" connection lost")
@@ -200,7 +196,7 @@ func (p *pair) finish(src, dst *leg, err error) {
 		if src.name == "upstream" {
 			code, reason = ws.StatusBadGateway, "upstream connection lost"
 		}
-		_ = dst.conn.Close(code, reason)
+		_ = dst.conn.StartClose(code, reason)
 	}
 }
 

@@ -322,6 +322,7 @@ func (s *Server) legOptions(r *Route) *ws.Options {
 		OutgoingFrameSize:      r.OutgoingFrameSize,
 		CloseTimeout:           s.opts.CloseTimeout,
 		DisableAutoPong:        true, // peer pings travel end to end
+		ManualCloseReply:       true, // a close is answered once the other leg answered it
 	}
 }
 

@@ -87,6 +87,7 @@ type Conn struct {
 	closeRecvd  bool
 	status      CloseError
 	statusSet   bool
+	closeTimer  *time.Timer   // aborts a StartClose the peer does not answer
 	closeRecv   chan struct{} // closed when the peer's close frame is read
 	done        chan struct{} // closed when the connection is closed
 	closeOnce   sync.Once
@@ -265,50 +266,31 @@ func (c *Conn) watch(ctx context.Context) func() bool {
 	return context.AfterFunc(ctx, func() { c.abort(fmt.Errorf("ws: %w", context.Cause(ctx))) })
 }
 
-// Close performs the closing handshake (RFC 6455 §7.1.2): it sends a close
-// frame with code and reason (truncated to 123 bytes on a UTF-8 boundary),
-// waits up to Options.CloseTimeout for the peer's close frame, and closes
-// the connection. StatusNoStatusReceived sends a close frame without a
-// status. Buffered frames are written before the close frame. If another
-// goroutine is reading, it receives the peer's close; otherwise Close reads
-// (and discards) what arrives until the close frame. Close returns nil
-// after a clean handshake, ErrClosed if the connection was already closing,
-// and a *CloseError with 1006 if the peer did not answer in time.
+// Close performs the closing handshake (RFC 6455 §7.1.2) and returns when
+// the connection is closed: it sends a close frame with code and reason
+// (truncated to 123 bytes on a UTF-8 boundary), waits up to
+// Options.CloseTimeout for the peer's close frame, and closes the
+// connection. StatusNoStatusReceived sends a close frame without a status.
+// Buffered frames are written before the close frame. A goroutine blocked
+// reading receives the peer's close; otherwise Close reads, and discards,
+// what arrives until the close frame: an application that wants the
+// messages still in flight keeps reading and calls StartClose instead.
+// Close returns nil after a clean handshake, ErrClosed if the connection
+// was already closing, and a *CloseError with 1006 if the peer did not
+// answer in time.
 func (c *Conn) Close(code StatusCode, reason string) error {
-	var buf [MaxControlPayload]byte
-	payload, err := AppendClosePayload(buf[:0], code, reason)
-	if err != nil {
+	answered, err := c.startClose(code, reason)
+	if err != nil || answered {
 		return err
 	}
-	c.closeMu.Lock()
-	if c.closeSent {
-		c.closeMu.Unlock()
-		return ErrClosed
-	}
-	c.closeSent = true
-	recvd := c.closeRecvd
-	c.closeMu.Unlock()
-
 	deadline := time.Now().Add(c.opts.CloseTimeout)
-	if !recvd {
-		c.aboutToClose()
-		c.setState(StateClosing)
-		c.setStatus(code, TruncateUTF8(reason, MaxCloseReason), false)
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		err := c.writeControl(ctx, OpClose, payload)
-		cancel()
-		if err != nil {
-			c.abort(err)
-			return fmt.Errorf("ws: sending close frame: %w", err)
-		}
-		c.awaitPeerClose(deadline)
-	}
+	c.awaitPeerClose(deadline)
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case <-c.done:
 	case <-timer.C:
-		c.abort(errors.New("ws: close handshake timed out"))
+		c.closeTimedOut()
 	}
 	c.closeMu.Lock()
 	got := c.closeRecvd
@@ -317,6 +299,77 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return c.closeError()
 	}
 	return nil
+}
+
+// StartClose starts the closing handshake and returns at once, like Qt's
+// close(): it sends the close frame (see Close for code and reason) and
+// the reading goroutine goes on receiving what the peer still sends, until
+// the peer's close frame ends the connection; reads then return the
+// peer's *CloseError. If the peer does not answer within
+// Options.CloseTimeout the connection is aborted with 1006. With
+// Options.ManualCloseReply, StartClose after the peer's close is the answer
+// to it and completes the handshake.
+func (c *Conn) StartClose(code StatusCode, reason string) error {
+	_, err := c.startClose(code, reason)
+	return err
+}
+
+// startClose sends our close frame; answered reports that it answered the
+// peer's close (ManualCloseReply), which ends the handshake.
+func (c *Conn) startClose(code StatusCode, reason string) (answered bool, err error) {
+	var buf [MaxControlPayload]byte
+	payload, err := AppendClosePayload(buf[:0], code, reason)
+	if err != nil {
+		return false, err
+	}
+	c.closeMu.Lock()
+	if c.closeSent {
+		c.closeMu.Unlock()
+		return false, ErrClosed
+	}
+	c.closeSent = true
+	recvd := c.closeRecvd
+	c.closeMu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
+	defer cancel()
+	if recvd {
+		// The peer's close was received (ManualCloseReply): answer it.
+		if err := c.writeControl(ctx, OpClose, payload); err != nil {
+			c.abort(err)
+			return true, fmt.Errorf("ws: sending close frame: %w", err)
+		}
+		select {
+		case c.readSem <- struct{}{}:
+			c.finishClose()
+			<-c.readSem
+		case <-ctx.Done():
+			c.closeTimedOut()
+		}
+		return true, nil
+	}
+	c.aboutToClose()
+	c.setState(StateClosing)
+	c.setStatus(code, TruncateUTF8(reason, MaxCloseReason), false)
+	if err := c.writeControl(ctx, OpClose, payload); err != nil {
+		c.abort(err)
+		return false, fmt.Errorf("ws: sending close frame: %w", err)
+	}
+	c.closeMu.Lock()
+	c.closeTimer = time.AfterFunc(c.opts.CloseTimeout, c.closeTimedOut)
+	c.closeMu.Unlock()
+	return false, nil
+}
+
+// closeTimedOut aborts a closing handshake the peer did not complete.
+func (c *Conn) closeTimedOut() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	c.setStatus(StatusAbnormalClosure, "close handshake timed out", true)
+	c.abort(errors.New("ws: close handshake timed out"))
 }
 
 // awaitPeerClose waits for the peer's close frame after ours was sent:
@@ -341,7 +394,7 @@ func (c *Conn) awaitPeerClose(deadline time.Time) {
 	case <-c.closeRecv:
 	case <-c.done:
 	case <-timer.C:
-		c.abort(errors.New("ws: close handshake timed out"))
+		c.closeTimedOut()
 	}
 }
 
@@ -354,6 +407,11 @@ func (c *Conn) Abort() { c.abort(errors.New("ws: aborted")) }
 func (c *Conn) abort(cause error) {
 	c.closeOnce.Do(func() {
 		c.setStatus(StatusAbnormalClosure, "", false)
+		c.closeMu.Lock()
+		if c.closeTimer != nil {
+			c.closeTimer.Stop()
+		}
+		c.closeMu.Unlock()
 		// done first: a read failing because of this close must see that
 		// the close was local.
 		close(c.done)

@@ -533,3 +533,93 @@ func TestWriteFrameFromShortReaderAborts(t *testing.T) {
 }
 
 var _ net.Conn
+
+// StartClose returns at once; the reader goes on receiving what the peer
+// sent before its close.
+func TestStartCloseKeepsReading(t *testing.T) {
+	t.Parallel()
+	p, c := rawServer(t, nil)
+	if err := c.StartClose(4001, "done sending"); err != nil {
+		t.Fatal(err)
+	}
+	if c.State() != ws.StateClosing {
+		t.Fatalf("state %v", c.State())
+	}
+	if err := c.WriteMessage(ctxT(t), ws.MessageText, []byte("late")); !errors.Is(err, ws.ErrClosed) {
+		t.Fatalf("data after our close frame: %v", err)
+	}
+	if got := p.expectClose(); got != 4001 {
+		t.Fatalf("peer saw %d", got)
+	}
+	p.send(0x81, []byte("in flight"))
+	p.send(0x88, []byte{0x0f, 0xa1})
+	p.nc.Close()
+	_, msg, err := c.ReadMessage(ctxT(t))
+	if err != nil || string(msg) != "in flight" {
+		t.Fatalf("%q %v", msg, err)
+	}
+	_, _, err = c.ReadMessage(ctxT(t))
+	wantCloseError(t, err, 4001)
+}
+
+func TestStartCloseTimesOut(t *testing.T) {
+	t.Parallel()
+	_, c := rawServer(t, &ws.DialOptions{Options: ws.Options{CloseTimeout: 100 * time.Millisecond}})
+	if err := c.StartClose(1000, ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not aborted after the close timeout")
+	}
+	if code, reason := c.CloseStatus(); code != ws.StatusAbnormalClosure || reason != "close handshake timed out" {
+		t.Fatalf("CloseStatus %d %q", code, reason)
+	}
+}
+
+// ManualCloseReply: the peer's close is reported, data may still be sent,
+// and Close answers with the code the application chooses.
+func TestManualCloseReply(t *testing.T) {
+	t.Parallel()
+	for _, role := range []string{"server", "client"} {
+		t.Run(role, func(t *testing.T) {
+			t.Parallel()
+			o := ws.Options{ManualCloseReply: true}
+			var p *rawPeer
+			var c *ws.Conn
+			if role == "server" {
+				p, c = rawClient(t, &ws.AcceptOptions{Options: o})
+			} else {
+				p, c = rawServer(t, &ws.DialOptions{Options: o})
+			}
+			p.send(0x88, []byte{0x0f, 0xa0, 'b', 'y', 'e'})
+			_, _, err := c.ReadMessage(ctxT(t))
+			wantCloseError(t, err, 4000)
+			if c.State() != ws.StateClosing {
+				t.Fatalf("state %v", c.State())
+			}
+			if err := c.WriteMessage(ctxT(t), ws.MessageText, []byte("last words")); err != nil {
+				t.Fatalf("writing before the reply: %v", err)
+			}
+			if h, payload, err := p.read(); err != nil || h.OpCode != ws.OpText || string(payload) != "last words" {
+				t.Fatalf("%+v %q %v", h, payload, err)
+			}
+			if role == "client" {
+				go func() { p.expectClose(); p.nc.Close() }()
+			}
+			if err := c.Close(4002, "relayed reply"); err != nil {
+				t.Fatal(err)
+			}
+			if role == "server" {
+				if got := p.expectClose(); got != 4002 {
+					t.Fatalf("peer saw %d", got)
+				}
+			}
+			<-c.Done()
+			if code, reason := c.CloseStatus(); code != 4000 || reason != "bye" {
+				t.Fatalf("CloseStatus %d %q: want the peer's", code, reason)
+			}
+		})
+	}
+}

@@ -59,6 +59,13 @@ type Options struct {
 	// the ping is still reported by Events.OnPing and NextFrame. A relay
 	// sets it to forward pings end to end.
 	DisableAutoPong bool
+	// ManualCloseReply stops the automatic answer to the peer's close
+	// frame: reads return the peer's *CloseError, the connection stays in
+	// StateClosing (data may still be sent) until the application answers
+	// with Close. A relay sets it so that the close travels end to end and
+	// what the other leg still sends is delivered first. The application
+	// must call Close after receiving the peer's close.
+	ManualCloseReply bool
 	// MaskGenerator supplies client masking keys (Qt setMaskGenerator).
 	// nil means keys from crypto/rand.
 	MaskGenerator MaskGenerator

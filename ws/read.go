@@ -237,12 +237,22 @@ func (c *Conn) readClose(p []byte) error {
 	c.closeMu.Lock()
 	c.closeRecvd = true
 	sent := c.closeSent
-	c.closeSent = true
+	manual := !sent && c.opts.ManualCloseReply
+	if !manual {
+		c.closeSent = true
+	}
 	c.closeMu.Unlock()
 	c.setStatus(code, reason, true)
 	close(c.closeRecv)
 	c.readFinished()
 	c.readErr = &CloseError{Code: code, Reason: reason}
+	if manual {
+		// The application answers with Close, after the other leg of its
+		// relay did; data may still be sent until then.
+		c.aboutToClose()
+		c.setState(StateClosing)
+		return c.readErr
+	}
 	if !sent {
 		c.aboutToClose()
 		c.setState(StateClosing)
@@ -251,13 +261,20 @@ func (c *Conn) readClose(p []byte) error {
 		_ = c.writeControl(ctx, OpClose, p)
 		cancel()
 	}
+	c.finishClose()
+	return c.readErr
+}
+
+// finishClose ends the connection once both close frames are exchanged:
+// the server closes TCP at once, the client first waits (bounded by
+// CloseTimeout) for the server to do so (RFC 6455 §7.1.1). The caller
+// reads the connection or holds readSem.
+func (c *Conn) finishClose() {
 	if c.client {
-		// RFC 6455 §7.1.1: the server closes TCP first; wait for it.
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
 		_, _ = io.Copy(io.Discard, io.LimitReader(c.br, 1<<20))
 	}
 	c.abort(c.readErr)
-	return c.readErr
 }
 
 // endFrame runs when a data frame's payload is fully read.

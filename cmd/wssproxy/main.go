@@ -14,6 +14,8 @@ import (
 const usage = `wssproxy: a TLS-focused WebSocket proxy, echo server and client.
 
 Usage:
+  wssproxy serve [flags]                            the proxy (no flags: wss on 127.0.0.1:8443 -> echo)
+  wssproxy client URL [flags]                       send stdin lines, print messages (pins, SSL policies)
   wssproxy echo [--listen ADDR] [--cert F --key F]   WebSocket echo server
   wssproxy version                                  print the version
   wssproxy help                                     this text
@@ -39,6 +41,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "client":
+		return runClient(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "echo":
 		return runEcho(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

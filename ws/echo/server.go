@@ -42,12 +42,12 @@ func (h *Handler) CloseAll(ctx context.Context, code ws.StatusCode, reason strin
 		conns = append(conns, c)
 	}
 	h.track.mu.Unlock()
-	var closers sync.WaitGroup
 	for _, c := range conns {
-		closers.Go(func() { _ = c.Close(code, reason) })
+		// Serve keeps reading: echoes in flight go out before the close.
+		_ = c.StartClose(code, reason)
 	}
 	done := make(chan struct{})
-	go func() { h.track.wg.Wait(); closers.Wait(); close(done) }()
+	go func() { h.track.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
