@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +110,13 @@ func TestEchoServesAndDrains(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
+}
+
+func tlsWithRoots(t *testing.T, pem []byte) *tls.Config {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no CA certificate")
+	}
+	return &tls.Config{RootCAs: pool}
 }
