@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -235,6 +236,10 @@ func (d *Dialer) guard(ctx context.Context, conn net.Conn, handshake func() erro
 	err := handshake()
 	if !stop() || (err != nil && ctx.Err() != nil) {
 		return fmt.Errorf("netproxy: proxy %s: %w", d.name, context.Cause(ctx))
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The connection deadline (ctx's) fired just before ctx itself.
+		return fmt.Errorf("netproxy: proxy %s: %w", d.name, context.DeadlineExceeded)
 	}
 	if err != nil {
 		return err
