@@ -15,8 +15,12 @@ const usage = `wssproxy: a TLS-focused WebSocket proxy, echo server and client.
 
 Usage:
   wssproxy echo [--listen ADDR] [--cert F --key F]   WebSocket echo server
-  wssproxy version                                  print the version
-  wssproxy help                                     this text
+  wssproxy certs dev [--dir D] [--host NAME...]      create/reuse a development CA and certificate
+  wssproxy certs pin FILE                            fingerprints and SPKI pins of a PEM file
+  wssproxy certs pin HOST:PORT [--sni NAME] [--proxy URL]
+                                                     a server's chain, pins, SSL errors and config lines
+  wssproxy version                                   print the version
+  wssproxy help                                      this text
 
 Run "wssproxy COMMAND --help" for a command's flags.
 `
@@ -41,6 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "echo":
 		return runEcho(ctx, args[1:], stdout, stderr)
+	case "certs":
+		return runCerts(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "wssproxy", version)
 		return 0
