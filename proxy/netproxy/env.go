@@ -19,8 +19,8 @@ import (
 //   - wss (and https) targets use HTTPSProxy, ws (and http) targets use
 //     HTTPProxy; when that one is empty, AllProxy is used.
 //   - NoProxy is a comma-separated list of exceptions: "*" (no proxy at
-//     all), IP addresses ("10.1.2.3", "2001:db8::1": no brackets), CIDR blocks ("10.0.0.0/8"),
-//     domain names ("example.com" matches example.com and every subdomain;
+//     all), IP addresses ("10.1.2.3", "2001:db8::1" without brackets),
+//     CIDR blocks ("10.0.0.0/8"), domain names ("example.com" matches example.com and every subdomain;
 //     ".example.com" and "*.example.com" only subdomains), each optionally
 //     with a port ("example.com:8443", "10.1.2.3:443") that then must
 //     match too.
