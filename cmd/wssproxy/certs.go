@@ -334,7 +334,7 @@ func pinServer(ctx context.Context, cfg certsPinConfig, w io.Writer) error {
 	for _, e := range errs {
 		fmt.Fprintf(&b, "  %s\n", e.Error())
 	}
-	fmt.Fprintf(&b, "\nconfiguration (serve --upstream-…; client: --pin, --ignore-ssl-error):\n")
+	fmt.Fprintf(&b, "\nconfig lines that accept this chain (\"wssproxy client\": --pin, --ignore-ssl-error):\n")
 	fmt.Fprintf(&b, "  --upstream-pin %s\n", tlsconf.SPKIPin(res.Chain[0]))
 	for _, e := range errs {
 		if !e.Kind.Ignorable() {
