@@ -49,7 +49,9 @@ type Challenge struct {
 // AuthFunc supplies proxy credentials on demand, like Qt's
 // proxyAuthenticationRequired signal. It is called when a proxy asks for
 // credentials and the URL has none, or refused them; at most 3 times per
-// dial. Returning an error abandons the dial with that error.
+// dial. ctx is the dial's, bounded by Options.Timeout: an interactive
+// prompt needs a Timeout to match. Returning an error abandons the dial
+// with that error.
 type AuthFunc func(ctx context.Context, c Challenge) (user, pass string, err error)
 
 // Options configures a [Dialer]. The zero value (or nil) is valid.
