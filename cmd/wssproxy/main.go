@@ -17,8 +17,12 @@ Usage:
   wssproxy serve [flags]                            the proxy (no flags: wss on 127.0.0.1:8443 -> echo)
   wssproxy client URL [flags]                       send stdin lines, print messages (pins, SSL policies)
   wssproxy echo [--listen ADDR] [--cert F --key F]   WebSocket echo server
-  wssproxy version                                  print the version
-  wssproxy help                                     this text
+  wssproxy certs dev [--dir D] [--host NAME...]      create/reuse a development CA and certificate
+  wssproxy certs pin FILE                            fingerprints and SPKI pins of a PEM file
+  wssproxy certs pin HOST:PORT [--sni NAME] [--proxy URL]
+                                                     a server's chain, pins, SSL errors and config lines
+  wssproxy version                                   print the version
+  wssproxy help                                      this text
 
 Run "wssproxy COMMAND --help" for a command's flags.
 `
@@ -47,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runClient(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "echo":
 		return runEcho(ctx, args[1:], stdout, stderr)
+	case "certs":
+		return runCerts(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "wssproxy", version)
 		return 0

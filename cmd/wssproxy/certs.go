@@ -1,0 +1,384 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/proxy/netproxy"
+	"github.com/wssproxy/wssproxy/tlsconf"
+)
+
+const certsUsage = `Usage:
+  wssproxy certs dev [--dir D] [--host NAME...]
+      create (once) a local development CA and a leaf certificate for
+      localhost, 127.0.0.1, ::1 and each --host; print the files, the CA
+      to trust and the leaf's SPKI pin
+  wssproxy certs pin FILE
+      each certificate of a PEM file: subject, SHA-256 fingerprint, SPKI pin
+  wssproxy certs pin HOST:PORT [--sni NAME] [--proxy URL] [--timeout D]
+      connect without trusting the server, print its chain with pins, the
+      problems verification against the system roots finds, and the
+      --upstream-pin / --upstream-ignore-ssl-error lines that accept it
+
+Run "wssproxy certs dev --help" or "wssproxy certs pin --help" for flags.
+`
+
+// runCerts dispatches "wssproxy certs SUBCOMMAND".
+func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, certsUsage)
+		return 2
+	}
+	switch args[0] {
+	case "dev":
+		return runCertsDev(args[1:], stdout, stderr)
+	case "pin":
+		return runCertsPin(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, certsUsage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "wssproxy certs: unknown subcommand %q\n\n%s", args[0], certsUsage)
+	return 2
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments ("pin HOST:PORT --sni NAME"), which flag.FlagSet
+// alone does not allow, and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil // everything after "--" is positional
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// certsDevConfig is the configuration of "wssproxy certs dev".
+type certsDevConfig struct {
+	dir   string
+	hosts []string
+}
+
+func parseCertsDevFlags(args []string, stderr io.Writer) (certsDevConfig, error) {
+	var cfg certsDevConfig
+	fs := flag.NewFlagSet("wssproxy certs dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: wssproxy certs dev [--dir D] [--host NAME...]
+
+Creates (on the first run) a local development CA, ECDSA P-256 valid for
+10 years, and a 30-day leaf certificate signed by it for localhost,
+127.0.0.1, ::1 and every --host. Later runs reuse both; a new leaf (same
+CA) is issued when a third of its life is left or a new --host is asked
+for. Prints the files, the CA certificate to trust and the leaf's SPKI
+pin. The CA can sign any name: use it for development only.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.dir, "dir", "", "directory for the CA and the leaf (default $XDG_STATE_HOME/wssproxy/devca, else ~/.local/state/wssproxy/devca)")
+	fs.Func("host", "extra DNS name or IP address for the leaf (repeatable, or comma-separated)", func(s string) error {
+		for _, h := range strings.Split(s, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				cfg.hosts = append(cfg.hosts, h)
+			}
+		}
+		return nil
+	})
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return cfg, err
+	}
+	if len(pos) > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", pos[0])
+	}
+	return cfg, nil
+}
+
+func runCertsDev(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseCertsDevFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wssproxy certs dev: %v\n", err)
+		return 2
+	}
+	r, err := certs.DevCA(&certs.DevCAOptions{Dir: cfg.dir, Hosts: cfg.hosts})
+	if err != nil {
+		fmt.Fprintf(stderr, "wssproxy certs dev: %v\n", err)
+		return 1
+	}
+	if err := writeDevCA(stdout, r); err != nil {
+		fmt.Fprintf(stderr, "wssproxy certs dev: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// writeDevCA prints where the dev CA and leaf are, and how to use them.
+func writeDevCA(w io.Writer, r *certs.DevCAResult) error {
+	caState, leafState := "reused", "reused"
+	if r.CreatedCA {
+		caState = "created"
+	}
+	if r.IssuedLeaf {
+		leafState = "issued"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "CA certificate (trust this): %s (%s)\n", r.CACertFile, caState)
+	fmt.Fprintf(&b, "certificate:                 %s (%s)\n", r.CertFile, leafState)
+	fmt.Fprintf(&b, "key:                         %s\n", r.KeyFile)
+	fmt.Fprintf(&b, "names:                       %s\n", strings.Join(r.Hosts, ", "))
+	fmt.Fprintf(&b, "expires:                     %s\n", r.NotAfter.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "sha256:                      %s\n", r.Fingerprint)
+	fmt.Fprintf(&b, "pin:                         %s\n", r.SPKIPin)
+	fmt.Fprintf(&b, "\nServe it:\n  wssproxy echo --listen 127.0.0.1:8443 --cert %s --key %s\n", shellQuote(r.CertFile), shellQuote(r.KeyFile))
+	ca := shellQuote(r.CACertFile)
+	fmt.Fprintf(&b, "\nTrust the CA in clients:\n")
+	fmt.Fprintf(&b, "  wssproxy client --ca %s wss://localhost:8443/\n", ca)
+	fmt.Fprintf(&b, "  curl --cacert %s https://localhost:8443/\n", ca)
+	fmt.Fprintf(&b, "  SSL_CERT_FILE=%s PROGRAM    (Go and OpenSSL programs; replaces the system roots)\n", ca)
+	fmt.Fprintf(&b, "  openssl verify -CAfile %s %s\n", ca, shellQuote(r.CertFile))
+	fmt.Fprintf(&b, "\nOr pin the leaf's key instead (until a new leaf is issued):\n  --pin %s\n", r.SPKIPin)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:=@,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// certsPinConfig is the configuration of "wssproxy certs pin".
+type certsPinConfig struct {
+	file    string // FILE form
+	addr    string // HOST:PORT form
+	sni     string
+	proxy   string // "" = environment, "direct" = none
+	timeout time.Duration
+}
+
+func parseCertsPinFlags(args []string, stderr io.Writer) (certsPinConfig, error) {
+	var cfg certsPinConfig
+	fs := flag.NewFlagSet("wssproxy certs pin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage:
+  wssproxy certs pin FILE
+  wssproxy certs pin HOST:PORT [--sni NAME] [--proxy URL] [--timeout D]
+
+FILE (PEM): prints each certificate, leaf first: subject, issuer, names,
+validity, SHA-256 fingerprint and SPKI pin (sha256//<base64>, the value
+curl --pinnedpubkey and "openssl x509 -pubkey | openssl pkey -pubin
+-outform der | openssl dgst -sha256 -binary | base64" give).
+
+HOST:PORT: connects WITHOUT trusting the server (self-signed, expired or
+misnamed chains work), prints the chain it sent the same way, every
+problem verification against the system roots finds for the server name,
+and ready-to-paste --upstream-pin and --upstream-ignore-ssl-error lines
+(--pin and --ignore-ssl-error for "wssproxy client"). Check the
+fingerprints out of band before trusting them.
+
+Flags (HOST:PORT only):
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.sni, "sni", "", "server name to send and verify (default: HOST, unless it is an IP address)")
+	fs.StringVar(&cfg.proxy, "proxy", "", "connect through this proxy: http://, https://, socks5:// or socks5h:// URL (user:pass@ allowed), or \"direct\"; default: HTTPS_PROXY/ALL_PROXY/NO_PROXY")
+	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Second, "bound on connecting and the TLS handshake")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return cfg, err
+	}
+	switch len(pos) {
+	case 0:
+		return cfg, errors.New("want FILE or HOST:PORT")
+	case 1:
+	default:
+		return cfg, fmt.Errorf("unexpected argument %q", pos[1])
+	}
+	if cfg.timeout <= 0 {
+		return cfg, fmt.Errorf("--timeout must be positive, not %v", cfg.timeout)
+	}
+	arg := pos[0]
+	if _, err := os.Stat(arg); err == nil || !looksLikeHostPort(arg) {
+		cfg.file = arg
+		if cfg.sni != "" || cfg.proxy != "" {
+			return cfg, errors.New("--sni and --proxy only apply to HOST:PORT")
+		}
+		return cfg, nil
+	}
+	cfg.addr = arg
+	if cfg.proxy != "" && cfg.proxy != "direct" {
+		if _, err := netproxy.ParseURL(cfg.proxy); err != nil {
+			return cfg, fmt.Errorf("--proxy: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
+// looksLikeHostPort reports whether s is HOST:PORT with a numeric port.
+func looksLikeHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" || strings.ContainsAny(host, `/\`) {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n < 65536
+}
+
+func runCertsPin(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseCertsPinFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wssproxy certs pin: %v\n", err)
+		return 2
+	}
+	if cfg.file != "" {
+		err = pinFile(cfg.file, stdout)
+	} else {
+		err = pinServer(ctx, cfg, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wssproxy certs pin: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// pinFile prints every certificate of a PEM file.
+func pinFile(name string, w io.Writer) error {
+	data, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: no such file (for a server, give HOST:PORT)", name)
+	}
+	if err != nil {
+		return err
+	}
+	infos, err := certs.DescribeCertificates(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return certs.WriteCertInfos(w, infos)
+}
+
+// pinServer probes a TLS server, prints its chain, the verification
+// problems and the configuration lines that accept it.
+func pinServer(ctx context.Context, cfg certsPinConfig, w io.Writer) error {
+	dial, via, err := probeDialer(cfg)
+	if err != nil {
+		return err
+	}
+	res, err := certs.ProbeChain(ctx, cfg.addr, &certs.ProbeOptions{SNI: cfg.sni, Dial: dial, Timeout: cfg.timeout})
+	if errors.Is(err, netproxy.ErrAuthRequired) {
+		return fmt.Errorf("%w (give the credentials in the proxy URL: scheme://user:pass@host:port)", err)
+	}
+	if err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(cfg.addr)
+	name := res.ServerName
+	if name == "" {
+		name = host
+	}
+	var b strings.Builder
+	sni := "SNI " + res.ServerName
+	if res.ServerName == "" {
+		sni = "no SNI"
+	}
+	fmt.Fprintf(&b, "server:   %s (%s)%s\n", cfg.addr, sni, via)
+	fmt.Fprintf(&b, "tls:      %s, %s\n\n", tls.VersionName(res.State.Version), tls.CipherSuiteName(res.State.CipherSuite))
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	if err := certs.WriteCertInfos(w, certs.DescribeChain(res.Chain)); err != nil {
+		return err
+	}
+
+	b.Reset()
+	errs := tlsconf.Verify(res.Chain, tlsconf.VerifyOptions{DNSName: name})
+	fmt.Fprintf(&b, "\nverification against the system roots for %q:\n", name)
+	if len(errs) == 0 {
+		b.WriteString("  no problems: the chain is trusted\n")
+	}
+	for _, e := range errs {
+		fmt.Fprintf(&b, "  %s\n", e.Error())
+	}
+	fmt.Fprintf(&b, "\nconfig lines that accept this chain (\"wssproxy client\": --pin, --ignore-ssl-error):\n")
+	fmt.Fprintf(&b, "  --upstream-pin %s\n", tlsconf.SPKIPin(res.Chain[0]))
+	for _, e := range errs {
+		if !e.Kind.Ignorable() {
+			continue
+		}
+		entry := tlsconf.ExpectedError{Kind: e.Kind}
+		if e.Cert != nil {
+			entry.Fingerprint = tlsconf.Fingerprint(e.Cert)
+		}
+		fmt.Fprintf(&b, "  --upstream-ignore-ssl-error %s\n", entry)
+	}
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// probeDialer returns the dial function for --proxy and a note on the
+// route for the output.
+func probeDialer(cfg certsPinConfig) (netproxy.DialFunc, string, error) {
+	opts := &netproxy.Options{Timeout: cfg.timeout}
+	switch cfg.proxy {
+	case "direct":
+		return nil, "", nil
+	case "":
+		env := netproxy.EnvironmentFromOS()
+		u, err := env.ProxyFor("wss", cfg.addr)
+		if err != nil {
+			return nil, "", err
+		}
+		if u == nil {
+			return nil, "", nil
+		}
+		d, err := netproxy.New(u, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		return d.DialContext, " via " + d.Proxy() + " (from the environment)", nil
+	}
+	u, err := netproxy.ParseURL(cfg.proxy)
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := netproxy.New(u, opts)
+	if err != nil {
+		return nil, "", err
+	}
+	return d.DialContext, " via " + d.Proxy(), nil
+}

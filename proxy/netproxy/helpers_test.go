@@ -1,0 +1,158 @@
+package netproxy_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/proxy/netproxy"
+)
+
+// startEcho runs a TCP echo server on 127.0.0.1 and returns its address.
+func startEcho(t *testing.T) string {
+	t.Helper()
+	return serve(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
+}
+
+// serve runs handle for each connection accepted on a fresh 127.0.0.1
+// listener until the test ends, and waits for the handlers then.
+func serve(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[net.Conn]bool{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// roundTrip writes a line through c and expects it back.
+func roundTrip(t *testing.T, c net.Conn) {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	msg := []byte("hello through the proxy\n")
+	if _, err := c.Write(msg); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if string(got) != string(msg) {
+		t.Fatalf("echo: got %q", got)
+	}
+}
+
+func mustDialer(t *testing.T, proxyURL string, opts *netproxy.Options) *netproxy.Dialer {
+	t.Helper()
+	u, err := netproxy.ParseURL(proxyURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := netproxy.New(u, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// devTLS returns a server config with a dev-CA certificate for
+// localhost/127.0.0.1 and a pool trusting that CA.
+func devTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	r, err := certs.DevCA(&certs.DevCAOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(r.CertFile, r.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(r.CACertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, pool
+}
+
+// tlsFront terminates TLS on a fresh port and forwards the plain bytes to
+// backend: it turns a plain HTTP proxy into an https:// one.
+func tlsFront(t *testing.T, cfg *tls.Config, backend string) string {
+	t.Helper()
+	return serve(t, func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		b, err := net.Dial("tcp", backend)
+		if err != nil {
+			return
+		}
+		defer b.Close()
+		done := make(chan struct{})
+		go func() { _, _ = io.Copy(b, tc); b.(*net.TCPConn).CloseWrite(); close(done) }()
+		_, _ = io.Copy(tc, b)
+		tc.Close()
+		<-done
+	})
+}
+
+// proxyURL builds scheme://[user:pass@]addr.
+func proxyURL(scheme, user, pass, addr string) string {
+	u := url.URL{Scheme: scheme, Host: addr}
+	if user != "" {
+		u.User = url.UserPassword(user, pass)
+	}
+	return u.String()
+}
+
+func isTimeoutOrCanceled(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
