@@ -28,6 +28,7 @@ type clientConfig struct {
 	headers      stringList
 	subprotocols stringList
 	origin       string
+	proxy        string
 	binary       bool
 	closeCode    int
 	closeReason  string
@@ -62,6 +63,7 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	fs.Var(&c.headers, "header", `extra request header "Name: value" (repeatable)`)
 	fs.Var(&c.subprotocols, "subprotocol", "offer this subprotocol (repeatable)")
 	fs.StringVar(&c.origin, "origin", "", "Origin header to send")
+	fs.StringVar(&c.proxy, "proxy", "env", "connect through this HTTP CONNECT or SOCKS5 proxy URL (http://, https://, socks5://, socks5h://), \"env\" for HTTPS_PROXY/ALL_PROXY/NO_PROXY, or \"direct\"")
 	fs.BoolVar(&c.binary, "binary", false, "send input lines as binary messages")
 	fs.IntVar(&c.closeCode, "close-code", int(ws.StatusNormalClosure), "close code at the end of input")
 	fs.StringVar(&c.closeReason, "close-reason", "", "close reason at the end of input")
@@ -128,7 +130,16 @@ func (c clientConfig) dialOptions() (*ws.DialOptions, error) {
 	if err != nil {
 		return nil, err
 	}
+	scheme := "ws"
+	if strings.HasPrefix(strings.ToLower(c.url), "wss:") {
+		scheme = "wss"
+	}
+	dial, err := proxyDialer("--proxy", c.proxy, scheme)
+	if err != nil {
+		return nil, err
+	}
 	return &ws.DialOptions{
+		NetDial:      dial,
 		Header:       h,
 		Subprotocols: c.subprotocols,
 		Options:      ws.Options{MaxIncomingFrameSize: -1, MaxIncomingMessageSize: ws.DefaultMaxIncomingMessageSize},

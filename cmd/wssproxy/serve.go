@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -44,6 +45,7 @@ type serveConfig struct {
 	upstreamIgnore  stringList
 	upstreamInsec   bool
 	upstreamSNI     string
+	upstreamProxy   string
 	// Frames and HTTP.
 	maxFrame, maxMessage byteSize
 	outgoingFrame        byteSize
@@ -91,6 +93,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.BoolVar(&c.upstreamPinOnly, "upstream-pin-only", false, "trust the pins alone, without CA verification (self-signed upstreams)")
 	fs.Var(&c.upstreamIgnore, "upstream-ignore-ssl-error", "accept this upstream SSL error: KIND or KIND:SHA256 (repeatable)")
 	fs.BoolVar(&c.upstreamInsec, "upstream-insecure", false, "accept every upstream SSL error except a pin mismatch (insecure, logged)")
+	fs.StringVar(&c.upstreamProxy, "upstream-proxy", "direct", "reach the upstream through this HTTP CONNECT or SOCKS5 proxy URL (http://, https://, socks5://, socks5h://; user:pass@ allowed), \"env\" for HTTPS_PROXY/ALL_PROXY/NO_PROXY, or \"direct\"")
 	fs.StringVar(&c.upstreamSNI, "upstream-sni", "", "server name sent to and verified for a wss upstream (default: the URL's host)")
 	c.maxFrame, c.maxMessage, c.outgoingFrame = ws.DefaultMaxIncomingFrameSize, ws.DefaultMaxIncomingMessageSize, ws.DefaultOutgoingFrameSize
 	fs.Var(&c.maxFrame, "max-frame-size", "largest frame either leg may send (bytes, or with KiB/MiB/GiB; -1: no limit); more closes it with 1009")
@@ -135,8 +138,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return c, errors.New("--max-frame-size and --max-message-size must not be 0 (use -1 for no limit)")
 	case c.pingInterval < 0 || c.idleTimeout < 0:
 		return c, errors.New("--ping-interval and --idle-timeout must not be negative")
-	case c.upstream == "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec):
-		return c, errors.New("upstream TLS flags need --upstream")
+	case c.upstream == "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamProxy != "direct"):
+		return c, errors.New("upstream flags need --upstream")
 	case c.upstreamInsec && len(c.upstreamIgnore) > 0:
 		return c, errors.New("--upstream-insecure already ignores every error; drop --upstream-ignore-ssl-error")
 	case c.upstreamPinOnly && len(c.upstreamPins) == 0:
@@ -197,6 +200,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 			return err
 		}
 		route.UpstreamTLS = client
+		scheme := "ws"
+		if strings.HasPrefix(cfg.upstream, "wss:") {
+			scheme = "wss"
+		}
+		if route.UpstreamDial, err = proxyDialer("--upstream-proxy", cfg.upstreamProxy, scheme); err != nil {
+			return err
+		}
 	}
 
 	tlsCfg, src, pin, caFile, err := listenerTLS(cfg, log)

@@ -20,7 +20,7 @@ func TestServeUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--cert", "c.pem"}, "--cert and --key go together"},
 		{[]string{"--cert", "c", "--key", "k", "--dev-cert"}, "choose one certificate source"},
-		{[]string{"--upstream-pin", "sha256//x"}, "upstream TLS flags need --upstream"},
+		{[]string{"--upstream-pin", "sha256//x"}, "upstream flags need --upstream"},
 		{[]string{"--upstream", "wss://x", "--upstream-pin-only"}, "--upstream-pin-only needs"},
 		{[]string{"--upstream", "wss://x", "--upstream-insecure", "--upstream-ignore-ssl-error", "expired"}, "already ignores"},
 		{[]string{"--max-frame-size", "lots"}, "want a number of bytes"},
@@ -39,6 +39,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"--upstream", "wss://x", "--upstream-pin", "nonsense", "--listen", "127.0.0.1:0"},
 		{"--upstream", "wss://x", "--upstream-ignore-ssl-error", "no-such-kind", "--listen", "127.0.0.1:0"},
 		{"--listen", "127.0.0.1:0", "--cert", "/nonexistent.pem", "--key", "/nonexistent.key"},
+		{"--listen", "127.0.0.1:0", "--upstream", "ws://x", "--upstream-proxy", "ftp://p"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), append([]string{"serve"}, args...), &out, &errb); code != 1 {
