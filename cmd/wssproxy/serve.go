@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +38,10 @@ type serveConfig struct {
 	acmeEmail         string
 	acmeCA            string
 	acmeStorage       string
+	acmeCARoot        string
+	acmeHTTP          string
+	acmeOnDemand      stringList
+	acmeReuseKey      bool
 	// Upstream leg; "" means the built-in echo server.
 	upstream        string
 	upstreamCA      string
@@ -87,6 +92,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.acmeEmail, "acme-email", "", "ACME account contact e-mail")
 	fs.StringVar(&c.acmeCA, "acme-ca", certs.LetsEncryptProduction, "ACME directory URL")
 	fs.StringVar(&c.acmeStorage, "acme-storage", "", "ACME storage folder (default: the state directory's acme)")
+	fs.StringVar(&c.acmeCARoot, "acme-ca-root", "", "PEM file of roots for the ACME server's HTTPS (a private CA; default: system roots)")
+	fs.StringVar(&c.acmeHTTP, "acme-http", "", "also answer HTTP-01 challenges on this plain-HTTP address (port 80 as the CA sees it); default: TLS-ALPN-01 on --listen only")
+	fs.Var(&c.acmeOnDemand, "acme-on-demand", "obtain certificates during handshakes for this name or *.zone (repeatable; never for other names)")
+	fs.BoolVar(&c.acmeReuseKey, "acme-reuse-key", false, "keep the private key across renewals (for clients that pin the SPKI)")
 	fs.StringVar(&c.upstream, "upstream", "", "ws:// or wss:// URL to relay to (default: the built-in echo server)")
 	fs.StringVar(&c.upstreamCA, "upstream-ca", "", "PEM file of CAs to verify a wss upstream with (default: system roots)")
 	fs.Var(&c.upstreamPins, "upstream-pin", "pin the upstream's certificate: sha256//<base64 SPKI>, hex, or cert-sha256:<hex> (repeatable)")
@@ -112,7 +121,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 {
+	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 {
 		// The embedded default (logging and frame flags may still be set).
 		c.devCert = true
 	}
@@ -120,7 +129,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		c.listen = "127.0.0.1:8443"
 	}
 	sources := 0
-	for _, set := range []bool{c.certFile != "" || c.keyFile != "", c.devCert, len(c.acmeDomains) > 0} {
+	acme := len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0
+	for _, set := range []bool{c.certFile != "" || c.keyFile != "", c.devCert, acme} {
 		if set {
 			sources++
 		}
@@ -130,6 +140,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return c, errors.New("choose one certificate source: --cert/--key, --dev-cert or --acme-domain")
 	case (c.certFile == "") != (c.keyFile == ""):
 		return c, errors.New("--cert and --key go together")
+	case !acme && (c.acmeHTTP != "" || c.acmeCARoot != "" || c.acmeReuseKey || c.acmeEmail != "" || c.acmeStorage != ""):
+		return c, errors.New("ACME flags need --acme-domain or --acme-on-demand")
 	case c.maxConnections <= 0:
 		return c, fmt.Errorf("--max-connections must be positive, not %d", c.maxConnections)
 	case c.outgoingFrame <= 0:
@@ -226,6 +238,15 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 	}
 	if acme, ok := src.(*certs.ACMESource); ok {
 		defer acme.Close()
+		if cfg.acmeHTTP != "" {
+			hln, err := net.Listen("tcp", cfg.acmeHTTP)
+			if err != nil {
+				return fmt.Errorf("--acme-http %s: %w", cfg.acmeHTTP, err)
+			}
+			hs := &http.Server{Handler: acme.HTTPHandler(http.NotFoundHandler()), ReadHeaderTimeout: 10 * time.Second}
+			bg.Go(func() { _ = hs.Serve(hln) })
+			defer hs.Close()
+		}
 		bg.Go(func() {
 			if err := acme.Manage(bgCtx); err != nil && bgCtx.Err() == nil {
 				log.Error().Err(err).Msg("ACME: obtaining certificates failed")
@@ -341,11 +362,23 @@ func listenerTLS(cfg serveConfig, log zerolog.Logger) (*tls.Config, certs.Source
 			return nil, nil, "", "", err
 		}
 		return certs.TLSConfig(src, base), src, tlsconf.SPKIPin(src.Leaf()), "", nil
-	case len(cfg.acmeDomains) > 0:
-		src, err := certs.NewACMESource(&certs.ACMEOptions{
-			Domains: cfg.acmeDomains, Email: cfg.acmeEmail, CA: cfg.acmeCA, StorageDir: cfg.acmeStorage,
-			TLSPort: portOf(cfg.listen), DisableHTTP01: true, Logger: log,
-		})
+	case len(cfg.acmeDomains) > 0 || len(cfg.acmeOnDemand) > 0:
+		o := &certs.ACMEOptions{
+			Domains: cfg.acmeDomains, OnDemandAllow: cfg.acmeOnDemand, Email: cfg.acmeEmail, CA: cfg.acmeCA,
+			StorageDir: cfg.acmeStorage, TLSPort: portOf(cfg.listen), ReusePrivateKeys: cfg.acmeReuseKey,
+			DisableHTTP01: cfg.acmeHTTP == "", HTTPPort: portOf(cfg.acmeHTTP), Logger: log,
+		}
+		if cfg.acmeCARoot != "" {
+			pem, err := os.ReadFile(cfg.acmeCARoot)
+			if err != nil {
+				return nil, nil, "", "", fmt.Errorf("--acme-ca-root: %w", err)
+			}
+			o.RootCAs = x509.NewCertPool()
+			if !o.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, nil, "", "", fmt.Errorf("--acme-ca-root %s: no PEM certificate", cfg.acmeCARoot)
+			}
+		}
+		src, err := certs.NewACMESource(o)
 		if err != nil {
 			return nil, nil, "", "", err
 		}
