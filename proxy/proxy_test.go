@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -500,5 +501,25 @@ func TestInFlightDeliveredOnClose(t *testing.T) {
 	_, _, err := c.ReadMessage(ctx)
 	if code := closeCode(t, err); code != 4000 {
 		t.Fatalf("close %d", code)
+	}
+}
+
+// An upstream that dies in the middle of a message: the client gets 1014.
+func TestUpstreamKilledMidMessage(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, nil, func(c *ws.Conn) {
+		// The first fragment of a message, then the TCP connection dies.
+		c.WriteFrame(context.Background(), ws.Header{OpCode: ws.OpBinary}, make([]byte, 1000))
+		c.NetConn().Close()
+	})
+	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
+	c := dial(t, base, nil)
+	typ, r, err := c.Reader(ctxT(t))
+	if err != nil || typ != ws.MessageBinary {
+		t.Fatalf("%v %v", typ, err)
+	}
+	_, err = io.ReadAll(r)
+	if code := closeCode(t, err); code != ws.StatusBadGateway {
+		t.Fatalf("client saw %d", code)
 	}
 }

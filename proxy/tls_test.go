@@ -119,3 +119,62 @@ func startProxyTLS(t *testing.T, opts Options) (string, *Server) {
 	base, s := startProxy(t, opts)
 	return "wss://" + strings.TrimPrefix(base, "ws://"), s
 }
+
+// Pause on SSL errors through the proxy: the client's handshake waits
+// while the upstream's untrusted certificate is paused; resuming it through
+// the library API lets the relay proceed, aborting gives the client 502.
+func TestPauseThenResumeUpstream(t *testing.T) {
+	t.Parallel()
+	pki := devPKI(t)
+	secure := startUpstreamTLS(t, serverTLS(t, pki))
+	registry := tlsconf.NewRegistry()
+	paused := make(chan tlsconf.PausedHandshake, 2)
+	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
+		Pause:    tlsconf.PauseOnSSLErrors,
+		Registry: registry,
+		OnPause:  func(p tlsconf.PausedHandshake) { paused <- p },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: secure, UpstreamTLS: client}}})
+
+	for _, resume := range []bool{true, false} {
+		type result struct {
+			c   *ws.Conn
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			c, _, err := ws.Dial(ctxT(t), base, nil)
+			done <- result{c, err}
+		}()
+		p := <-paused
+		if len(p.Errors) == 0 || p.Errors[0].Kind != tlsconf.UnknownAuthority {
+			t.Fatalf("paused with %v", p.Errors)
+		}
+		if resume {
+			if err := registry.Resume(p.ID, nil, false); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			if r.err != nil {
+				t.Fatalf("after resume: %v", r.err)
+			}
+			r.c.WriteMessage(ctxT(t), ws.MessageText, []byte("resumed"))
+			if _, msg, err := r.c.ReadMessage(ctxT(t)); err != nil || string(msg) != "resumed" {
+				t.Fatalf("%q %v", msg, err)
+			}
+			r.c.Close(ws.StatusNormalClosure, "")
+		} else {
+			if err := registry.Abort(p.ID); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			var herr *ws.HandshakeError
+			if !errors.As(r.err, &herr) || herr.Status != http.StatusBadGateway {
+				t.Fatalf("after abort: %v", r.err)
+			}
+		}
+	}
+}
