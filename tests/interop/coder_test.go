@@ -31,7 +31,7 @@ func coderRunCase(c clientCase) (res clientResult) {
 		res.Error = err.Error()
 		return res
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var mu sync.Mutex
 	var pings, pongs []string

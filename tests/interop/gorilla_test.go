@@ -45,7 +45,7 @@ func gorillaRunCase(c clientCase) (res clientResult) {
 	}
 	defer conn.Close()
 	conn.SetReadLimit(maxMessage)
-	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 	var pings []string
 	conn.SetPingHandler(func(data string) error {
 		pings = append(pings, data)

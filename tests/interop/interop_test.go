@@ -179,12 +179,12 @@ func TestOurClientTheirServer(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			srv := p.startServer(t)
-			ctx := context.Background()
 
 			for _, typ := range []ws.MessageType{ws.MessageText, ws.MessageBinary} {
 				for _, size := range echoSizes {
 					id := fmt.Sprintf("echo-%s-%d", typeName(typ), size)
 					t.Run(id, func(t *testing.T) {
+						ctx := caseContext(t)
 						c := dial(t, srv, "/echo", id, nil)
 						want := payload(typ, size)
 						if err := c.WriteMessage(ctx, typ, want); err != nil {
@@ -204,6 +204,7 @@ func TestOurClientTheirServer(t *testing.T) {
 			}
 
 			t.Run("frag-writeframe", func(t *testing.T) {
+				ctx := caseContext(t)
 				// We send every byte as a frame of its own with
 				// WriteFrame; their server echoes in one-byte fragments
 				// too, and we read the frames with NextFrame.
@@ -247,6 +248,7 @@ func TestOurClientTheirServer(t *testing.T) {
 			})
 
 			t.Run("frag-outgoing-frame-size", func(t *testing.T) {
+				ctx := caseContext(t)
 				// WriteMessage cuts the message at OutgoingFrameSize.
 				c := dial(t, srv, "/echo", "frag-outgoing-frame-size", &ws.Options{OutgoingFrameSize: 1})
 				if err := c.WriteMessage(ctx, ws.MessageText, []byte(fragText)); err != nil {
@@ -263,6 +265,7 @@ func TestOurClientTheirServer(t *testing.T) {
 			})
 
 			t.Run("our-ping", func(t *testing.T) {
+				ctx := caseContext(t)
 				// Our Ping, their automatic pong, reported by OnPong while
 				// another goroutine reads.
 				type pong struct {
@@ -298,6 +301,7 @@ func TestOurClientTheirServer(t *testing.T) {
 			})
 
 			t.Run("their-ping", func(t *testing.T) {
+				ctx := caseContext(t)
 				// Their ping, our automatic pong: their server answers it
 				// with "pong:" + the payload.
 				var mu sync.Mutex
@@ -338,6 +342,7 @@ func TestOurClientTheirServer(t *testing.T) {
 
 				id = fmt.Sprintf("their-close-%d", cl.code)
 				t.Run(id, func(t *testing.T) {
+					ctx := caseContext(t)
 					q := url.Values{"code": {strconv.Itoa(int(cl.code))}, "reason": {cl.reason}}
 					c := dial(t, srv, "/close?"+q.Encode(), id, nil)
 					if err := c.WriteMessage(ctx, ws.MessageText, []byte("close me")); err != nil {
@@ -365,6 +370,7 @@ func TestOurClientTheirServer(t *testing.T) {
 			}
 
 			t.Run("abrupt", func(t *testing.T) {
+				ctx := caseContext(t)
 				// A server of its own, killed without a close frame.
 				own := p.startServer(t)
 				c := dial(t, own, "/echo", "abrupt", nil)
@@ -426,4 +432,13 @@ func closeAndCheck(t *testing.T, p peer, srv *theirServer, c *ws.Conn, id string
 	if e.Code != int(code) || e.Reason != reason {
 		t.Errorf("their server got close %d %q, want %d %q", e.Code, e.Reason, code, reason)
 	}
+}
+
+// caseContext bounds one case on our side: when it ends, the connection
+// is closed and the blocked call fails, so a peer that never answers
+// fails the case instead of hanging the package.
+func caseContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }

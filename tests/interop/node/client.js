@@ -10,7 +10,7 @@ const crypto = require('crypto');
 const WebSocket = require('ws');
 
 const maxPayload = 64 << 20;
-const caseTimeout = 30000;
+const caseTimeout = 15000;
 
 // The payloads of payload_test.go.
 function textPayload(size) {

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import OP_CONT, OP_TEXT
 
 MAX_SIZE = 64 << 20
-CASE_TIMEOUT = 30
+CASE_TIMEOUT = 15
 
 
 def text_payload(size):
