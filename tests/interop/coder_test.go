@@ -1,0 +1,298 @@
+package interop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// coder/websocket as a peer, client and server, in process.
+
+func coderMessageType(typ websocket.MessageType) string {
+	if typ == websocket.MessageBinary {
+		return "binary"
+	}
+	return "text"
+}
+
+// coderRunCase runs a clientCase with a coder client.
+func coderRunCase(c clientCase) (res clientResult) {
+	res.ID = c.ID
+	fail := func(err error) clientResult {
+		res.Error = err.Error()
+		return res
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var pings, pongs []string
+	conn, _, err := websocket.Dial(ctx, c.URL, &websocket.DialOptions{
+		OnPingReceived: func(_ context.Context, p []byte) bool {
+			mu.Lock()
+			pings = append(pings, string(p))
+			mu.Unlock()
+			return true
+		},
+		OnPongReceived: func(_ context.Context, p []byte) {
+			mu.Lock()
+			pongs = append(pongs, string(p))
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(maxMessage)
+
+	switch c.Op {
+	case opEcho:
+		typ, p := websocket.MessageText, textPayload(c.Size)
+		if c.Type == "binary" {
+			typ, p = websocket.MessageBinary, binaryPayload(c.Size)
+		}
+		if err := conn.Write(ctx, typ, p); err != nil {
+			return fail(err)
+		}
+		typ, got, err := conn.Read(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		res.Type, res.Len, res.SHA256 = coderMessageType(typ), len(got), sha(got)
+	case opFrag:
+		// coder's Writer sends each Write as one frame.
+		w, err := conn.Writer(ctx, websocket.MessageText)
+		if err != nil {
+			return fail(err)
+		}
+		for i := range len(c.Text) {
+			if _, err := w.Write([]byte(c.Text[i : i+1])); err != nil {
+				return fail(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			return fail(err)
+		}
+		typ, got, err := conn.Read(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		res.Type, res.Text = coderMessageType(typ), string(got)
+	case opPing:
+		// coder's Ping chooses its own payload and needs a concurrent
+		// reader; it returns once the pong with that payload arrived.
+		readErr := coderReadLoop(ctx, conn)
+		if err := conn.Ping(ctx); err != nil {
+			return fail(err)
+		}
+		mu.Lock()
+		res.Pong = strings.Join(pongs, ",")
+		mu.Unlock()
+		res.Code, res.Reason = coderClose(conn, websocket.StatusNormalClosure, "", readErr)
+		return res
+	case opClose:
+		res.Code, res.Reason = coderCloseAlone(conn, websocket.StatusCode(c.Code), c.Reason)
+		return res
+	case opAwaitClose:
+		if err := conn.Write(ctx, websocket.MessageText, []byte("close me")); err != nil {
+			return fail(err)
+		}
+		_, _, err := conn.Read(ctx)
+		res.Code, res.Reason = coderCloseStatus(err)
+		return res
+	case opAwaitPing:
+		if err := conn.Write(ctx, websocket.MessageText, []byte("ping me")); err != nil {
+			return fail(err)
+		}
+		_, got, err := conn.Read(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		mu.Lock()
+		res.Text, res.Pings = string(got), pings
+		mu.Unlock()
+	default:
+		return fail(fmt.Errorf("unknown op %q", c.Op))
+	}
+	res.Code, res.Reason = coderCloseAlone(conn, websocket.StatusNormalClosure, "")
+	return res
+}
+
+// coderReasonUnknown stands for the reason of the peer's answer to
+// coder's Close, which coder does not expose.
+const coderReasonUnknown = "(reason not exposed by coder)"
+
+// coderCloseAlone runs coder's close handshake with no reader running.
+// Close returns nil only when the peer answered with the same code; the
+// answer's reason is not exposed.
+func coderCloseAlone(conn *websocket.Conn, code websocket.StatusCode, reason string) (int, string) {
+	if err := conn.Close(code, reason); err != nil {
+		c, r := coderCloseStatus(err)
+		return c, r + "; Close: " + err.Error()
+	}
+	return int(code), coderReasonUnknown
+}
+
+// coderReadLoop reads (and drops) messages until an error, which it
+// reports. coder hands the peer's close frame to a reader running when it
+// arrives.
+func coderReadLoop(ctx context.Context, conn *websocket.Conn) chan error {
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := conn.Read(ctx); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	return readErr
+}
+
+// coderClose runs coder's close handshake while readErr's goroutine reads,
+// and returns the code and reason of the peer's answer.
+func coderClose(conn *websocket.Conn, code websocket.StatusCode, reason string, readErr chan error) (int, string) {
+	closeErr := conn.Close(code, reason)
+	code2, reason2 := coderCloseStatus(<-readErr)
+	if code2 == -1 && closeErr != nil {
+		reason2 += "; Close: " + closeErr.Error()
+	}
+	return code2, reason2
+}
+
+func coderCloseStatus(err error) (int, string) {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return int(ce.Code), ce.Reason
+	}
+	return -1, fmt.Sprintf("no close frame: %v", err)
+}
+
+// coderHold connects with coder, exchanges one message and returns a
+// function that closes the TCP connection without a close frame.
+func coderHold(t *testing.T, url string) func() {
+	ctx := context.Background()
+	conn, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	if err := conn.Write(ctx, websocket.MessageText, []byte("hold")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := conn.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return func() { conn.CloseNow() }
+}
+
+// startCoderServer starts a coder echo server with the paths of
+// script_test.go.
+func startCoderServer(t *testing.T) *theirServer {
+	h := newHub()
+	var mu sync.Mutex
+	var conns []*websocket.Conn
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("id")
+		pongs := make(chan string, 4)
+		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			OnPongReceived: func(_ context.Context, p []byte) {
+				select {
+				case pongs <- string(p):
+				default:
+				}
+			},
+		})
+		if err != nil {
+			h.add(serverEvent{Event: "error", ID: id, Error: err.Error()})
+			return
+		}
+		defer conn.CloseNow()
+		mu.Lock()
+		conns = append(conns, conn)
+		mu.Unlock()
+		conn.SetReadLimit(maxMessage)
+		err = coderServe(r, conn, pongs)
+		code, reason := coderCloseStatus(err)
+		if code == -1 {
+			code = 1006
+		}
+		h.add(serverEvent{Event: "close", ID: id, Code: code, Reason: reason})
+	}))
+	t.Cleanup(srv.Close)
+	return &theirServer{
+		url:    "ws" + strings.TrimPrefix(srv.URL, "http"),
+		events: h,
+		kill: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range conns {
+				c.CloseNow()
+			}
+		},
+	}
+}
+
+// coderServe echoes until the connection ends and returns the read error.
+func coderServe(r *http.Request, conn *websocket.Conn, pongs chan string) error {
+	ctx := r.Context()
+	first := true
+	var closing chan error
+	for {
+		typ, p, err := conn.Read(ctx)
+		if err != nil {
+			if closing != nil {
+				<-closing
+			}
+			return err
+		}
+		wasFirst := first
+		first = false
+		switch {
+		case r.URL.Path == "/close" && wasFirst:
+			// Close in the background: this goroutine, the reader,
+			// receives the answer with its reason.
+			code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+			closing = make(chan error, 1)
+			go func() { closing <- conn.Close(websocket.StatusCode(code), r.URL.Query().Get("reason")) }()
+			continue
+		case r.URL.Path == "/ping" && wasFirst:
+			// coder's Ping has its own payload; ping, then report the pong.
+			go func() {
+				pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				if err := conn.Ping(pctx); err != nil {
+					return
+				}
+				_ = conn.Write(pctx, websocket.MessageText, []byte("pong:"+<-pongs))
+			}()
+			continue
+		case r.URL.Path == "/frag" && len(p) > 1:
+			w, err := conn.Writer(ctx, typ)
+			if err != nil {
+				return err
+			}
+			for i := range p {
+				if _, err := w.Write(p[i : i+1]); err != nil {
+					return err
+				}
+			}
+			if err := w.Close(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := conn.Write(ctx, typ, p); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,281 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+)
+
+// theirServer is a running peer server.
+type theirServer struct {
+	url    string // ws://127.0.0.1:port
+	events *hub
+	// kill ends the server's connections without a close frame: the
+	// process is killed (SIGKILL), or a Go peer's TCP connections closed.
+	kill func()
+}
+
+// hub collects a server's events and lets tests wait for them.
+type hub struct {
+	mu     sync.Mutex
+	events []serverEvent
+	added  chan struct{} // closed and replaced on each event
+}
+
+func newHub() *hub { return &hub{added: make(chan struct{})} }
+
+func (h *hub) add(e serverEvent) {
+	h.mu.Lock()
+	h.events = append(h.events, e)
+	close(h.added)
+	h.added = make(chan struct{})
+	h.mu.Unlock()
+}
+
+// wait returns the first event named event for connection id.
+func (h *hub) wait(t *testing.T, id, event string) serverEvent {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		h.mu.Lock()
+		for _, e := range h.events {
+			if e.ID == id && e.Event == event {
+				h.mu.Unlock()
+				return e
+			}
+		}
+		added := h.added
+		h.mu.Unlock()
+		select {
+		case <-added:
+		case <-timeout:
+			t.Fatalf("their server reported no %q event for connection %s", event, id)
+		}
+	}
+}
+
+// command is how to start a peer's scripts.
+type command struct {
+	path string   // the interpreter
+	args []string // before the script's own arguments
+	dir  string
+}
+
+func (c command) cmd(ctx context.Context, script string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, c.path, append(append(append([]string{}, c.args...), script), args...)...)
+	cmd.Dir = c.dir
+	cmd.Env = append(os.Environ(), "NODE_PATH=") // no stray global modules
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+var (
+	nodeOnce   sync.Once
+	nodeErr    string
+	pythonOnce sync.Once
+	pythonErr  string
+)
+
+// nodeCommand returns node, running scripts in tests/interop/node, or
+// skips (fails under CI) when node or the ws package is missing.
+func nodeCommand(t *testing.T) command {
+	t.Helper()
+	path := testpeer.LookPath(t, "node", "Node.js (apt-get install nodejs npm)")
+	dir, err := filepath.Abs("node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeOnce.Do(func() {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", "ws", "package.json")); err != nil {
+			nodeErr = err.Error()
+		}
+	})
+	if nodeErr != "" {
+		t.Logf("node ws: %s", nodeErr)
+		testpeer.Missing(t, "node ws", "scripts/install-peers.sh")
+	}
+	return command{path: path, dir: dir}
+}
+
+// pythonPath is Debian's Python, which has Debian's python3-websockets
+// (a pyenv python3 earlier on PATH does not).
+const pythonPath = "/usr/bin/python3"
+
+// pythonCommand returns /usr/bin/python3 running scripts in
+// tests/interop/python, or skips (fails under CI) when it or websockets
+// is missing.
+func pythonCommand(t *testing.T) command {
+	t.Helper()
+	dir, err := filepath.Abs("python")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pythonOnce.Do(func() {
+		if _, err := os.Stat(pythonPath); err != nil {
+			pythonErr = err.Error()
+			return
+		}
+		out, err := exec.Command(pythonPath, "-c", "import websockets").CombinedOutput()
+		if err != nil {
+			pythonErr = fmt.Sprintf("import websockets: %v: %s", err, out)
+		}
+	})
+	if pythonErr != "" {
+		t.Logf("python3-websockets: %s", pythonErr)
+		testpeer.Missing(t, "python3-websockets", "apt-get install python3-websockets")
+	}
+	return command{path: pythonPath, args: []string{"-u"}, dir: dir}
+}
+
+// startProcessServer starts a peer's echo server script, reads its port
+// from the "listening" event on stdout and collects its later events.
+// The process is killed in t.Cleanup.
+func startProcessServer(t *testing.T, c command, script string) *theirServer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := c.cmd(ctx, script)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting %s: %v", script, err)
+	}
+	h := newHub()
+	port := make(chan int, 1)
+	scanned := make(chan struct{})
+	go func() {
+		defer close(scanned)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var e serverEvent
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				h.add(serverEvent{Event: "error", Error: "bad line: " + sc.Text()})
+				continue
+			}
+			if e.Event == "listening" {
+				port <- e.Port
+				continue
+			}
+			h.add(e)
+		}
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			cancel()
+			<-scanned
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("%s stderr:\n%s", script, stderr.String())
+		}
+	})
+	select {
+	case p := <-port:
+		return &theirServer{url: "ws://127.0.0.1:" + strconv.Itoa(p), events: h, kill: stop}
+	case <-scanned:
+		stop()
+		t.Fatalf("%s exited before listening: %s", script, stderr.String())
+	case <-time.After(20 * time.Second):
+		stop()
+		t.Fatalf("%s printed no port within 20s: %s", script, stderr.String())
+	}
+	return nil
+}
+
+// runProcessClient runs a peer's client script over the cases and returns
+// its results by case id.
+func runProcessClient(t *testing.T, c command, script string, cases []clientCase) map[string]clientResult {
+	t.Helper()
+	plan, err := json.Marshal(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := c.cmd(ctx, script, "run")
+	cmd.Stdin = bytes.NewReader(plan)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Errorf("%s: %v\nstderr:\n%s", script, err, stderr.String())
+	}
+	res := map[string]clientResult{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var r clientResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Errorf("%s: bad result line %q: %v", script, sc.Text(), err)
+			continue
+		}
+		res[r.ID] = r
+	}
+	return res
+}
+
+// holdProcessClient starts a peer's client script that connects to url,
+// exchanges one message and then holds the connection; the returned
+// function kills the process (SIGKILL), so no close frame is sent.
+func holdProcessClient(t *testing.T, c command, script, url string) (kill func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := c.cmd(ctx, script, "hold", url)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("starting %s hold: %v", script, err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			cancel()
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- line
+	}()
+	select {
+	case line := <-ready:
+		if !bytes.Contains([]byte(line), []byte(`"ready"`)) {
+			stop()
+			t.Fatalf("%s hold: got %q, want ready; stderr:\n%s", script, line, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		stop()
+		t.Fatalf("%s hold: not ready within 20s; stderr:\n%s", script, stderr.String())
+	}
+	return stop
+}
