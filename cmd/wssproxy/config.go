@@ -111,6 +111,9 @@ func parseConfig(data []byte, name, dir string) (serveConfig, []fileRef, error) 
 // decoder walks the document; the first error is kept and later calls are
 // no-ops, so the walking code reads straight through.
 type decoder struct {
+	// key is the key whose value a handler is decoding, so that errors
+	// about a whole section point at the section's key.
+	key   *yaml.Node
 	name  string
 	dir   string
 	err   error
@@ -208,6 +211,9 @@ func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(v *
 	}
 	for _, p := range d.pairs(n, path) {
 		h, ok := handlers[p.key.Value]
+		if !ok && path == "" && strings.HasPrefix(p.key.Value, "x-") {
+			continue // top-level extension keys hold anchors for merging
+		}
 		if !ok {
 			known := make([]string, 0, len(handlers))
 			for k := range handlers {
@@ -218,6 +224,7 @@ func (d *decoder) fields(n *yaml.Node, path string, handlers map[string]func(v *
 			return present
 		}
 		present[p.key.Value] = p.key
+		d.key = p.key
 		h(p.val, join(path, p.key.Value))
 		if d.err != nil {
 			return present
@@ -570,6 +577,7 @@ func (d *decoder) listener(n *yaml.Node, path string) listenerConfig {
 
 // listenerTLS decodes a listener's tls mapping.
 func (d *decoder) listenerTLS(n *yaml.Node, path string, l *listenerConfig) {
+	key := d.key
 	var sources []*yaml.Node
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
 		"cert_file": func(v *yaml.Node, p string) { d.file(v, p, &l.certFile) },
@@ -604,7 +612,7 @@ func (d *decoder) listenerTLS(n *yaml.Node, path string, l *listenerConfig) {
 	}
 	switch {
 	case len(sources) == 0:
-		d.failf(n, path, "needs a certificate source: cert_file and key_file, dev_cert or acme (leave tls out for plain ws)")
+		d.failf(key, path, "needs a certificate source: cert_file and key_file, dev_cert or acme (leave tls out for plain ws)")
 	case len(sources) > 1:
 		slices.SortFunc(sources, func(a, b *yaml.Node) int { return a.Line - b.Line })
 		d.failf(sources[1], join(path, sources[1].Value), "choose one certificate source: cert_file/key_file, dev_cert or acme")
@@ -615,6 +623,7 @@ func (d *decoder) listenerTLS(n *yaml.Node, path string, l *listenerConfig) {
 
 // acme decodes a listener's tls.acme mapping.
 func (d *decoder) acme(n *yaml.Node, path string, l *listenerConfig) *acmeConfig {
+	key := d.key
 	a := &acmeConfig{ca: certs.LetsEncryptProduction}
 	var tlsALPNNode *yaml.Node
 	d.fields(n, path, map[string]func(*yaml.Node, string){
@@ -651,7 +660,7 @@ func (d *decoder) acme(n *yaml.Node, path string, l *listenerConfig) *acmeConfig
 	switch {
 	case d.err != nil:
 	case len(a.domains) == 0 && len(a.onDemand) == 0:
-		d.failf(n, path, "needs domains or on_demand")
+		d.failf(key, path, "needs domains or on_demand")
 	case a.disableTLSALPN && a.http == "":
 		d.failf(tlsALPNNode, join(path, "disable_tls_alpn"), "needs http (an HTTP-01 listener), or no challenge can be answered")
 	}
@@ -717,6 +726,7 @@ func (d *decoder) checkPinOnly(v *verifyConfig, pinOnlyNode *yaml.Node, path str
 
 // clientCerts decodes a listener's tls.client_certs mapping.
 func (d *decoder) clientCerts(n *yaml.Node, path string, c *clientCertConfig) {
+	key := d.key
 	var pinOnlyNode *yaml.Node
 	h := d.verifyFields(&c.verify, &pinOnlyNode)
 	h["mode"] = func(v *yaml.Node, p string) {
@@ -737,7 +747,7 @@ func (d *decoder) clientCerts(n *yaml.Node, path string, c *clientCertConfig) {
 	switch {
 	case d.err != nil:
 	case present["mode"] == nil:
-		d.failf(n, join(path, "mode"), "missing (none, optional or required)")
+		d.failf(key, join(path, "mode"), "missing (none, optional or required)")
 	case c.mode == tlsconf.ClientCertNone && len(present) > 1:
 		d.failf(present["mode"], join(path, "mode"), "is none: the other client_certs keys would have no effect")
 	}
@@ -750,7 +760,6 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 		where: d.where(n, path), line: n.Line, upstreamProxy: "direct",
 		maxFrame: ws.DefaultMaxIncomingFrameSize, maxMessage: ws.DefaultMaxIncomingMessageSize, outgoingFrame: ws.DefaultOutgoingFrameSize,
 	}
-	var upstreamTLSNode *yaml.Node
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
 		"name": func(v *yaml.Node, p string) { d.str(v, p, &r.name) },
 		"host": func(v *yaml.Node, p string) {
@@ -781,7 +790,7 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 				d.failf(v, p, "the URL may not carry credentials or a fragment")
 			}
 		},
-		"upstream_tls":     func(v *yaml.Node, p string) { upstreamTLSNode = v; d.upstreamTLS(v, p, &r) },
+		"upstream_tls":     func(v *yaml.Node, p string) { d.upstreamTLS(v, p, &r) },
 		"upstream_proxy":   func(v *yaml.Node, p string) { d.upstreamProxy(v, p, &r.upstreamProxy) },
 		"upstream_timeout": func(v *yaml.Node, p string) { d.duration(v, p, &r.upstreamTimeout, false) },
 		"max_frame_size":   func(v *yaml.Node, p string) { d.size(v, p, &r.maxFrame, true) },
@@ -811,8 +820,8 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 	case d.err != nil:
 	case present["upstream"] == nil || r.upstream == "":
 		d.failf(n, join(path, "upstream"), "missing (the ws:// or wss:// URL to relay to)")
-	case upstreamTLSNode != nil && !strings.HasPrefix(r.upstream, "wss:"):
-		d.failf(upstreamTLSNode, join(path, "upstream_tls"), "applies to wss:// upstreams only, not %q", r.upstream)
+	case present["upstream_tls"] != nil && !strings.HasPrefix(r.upstream, "wss:"):
+		d.failf(present["upstream_tls"], join(path, "upstream_tls"), "applies to wss:// upstreams only, not %q", r.upstream)
 	case present["pong_timeout"] != nil && r.pongTimeout > 0 && r.pingInterval == 0:
 		d.failf(present["pong_timeout"], join(path, "pong_timeout"), "needs ping_interval")
 	}
