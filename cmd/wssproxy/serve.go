@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -283,7 +284,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 // config turns the flags into the one-listener, one-route configuration.
 func (c *serveFlags) config() serveConfig {
 	l := listenerConfig{
-		listen: c.listen, certFile: c.certFile, keyFile: c.keyFile,
+		name: c.listen, listen: c.listen, certFile: c.certFile, keyFile: c.keyFile,
 		devCert: c.devCert, devCertDir: c.devCertDir, maxConnections: c.maxConnections,
 	}
 	if len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0 {
@@ -371,8 +372,19 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 
-	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}}
+	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{}}
 	defer b.close()
+	for _, l := range cfg.listeners {
+		if l.devCert {
+			// Listeners sharing a dev CA folder share its leaf: it covers
+			// the hosts of all of them.
+			for _, h := range l.devCertHosts {
+				if !slices.Contains(b.devHosts[l.devCertDir], h) {
+					b.devHosts[l.devCertDir] = append(b.devHosts[l.devCertDir], h)
+				}
+			}
+		}
+	}
 	var built []*builtListener
 	for i := range cfg.listeners {
 		bl, err := b.listener(&cfg.listeners[i])
@@ -549,6 +561,7 @@ type builder struct {
 	echoURL  string
 	stopEcho func()
 	devCAs   map[string]*certs.DevCAResult
+	devHosts map[string][]string // dev CA folder -> hosts of every listener using it
 }
 
 func (b *builder) close() {
@@ -723,7 +736,7 @@ func (b *builder) devCA(lc *listenerConfig) (*certs.DevCAResult, error) {
 	if r, ok := b.devCAs[lc.devCertDir]; ok {
 		return r, nil
 	}
-	r, err := certs.DevCA(&certs.DevCAOptions{Dir: lc.devCertDir, Hosts: lc.devCertHosts, Logger: b.log})
+	r, err := certs.DevCA(&certs.DevCAOptions{Dir: lc.devCertDir, Hosts: b.devHosts[lc.devCertDir], Logger: b.log})
 	if err != nil {
 		return nil, err
 	}

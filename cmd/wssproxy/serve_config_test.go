@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -216,5 +218,71 @@ func TestServeConfigListenFails(t *testing.T) {
 	code := run(context.Background(), []string{"serve", "--config", name, "--log-level", "error"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), name+":4: listeners[1]: listening on") || out.Len() != 0 {
 		t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
+	}
+}
+
+// Client-certificate verification per listener: required refuses a
+// client without a certificate and accepts one from the CA in ca_file;
+// optional lets a client without a certificate in.
+func TestServeConfigClientCerts(t *testing.T) {
+	backend := startNamedBackend(t, "A")
+	dir := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", dir)
+	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(dir, "devca")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "c.yaml")
+	os.WriteFile(name, []byte(y(
+		"log: {level: error}",
+		"listeners:",
+		"  - listen: 127.0.0.1:0",
+		"    tls:",
+		"      dev_cert: {dir: devca}",
+		"      client_certs: {mode: required, ca_file: devca/ca.pem}",
+		"    routes: [{path: /required, upstream: '"+backend+"'}]",
+		"  - listen: 127.0.0.1:0",
+		"    tls:",
+		"      dev_cert: {dir: devca}",
+		"      client_certs: {mode: optional, ca_file: devca/ca.pem}",
+		"    routes: [{path: /optional, upstream: '"+backend+"'}]",
+	)), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines := lineWriter{make(chan string, 50)}
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", name}, lines, &stderr) }()
+	urls := map[string]string{}
+	for len(urls) < 2 {
+		select {
+		case l := <-lines.lines:
+			if f := strings.Fields(l); strings.HasPrefix(l, "wssproxy: serving ") {
+				urls[f[2][strings.LastIndex(f[2], "/"):]] = f[2]
+			}
+		case c := <-done:
+			t.Fatalf("serve exited %d: %s", c, stderr.String())
+		case <-time.After(15 * time.Second):
+			t.Fatal("serve printed no URLs")
+		}
+	}
+	pem, _ := os.ReadFile(pki.CACertFile)
+	cert, err := tls.LoadX509KeyPair(pki.CertFile, pki.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCert := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem), HandshakeTimeout: 5 * time.Second}
+	withCert := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem)}
+	withCert.TLSConfig.Certificates = []tls.Certificate{cert}
+
+	if c, _, err := ws.Dial(ctx, urls["/required"], noCert); err == nil {
+		c.Abort()
+		t.Fatal("required: a client without a certificate got in")
+	}
+	talk(t, urls["/required"], withCert, "A /required").Abort()
+	talk(t, urls["/optional"], noCert, "A /optional").Abort()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d: %s", code, stderr.String())
 	}
 }
