@@ -60,7 +60,11 @@ func loadConfigFile(name string) (serveConfig, error) {
 	if err != nil {
 		return serveConfig{}, fmt.Errorf("--config: %w", err)
 	}
-	cfg, files, err := parseConfig(data, name, filepath.Dir(name))
+	dir, err := filepath.Abs(filepath.Dir(name))
+	if err != nil {
+		return serveConfig{}, fmt.Errorf("--config: %w", err)
+	}
+	cfg, files, err := parseConfig(data, name, dir)
 	if err != nil {
 		return serveConfig{}, err
 	}

@@ -520,10 +520,14 @@ func (bl *builtListener) announce(stdout io.Writer, log zerolog.Logger) {
 		scheme = "wss"
 	}
 	base := fmt.Sprintf("%s://%s", scheme, bl.ln.Addr())
+	first := ""
 	for i, r := range bl.routes {
 		url := base + r.Path
 		if r.Path == "" || r.Path == "/" {
 			url = base + "/"
+		}
+		if first == "" {
+			first = url
 		}
 		host := ""
 		if r.Host != "" {
@@ -541,9 +545,9 @@ func (bl *builtListener) announce(stdout io.Writer, log zerolog.Logger) {
 	}
 	if bl.caFile != "" {
 		fmt.Fprintf(stdout, "trust this CA:   %s\n", bl.caFile)
-		fmt.Fprintf(stdout, "try it:          wssproxy client %s/ --ca %s\n", base, bl.caFile)
+		fmt.Fprintf(stdout, "try it:          wssproxy client %s --ca %s\n", first, bl.caFile)
 	} else if bl.tls == nil {
-		fmt.Fprintf(stdout, "try it:          wssproxy client %s/\n", base)
+		fmt.Fprintf(stdout, "try it:          wssproxy client %s\n", first)
 	}
 }
 
