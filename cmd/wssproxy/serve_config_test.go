@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// startNamedBackend runs a WebSocket server that first sends
+// "NAME PATH" (the path it was asked for), then echoes.
+func startNamedBackend(t *testing.T, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := ws.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Abort()
+		stop := context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "") })
+		defer stop()
+		if c.WriteMessage(ctx, ws.MessageText, []byte(name+" "+r.URL.Path)) != nil {
+			return
+		}
+		for {
+			typ, msg, err := c.ReadMessage(ctx)
+			if err != nil {
+				return
+			}
+			if c.WriteMessage(ctx, typ, msg) != nil {
+				return
+			}
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { cancel(); srv.Close() })
+	return "ws://" + ln.Addr().String() + "/"
+}
+
+// talk opens url, checks the backend's greeting and one echo, and returns
+// the connection, still open.
+func talk(t *testing.T, url string, opts *ws.DialOptions, greeting string) *ws.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := ws.Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != greeting {
+		t.Fatalf("%s: greeting %q %v, want %q", url, msg, err, greeting)
+	}
+	if err := c.WriteMessage(ctx, ws.MessageText, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "hello" {
+		t.Fatalf("%s: echo %q %v", url, msg, err)
+	}
+	return c
+}
+
+// End to end with --config: a ws listener with two path routes to two
+// backends, a wss listener (dev certificate in a temp dir) with a
+// host-based route; then a drain as on SIGTERM closes every connection of
+// both listeners with 1001 and serve exits 0.
+func TestServeConfigEndToEnd(t *testing.T) {
+	a, b := startNamedBackend(t, "A"), startNamedBackend(t, "B")
+	dir := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", dir) // nothing may land in the real state dir
+	config := y(
+		"log: {level: warn}",
+		"grace: 5s",
+		"listeners:",
+		"  - name: plain",
+		"    listen: 127.0.0.1:0",
+		"    routes:",
+		"      - path: /a",
+		"        strip_path: true",
+		"        upstream: "+a,
+		"      - path: /b",
+		"        upstream: "+b+"base",
+		"        max_message_size: 1KiB",
+		"  - name: secure",
+		"    listen: 127.0.0.1:0",
+		"    tls:",
+		"      dev_cert: {dir: devca}",
+		"    max_connections: 10",
+		"    handshake_timeout: 5s",
+		"    routes:",
+		"      - host: localhost",
+		"        upstream: "+b,
+		"        ping_interval: 1m",
+	)
+	name := filepath.Join(dir, "wssproxy.yaml")
+	if err := os.WriteFile(name, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines := lineWriter{make(chan string, 50)}
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", name}, lines, &stderr) }()
+
+	// Three "serving" lines, then the CA of the wss listener.
+	urls := map[string]string{} // upstream (or host) -> URL
+	var ca string
+	for ca == "" {
+		select {
+		case l := <-lines.lines:
+			f := strings.Fields(l)
+			switch {
+			case strings.HasPrefix(l, "wssproxy: serving ") && strings.Contains(l, "(host localhost)"):
+				urls["localhost"] = f[2]
+			case strings.HasPrefix(l, "wssproxy: serving "):
+				urls[f[len(f)-1]] = f[2]
+			case strings.HasPrefix(l, "trust this CA:"):
+				ca = f[len(f)-1]
+			}
+		case c := <-done:
+			t.Fatalf("serve exited %d: %s", c, stderr.String())
+		case <-time.After(15 * time.Second):
+			t.Fatalf("serve printed %v; stderr %s", urls, stderr.String())
+		}
+	}
+	if len(urls) != 3 || ca != filepath.Join(dir, "devca", "ca.pem") {
+		t.Fatalf("urls %v, ca %q", urls, ca)
+	}
+	plainA, plainB, secure := urls[a], urls[b+"base"], urls["localhost"]
+	if !strings.HasPrefix(plainA, "ws://127.0.0.1:") || !strings.HasSuffix(plainA, "/a") || !strings.HasSuffix(plainB, "/b") || !strings.HasPrefix(secure, "wss://127.0.0.1:") {
+		t.Fatalf("urls %v", urls)
+	}
+
+	// Path routes: /a is stripped, /b is appended to the upstream's path.
+	cA := talk(t, plainA+"/room?x=1", nil, "A /room")
+	defer cA.Abort()
+	cB := talk(t, plainB+"/room", nil, "B /base/b/room")
+	defer cB.Abort()
+	// An unrouted path gets 404.
+	if _, resp, err := ws.Dial(ctx, strings.TrimSuffix(plainA, "/a")+"/c", nil); !errors.Is(err, ws.ErrBadHandshake) || resp == nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unrouted path: %v %v", resp, err)
+	}
+	// The route's limit applies: a message over 1 KiB closes with 1009.
+	cLimit := talk(t, plainB, nil, "B /base/b")
+	cLimit.WriteMessage(ctx, ws.MessageText, bytes.Repeat([]byte("x"), 2048))
+	cLimit.ReadMessage(ctx)
+	if code, _ := cLimit.CloseStatus(); code != ws.StatusMessageTooBig {
+		t.Errorf("over the route's max_message_size: close %v, want 1009", code)
+	}
+	cLimit.Abort()
+
+	// Host route on the wss listener, with the dev CA; another host gets 404.
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := secure[strings.LastIndex(secure, ":")+1:]
+	cS := talk(t, "wss://localhost:"+port, &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem)}, "B /")
+	defer cS.Abort()
+	other := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem), Header: http.Header{"Host": {"other.example"}}}
+	other.TLSConfig.ServerName = "localhost"
+	if _, resp, err := ws.Dial(ctx, secure, other); resp == nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("other host: %v %v", resp, err)
+	}
+
+	// SIGTERM (ctx): both listeners drain together with 1001.
+	cancel()
+	for _, c := range []*ws.Conn{cA, cB, cS} {
+		c.ReadMessage(context.Background())
+		if code, _ := c.CloseStatus(); code != ws.StatusGoingAway {
+			t.Errorf("drain: close %v, want 1001", code)
+		}
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not exit after the drain")
+	}
+}
+
+// A listener that cannot listen stops serve before anything is served,
+// and the error names the listener's line.
+func TestServeConfigListenFails(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	name := filepath.Join(dir, "c.yaml")
+	os.WriteFile(name, []byte(y(
+		"listeners:",
+		"  - listen: 127.0.0.1:0",
+		"    routes: [{upstream: 'ws://127.0.0.1:1/'}]",
+		"  - listen: "+busy.Addr().String(),
+		"    routes: [{upstream: 'ws://127.0.0.1:1/'}]",
+	)), 0o600)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--config", name, "--log-level", "error"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), name+":4: listeners[1]: listening on") || out.Len() != 0 {
+		t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
+	}
+}
+
+// Client-certificate verification per listener: required refuses a
+// client without a certificate and accepts one from the CA in ca_file;
+// optional lets a client without a certificate in.
+func TestServeConfigClientCerts(t *testing.T) {
+	backend := startNamedBackend(t, "A")
+	dir := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", dir)
+	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(dir, "devca")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "c.yaml")
+	os.WriteFile(name, []byte(y(
+		"log: {level: error}",
+		"listeners:",
+		"  - listen: 127.0.0.1:0",
+		"    tls:",
+		"      dev_cert: {dir: devca}",
+		"      client_certs: {mode: required, ca_file: devca/ca.pem}",
+		"    routes: [{path: /required, upstream: '"+backend+"'}]",
+		"  - listen: 127.0.0.1:0",
+		"    tls:",
+		"      dev_cert: {dir: devca}",
+		"      client_certs: {mode: optional, ca_file: devca/ca.pem}",
+		"    routes: [{path: /optional, upstream: '"+backend+"'}]",
+	)), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines := lineWriter{make(chan string, 50)}
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", name}, lines, &stderr) }()
+	urls := map[string]string{}
+	for len(urls) < 2 {
+		select {
+		case l := <-lines.lines:
+			if f := strings.Fields(l); strings.HasPrefix(l, "wssproxy: serving ") {
+				urls[f[2][strings.LastIndex(f[2], "/"):]] = f[2]
+			}
+		case c := <-done:
+			t.Fatalf("serve exited %d: %s", c, stderr.String())
+		case <-time.After(15 * time.Second):
+			t.Fatal("serve printed no URLs")
+		}
+	}
+	pem, _ := os.ReadFile(pki.CACertFile)
+	cert, err := tls.LoadX509KeyPair(pki.CertFile, pki.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCert := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem), HandshakeTimeout: 5 * time.Second}
+	withCert := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem)}
+	withCert.TLSConfig.Certificates = []tls.Certificate{cert}
+
+	if c, _, err := ws.Dial(ctx, urls["/required"], noCert); err == nil {
+		c.Abort()
+		t.Fatal("required: a client without a certificate got in")
+	}
+	talk(t, urls["/required"], withCert, "A /required").Abort()
+	talk(t, urls["/optional"], noCert, "A /optional").Abort()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d: %s", code, stderr.String())
+	}
+}
