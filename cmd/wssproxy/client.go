@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rs/zerolog"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -96,7 +97,7 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 }
 
 // dialOptions turns the flags into ws.DialOptions.
-func (c clientConfig) dialOptions() (*ws.DialOptions, error) {
+func (c clientConfig) dialOptions(log zerolog.Logger) (*ws.DialOptions, error) {
 	h := http.Header{}
 	for _, line := range c.headers {
 		name, value, ok := strings.Cut(line, ":")
@@ -108,23 +109,10 @@ func (c clientConfig) dialOptions() (*ws.DialOptions, error) {
 	if c.origin != "" {
 		h.Set("Origin", c.origin)
 	}
-	pol := tlsconf.Policy{PinOnly: c.pinOnly}
-	for _, s := range c.pins {
-		p, err := tlsconf.ParsePin(s)
-		if err != nil {
-			return nil, fmt.Errorf("--pin: %w", err)
-		}
-		pol.Pins = append(pol.Pins, p)
-	}
-	switch {
-	case c.insecure:
-		pol.Ignore = tlsconf.IgnorePolicy{Mode: tlsconf.IgnoreAll}
-	case len(c.ignore) > 0:
-		list, err := tlsconf.ParseExpectedErrors(c.ignore)
-		if err != nil {
-			return nil, fmt.Errorf("--ignore-ssl-error: %w", err)
-		}
-		pol.Ignore = tlsconf.IgnorePolicy{Mode: tlsconf.IgnoreListed, Expected: list}
+	v := verifyConfig{pins: c.pins, pinOnly: c.pinOnly, ignoreAll: c.insecure, ignore: c.ignore}
+	pol, err := v.policy("server", log)
+	if err != nil {
+		return nil, err
 	}
 	tc, err := tlsconf.NewClient(&tlsconf.ClientOptions{CAFile: c.caFile, ServerName: c.sni, Policy: pol})
 	if err != nil {
@@ -162,12 +150,13 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "wssproxy client: %v\n", err)
 		return 2
 	}
-	opts, err := cfg.dialOptions()
+	log, err := cfg.log.logger(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wssproxy client: %v\n", err)
 		return 2
 	}
-	if _, err := cfg.log.logger(stderr); err != nil {
+	opts, err := cfg.dialOptions(log)
+	if err != nil {
 		fmt.Fprintf(stderr, "wssproxy client: %v\n", err)
 		return 2
 	}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/proxy"
+	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/ws"
+	"github.com/wssproxy/wssproxy/ws/echo"
+)
+
+// builder turns listener configurations into servers. It shares the
+// built-in echo server and dev CAs between listeners.
+type builder struct {
+	log      zerolog.Logger
+	echoURL  string
+	stopEcho func()
+	devCAs   map[string]*certs.DevCAResult
+	devHosts map[string][]string // dev CA folder -> hosts of every listener using it
+}
+
+func (b *builder) close() {
+	if b.stopEcho != nil {
+		b.stopEcho()
+	}
+}
+
+// listener builds one listener's TLS, routes and proxy.Server.
+func (b *builder) listener(lc *listenerConfig) (*builtListener, error) {
+	bl := &builtListener{cfg: lc}
+	var err error
+	if bl.tls, bl.src, bl.pin, bl.caFile, err = b.listenerTLS(lc); err != nil {
+		return nil, err
+	}
+	for i := range lc.routes {
+		r, err := b.route(&lc.routes[i])
+		if err != nil {
+			return nil, withWhere(lc.routes[i].where, err)
+		}
+		bl.routes = append(bl.routes, r)
+	}
+	bl.srv, err = proxy.New(&proxy.Options{
+		Routes: bl.routes, TLS: bl.tls, MaxConnections: lc.maxConnections, MaxHeaderBytes: lc.maxHeaderBytes,
+		HandshakeTimeout: lc.handshakeTimeout, CloseTimeout: lc.closeTimeout, TrustedProxies: lc.trustedProxies,
+		Logger: b.log.With().Str("listener", lc.name).Logger(),
+	})
+	return bl, err
+}
+
+// route builds a proxy.Route; an empty upstream starts the built-in echo
+// server (once).
+func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
+	r := proxy.Route{
+		Name: rc.name, Host: rc.host, Path: rc.path, StripPath: rc.stripPath, Upstream: rc.upstream,
+		UpstreamTimeout: rc.upstreamTimeout, AllowedOrigins: rc.allowedOrigins,
+		MaxFrameSize: rc.maxFrame, MaxMessageSize: rc.maxMessage, OutgoingFrameSize: rc.outgoingFrame,
+		PingInterval: rc.pingInterval, PongTimeout: rc.pongTimeout, IdleTimeout: rc.idleTimeout,
+	}
+	if rc.upstream == "" {
+		if b.echoURL == "" {
+			url, stop, err := startEmbeddedEcho(b.log)
+			if err != nil {
+				return r, err
+			}
+			b.echoURL, b.stopEcho = url, stop
+		}
+		r.Upstream = b.echoURL
+		return r, nil
+	}
+	client, err := upstreamTLS(rc, b.log)
+	if err != nil {
+		return r, err
+	}
+	r.UpstreamTLS = client
+	scheme := "ws"
+	if strings.HasPrefix(rc.upstream, "wss:") {
+		scheme = "wss"
+	}
+	if r.UpstreamDial, err = proxyDialer("upstream proxy", rc.upstreamProxy, scheme); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// startEmbeddedEcho runs the built-in echo server on a loopback port.
+func startEmbeddedEcho(log zerolog.Logger) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("starting the built-in echo server: %w", err)
+	}
+	h := &echo.Handler{Accept: &ws.AcceptOptions{Options: ws.Options{MaxIncomingFrameSize: -1, MaxIncomingMessageSize: ws.DefaultMaxIncomingMessageSize}}, Logger: log}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Close()
+		_ = h.CloseAll(ctx, ws.StatusGoingAway, "shutting down")
+	}
+	return "ws://" + ln.Addr().String() + "/", stop, nil
+}
+
+// listenerTLS builds the client leg's TLS from the listener's certificate
+// source and client-certificate verification; nil for plain ws. It returns
+// the source (for reloads), the certificate's pin and, for the dev CA, the
+// CA file to trust.
+func (b *builder) listenerTLS(lc *listenerConfig) (*tls.Config, certs.Source, string, string, error) {
+	var (
+		src         certs.Source
+		pin, caFile string
+	)
+	switch {
+	case lc.devCert:
+		r, err := b.devCA(lc)
+		if err != nil {
+			return nil, nil, "", "", fmt.Errorf("development certificate: %w", err)
+		}
+		fsrc, err := certs.NewFileSource(r.CertFile, r.KeyFile, &certs.FileOptions{Logger: b.log})
+		if err != nil {
+			return nil, nil, "", "", err
+		}
+		src, pin, caFile = fsrc, r.SPKIPin, r.CACertFile
+	case lc.certFile != "":
+		fsrc, err := certs.NewFileSource(lc.certFile, lc.keyFile, &certs.FileOptions{Logger: b.log})
+		if err != nil {
+			return nil, nil, "", "", err
+		}
+		src, pin = fsrc, tlsconf.SPKIPin(fsrc.Leaf())
+	case lc.acme != nil:
+		a := lc.acme
+		o := &certs.ACMEOptions{
+			Domains: a.domains, OnDemandAllow: a.onDemand, Email: a.email, CA: a.ca,
+			StorageDir: a.storage, TLSPort: portOf(lc.listen), ReusePrivateKeys: a.reuseKey,
+			ClientsPinSPKI: a.clientsPinSPKI, RenewalWindowRatio: a.renewalWindowRatio,
+			DisableHTTP01: a.http == "", HTTPPort: portOf(a.http), DisableTLSALPN01: a.disableTLSALPN,
+			Logger: b.log,
+		}
+		if a.caRoot != "" {
+			pem, err := os.ReadFile(a.caRoot)
+			if err != nil {
+				return nil, nil, "", "", fmt.Errorf("ACME CA root: %w", err)
+			}
+			o.RootCAs = x509.NewCertPool()
+			if !o.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, nil, "", "", fmt.Errorf("ACME CA root %s: no PEM certificate", a.caRoot)
+			}
+		}
+		asrc, err := certs.NewACMESource(o)
+		if err != nil {
+			return nil, nil, "", "", err
+		}
+		src = asrc
+	default:
+		return nil, nil, "", "", nil
+	}
+	// The source's GetCertificate goes in first, so that the per-client
+	// configurations tlsconf derives for client-certificate checks keep it.
+	plain, err := tlsconf.ServerConfig(&tlsconf.ServerOptions{Base: certs.TLSConfig(src, &tls.Config{NextProtos: []string{"http/1.1"}})})
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	cc := lc.clientCerts
+	if cc.mode == tlsconf.ClientCertNone {
+		return plain, src, pin, caFile, nil
+	}
+	pol, err := cc.verify.policy("client certificate", b.log)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	cfg, err := tlsconf.ServerConfig(&tlsconf.ServerOptions{Base: plain, ClientCerts: cc.mode, ClientCAFile: cc.caFile, Policy: pol})
+	if err != nil {
+		return nil, nil, "", "", fmt.Errorf("client certificates: %w", err)
+	}
+	if _, ok := src.(*certs.ACMESource); ok {
+		// TLS-ALPN-01 validation handshakes from the CA carry no client
+		// certificate: answer them without asking for one.
+		perClient := cfg.GetConfigForClient
+		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == "acme-tls/1" {
+				return plain, nil
+			}
+			return perClient(hello)
+		}
+	}
+	return cfg, src, pin, caFile, nil
+}
+
+// devCA returns the dev CA for the listener's folder, creating it once per
+// folder with the hosts every listener sharing it asks for.
+func (b *builder) devCA(lc *listenerConfig) (*certs.DevCAResult, error) {
+	if r, ok := b.devCAs[lc.devCertDir]; ok {
+		return r, nil
+	}
+	r, err := certs.DevCA(&certs.DevCAOptions{Dir: lc.devCertDir, Hosts: b.devHosts[lc.devCertDir], Logger: b.log})
+	if err != nil {
+		return nil, err
+	}
+	b.devCAs[lc.devCertDir] = r
+	return r, nil
+}
+
+func portOf(addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	var n int
+	fmt.Sscanf(p, "%d", &n)
+	return n
+}
+
+// policy builds the tlsconf policy; what names the peer in errors.
+func (v verifyConfig) policy(what string, log zerolog.Logger) (tlsconf.Policy, error) {
+	pol := tlsconf.Policy{PinOnly: v.pinOnly, PinMatch: v.pinMatch, Logger: log}
+	for _, s := range v.pins {
+		p, err := tlsconf.ParsePin(s)
+		if err != nil {
+			return pol, fmt.Errorf("%s pin: %w", what, err)
+		}
+		pol.Pins = append(pol.Pins, p)
+	}
+	switch {
+	case v.ignoreAll:
+		pol.Ignore = tlsconf.IgnorePolicy{Mode: tlsconf.IgnoreAll}
+		log.Warn().Msgf("%s: every SSL error is ignored (insecure; pins are still checked)", what)
+	case len(v.ignore) > 0:
+		list, err := tlsconf.ParseExpectedErrors(v.ignore)
+		if err != nil {
+			return pol, fmt.Errorf("%s ignored SSL errors: %w", what, err)
+		}
+		pol.Ignore = tlsconf.IgnorePolicy{Mode: tlsconf.IgnoreListed, Expected: list}
+	}
+	return pol, nil
+}
+
+// upstreamTLS builds the tlsconf client for a route's wss upstream.
+func upstreamTLS(rc *routeConfig, log zerolog.Logger) (*tlsconf.Client, error) {
+	pol, err := rc.upstreamVerify.policy("upstream "+rc.upstream, log)
+	if err != nil {
+		return nil, err
+	}
+	c, err := tlsconf.NewClient(&tlsconf.ClientOptions{
+		CAFile: rc.upstreamCA, ServerName: rc.upstreamSNI, VerifyName: rc.upstreamVerifyName,
+		CertFile: rc.upstreamCert, KeyFile: rc.upstreamKey, Policy: pol,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upstream TLS: %w", err)
+	}
+	return c, nil
+}

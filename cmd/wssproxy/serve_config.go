@@ -1,0 +1,98 @@
+package main
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/wssproxy/wssproxy/tlsconf"
+)
+
+// serveConfig is the configuration of "wssproxy serve", from flags (one
+// listener, one route) or from a --config file (any number of each).
+type serveConfig struct {
+	listeners []listenerConfig
+	// grace bounds the drain on SIGTERM/SIGINT.
+	grace time.Duration
+	log   logFlags
+}
+
+// listenerConfig is one listening address with its certificate source and
+// its routes.
+type listenerConfig struct {
+	// where locates the listener in a config file ("FILE:LINE:
+	// listeners[0]"); "" for flags. Errors found while building carry it.
+	where  string
+	name   string
+	listen string
+	// Certificate source: at most one of files, dev CA or ACME; none
+	// serves plain ws.
+	certFile, keyFile string
+	devCert           bool
+	devCertDir        string
+	devCertHosts      []string
+	acme              *acmeConfig
+	clientCerts       clientCertConfig
+	trustedProxies    []netip.Prefix
+	maxConnections    int
+	maxHeaderBytes    int
+	handshakeTimeout  time.Duration
+	closeTimeout      time.Duration
+	routes            []routeConfig
+	// addrs are the addresses the file asks for, for the overlap check.
+	addrs []addrUse
+}
+
+// acmeConfig is a listener's ACME certificate source.
+type acmeConfig struct {
+	domains, onDemand  []string
+	email, ca          string
+	caRoot, storage    string
+	http               string // HTTP-01 listener address; "" = TLS-ALPN-01 only
+	reuseKey           bool
+	clientsPinSPKI     bool
+	disableTLSALPN     bool
+	renewalWindowRatio float64
+}
+
+// clientCertConfig is a listener's client-certificate verification.
+type clientCertConfig struct {
+	mode   tlsconf.ClientCertMode
+	caFile string
+	verify verifyConfig
+}
+
+// verifyConfig is the part of a tlsconf.Policy that configuration sets.
+type verifyConfig struct {
+	pins      []string
+	pinOnly   bool
+	pinMatch  tlsconf.PinMatch
+	ignoreAll bool
+	ignore    []string // KIND or KIND:SHA256
+}
+
+// routeConfig is one route of a listener.
+type routeConfig struct {
+	where      string // like listenerConfig.where
+	line       int
+	name       string
+	host, path string
+	stripPath  bool
+	// upstream is the ws:// or wss:// URL; "" means the built-in echo
+	// server (flags only).
+	upstream           string
+	upstreamCA         string
+	upstreamSNI        string
+	upstreamVerifyName string
+	upstreamCert       string
+	upstreamKey        string
+	upstreamVerify     verifyConfig
+	upstreamProxy      string // "direct", "env" or a proxy URL
+	upstreamTimeout    time.Duration
+	maxFrame           int64
+	maxMessage         int64
+	outgoingFrame      int
+	pingInterval       time.Duration
+	pongTimeout        time.Duration
+	idleTimeout        time.Duration
+	allowedOrigins     []string
+}

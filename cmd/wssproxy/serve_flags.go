@@ -1,0 +1,208 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// serveFlags are the flags of "wssproxy serve".
+type serveFlags struct {
+	configFile string
+	listen     string
+	// Client leg.
+	certFile, keyFile string
+	devCert           bool
+	devCertDir        string
+	acmeDomains       stringList
+	acmeEmail         string
+	acmeCA            string
+	acmeStorage       string
+	acmeCARoot        string
+	acmeHTTP          string
+	acmeOnDemand      stringList
+	acmeReuseKey      bool
+	// Upstream leg; "" means the built-in echo server.
+	upstream        string
+	upstreamCA      string
+	upstreamPins    stringList
+	upstreamPinOnly bool
+	upstreamIgnore  stringList
+	upstreamInsec   bool
+	upstreamSNI     string
+	upstreamProxy   string
+	// Frames and HTTP.
+	maxFrame, maxMessage byteSize
+	outgoingFrame        byteSize
+	pingInterval         time.Duration
+	idleTimeout          time.Duration
+	allowedOrigins       stringList
+	maxConnections       int
+	grace                time.Duration
+	log                  logFlags
+}
+
+const serveUsage = `Usage: wssproxy serve [flags]
+       wssproxy serve --config FILE [--log-format F] [--log-level L] [--grace D]
+
+Relays WebSocket connections from a listener (ws, or wss with a certificate)
+to an upstream (ws or wss, verified, pinned or with an ignore policy).
+
+With no listener, certificate or upstream flag it runs the embedded default: wss on 127.0.0.1:8443
+with a development certificate (a local CA created once under the state
+directory), relaying to the built-in echo server; it prints the URL, the
+certificate's pin and a command to try it.
+
+--listen alone serves plain ws; --cert/--key, --acme-domain or --dev-cert
+make it wss. Without --upstream the built-in echo server is the upstream.
+
+--config FILE reads several listeners and routes from a YAML file (see
+docs/config.md); it excludes the single-route flags, while --log-format,
+--log-level and --grace override the file.
+
+SIGTERM or SIGINT drains every listener (1001 to both legs, then up to
+--grace); SIGHUP reloads every certificate source.
+
+Flags:
+`
+
+// fileOverrides are the flags that may be combined with --config.
+var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-level": true, "grace": true}
+
+// parseServeFlags parses the flags. With --config it returns the file's
+// path and a serveConfig holding only the overriding flags (see
+// applyOverrides); otherwise the single-listener configuration.
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[string]bool, error) {
+	var c serveFlags
+	fs := flag.NewFlagSet("wssproxy serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), serveUsage); fs.PrintDefaults() }
+	fs.StringVar(&c.configFile, "config", "", "YAML file of listeners and routes (excludes the listener, certificate, upstream and frame flags)")
+	fs.StringVar(&c.listen, "listen", "", "address to listen on (default 127.0.0.1:8443 for the embedded default)")
+	fs.StringVar(&c.certFile, "cert", "", "PEM certificate chain for wss (reloaded on change and SIGHUP)")
+	fs.StringVar(&c.keyFile, "key", "", "PEM private key for --cert")
+	fs.BoolVar(&c.devCert, "dev-cert", false, "serve wss with a certificate from the local development CA")
+	fs.StringVar(&c.devCertDir, "dev-cert-dir", "", "folder of the development CA (default: the state directory's devca)")
+	fs.Var(&c.acmeDomains, "acme-domain", "obtain the wss certificate for this domain over ACME (repeatable)")
+	fs.StringVar(&c.acmeEmail, "acme-email", "", "ACME account contact e-mail")
+	fs.StringVar(&c.acmeCA, "acme-ca", certs.LetsEncryptProduction, "ACME directory URL")
+	fs.StringVar(&c.acmeStorage, "acme-storage", "", "ACME storage folder (default: the state directory's acme)")
+	fs.StringVar(&c.acmeCARoot, "acme-ca-root", "", "PEM file of roots for the ACME server's HTTPS (a private CA; default: system roots)")
+	fs.StringVar(&c.acmeHTTP, "acme-http", "", "also answer HTTP-01 challenges on this plain-HTTP address (port 80 as the CA sees it); default: TLS-ALPN-01 on --listen only")
+	fs.Var(&c.acmeOnDemand, "acme-on-demand", "obtain certificates during handshakes for this name or *.zone (repeatable; never for other names)")
+	fs.BoolVar(&c.acmeReuseKey, "acme-reuse-key", false, "keep the private key across renewals (for clients that pin the SPKI)")
+	fs.StringVar(&c.upstream, "upstream", "", "ws:// or wss:// URL to relay to (default: the built-in echo server)")
+	fs.StringVar(&c.upstreamCA, "upstream-ca", "", "PEM file of CAs to verify a wss upstream with (default: system roots)")
+	fs.Var(&c.upstreamPins, "upstream-pin", "pin the upstream's certificate: sha256//<base64 SPKI>, hex, or cert-sha256:<hex> (repeatable)")
+	fs.BoolVar(&c.upstreamPinOnly, "upstream-pin-only", false, "trust the pins alone, without CA verification (self-signed upstreams)")
+	fs.Var(&c.upstreamIgnore, "upstream-ignore-ssl-error", "accept this upstream SSL error: KIND or KIND:SHA256 (repeatable)")
+	fs.BoolVar(&c.upstreamInsec, "upstream-insecure", false, "accept every upstream SSL error except a pin mismatch (insecure, logged)")
+	fs.StringVar(&c.upstreamProxy, "upstream-proxy", "direct", "reach the upstream through this HTTP CONNECT or SOCKS5 proxy URL (http://, https://, socks5://, socks5h://; user:pass@ allowed), \"env\" for HTTPS_PROXY/ALL_PROXY/NO_PROXY, or \"direct\"")
+	fs.StringVar(&c.upstreamSNI, "upstream-sni", "", "server name sent to and verified for a wss upstream (default: the URL's host)")
+	c.maxFrame, c.maxMessage, c.outgoingFrame = ws.DefaultMaxIncomingFrameSize, ws.DefaultMaxIncomingMessageSize, ws.DefaultOutgoingFrameSize
+	fs.Var(&c.maxFrame, "max-frame-size", "largest frame either leg may send (bytes, or with KiB/MiB/GiB; -1: no limit); more closes it with 1009")
+	fs.Var(&c.maxMessage, "max-message-size", "largest message either leg may send; more closes it with 1009")
+	fs.Var(&c.outgoingFrame, "outgoing-frame-size", "relayed frames larger than this are split")
+	fs.DurationVar(&c.pingInterval, "ping-interval", 0, "send keepalive pings on each leg this often (0: off); a leg that does not answer in time is dropped")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 0, "close both legs with 1001 after this long without data (0: never)")
+	fs.Var(&c.allowedOrigins, "allowed-origin", "allow only this Origin, e.g. https://app.example (repeatable; others get 403)")
+	fs.IntVar(&c.maxConnections, "max-connections", 10000, "connections served at once; more wait")
+	fs.DurationVar(&c.grace, "grace", defaultGrace, "on SIGTERM/SIGINT, how long to wait for connections to close after sending 1001")
+	fs.StringVar(&c.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
+	fs.StringVar(&c.log.level, "log-level", "info", "trace, debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return serveConfig{}, "", nil, err
+	}
+	if fs.NArg() > 0 {
+		return serveConfig{}, "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if c.configFile != "" {
+		var excluded []string
+		fs.Visit(func(f *flag.Flag) {
+			if !fileOverrides[f.Name] {
+				excluded = append(excluded, "--"+f.Name)
+			}
+		})
+		if len(excluded) > 0 {
+			return serveConfig{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level and --grace may override the file)", strings.Join(excluded, ", "))
+		}
+		return serveConfig{grace: c.grace, log: c.log}, c.configFile, set, nil
+	}
+	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 {
+		// The embedded default (logging and frame flags may still be set).
+		c.devCert = true
+	}
+	if c.listen == "" {
+		c.listen = "127.0.0.1:8443"
+	}
+	sources := 0
+	acme := len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0
+	for _, set := range []bool{c.certFile != "" || c.keyFile != "", c.devCert, acme} {
+		if set {
+			sources++
+		}
+	}
+	switch {
+	case sources > 1:
+		return serveConfig{}, "", nil, errors.New("choose one certificate source: --cert/--key, --dev-cert or --acme-domain")
+	case (c.certFile == "") != (c.keyFile == ""):
+		return serveConfig{}, "", nil, errors.New("--cert and --key go together")
+	case !acme && (c.acmeHTTP != "" || c.acmeCARoot != "" || c.acmeReuseKey || c.acmeEmail != "" || c.acmeStorage != ""):
+		return serveConfig{}, "", nil, errors.New("ACME flags need --acme-domain or --acme-on-demand")
+	case c.maxConnections <= 0:
+		return serveConfig{}, "", nil, fmt.Errorf("--max-connections must be positive, not %d", c.maxConnections)
+	case c.outgoingFrame <= 0:
+		return serveConfig{}, "", nil, fmt.Errorf("--outgoing-frame-size must be positive, not %d", c.outgoingFrame)
+	case c.maxFrame == 0 || c.maxMessage == 0:
+		return serveConfig{}, "", nil, errors.New("--max-frame-size and --max-message-size must not be 0 (use -1 for no limit)")
+	case c.pingInterval < 0 || c.idleTimeout < 0:
+		return serveConfig{}, "", nil, errors.New("--ping-interval and --idle-timeout must not be negative")
+	case c.upstream == "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamProxy != "direct"):
+		return serveConfig{}, "", nil, errors.New("upstream flags need --upstream")
+	case c.upstreamInsec && len(c.upstreamIgnore) > 0:
+		return serveConfig{}, "", nil, errors.New("--upstream-insecure already ignores every error; drop --upstream-ignore-ssl-error")
+	case c.upstreamPinOnly && len(c.upstreamPins) == 0:
+		return serveConfig{}, "", nil, errors.New("--upstream-pin-only needs at least one --upstream-pin")
+	}
+	return c.config(), "", set, nil
+}
+
+// config turns the flags into the one-listener, one-route configuration.
+func (c *serveFlags) config() serveConfig {
+	l := listenerConfig{
+		name: c.listen, listen: c.listen, certFile: c.certFile, keyFile: c.keyFile,
+		devCert: c.devCert, devCertDir: c.devCertDir, maxConnections: c.maxConnections,
+	}
+	if len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0 {
+		l.acme = &acmeConfig{
+			domains: c.acmeDomains, onDemand: c.acmeOnDemand, email: c.acmeEmail, ca: c.acmeCA,
+			caRoot: c.acmeCARoot, storage: c.acmeStorage, http: c.acmeHTTP, reuseKey: c.acmeReuseKey,
+		}
+	}
+	l.routes = []routeConfig{{
+		name:           "default",
+		upstream:       c.upstream,
+		upstreamCA:     c.upstreamCA,
+		upstreamSNI:    c.upstreamSNI,
+		upstreamVerify: verifyConfig{pins: c.upstreamPins, pinOnly: c.upstreamPinOnly, ignoreAll: c.upstreamInsec, ignore: c.upstreamIgnore},
+		upstreamProxy:  c.upstreamProxy,
+		maxFrame:       int64(c.maxFrame),
+		maxMessage:     int64(c.maxMessage),
+		outgoingFrame:  int(c.outgoingFrame),
+		pingInterval:   c.pingInterval,
+		idleTimeout:    c.idleTimeout,
+		allowedOrigins: c.allowedOrigins,
+	}}
+	return serveConfig{listeners: []listenerConfig{l}, grace: c.grace, log: c.log}
+}
+
+// defaultGrace is the drain period when neither --grace nor the file set one.
+const defaultGrace = 10 * time.Second
