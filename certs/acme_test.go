@@ -5,17 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"go/build"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,173 +20,6 @@ import (
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
-
-const pebbleInstall = "bash scripts/peers/pebble.sh (go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.1 and .../pebble-challtestsrv@v2.10.1)"
-
-// findGoBin returns the path of a go-installed program: $GOBIN, each
-// $GOPATH/bin, then PATH.
-func findGoBin(t *testing.T, name string) string {
-	t.Helper()
-	var dirs []string
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
-		dirs = append(dirs, gobin)
-	}
-	for _, p := range filepath.SplitList(build.Default.GOPATH) {
-		dirs = append(dirs, filepath.Join(p, "bin"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return testpeer.LookPath(t, name, pebbleInstall)
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startProcess runs a test peer until cleanup and shows its output when
-// the test fails.
-func startProcess(t *testing.T, name string, env []string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(name), out.String())
-		}
-	})
-}
-
-// pebble is a running Pebble ACME server with its own DNS resolver
-// (pebble-challtestsrv) answering 127.0.0.1 for every name, validating
-// challenges on httpPort and tlsPort of 127.0.0.1 for real.
-type pebble struct {
-	dirURL   string         // ACME directory
-	apiRoots *x509.CertPool // trusts Pebble's HTTPS endpoints
-	mgmt     string         // management base URL
-}
-
-// startPebble starts challtestsrv and Pebble for one test.
-func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
-	t.Helper()
-	pebbleBin := findGoBin(t, "pebble")
-	challBin := findGoBin(t, "pebble-challtestsrv")
-	dir := t.TempDir()
-
-	// Pebble's HTTPS endpoints use a certificate from our own dev CA
-	// (which this also exercises), trusted by the ACME client below.
-	dev, err := DevCA(&DevCAOptions{Dir: filepath.Join(dir, "pebble-tls")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	caPEM, err := os.ReadFile(dev.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots.AppendCertsFromPEM(caPEM)
-
-	dnsPort, challMgmt := freePort(t), freePort(t)
-	startProcess(t, challBin, nil,
-		"-dnsserver", "127.0.0.1:"+strconv.Itoa(dnsPort),
-		"-management", "127.0.0.1:"+strconv.Itoa(challMgmt),
-		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "")
-
-	apiPort, mgmtPort := freePort(t), freePort(t)
-	cfg := map[string]any{"pebble": map[string]any{
-		"listenAddress":                  "127.0.0.1:" + strconv.Itoa(apiPort),
-		"managementListenAddress":        "127.0.0.1:" + strconv.Itoa(mgmtPort),
-		"certificate":                    dev.CertFile,
-		"privateKey":                     dev.KeyFile,
-		"httpPort":                       httpPort,
-		"tlsPort":                        tlsPort,
-		"ocspResponderURL":               "",
-		"externalAccountBindingRequired": false,
-		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
-		"profiles": map[string]any{
-			"default": map[string]any{"description": "test", "validityPeriod": 7776000},
-		},
-	}}
-	cfgFile := filepath.Join(dir, "pebble-config.json")
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	startProcess(t, pebbleBin, []string{
-		"PEBBLE_VA_NOSLEEP=1",      // validate at once instead of after a random delay
-		"PEBBLE_WFE_NONCEREJECT=0", // no random badNonce rejections (they only cost retries)
-		"PEBBLE_AUTHZREUSE=0",      // every order validates its challenges afresh
-	}, "-config", cfgFile, "-dnsserver", "127.0.0.1:"+strconv.Itoa(dnsPort))
-
-	p := &pebble{
-		dirURL:   fmt.Sprintf("https://127.0.0.1:%d/dir", apiPort),
-		apiRoots: roots,
-		mgmt:     fmt.Sprintf("https://127.0.0.1:%d", mgmtPort),
-	}
-	client := p.httpClient()
-	eventually(t, 15*time.Second, "pebble to serve its directory", func() bool {
-		resp, err := client.Get(p.dirURL)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return p
-}
-
-func (p *pebble) httpClient() *http.Client {
-	return &http.Client{
-		Timeout:   5 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.apiRoots}, DisableKeepAlives: true},
-	}
-}
-
-// issuingRoots returns the pool of Pebble's certificate-issuing roots
-// (generated anew at each Pebble start).
-func (p *pebble) issuingRoots(t *testing.T) *x509.CertPool {
-	t.Helper()
-	resp, err := p.httpClient().Get(p.mgmt + "/roots/0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		t.Fatalf("pebble roots: %s", b)
-	}
-	return pool
-}
 
 // challengeListeners are the test's own listeners on 127.0.0.1 that answer
 // the CA's challenges: plain HTTP (HTTP-01) and TLS (TLS-ALPN-01, and
@@ -252,17 +80,17 @@ func (l *challengeListeners) serve(t *testing.T, src *ACMESource, withHTTP01 boo
 
 // newTestACMESource starts Pebble and the listeners and returns a source
 // using them.
-func newTestACMESource(t *testing.T, opts ACMEOptions) (*ACMESource, *pebble, *challengeListeners, *syncBuffer) {
+func newTestACMESource(t *testing.T, opts ACMEOptions) (*ACMESource, *testpeer.Pebble, *challengeListeners, *syncBuffer) {
 	return newTestACMESourceWiring(t, opts, true)
 }
 
-func newTestACMESourceWiring(t *testing.T, opts ACMEOptions, withHTTP01 bool) (*ACMESource, *pebble, *challengeListeners, *syncBuffer) {
+func newTestACMESourceWiring(t *testing.T, opts ACMEOptions, withHTTP01 bool) (*ACMESource, *testpeer.Pebble, *challengeListeners, *syncBuffer) {
 	t.Helper()
 	l := newChallengeListeners(t)
-	p := startPebble(t, l.httpPort, l.tlsPort)
+	p := testpeer.StartPebble(t, l.httpPort, l.tlsPort)
 	var logs syncBuffer
-	opts.CA = p.dirURL
-	opts.RootCAs = p.apiRoots
+	opts.CA = p.DirURL
+	opts.RootCAs = p.APIRoots
 	opts.StorageDir = t.TempDir()
 	opts.ListenHost = "127.0.0.1"
 	opts.HTTPPort, opts.TLSPort = l.httpPort, l.tlsPort
@@ -312,7 +140,7 @@ func TestACMEHTTP01(t *testing.T) {
 	if err := src.Manage(ctx); err != nil {
 		t.Fatal(err)
 	}
-	roots := p.issuingRoots(t)
+	roots := p.IssuingRoots(t)
 	first, err := verifiedHandshake(t, l.tlsAddr, name, roots)
 	if err != nil {
 		t.Fatal(err)
@@ -355,7 +183,7 @@ func TestACMEHTTP01(t *testing.T) {
 	// Another source on the same storage loads the renewed certificate
 	// without a new order.
 	other, err := NewACMESource(&ACMEOptions{
-		Domains: []string{name}, CA: p.dirURL, RootCAs: p.apiRoots, StorageDir: src.opts.StorageDir,
+		Domains: []string{name}, CA: p.DirURL, RootCAs: p.APIRoots, StorageDir: src.opts.StorageDir,
 		ListenHost: "127.0.0.1", HTTPPort: l.httpPort, DisableTLSALPN01: true,
 	})
 	if err != nil {
@@ -394,7 +222,7 @@ func TestACMETLSALPN01(t *testing.T) {
 	if err := src.Manage(ctx); err != nil {
 		t.Fatal(err)
 	}
-	roots := p.issuingRoots(t)
+	roots := p.IssuingRoots(t)
 	first, err := verifiedHandshake(t, l.tlsAddr, name, roots)
 	if err != nil {
 		t.Fatal(err)
@@ -428,7 +256,7 @@ func TestACMEOnDemand(t *testing.T) {
 	src, p, l, logs := newTestACMESource(t, ACMEOptions{
 		OnDemandAllow: []string{"*.ondemand.wssproxy.test", "exact.wssproxy.test"},
 	})
-	roots := p.issuingRoots(t)
+	roots := p.IssuingRoots(t)
 	leaf, err := verifiedHandshake(t, l.tlsAddr, "a.ondemand.wssproxy.test", roots)
 	if err != nil {
 		t.Fatalf("allowed on-demand name: %v", err)

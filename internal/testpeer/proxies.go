@@ -45,7 +45,7 @@ func StartTinyproxy(t testing.TB, opts TinyproxyOptions) string {
 		t.Fatal(err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	startDaemon(t, "tinyproxy", addr, bin, "-d", "-c", path)
+	startDaemon(t, "tinyproxy", addr, nil, bin, "-d", "-c", path)
 	return addr
 }
 
@@ -62,7 +62,7 @@ func StartMicrosocks(t testing.TB, user, pass string) string {
 		args = append(args, "-u", user, "-P", pass)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	startDaemon(t, "microsocks", addr, bin, args...)
+	startDaemon(t, "microsocks", addr, nil, bin, args...)
 	return addr
 }
 
@@ -106,10 +106,13 @@ func (s *syncBuffer) String() string {
 // startDaemon starts a foreground daemon, waits until addr accepts TCP
 // connections, and stops it (and logs its output on failure) when the
 // test ends.
-func startDaemon(t testing.TB, name, addr, bin string, args ...string) {
+func startDaemon(t testing.TB, name, addr string, env []string, bin string, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second

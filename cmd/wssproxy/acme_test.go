@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// serve --acme-domain obtains its certificate from a real ACME server
+// (Pebble, validating TLS-ALPN-01 against the serve listener itself) and
+// then serves wss with it.
+func TestServeACMEWithPebble(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	unusedHTTP, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpPort := unusedHTTP.Addr().(*net.TCPAddr).Port
+	unusedHTTP.Close()
+	p := testpeer.StartPebble(t, httpPort, port)
+
+	const name = "ws.wssproxy.test"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines := lineWriter{make(chan string, 20)}
+	var logs bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port),
+			"--acme-domain", name, "--acme-ca", p.DirURL, "--acme-ca-root", p.APIRootsFile,
+			"--acme-storage", t.TempDir(), "--acme-email", "ops@wssproxy.test", "--log-level", "warn"}, lines, &logs)
+	}()
+	select {
+	case l := <-lines.lines:
+		if !strings.HasPrefix(l, "wssproxy: serving wss://") {
+			t.Fatalf("printed %q", l)
+		}
+	case code := <-done:
+		t.Fatalf("serve exited %d: %s", code, logs.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve printed nothing")
+	}
+	roots := p.IssuingRoots(t)
+	url := "wss://127.0.0.1:" + strconv.Itoa(port) + "/"
+	var c *ws.Conn
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		c, _, err = ws.Dial(ctx, url, &ws.DialOptions{TLSConfig: &tls.Config{ServerName: name, RootCAs: roots}})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no certificate from Pebble in time: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	defer c.Abort()
+	if err := c.WriteMessage(ctx, ws.MessageText, []byte("acme")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "acme" {
+		t.Fatalf("%q %v", msg, err)
+	}
+	c.Close(ws.StatusNormalClosure, "")
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d: %s", code, logs.String())
+	}
+}
