@@ -239,14 +239,6 @@ func (s *server) close() {
 	s.wg.Wait()
 }
 
-// handshakeErrs returns the server-side handshake results so far; call
-// after close.
-func (s *server) handshakeErrs() []error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]error(nil), s.errs...)
-}
-
 // serveChain starts a server presenting chain.
 func serveChain(t testing.TB, chain ...*testCert) *server {
 	t.Helper()

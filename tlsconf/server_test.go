@@ -42,7 +42,9 @@ func serverHandshake(t *testing.T, o *ServerOptions, clientChain ...*testCert) e
 		base.Certificates = []tls.Certificate{tlsCert(clientChain...)}
 	}
 	c := mustClient(t, &ClientOptions{Base: base, ServerName: "localhost", Policy: Policy{Ignore: IgnorePolicy{Mode: IgnoreAll}}})
-	conn, err := c.DialContext(ctx, "tcp", ln.Addr().String())
+	// The server's verdict is what the tests check; the client may fail
+	// when the server refuses it.
+	conn, _ := c.DialContext(ctx, "tcp", ln.Addr().String())
 	err = <-srvErr
 	if conn != nil {
 		_ = conn.Close()

@@ -18,6 +18,7 @@ func TestStrictness(t *testing.T) {
 		payload []byte
 	}
 	fin := byte(0x80)
+	finCont := fin // FIN with opcode 0: a final continuation frame
 	cases := []struct {
 		name  string
 		steps []step
@@ -36,7 +37,7 @@ func TestStrictness(t *testing.T) {
 		{"ping over 125 bytes", []step{{fin | 0x9, bytes.Repeat([]byte("p"), 126)}}, 1002, 0},
 		{"pong over 125 bytes", []step{{fin | 0xA, bytes.Repeat([]byte("p"), 126)}}, 1002, 0},
 		{"close over 125 bytes", []step{{fin | 0x8, append([]byte{3, 232}, bytes.Repeat([]byte("r"), 124)...)}}, 1002, 0},
-		{"continuation without start", []step{{fin | 0x0, []byte("x")}}, 1002, 0},
+		{"continuation without start", []step{{finCont, []byte("x")}}, 1002, 0},
 		{"text inside fragmented message", []step{{0x1, []byte("a")}, {fin | 0x1, []byte("b")}}, 1002, 0},
 		{"binary inside fragmented message", []step{{0x2, []byte("a")}, {fin | 0x2, []byte("b")}}, 1002, 0},
 		{"close payload of 1 byte", []step{{fin | 0x8, []byte{3}}}, 1002, 0},
@@ -52,11 +53,11 @@ func TestStrictness(t *testing.T) {
 		{"close reason not UTF-8", []step{{fin | 0x8, []byte{3, 232, 0xce, 0xba, 0xff}}}, 1007, 0},
 		{"text not UTF-8", []step{{fin | 0x1, []byte("ok\xff")}}, 1007, 0},
 		{"text surrogate", []step{{fin | 0x1, []byte("\xed\xa0\x80")}}, 1007, 0},
-		{"text ends mid-character", []step{{0x1, []byte("ok")}, {fin | 0x0, []byte("\xce")}}, 1007, 0},
-		{"text invalid across fragments", []step{{0x1, []byte("\xce")}, {fin | 0x0, []byte("\xff")}}, 1007, 0},
-		{"text invalid in empty final fragment", []step{{0x1, []byte("a\xf0\x9f")}, {fin | 0x0, nil}}, 1007, 0},
+		{"text ends mid-character", []step{{0x1, []byte("ok")}, {finCont, []byte("\xce")}}, 1007, 0},
+		{"text invalid across fragments", []step{{0x1, []byte("\xce")}, {finCont, []byte("\xff")}}, 1007, 0},
+		{"text invalid in empty final fragment", []step{{0x1, []byte("a\xf0\x9f")}, {finCont, nil}}, 1007, 0},
 		{"frame over limit", []step{{fin | 0x2, make([]byte, 101)}}, 1009, 100},
-		{"message over limit", []step{{0x2, make([]byte, 60)}, {fin | 0x0, make([]byte, 60)}}, 1009, 100},
+		{"message over limit", []step{{0x2, make([]byte, 60)}, {finCont, make([]byte, 60)}}, 1009, 100},
 	}
 	for _, tc := range cases {
 		for _, role := range []string{"server", "client"} {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"io"
 	"net"
 	"net/url"
@@ -151,8 +150,4 @@ func proxyURL(scheme, user, pass, addr string) string {
 		u.User = url.UserPassword(user, pass)
 	}
 	return u.String()
-}
-
-func isTimeoutOrCanceled(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
