@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's whole test run: the same command README gives and .ci/run
-# calls. Installs the real test peers, then vets, runs every test with the
+# calls. Installs the real test peers, then vets (go vet, staticcheck), runs every test with the
 # race detector, runs the heavy tests (GiB payloads) without it, and runs
 # each fuzz target briefly.
 set -euo pipefail
@@ -15,6 +15,9 @@ if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; 
 
 echo "== go vet"
 go vet ./...
+
+echo "== staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
