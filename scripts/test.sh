@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's whole test run: the same command README gives and .ci/run
-# calls. Installs the real test peers, then vets (go vet, staticcheck), runs every test with the
-# race detector, runs the heavy tests (GiB payloads) without it, and runs
-# each fuzz target briefly.
+# calls. Installs the real test peers, then checks formatting, vets (go vet,
+# staticcheck), runs every test with the race detector, runs the heavy
+# tests (GiB payloads) without it, and runs each fuzz target briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:$(go env GOPATH)/bin"
