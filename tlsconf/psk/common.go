@@ -71,13 +71,13 @@ const (
 	// passwords: the binder allows an offline dictionary attack.
 	MinKeyLength = 16
 
-	maxPlaintext       = 1 << 14       // §5.1
-	maxCiphertext      = 1<<14 + 256   // §5.2
-	maxHandshakeSize   = 64 << 10      // one handshake message
-	maxIdentities      = 8             // identities examined per ClientHello
-	maxUselessRecords  = 16            // consecutive empty/CCS records
-	maxEarlyDataSkip   = 64 << 10      // §4.2.10 bytes of refused 0-RTT skipped
-	keyUpdateThreshold = 1 << 23       // records before we rotate our write key (§5.5)
+	maxPlaintext       = 1 << 14     // §5.1
+	maxCiphertext      = 1<<14 + 256 // §5.2
+	maxHandshakeSize   = 64 << 10    // one handshake message
+	maxIdentities      = 8           // identities examined per ClientHello
+	maxUselessRecords  = 16          // consecutive empty/CCS records
+	maxEarlyDataSkip   = 64 << 10    // §4.2.10 bytes of refused 0-RTT skipped
+	keyUpdateThreshold = 1 << 23     // records before we rotate our write key (§5.5)
 	recordHeaderLen    = 5
 )
 

@@ -341,20 +341,20 @@ func (m *clientHelloMsg) has(ext uint16) bool {
 // serverHelloMsg is a ServerHello or, with the special random, a
 // HelloRetryRequest (§4.1.3, §4.1.4).
 type serverHelloMsg struct {
-	raw               []byte
-	vers              uint16
-	random            []byte
-	sessionID         []byte
-	cipherSuite       uint16
-	compression       uint8
-	supportedVersion  uint16
-	keyShare          keyShare // ServerHello
-	selectedGroup     CurveID  // HelloRetryRequest
-	hasPSK            bool
-	selectedIdentity  uint16
-	cookie            []byte
-	hasKeyShare       bool
-	hasSupportedVers  bool
+	raw              []byte
+	vers             uint16
+	random           []byte
+	sessionID        []byte
+	cipherSuite      uint16
+	compression      uint8
+	supportedVersion uint16
+	keyShare         keyShare // ServerHello
+	selectedGroup    CurveID  // HelloRetryRequest
+	hasPSK           bool
+	selectedIdentity uint16
+	cookie           []byte
+	hasKeyShare      bool
+	hasSupportedVers bool
 }
 
 func (m *serverHelloMsg) isHRR() bool { return string(m.random) == string(helloRetryRequestRandom[:]) }

@@ -468,4 +468,3 @@ func callGetKey(ctx context.Context, cfg *ServerConfig, identity []byte) ([]byte
 	defer cancel()
 	return cfg.GetKey(lctx, slices.Clone(identity))
 }
-
