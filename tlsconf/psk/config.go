@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"time"
 
@@ -158,3 +159,24 @@ func groupsOr(g []CurveID) []CurveID {
 }
 
 func supportedGroup(g CurveID) bool { return g == X25519 || g == P256 || g == P384 }
+
+// TLSClient runs the PSK client handshake over nc and returns the secured
+// connection: it has the shape of ws.DialOptions.TLSClient, so
+// ws.DialOptions{TLSClient: cfg.TLSClient} dials wss:// with this PSK.
+// serverName is sent as SNI when ServerName is empty (IP literals are
+// never sent); NextProtos defaults to "http/1.1". Cancelling ctx during
+// the handshake closes nc.
+func (c *ClientConfig) TLSClient(ctx context.Context, nc net.Conn, serverName string) (net.Conn, error) {
+	cfg := *c
+	if cfg.ServerName == "" {
+		cfg.ServerName = serverName
+	}
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"http/1.1"}
+	}
+	pc := Client(nc, &cfg)
+	if err := pc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	return pc, nil
+}
