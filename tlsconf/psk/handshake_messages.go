@@ -1,0 +1,611 @@
+package psk
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// Handshake messages (RFC 8446 §4) built and parsed with cryptobyte.
+// Parsers take the whole message including its 4-byte header, reject
+// trailing bytes, and return an *AlertError naming the alert to send:
+// decode_error for malformed encodings, illegal_parameter for values that
+// are well-formed but forbidden.
+
+type keyShare struct {
+	group CurveID
+	data  []byte
+}
+
+type pskIdentity struct {
+	identity []byte
+	age      uint32 // obfuscated_ticket_age; 0 for external PSKs
+}
+
+// clientHelloMsg is a ClientHello (§4.1.2).
+type clientHelloMsg struct {
+	raw                []byte
+	vers               uint16
+	random             []byte
+	sessionID          []byte
+	cipherSuites       []uint16
+	compressionMethods []uint8
+	serverName         string
+	supportedGroups    []CurveID
+	keyShares          []keyShare
+	supportedVersions  []uint16
+	pskModes           []uint8
+	alpnProtocols      []string
+	earlyData          bool
+	cookie             []byte
+	signatureAlgs      bool // signature_algorithms present (certificate-capable client)
+	identities         []pskIdentity
+	binders            [][]byte
+	extensions         []uint16 // extension types in wire order
+}
+
+var errDecode = errors.New("malformed message")
+
+func decodeErr(what string) *AlertError {
+	return localAlert(AlertDecodeError, "malformed "+what)
+}
+
+func illegal(format string, args ...any) *AlertError {
+	return wrapAlert(AlertIllegalParameter, fmt.Errorf(format, args...))
+}
+
+// bindersLen returns the length of the binders list as it appears at the
+// end of the ClientHello: its 2-byte length plus each 1-byte-prefixed
+// binder (§4.2.11.2: the truncated ClientHello ends before it).
+func (m *clientHelloMsg) bindersLen() int {
+	n := 2
+	for _, b := range m.binders {
+		n += 1 + len(b)
+	}
+	return n
+}
+
+// marshal encodes the ClientHello with pre_shared_key (when identities
+// are set) as the last extension, as §4.2.11 requires.
+func (m *clientHelloMsg) marshal() ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddUint8(typeClientHello)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16(m.vers)
+		b.AddBytes(m.random)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			for _, s := range m.cipherSuites {
+				b.AddUint16(s)
+			}
+		})
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.compressionMethods) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			if m.serverName != "" {
+				// RFC 6066 §3
+				b.AddUint16(extServerName)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						b.AddUint8(0) // host_name
+						b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.serverName)) })
+					})
+				})
+			}
+			if len(m.supportedGroups) > 0 { // §4.2.7
+				b.AddUint16(extSupportedGroups)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, g := range m.supportedGroups {
+							b.AddUint16(uint16(g))
+						}
+					})
+				})
+			}
+			if len(m.keyShares) > 0 { // §4.2.8
+				b.AddUint16(extKeyShare)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, ks := range m.keyShares {
+							b.AddUint16(uint16(ks.group))
+							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ks.data) })
+						}
+					})
+				})
+			}
+			if len(m.alpnProtocols) > 0 { // RFC 7301 §3.1
+				b.AddUint16(extALPN)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, p := range m.alpnProtocols {
+							b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(p)) })
+						}
+					})
+				})
+			}
+			if len(m.cookie) > 0 { // §4.2.2
+				b.AddUint16(extCookie)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.cookie) })
+				})
+			}
+			if len(m.supportedVersions) > 0 { // §4.2.1
+				b.AddUint16(extSupportedVersions)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, v := range m.supportedVersions {
+							b.AddUint16(v)
+						}
+					})
+				})
+			}
+			if len(m.pskModes) > 0 { // §4.2.9
+				b.AddUint16(extPSKModes)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.pskModes) })
+				})
+			}
+			if len(m.identities) > 0 { // §4.2.11, last
+				b.AddUint16(extPreSharedKey)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, id := range m.identities {
+							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(id.identity) })
+							b.AddUint32(id.age)
+						}
+					})
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, bi := range m.binders {
+							b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(bi) })
+						}
+					})
+				})
+			}
+		})
+	})
+	return b.Bytes()
+}
+
+// parseClientHello decodes a ClientHello strictly: duplicate extensions
+// and a pre_shared_key that is not last are illegal_parameter (§4.2,
+// §4.2.11).
+func parseClientHello(msg []byte) (*clientHelloMsg, error) {
+	m := &clientHelloMsg{raw: msg}
+	s := cryptobyte.String(msg)
+	var typ uint8
+	var body cryptobyte.String
+	if !s.ReadUint8(&typ) || typ != typeClientHello || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() {
+		return nil, decodeErr("ClientHello header")
+	}
+	var suites, comp, exts cryptobyte.String
+	if !body.ReadUint16(&m.vers) || !body.ReadBytes(&m.random, 32) ||
+		!readUint8Bytes(&body, &m.sessionID) || len(m.sessionID) > 32 ||
+		!body.ReadUint16LengthPrefixed(&suites) || suites.Empty() || len(suites)%2 != 0 ||
+		!body.ReadUint8LengthPrefixed(&comp) || comp.Empty() {
+		return nil, decodeErr("ClientHello")
+	}
+	for !suites.Empty() {
+		var id uint16
+		suites.ReadUint16(&id)
+		m.cipherSuites = append(m.cipherSuites, id)
+	}
+	m.compressionMethods = []uint8(comp)
+	if body.Empty() {
+		return m, nil // no extensions: a pre-TLS-1.3 client
+	}
+	if !body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
+		return nil, decodeErr("ClientHello extensions")
+	}
+	seen := make(map[uint16]bool)
+	for !exts.Empty() {
+		var ext uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&ext) || !exts.ReadUint16LengthPrefixed(&data) {
+			return nil, decodeErr("ClientHello extensions")
+		}
+		if seen[ext] {
+			return nil, illegal("duplicate extension %d in ClientHello", ext)
+		}
+		seen[ext] = true
+		m.extensions = append(m.extensions, ext)
+		if seen[extPreSharedKey] && ext != extPreSharedKey {
+			return nil, illegal("pre_shared_key is not the last extension")
+		}
+		if err := m.parseExtension(ext, data); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *clientHelloMsg) parseExtension(ext uint16, data cryptobyte.String) error {
+	switch ext {
+	case extServerName: // RFC 6066 §3
+		var list cryptobyte.String
+		if !data.ReadUint16LengthPrefixed(&list) || list.Empty() || !data.Empty() {
+			return decodeErr("server_name")
+		}
+		for !list.Empty() {
+			var typ uint8
+			var name cryptobyte.String
+			if !list.ReadUint8(&typ) || !list.ReadUint16LengthPrefixed(&name) || name.Empty() {
+				return decodeErr("server_name")
+			}
+			if typ == 0 && m.serverName == "" {
+				m.serverName = string(name)
+			}
+		}
+	case extSupportedGroups: // §4.2.7
+		var list cryptobyte.String
+		if !data.ReadUint16LengthPrefixed(&list) || list.Empty() || len(list)%2 != 0 || !data.Empty() {
+			return decodeErr("supported_groups")
+		}
+		for !list.Empty() {
+			var g uint16
+			list.ReadUint16(&g)
+			m.supportedGroups = append(m.supportedGroups, CurveID(g))
+		}
+	case extKeyShare: // §4.2.8
+		var list cryptobyte.String
+		if !data.ReadUint16LengthPrefixed(&list) || !data.Empty() {
+			return decodeErr("key_share")
+		}
+		for !list.Empty() {
+			var ks keyShare
+			var g uint16
+			var kx cryptobyte.String
+			if !list.ReadUint16(&g) || !list.ReadUint16LengthPrefixed(&kx) || kx.Empty() {
+				return decodeErr("key_share")
+			}
+			ks.group, ks.data = CurveID(g), []byte(kx)
+			for _, prev := range m.keyShares {
+				if prev.group == ks.group {
+					return illegal("two key shares for group %v", ks.group)
+				}
+			}
+			m.keyShares = append(m.keyShares, ks)
+		}
+	case extSupportedVersions: // §4.2.1
+		var list cryptobyte.String
+		if !data.ReadUint8LengthPrefixed(&list) || list.Empty() || len(list)%2 != 0 || !data.Empty() {
+			return decodeErr("supported_versions")
+		}
+		for !list.Empty() {
+			var v uint16
+			list.ReadUint16(&v)
+			m.supportedVersions = append(m.supportedVersions, v)
+		}
+	case extPSKModes: // §4.2.9
+		if !readUint8Bytes(&data, &m.pskModes) || len(m.pskModes) == 0 || !data.Empty() {
+			return decodeErr("psk_key_exchange_modes")
+		}
+	case extALPN: // RFC 7301 §3.1
+		var list cryptobyte.String
+		if !data.ReadUint16LengthPrefixed(&list) || list.Empty() || !data.Empty() {
+			return decodeErr("application_layer_protocol_negotiation")
+		}
+		for !list.Empty() {
+			var p cryptobyte.String
+			if !list.ReadUint8LengthPrefixed(&p) || p.Empty() {
+				return decodeErr("application_layer_protocol_negotiation")
+			}
+			m.alpnProtocols = append(m.alpnProtocols, string(p))
+		}
+	case extEarlyData: // §4.2.10
+		if !data.Empty() {
+			return decodeErr("early_data")
+		}
+		m.earlyData = true
+	case extCookie: // §4.2.2
+		if !readUint16Bytes(&data, &m.cookie) || len(m.cookie) == 0 || !data.Empty() {
+			return decodeErr("cookie")
+		}
+	case extSignatureAlgorithms:
+		m.signatureAlgs = true
+	case extPreSharedKey: // §4.2.11
+		var ids, binders cryptobyte.String
+		if !data.ReadUint16LengthPrefixed(&ids) || ids.Empty() ||
+			!data.ReadUint16LengthPrefixed(&binders) || binders.Empty() || !data.Empty() {
+			return decodeErr("pre_shared_key")
+		}
+		for !ids.Empty() {
+			var id pskIdentity
+			if !readUint16Bytes(&ids, &id.identity) || len(id.identity) == 0 || !ids.ReadUint32(&id.age) {
+				return decodeErr("pre_shared_key identity")
+			}
+			m.identities = append(m.identities, id)
+		}
+		for !binders.Empty() {
+			var bi []byte
+			if !readUint8Bytes(&binders, &bi) || len(bi) < 32 {
+				return decodeErr("pre_shared_key binder")
+			}
+			m.binders = append(m.binders, bi)
+		}
+		if len(m.binders) != len(m.identities) { // §4.2.11
+			return illegal("%d binders for %d identities", len(m.binders), len(m.identities))
+		}
+	}
+	return nil
+}
+
+func (m *clientHelloMsg) has(ext uint16) bool {
+	for _, e := range m.extensions {
+		if e == ext {
+			return true
+		}
+	}
+	return false
+}
+
+// serverHelloMsg is a ServerHello or, with the special random, a
+// HelloRetryRequest (§4.1.3, §4.1.4).
+type serverHelloMsg struct {
+	raw              []byte
+	vers             uint16
+	random           []byte
+	sessionID        []byte
+	cipherSuite      uint16
+	compression      uint8
+	supportedVersion uint16
+	keyShare         keyShare // ServerHello
+	selectedGroup    CurveID  // HelloRetryRequest
+	hasPSK           bool
+	selectedIdentity uint16
+	cookie           []byte
+	hasKeyShare      bool
+	hasSupportedVers bool
+}
+
+func (m *serverHelloMsg) isHRR() bool { return string(m.random) == string(helloRetryRequestRandom[:]) }
+
+func (m *serverHelloMsg) marshal() ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddUint8(typeServerHello)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16(m.vers)
+		b.AddBytes(m.random)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
+		b.AddUint16(m.cipherSuite)
+		b.AddUint8(m.compression)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			b.AddUint16(extSupportedVersions)
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(m.supportedVersion) })
+			if m.isHRR() {
+				if m.selectedGroup != 0 {
+					b.AddUint16(extKeyShare)
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(uint16(m.selectedGroup)) })
+				}
+				if len(m.cookie) > 0 {
+					b.AddUint16(extCookie)
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.cookie) })
+					})
+				}
+				return
+			}
+			if m.keyShare.group != 0 {
+				b.AddUint16(extKeyShare)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16(uint16(m.keyShare.group))
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.keyShare.data) })
+				})
+			}
+			if m.hasPSK {
+				b.AddUint16(extPreSharedKey)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(m.selectedIdentity) })
+			}
+		})
+	})
+	return b.Bytes()
+}
+
+// parseServerHello decodes a ServerHello or HelloRetryRequest. Only the
+// extensions §4.1.3/§4.1.4 allow there are accepted.
+func parseServerHello(msg []byte) (*serverHelloMsg, error) {
+	m := &serverHelloMsg{raw: msg}
+	s := cryptobyte.String(msg)
+	var typ uint8
+	var body, exts cryptobyte.String
+	if !s.ReadUint8(&typ) || typ != typeServerHello || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() ||
+		!body.ReadUint16(&m.vers) || !body.ReadBytes(&m.random, 32) ||
+		!readUint8Bytes(&body, &m.sessionID) || len(m.sessionID) > 32 ||
+		!body.ReadUint16(&m.cipherSuite) || !body.ReadUint8(&m.compression) {
+		return nil, decodeErr("ServerHello")
+	}
+	if body.Empty() {
+		return m, nil // a TLS 1.2 ServerHello: the caller rejects the version
+	}
+	if !body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
+		return nil, decodeErr("ServerHello extensions")
+	}
+	hrr := m.isHRR()
+	seen := make(map[uint16]bool)
+	for !exts.Empty() {
+		var ext uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&ext) || !exts.ReadUint16LengthPrefixed(&data) {
+			return nil, decodeErr("ServerHello extensions")
+		}
+		if seen[ext] {
+			return nil, illegal("duplicate extension %d in ServerHello", ext)
+		}
+		seen[ext] = true
+		switch {
+		case ext == extSupportedVersions:
+			if !data.ReadUint16(&m.supportedVersion) || !data.Empty() {
+				return nil, decodeErr("supported_versions")
+			}
+			m.hasSupportedVers = true
+		case ext == extKeyShare && hrr:
+			var g uint16
+			if !data.ReadUint16(&g) || !data.Empty() {
+				return nil, decodeErr("key_share")
+			}
+			m.selectedGroup = CurveID(g)
+			m.hasKeyShare = true
+		case ext == extKeyShare:
+			var g uint16
+			if !data.ReadUint16(&g) || !readUint16Bytes(&data, &m.keyShare.data) || len(m.keyShare.data) == 0 || !data.Empty() {
+				return nil, decodeErr("key_share")
+			}
+			m.keyShare.group = CurveID(g)
+			m.hasKeyShare = true
+		case ext == extPreSharedKey && !hrr:
+			if !data.ReadUint16(&m.selectedIdentity) || !data.Empty() {
+				return nil, decodeErr("pre_shared_key")
+			}
+			m.hasPSK = true
+		case ext == extCookie && hrr:
+			if !readUint16Bytes(&data, &m.cookie) || len(m.cookie) == 0 || !data.Empty() {
+				return nil, decodeErr("cookie")
+			}
+		default:
+			return nil, wrapAlert(AlertUnsupportedExtension, fmt.Errorf("unexpected extension %d in ServerHello", ext))
+		}
+	}
+	return m, nil
+}
+
+// encryptedExtensionsMsg is EncryptedExtensions (§4.3.1).
+type encryptedExtensionsMsg struct {
+	raw            []byte
+	alpnProtocol   string
+	serverNameAck  bool
+	supportedGroup bool
+}
+
+func (m *encryptedExtensionsMsg) marshal() ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddUint8(typeEncryptedExtensions)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			if m.serverNameAck {
+				b.AddUint16(extServerName)
+				b.AddUint16(0)
+			}
+			if m.alpnProtocol != "" {
+				b.AddUint16(extALPN)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.alpnProtocol)) })
+					})
+				})
+			}
+		})
+	})
+	return b.Bytes()
+}
+
+// parseEncryptedExtensions accepts only responses to what this client
+// offers (server_name, supported_groups, ALPN); anything else is
+// unsupported_extension (§4.2).
+func parseEncryptedExtensions(msg []byte) (*encryptedExtensionsMsg, error) {
+	m := &encryptedExtensionsMsg{raw: msg}
+	s := cryptobyte.String(msg)
+	var typ uint8
+	var body, exts cryptobyte.String
+	if !s.ReadUint8(&typ) || typ != typeEncryptedExtensions || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() ||
+		!body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
+		return nil, decodeErr("EncryptedExtensions")
+	}
+	seen := make(map[uint16]bool)
+	for !exts.Empty() {
+		var ext uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&ext) || !exts.ReadUint16LengthPrefixed(&data) {
+			return nil, decodeErr("EncryptedExtensions")
+		}
+		if seen[ext] {
+			return nil, illegal("duplicate extension %d in EncryptedExtensions", ext)
+		}
+		seen[ext] = true
+		switch ext {
+		case extServerName:
+			if !data.Empty() {
+				return nil, decodeErr("server_name acknowledgement")
+			}
+			m.serverNameAck = true
+		case extSupportedGroups:
+			m.supportedGroup = true // the server's preference; informational (§4.2.7)
+		case extALPN:
+			var list, p cryptobyte.String
+			if !data.ReadUint16LengthPrefixed(&list) || !list.ReadUint8LengthPrefixed(&p) || p.Empty() || !list.Empty() || !data.Empty() {
+				return nil, decodeErr("application_layer_protocol_negotiation")
+			}
+			m.alpnProtocol = string(p)
+		default:
+			return nil, wrapAlert(AlertUnsupportedExtension, fmt.Errorf("unexpected extension %d in EncryptedExtensions", ext))
+		}
+	}
+	return m, nil
+}
+
+func marshalFinished(verifyData []byte) []byte {
+	out := []byte{typeFinished, 0, 0, byte(len(verifyData))}
+	return append(out, verifyData...)
+}
+
+// parseFinished returns verify_data, which must be Hash.length long (§4.4.4).
+func parseFinished(msg []byte, h Hash) ([]byte, error) {
+	if len(msg) != 4+h.size() || msg[0] != typeFinished || msg[1] != 0 || msg[2] != 0 || int(msg[3]) != h.size() {
+		return nil, decodeErr("Finished")
+	}
+	return msg[4:], nil
+}
+
+func marshalKeyUpdate(requested bool) []byte {
+	var r byte
+	if requested {
+		r = 1
+	}
+	return []byte{typeKeyUpdate, 0, 0, 1, r}
+}
+
+// parseKeyUpdate returns request_update (§4.6.3).
+func parseKeyUpdate(msg []byte) (bool, error) {
+	if len(msg) != 5 || msg[1] != 0 || msg[2] != 0 || msg[3] != 1 {
+		return false, decodeErr("KeyUpdate")
+	}
+	switch msg[4] {
+	case 0:
+		return false, nil
+	case 1:
+		return true, nil
+	}
+	return false, illegal("KeyUpdate request_update %d", msg[4])
+}
+
+// checkNewSessionTicket validates the structure of a NewSessionTicket
+// (§4.6.1), which a client accepts and ignores: no resumption here.
+func checkNewSessionTicket(msg []byte) error {
+	s := cryptobyte.String(msg)
+	var typ uint8
+	var body, nonce, ticket, exts cryptobyte.String
+	var lifetime, ageAdd uint32
+	if !s.ReadUint8(&typ) || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() ||
+		!body.ReadUint32(&lifetime) || !body.ReadUint32(&ageAdd) ||
+		!body.ReadUint8LengthPrefixed(&nonce) || !body.ReadUint16LengthPrefixed(&ticket) || ticket.Empty() ||
+		!body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
+		return decodeErr("NewSessionTicket")
+	}
+	return nil
+}
+
+func readUint8Bytes(s *cryptobyte.String, out *[]byte) bool {
+	var v cryptobyte.String
+	if !s.ReadUint8LengthPrefixed(&v) {
+		return false
+	}
+	*out = []byte(v)
+	return true
+}
+
+func readUint16Bytes(s *cryptobyte.String, out *[]byte) bool {
+	var v cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&v) {
+		return false
+	}
+	*out = []byte(v)
+	return true
+}

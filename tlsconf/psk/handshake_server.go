@@ -1,0 +1,470 @@
+package psk
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// serverHandshakeState is the server side of a PSK handshake. Its step
+// methods run in protocol order (RFC 8446 §2, Figure 1 with a PSK).
+type serverHandshakeState struct {
+	c   *Conn
+	ctx context.Context
+	cfg *ServerConfig
+
+	ch         *clientHelloMsg
+	firstHello *clientHelloMsg // set when a HelloRetryRequest was sent
+	identity   []byte
+	key        []byte
+	selected   int // index of the accepted identity in ch.identities
+	hash       Hash
+	suite      *cipherSuite
+	dhe        bool
+	group      CurveID
+	peerShare  []byte
+	hrrGroup   CurveID
+	alpn       string
+	transcript *transcript
+	sentCCS    bool
+
+	early, handshake, master []byte
+	clientHS, serverHS       []byte
+	clientAP                 []byte
+}
+
+func (c *Conn) serverHandshake(ctx context.Context) error {
+	if c.scfg == nil || c.scfg.GetKey == nil {
+		return localAlert(AlertInternalError, "psk: ServerConfig without GetKey")
+	}
+	hs := &serverHandshakeState{c: c, ctx: ctx, cfg: c.scfg, hash: c.scfg.Hash}
+	defer hs.wipe()
+	steps := []func() error{
+		hs.readClientHello,
+		hs.processClientHello,
+		hs.sendHelloRetryRequestIfNeeded,
+		hs.verifyBinder,
+		hs.sendServerHello,
+		hs.sendEncryptedExtensions,
+		hs.sendServerFinished,
+		hs.readClientFinished,
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			hs.logFailure(err)
+			return err
+		}
+	}
+	c.state.CipherSuite = hs.suite.id
+	c.state.Identity = hs.identity
+	c.state.Hash = hs.hash
+	c.state.Group = hs.group
+	c.state.DidHelloRetryRequest = hs.firstHello != nil
+	c.state.NegotiatedProtocol = hs.alpn
+	c.state.ServerName = hs.ch.serverName
+	hs.cfg.Logger.Debug().Str("identity", fmt.Sprintf("%q", hs.identity)).
+		Str("suite", CipherSuiteName(hs.suite.id)).Stringer("group", hs.group).
+		Str("remote", c.conn.RemoteAddr().String()).Msg("psk: handshake complete")
+	return nil
+}
+
+func (hs *serverHandshakeState) logFailure(err error) {
+	ev := hs.cfg.Logger.Debug().Err(err).Str("remote", hs.c.conn.RemoteAddr().String())
+	if hs.identity != nil {
+		ev = ev.Str("identity", fmt.Sprintf("%q", hs.identity))
+	}
+	ev.Msg("psk: handshake failed")
+}
+
+func (hs *serverHandshakeState) wipe() {
+	for _, b := range [][]byte{hs.key, hs.early, hs.handshake, hs.master, hs.clientHS, hs.serverHS} {
+		clear(b)
+	}
+}
+
+// readClientHello reads the first ClientHello (§4.1.2).
+func (hs *serverHandshakeState) readClientHello() error {
+	msg, err := hs.c.readHandshake(typeClientHello)
+	if err != nil {
+		return err
+	}
+	ch, err := parseClientHello(msg)
+	if err != nil {
+		return err
+	}
+	hs.c.ccsOK = true // §5: a ChangeCipherSpec may follow from now on
+	hs.ch = ch
+	return nil
+}
+
+// processClientHello validates the ClientHello and makes every choice:
+// version (§4.2.1), PSK identity (§4.2.11), cipher suite, key exchange
+// mode (§4.2.9), group (§4.2.8) and ALPN (RFC 7301).
+func (hs *serverHandshakeState) processClientHello() error {
+	ch := hs.ch
+	if !slices.Contains(ch.supportedVersions, VersionTLS13) {
+		return localAlert(AlertProtocolVersion, "client does not offer TLS 1.3")
+	}
+	if ch.vers != versionTLS12 {
+		return illegal("ClientHello legacy_version 0x%04x", ch.vers)
+	}
+	if len(ch.compressionMethods) != 1 || ch.compressionMethods[0] != 0 {
+		return illegal("TLS 1.3 ClientHello with compression methods %v", ch.compressionMethods)
+	}
+	if len(ch.identities) == 0 {
+		// Certificates are not served here: OpenSSL without a certificate
+		// answers handshake_failure too.
+		return localAlert(AlertHandshakeFailure, "ClientHello without a pre-shared key")
+	}
+	if len(ch.pskModes) == 0 {
+		return localAlert(AlertMissingExtension, "pre_shared_key without psk_key_exchange_modes")
+	}
+	if !hs.hash.valid() {
+		return localAlert(AlertInternalError, "psk: unknown PSK hash")
+	}
+	if err := hs.selectPSK(); err != nil {
+		return err
+	}
+	if err := hs.selectSuite(); err != nil {
+		return err
+	}
+	if err := hs.selectKeyExchange(); err != nil {
+		return err
+	}
+	if len(hs.cfg.NextProtos) > 0 && len(ch.alpnProtocols) > 0 {
+		for _, p := range hs.cfg.NextProtos {
+			if slices.Contains(ch.alpnProtocols, p) {
+				hs.alpn = p
+				break
+			}
+		}
+		if hs.alpn == "" {
+			return localAlert(AlertNoApplicationProtocol, "no ALPN protocol in common")
+		}
+	}
+	if ch.earlyData {
+		// 0-RTT is refused: skip the client's early records (§4.2.10).
+		hs.c.earlySkip = maxEarlyDataSkip
+	}
+	return nil
+}
+
+// selectPSK looks up the offered identities in order and keeps the first
+// with a key (§4.2.11). Unknown identities are skipped; none known is
+// handshake_failure, as OpenSSL answers.
+func (hs *serverHandshakeState) selectPSK() error {
+	for i, id := range hs.ch.identities {
+		if i == maxIdentities {
+			break
+		}
+		if CheckIdentity(id.identity) != nil {
+			continue
+		}
+		key, err := hs.c.lookupKey(hs.ctx, hs.cfg, id.identity)
+		if err != nil {
+			hs.identity = id.identity
+			return wrapAlert(AlertInternalError, fmt.Errorf("psk: key lookup: %w", err))
+		}
+		if len(key) == 0 {
+			continue
+		}
+		hs.identity = slices.Clone(id.identity)
+		if err := CheckKey(key); err != nil {
+			return wrapAlert(AlertInternalError, err)
+		}
+		hs.key = slices.Clone(key)
+		hs.selected = i
+		return nil
+	}
+	return localAlert(AlertHandshakeFailure, "no offered PSK identity is known")
+}
+
+// selectSuite picks the server's most preferred suite the client offers
+// whose hash is the PSK's hash (§4.2.11).
+func (hs *serverHandshakeState) selectSuite() error {
+	for _, id := range suitesFor(hs.cfg.CipherSuites, hs.hash) {
+		if slices.Contains(hs.ch.cipherSuites, id) {
+			hs.suite = suiteByID(id)
+			return nil
+		}
+	}
+	return localAlert(AlertHandshakeFailure, "no cipher suite in common for a "+hs.hash.String()+" PSK")
+}
+
+// selectKeyExchange prefers psk_dhe_ke (as OpenSSL does), accepts psk_ke
+// only when configured, and chooses the group: the first of the server's
+// groups the client sent a share for, else the first it supports, which
+// needs a HelloRetryRequest.
+func (hs *serverHandshakeState) selectKeyExchange() error {
+	ch := hs.ch
+	switch {
+	case slices.Contains(ch.pskModes, modePSKDHEKE):
+		hs.dhe = true
+	case slices.Contains(ch.pskModes, modePSKKE) && hs.cfg.AllowPSKOnly:
+		return nil
+	default:
+		return localAlert(AlertHandshakeFailure, "no acceptable PSK key exchange mode")
+	}
+	if !ch.has(extSupportedGroups) || !ch.has(extKeyShare) {
+		return localAlert(AlertMissingExtension, "psk_dhe_ke without supported_groups and key_share")
+	}
+	for _, ks := range ch.keyShares {
+		if !slices.Contains(ch.supportedGroups, ks.group) {
+			return illegal("key share for group %v not in supported_groups", ks.group)
+		}
+	}
+	groups := groupsOr(hs.cfg.Groups)
+	for _, g := range groups {
+		for _, ks := range ch.keyShares {
+			if ks.group == g && supportedGroup(g) {
+				hs.group, hs.peerShare = g, ks.data
+				return nil
+			}
+		}
+	}
+	for _, g := range groups {
+		if slices.Contains(ch.supportedGroups, g) && supportedGroup(g) {
+			hs.hrrGroup = g
+			return nil
+		}
+	}
+	return localAlert(AlertHandshakeFailure, "no (EC)DHE group in common")
+}
+
+// sendHelloRetryRequestIfNeeded asks for a key share of hs.hrrGroup
+// (§4.1.4) and reads the second ClientHello, which must keep everything
+// but the key share, the binders and early_data.
+func (hs *serverHandshakeState) sendHelloRetryRequestIfNeeded() error {
+	hs.transcript = newTranscript(hs.hash)
+	if hs.hrrGroup == 0 {
+		return nil
+	}
+	c := hs.c
+	hs.transcript.Write(hs.ch.raw)
+	hs.transcript.restartForHRR()
+	hrr := &serverHelloMsg{
+		vers:             versionTLS12,
+		random:           helloRetryRequestRandom[:],
+		sessionID:        hs.ch.sessionID,
+		cipherSuite:      hs.suite.id,
+		supportedVersion: VersionTLS13,
+		selectedGroup:    hs.hrrGroup,
+	}
+	raw, err := hrr.marshal()
+	if err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	if err := c.writeHandshakeLocked(raw, hs.transcript); err != nil {
+		return err
+	}
+	hs.sendCCSOnce()
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
+
+	msg, err := c.readHandshake(typeClientHello)
+	if err != nil {
+		return err
+	}
+	ch2, err := parseClientHello(msg)
+	if err != nil {
+		return err
+	}
+	first := hs.ch
+	if !hmac.Equal(ch2.sessionID, first.sessionID) || ch2.vers != first.vers ||
+		!slices.Equal(ch2.cipherSuites, first.cipherSuites) ||
+		!slices.Equal(ch2.supportedVersions, first.supportedVersions) ||
+		!slices.Equal(ch2.pskModes, first.pskModes) {
+		return illegal("second ClientHello differs from the first")
+	}
+	if ch2.earlyData {
+		return illegal("early_data in the second ClientHello")
+	}
+	if len(ch2.keyShares) != 1 || ch2.keyShares[0].group != hs.hrrGroup {
+		return illegal("second ClientHello lacks a single %v key share", hs.hrrGroup)
+	}
+	if !slices.Contains(ch2.supportedGroups, hs.hrrGroup) {
+		return illegal("second ClientHello drops group %v", hs.hrrGroup)
+	}
+	idx := -1
+	for i, id := range ch2.identities {
+		if i < maxIdentities && string(id.identity) == string(hs.identity) {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return illegal("second ClientHello drops the selected PSK identity")
+	}
+	hs.firstHello, hs.ch, hs.selected = first, ch2, idx
+	hs.group, hs.peerShare = hs.hrrGroup, ch2.keyShares[0].data
+	return nil
+}
+
+// verifyBinder checks the selected identity's binder (§4.2.11.2) in
+// constant time. A wrong key is illegal_parameter, as OpenSSL answers.
+func (hs *serverHandshakeState) verifyBinder() error {
+	ch := hs.ch
+	binder := ch.binders[hs.selected]
+	truncated := ch.raw[:len(ch.raw)-ch.bindersLen()]
+	hs.early = earlySecret(hs.hash, hs.key)
+	want := finishedMAC(hs.hash, binderKey(hs.hash, hs.early, true), hs.transcript.sumWith(truncated))
+	if len(binder) != len(want) || !hmac.Equal(binder, want) {
+		return localAlert(AlertIllegalParameter, "PSK binder does not verify (wrong key)")
+	}
+	hs.transcript.Write(ch.raw)
+	return nil
+}
+
+func (hs *serverHandshakeState) sendCCSOnce() {
+	// Compatibility mode (§D.4): only when the client sent a session ID.
+	if !hs.sentCCS && len(hs.ch.sessionID) > 0 {
+		hs.c.writeChangeCipherSpecLocked()
+		hs.sentCCS = true
+	}
+}
+
+// sendServerHello sends the ServerHello with the selected identity and
+// our key share, then installs the handshake keys (§7.1).
+func (hs *serverHandshakeState) sendServerHello() error {
+	c := hs.c
+	sh := &serverHelloMsg{
+		vers:             versionTLS12,
+		random:           make([]byte, 32),
+		sessionID:        hs.ch.sessionID,
+		cipherSuite:      hs.suite.id,
+		supportedVersion: VersionTLS13,
+		hasPSK:           true,
+		selectedIdentity: uint16(hs.selected),
+	}
+	if _, err := io.ReadFull(randReader(hs.cfg.Rand), sh.random); err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	var shared []byte
+	if hs.dhe {
+		priv, err := generateKeyShare(hs.group, randReader(hs.cfg.Rand))
+		if err != nil {
+			return wrapAlert(AlertInternalError, err)
+		}
+		if shared, err = sharedSecret(priv, hs.group, hs.peerShare); err != nil {
+			return err
+		}
+		defer clear(shared)
+		sh.keyShare = keyShare{group: hs.group, data: priv.PublicKey().Bytes()}
+	}
+	raw, err := sh.marshal()
+	if err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	if err := c.writeHandshakeLocked(raw, hs.transcript); err != nil {
+		return err
+	}
+	hs.sendCCSOnce()
+	if err := c.atRecordBoundary(); err != nil {
+		return err
+	}
+	hs.handshake = handshakeSecret(hs.hash, hs.early, shared)
+	th := hs.transcript.Sum()
+	hs.clientHS = deriveSecret(hs.hash, hs.handshake, "c hs traffic", th)
+	hs.serverHS = deriveSecret(hs.hash, hs.handshake, "s hs traffic", th)
+	if err := c.out.setTrafficSecret(hs.suite, hs.serverHS); err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	if err := c.in.setTrafficSecret(hs.suite, hs.clientHS); err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	// Refused 0-RTT records fail to decrypt under the handshake key and are
+	// skipped, up to a bound (§4.2.10). Not after a HelloRetryRequest.
+	c.skipFailed = hs.ch.earlyData && hs.firstHello == nil
+	return nil
+}
+
+// sendEncryptedExtensions sends EncryptedExtensions (§4.3.1): ALPN only.
+func (hs *serverHandshakeState) sendEncryptedExtensions() error {
+	ee := &encryptedExtensionsMsg{alpnProtocol: hs.alpn}
+	raw, err := ee.marshal()
+	if err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	return hs.c.writeHandshakeLocked(raw, hs.transcript)
+}
+
+// sendServerFinished sends Finished (§4.4.4), derives the application
+// secrets and installs the server's application write key.
+func (hs *serverHandshakeState) sendServerFinished() error {
+	c := hs.c
+	verify := finishedMAC(hs.hash, hs.serverHS, hs.transcript.Sum())
+	if err := c.writeHandshakeLocked(marshalFinished(verify), hs.transcript); err != nil {
+		return err
+	}
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
+	hs.master = masterSecret(hs.hash, hs.handshake)
+	th := hs.transcript.Sum()
+	hs.clientAP = deriveSecret(hs.hash, hs.master, "c ap traffic", th)
+	serverAP := deriveSecret(hs.hash, hs.master, "s ap traffic", th)
+	if err := c.out.setTrafficSecret(hs.suite, serverAP); err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	return nil
+}
+
+// readClientFinished verifies the client's Finished (§4.4.4) and installs
+// the client application read key.
+func (hs *serverHandshakeState) readClientFinished() error {
+	c := hs.c
+	msg, err := c.readHandshake(typeFinished)
+	if err != nil {
+		var ae *AlertError
+		if errors.As(err, &ae) && ae.Alert == AlertBadRecordMAC && !ae.Remote {
+			ae.Err = errors.New("client Finished does not decrypt: the client derived other keys")
+		}
+		return err
+	}
+	got, err := parseFinished(msg, hs.hash)
+	if err != nil {
+		return err
+	}
+	want := finishedMAC(hs.hash, hs.clientHS, hs.transcript.Sum())
+	if !hmac.Equal(got, want) {
+		return localAlert(AlertDecryptError, "client Finished does not verify")
+	}
+	if err := c.atRecordBoundary(); err != nil {
+		return err
+	}
+	c.skipFailed, c.earlySkip = false, 0
+	if err := c.in.setTrafficSecret(hs.suite, hs.clientAP); err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	return nil
+}
+
+// lookupCache holds key lookups a Listener made while routing, so the
+// handshake does not repeat them.
+type lookupCache struct {
+	keys map[string][]byte
+}
+
+// lookupKey calls the server hook with a deadline (or uses the cache).
+func (c *Conn) lookupKey(ctx context.Context, cfg *ServerConfig, identity []byte) ([]byte, error) {
+	if c.preKeys != nil {
+		if k, ok := c.preKeys.keys[string(identity)]; ok {
+			return k, nil
+		}
+	}
+	return callGetKey(ctx, cfg, identity)
+}
+
+func callGetKey(ctx context.Context, cfg *ServerConfig, identity []byte) ([]byte, error) {
+	timeout := cfg.KeyLookupTimeout
+	if timeout <= 0 {
+		timeout = DefaultKeyLookupTimeout
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return cfg.GetKey(lctx, slices.Clone(identity))
+}

@@ -1,0 +1,131 @@
+package psk
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// testKeyHex is the key of the captured transcripts and the research
+// notes: the bytes 00..1f.
+const testKeyHex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+const testIdentity = "Client_identity"
+
+func mustHex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func testKey(t testing.TB) []byte { return mustHex(t, testKeyHex) }
+
+// staticKeys is a ServerConfig.GetKey over a map.
+func staticKeys(m map[string][]byte) func(context.Context, []byte) ([]byte, error) {
+	return func(_ context.Context, id []byte) ([]byte, error) { return m[string(id)], nil }
+}
+
+func testServerConfig(t testing.TB) *ServerConfig {
+	return &ServerConfig{GetKey: staticKeys(map[string][]byte{testIdentity: testKey(t)})}
+}
+
+func testClientConfig(t testing.TB) *ClientConfig {
+	return &ClientConfig{Identity: []byte(testIdentity), Key: testKey(t)}
+}
+
+// tcpPair returns two ends of a loopback TCP connection.
+func tcpPair(t testing.TB) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { client.Close(); r.c.Close() })
+	return client, r.c
+}
+
+// handshakePair runs both handshakes concurrently and returns both errors.
+func handshakePair(t testing.TB, ccfg *ClientConfig, scfg *ServerConfig) (*Conn, *Conn, error, error) {
+	t.Helper()
+	cc, sc := tcpPair(t)
+	c, s := Client(cc, ccfg), Server(sc, scfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	serr := make(chan error, 1)
+	go func() {
+		err := s.HandshakeContext(ctx)
+		if err != nil {
+			s.Close() // unblocks a client still waiting
+		}
+		serr <- err
+	}()
+	cerr := c.HandshakeContext(ctx)
+	if cerr != nil {
+		c.Close()
+	}
+	return c, s, cerr, <-serr
+}
+
+// echoOnce writes msg on a, echoes it on b and reads it back on a.
+func echoOnce(t testing.TB, a, b net.Conn, msg []byte) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, len(msg))
+		if _, err := io.ReadFull(b, buf); err != nil {
+			done <- err
+			return
+		}
+		_, err := b.Write(buf)
+		done <- err
+	}()
+	if _, err := a.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(a, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("echo mismatch")
+	}
+}
+
+func alertOf(err error) (Alert, bool, bool) {
+	var ae *AlertError
+	if errors.As(err, &ae) {
+		return ae.Alert, ae.Remote, true
+	}
+	return 0, false, false
+}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

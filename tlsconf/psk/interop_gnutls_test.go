@@ -1,0 +1,164 @@
+package psk
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Interop with GnuTLS 3.7 gnutls-cli --pskusername/--pskkey against our
+// server. gnutls-serv has no bind address (it listens on every
+// interface), so it is not started here.
+
+const (
+	gnutlsDHE = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+ECDHE-PSK:+DHE-PSK"
+	gnutlsKE  = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+PSK"
+)
+
+func runGnuTLSClient(t *testing.T, addr, identity, keyHex, priority string) string {
+	t.Helper()
+	bin := lookPeer(t, "gnutls-cli", "gnutls-bin")
+	host, port, _ := strings.Cut(addr, ":")
+	p := startPeer(t, bin, "-V", "--port", port, host, "--pskusername", identity, "--pskkey", keyHex, "--priority", priority)
+	if p.waitOrExit("- Handshake was completed", 10*time.Second) {
+		fmt.Fprintf(p.stdin, "%s\n", payload)
+		waitCount(t, p, payload, 1)
+	}
+	p.stdin.Close()
+	p.wait(t, 5*time.Second)
+	return p.out.String()
+}
+
+func TestGnuTLSClient(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		priority string
+		server   func(*ServerConfig)
+		suite    uint16
+		dhe      bool
+		hrr      bool
+	}{
+		{name: "psk_dhe_ke", priority: gnutlsDHE, suite: TLS_AES_128_GCM_SHA256, dhe: true},
+		{name: "psk_ke", priority: gnutlsKE, server: func(s *ServerConfig) { s.AllowPSKOnly = true }, suite: TLS_AES_128_GCM_SHA256},
+		{name: "TLS_CHACHA20_POLY1305_SHA256", priority: gnutlsDHE + ":-CIPHER-ALL:+CHACHA20-POLY1305", suite: TLS_CHACHA20_POLY1305_SHA256, dhe: true},
+		{name: "TLS_AES_128_GCM_SHA256", priority: gnutlsDHE + ":-CIPHER-ALL:+AES-128-GCM", suite: TLS_AES_128_GCM_SHA256, dhe: true},
+		// GnuTLS sends shares for P-256 and X25519 only; a P-384-only server
+		// asks again.
+		{name: "HelloRetryRequest", priority: gnutlsDHE + ":-GROUP-ALL:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-X25519", server: func(s *ServerConfig) { s.Groups = []CurveID{P384} }, suite: TLS_AES_128_GCM_SHA256, dhe: true, hrr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testServerConfig(t)
+			if tc.server != nil {
+				tc.server(cfg)
+			}
+			addr, results := goServer(t, cfg, 1)
+			out := runGnuTLSClient(t, addr, testIdentity, testKeyHex, tc.priority)
+			r := result(t, results)
+			if r.err != nil {
+				t.Fatalf("%v\n%s", r.err, out)
+			}
+			if r.state.CipherSuite != tc.suite || (r.state.Group != 0) != tc.dhe || r.state.DidHelloRetryRequest != tc.hrr {
+				t.Fatalf("state %+v\n%s", r.state, out)
+			}
+			if !strings.Contains(out, "- Version: TLS1.3") || !strings.Contains(out, "Connected as '"+testIdentity+"'") {
+				t.Fatalf("gnutls-cli output:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestGnuTLSClientRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, identity, key, priority string
+		alert                         Alert
+	}{
+		{"wrong key", testIdentity, strings.Repeat("ab", 32), gnutlsDHE, AlertIllegalParameter},
+		{"unknown identity", "nobody", testKeyHex, gnutlsDHE, AlertHandshakeFailure},
+		{"psk_ke not allowed", testIdentity, testKeyHex, gnutlsKE, AlertHandshakeFailure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, results := goServer(t, testServerConfig(t), 1)
+			out := runGnuTLSClient(t, addr, tc.identity, tc.key, tc.priority)
+			r := result(t, results)
+			a, remote, ok := alertOf(r.err)
+			if !ok || remote || a != tc.alert {
+				t.Fatalf("server error %v, want sent %v", r.err, tc.alert)
+			}
+			if !strings.Contains(out, fmt.Sprintf("Received alert [%d]", tc.alert)) {
+				t.Fatalf("gnutls-cli did not report alert %d:\n%s", tc.alert, out)
+			}
+		})
+	}
+}
+
+// startGnuTLSServer runs gnutls-serv --echo with a PSK password file in
+// a private network namespace and returns its PID and address there.
+func startGnuTLSServer(t *testing.T, priority string) (int, string) {
+	t.Helper()
+	bin := lookPeer(t, "gnutls-serv", "gnutls-bin")
+	pw := filepath.Join(t.TempDir(), "psk.txt")
+	if err := os.WriteFile(pw, []byte(testIdentity+":"+testKeyHex+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := "5556"
+	prog, args := netnsCommand(t, bin, "--port", port, "--echo", "--pskpasswd", pw, "--priority", priority)
+	p := startPeer(t, prog, args...)
+	p.waitFor(t, "listening", 10*time.Second)
+	return p.cmd.Process.Pid, "127.0.0.1:" + port
+}
+
+func TestGnuTLSServer(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		priority string
+		client   func(*ClientConfig)
+		dhe      bool
+		alert    Alert
+	}{
+		{name: "psk_dhe_ke", priority: gnutlsDHE, dhe: true},
+		{name: "psk_ke", priority: gnutlsKE, client: func(c *ClientConfig) { c.Modes = []Mode{ModePSKOnly} }},
+		{name: "AES-128-GCM", priority: gnutlsDHE + ":-CIPHER-ALL:+AES-128-GCM", client: func(c *ClientConfig) { c.CipherSuites = []uint16{TLS_AES_128_GCM_SHA256} }, dhe: true},
+		{name: "CHACHA20-POLY1305", priority: gnutlsDHE + ":-CIPHER-ALL:+CHACHA20-POLY1305", client: func(c *ClientConfig) { c.CipherSuites = []uint16{TLS_CHACHA20_POLY1305_SHA256} }, dhe: true},
+		{name: "HelloRetryRequest", priority: gnutlsDHE + ":-GROUP-ALL:+GROUP-SECP384R1", dhe: true, client: func(c *ClientConfig) {
+			c.Groups = []CurveID{X25519, P384}
+			c.KeyShares = []CurveID{X25519}
+		}},
+		{name: "wrong key", priority: gnutlsDHE, client: func(c *ClientConfig) { c.Key = make([]byte, 32) }, alert: AlertIllegalParameter},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pid, addr := startGnuTLSServer(t, tc.priority)
+			nc, err := dialInNetns(pid, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := testClientConfig(t)
+			if tc.client != nil {
+				tc.client(cfg)
+			}
+			c := Client(nc, cfg)
+			defer c.Close()
+			err = c.Handshake()
+			if tc.alert != 0 {
+				if a, remote, ok := alertOf(err); !ok || !remote || a != tc.alert {
+					t.Fatalf("error %v, want received %v", err, tc.alert)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := c.ConnectionState()
+			if (st.Group != 0) != tc.dhe || (tc.name == "HelloRetryRequest") != st.DidHelloRetryRequest {
+				t.Fatalf("state %+v", st)
+			}
+			clientEcho(t, c)
+			if err := c.KeyUpdate(true); err != nil {
+				t.Fatal(err)
+			}
+			clientEcho(t, c)
+		})
+	}
+}

@@ -1,0 +1,166 @@
+package psk
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testCert returns a self-signed certificate for "localhost" and
+// 127.0.0.1, and a pool trusting it.
+func testCert(t testing.TB) (tls.Certificate, *x509.CertPool, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool,
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// muxServer serves a Listener on 127.0.0.1: each connection echoes lines
+// and reports whether it was routed to PSK.
+func muxServer(t *testing.T, psk *ServerConfig, cert *tls.Config) (string, <-chan bool) {
+	t.Helper()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := NewListener(inner, psk, cert)
+	routes := make(chan bool, 16)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				m := c.(*MuxConn)
+				br := bufio.NewReader(m)
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				routes <- m.PSK() != nil
+				if _, err := m.Write([]byte(line)); err != nil {
+					return
+				}
+				_, _ = br.ReadString('\n') // until EOF
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String(), routes
+}
+
+func TestListenerBothKinds(t *testing.T) {
+	cert, pool, _ := testCert(t)
+	addr, routes := muxServer(t, testServerConfig(t), &tls.Config{Certificates: []tls.Certificate{cert}})
+
+	// A PSK device.
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := Client(nc, testClientConfig(t))
+	clientEcho(t, pc)
+	pc.Close()
+	if !<-routes {
+		t.Fatal("PSK client routed to certificates")
+	}
+
+	// A certificate client, twice: the second resumes with a session
+	// ticket (pre_shared_key with an unknown identity) and still goes to
+	// crypto/tls.
+	ccfg := &tls.Config{RootCAs: pool, ServerName: "localhost", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	for i := 0; i < 2; i++ {
+		tc, err := tls.Dial("tcp", addr, ccfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clientEcho(t, tc)
+		if resumed := tc.ConnectionState().DidResume; resumed != (i == 1) {
+			t.Fatalf("connection %d: DidResume %v", i, resumed)
+		}
+		tc.Close()
+		if <-routes {
+			t.Fatalf("certificate client %d routed to PSK", i)
+		}
+	}
+}
+
+func TestListenerOpenSSL(t *testing.T) {
+	bin := lookPeer(t, "openssl", "openssl")
+	cert, _, certPEM := testCert(t)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, routes := muxServer(t, testServerConfig(t), &tls.Config{Certificates: []tls.Certificate{cert}})
+	for _, tc := range []struct {
+		name string
+		args []string
+		psk  bool
+	}{
+		// s_client -psk also sends signature_algorithms: the known
+		// identity decides.
+		{"psk", []string{"-psk", testKeyHex, "-psk_identity", testIdentity}, true},
+		{"certificate", []string{"-CAfile", caFile, "-verify_return_error", "-servername", "localhost"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"s_client", "-connect", addr, "-brief", "-tls1_3"}, tc.args...)
+			p := startPeer(t, bin, args...)
+			if !p.waitOrExit("CONNECTION ESTABLISHED", 10*time.Second) {
+				t.Fatalf("no connection:\n%s", p.out.String())
+			}
+			p.stdin.Write([]byte(payload + "\n"))
+			waitCount(t, p, payload, 1)
+			p.stdin.Close()
+			p.wait(t, 5*time.Second)
+			if got := <-routes; got != tc.psk {
+				t.Fatalf("routed to PSK: %v", got)
+			}
+			if !tc.psk && !strings.Contains(p.out.String(), "Verification: OK") {
+				t.Fatalf("certificate not verified:\n%s", p.out.String())
+			}
+		})
+	}
+}
