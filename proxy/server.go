@@ -133,7 +133,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("proxy: accept: %w", err)
 		}
 		backoff = 0
+		// Add under mu, ordered with Shutdown's closing flag: a connection
+		// accepted as Shutdown starts is refused, never missed by its Wait.
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			<-s.sem
+			nc.Close()
+			return nil
+		}
 		s.conns.Add(1)
+		s.mu.Unlock()
 		go func() {
 			defer s.conns.Done()
 			defer func() { <-s.sem }()
