@@ -121,8 +121,9 @@ async function runOn(conn, c) {
       break;
     }
     case 'await-close': {
-      // With a size, a binary payload of that size instead (to exceed a limit).
-      ws.send(c.size > 0 ? binaryPayload(c.size) : 'close me');
+      // With a size, that many random bytes instead: incompressible, so
+      // they exceed a size limit even with permessage-deflate negotiated.
+      ws.send(c.size > 0 ? crypto.randomBytes(c.size) : 'close me');
       const closed = await conn.closed;
       res.code = closed.code;
       res.reason = closed.reason;

@@ -16,6 +16,7 @@ For wss URLs the client trusts the default CA store, or SSL_CERT_FILE.
 import asyncio
 import hashlib
 import json
+import os
 import sys
 import traceback
 
@@ -70,9 +71,10 @@ async def run_case(c):
         elif op == "close":
             await ws.close(c["code"], c.get("reason", ""))
         elif op == "await-close":
-            # With a size, a binary payload of that size instead (to exceed a limit).
+            # With a size, that many random bytes instead: incompressible, so
+            # they exceed a size limit even with permessage-deflate negotiated.
             size = c.get("size", 0)
-            await ws.send(binary_payload(size) if size > 0 else "close me")
+            await ws.send(os.urandom(size) if size > 0 else "close me")
             try:
                 m = await ws.recv()
                 res["error"] = f"got a message instead of a close: {m!r}"
