@@ -34,8 +34,9 @@ func startServeBin(t *testing.T, bin string, args ...string) *serveProc {
 	t.Helper()
 	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"}, args...)
 	cmd := exec.Command(bin, all...)
-	// Never the developer's state directory.
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir(), "HOME="+t.TempDir())
+	// Never the developer's state directory. A race-enabled binary sleeps
+	// 1s at exit by default: not here.
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir(), "HOME="+t.TempDir(), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
 	p := startProc(t, "wssproxy serve", cmd)
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -79,5 +80,5 @@ func devRoots(t *testing.T) *tls.Config {
 	if !pool.AppendCertsFromPEM(pem) {
 		t.Fatal("no CA in " + env.dev.CACertFile)
 	}
-	return &tls.Config{RootCAs: pool}
+	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 }

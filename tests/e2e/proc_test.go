@@ -137,6 +137,18 @@ func (p *proc) waitLine(t *testing.T, what string, match func(string) bool) stri
 	}
 }
 
+// waitStderr waits until the process's stderr (its log) contains s.
+func (p *proc) waitStderr(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !strings.Contains(p.stderr.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s logged no %s within %v", p.name, s, waitTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // event is a JSON line of a peer script: "listening" with the port, then
 // per connection "close" with the code and reason received (1006 when
 // none), "partial" and "error"; the hold clients print "close" too.
