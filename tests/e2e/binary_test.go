@@ -32,7 +32,8 @@ func startServe(t *testing.T, args ...string) *serveProc {
 
 func startServeBin(t *testing.T, bin string, args ...string) *serveProc {
 	t.Helper()
-	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"}, args...)
+	// --grace 3s keeps the cleanup's SIGTERM under its 5s wait; args may override it.
+	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug", "--grace", "3s"}, args...)
 	cmd := exec.Command(bin, all...)
 	// Never the developer's state directory. A race-enabled binary sleeps
 	// 1s at exit by default: not here.
