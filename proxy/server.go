@@ -56,6 +56,10 @@ type Server struct {
 	closing   bool
 	conns     sync.WaitGroup
 	nextID    atomic.Uint64
+	// aborted ends when Shutdown's grace runs out: connections still in
+	// their handshakes (client TLS, request, upstream dial) stop then.
+	aborted context.Context
+	abort   context.CancelFunc
 }
 
 // New checks the options and returns a Server.
@@ -85,6 +89,7 @@ func New(opts *Options) (*Server, error) {
 		listeners: map[net.Listener]struct{}{},
 		pairs:     map[*pair]struct{}{},
 	}
+	s.aborted, s.abort = context.WithCancel(context.Background())
 	for i := range o.Routes {
 		r := o.Routes[i] // copy: the caller's slice stays untouched
 		r.AllowedOrigins = append([]string(nil), r.AllowedOrigins...)
@@ -133,7 +138,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("proxy: accept: %w", err)
 		}
 		backoff = 0
+		// Add under mu, ordered with Shutdown's closing flag: a connection
+		// accepted as Shutdown starts is refused, never missed by its Wait.
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			<-s.sem
+			nc.Close()
+			return nil
+		}
 		s.conns.Add(1)
+		s.mu.Unlock()
 		go func() {
 			defer s.conns.Done()
 			defer func() { <-s.sem }()
@@ -150,7 +165,8 @@ func (s *Server) isClosing() bool {
 
 // Shutdown stops accepting, closes every relayed connection's legs with
 // code (1001 going away, 1012 for a restart) and waits for them, or until
-// ctx ends, when the rest are aborted.
+// ctx ends, when the rest (and those still in their handshakes) are
+// aborted.
 func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string) error {
 	s.mu.Lock()
 	s.closing = true
@@ -172,6 +188,7 @@ func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		s.abort()
 		s.mu.Lock()
 		for p := range s.pairs {
 			p.client.conn.Abort()
@@ -190,6 +207,9 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	id := s.nextID.Add(1)
 	log := s.opts.Logger.With().Uint64("conn", id).Logger()
 	defer nc.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.aborted, cancel)()
 	clientAddr := nc.RemoteAddr().String()
 	deadline := time.Now().Add(s.opts.HandshakeTimeout)
 	_ = nc.SetDeadline(deadline)

@@ -5,7 +5,9 @@
 //                               line per case (see tests/interop/script_test.go)
 //   node client.js hold URL     connect, exchange one message, print
 //                               {"ready":true} and hold the connection until
-//                               killed
+//                               killed; if the server closes it first, print
+//                               {"event":"close","code":…,"reason":…} and exit
+// For wss URLs the client trusts Node's CAs plus NODE_EXTRA_CA_CERTS.
 const crypto = require('crypto');
 const WebSocket = require('ws');
 
@@ -119,10 +121,12 @@ async function runOn(conn, c) {
       break;
     }
     case 'await-close': {
-      ws.send('close me');
-      const c = await conn.closed;
-      res.code = c.code;
-      res.reason = c.reason;
+      // With a size, that many random bytes instead: incompressible, so
+      // they exceed a size limit even with permessage-deflate negotiated.
+      ws.send(c.size > 0 ? crypto.randomBytes(c.size) : 'close me');
+      const closed = await conn.closed;
+      res.code = closed.code;
+      res.reason = closed.reason;
       break;
     }
     case 'await-ping': {
@@ -169,7 +173,10 @@ async function hold(url) {
   conn.ws.send('hold');
   await conn.next();
   process.stdout.write(JSON.stringify({ ready: true }) + '\n');
-  setInterval(() => {}, 1 << 30); // until killed
+  const timer = setInterval(() => {}, 1 << 30); // until killed or closed
+  const c = await conn.closed;
+  process.stdout.write(JSON.stringify({ event: 'close', code: c.code, reason: c.reason }) + '\n');
+  clearInterval(timer);
 }
 
 const [mode, arg] = process.argv.slice(2);

@@ -6,12 +6,17 @@ python3-websockets 10.4; run with /usr/bin/python3).
                                 line per case (see tests/interop/script_test.go)
   python3 client.py hold URL    connect, exchange one message, print
                                 {"ready":true} and hold the connection until
-                                killed
+                                killed; if the server closes it first, print
+                                {"event":"close","code":...,"reason":...}
+                                and exit
+
+For wss URLs the client trusts the default CA store, or SSL_CERT_FILE.
 """
 
 import asyncio
 import hashlib
 import json
+import os
 import sys
 import traceback
 
@@ -66,7 +71,10 @@ async def run_case(c):
         elif op == "close":
             await ws.close(c["code"], c.get("reason", ""))
         elif op == "await-close":
-            await ws.send("close me")
+            # With a size, that many random bytes instead: incompressible, so
+            # they exceed a size limit even with permessage-deflate negotiated.
+            size = c.get("size", 0)
+            await ws.send(os.urandom(size) if size > 0 else "close me")
             try:
                 m = await ws.recv()
                 res["error"] = f"got a message instead of a close: {m!r}"
@@ -100,7 +108,9 @@ async def hold(url):
     await ws.recv()
     sys.stdout.write(json.dumps({"ready": True}) + "\n")
     sys.stdout.flush()
-    await asyncio.Future()  # until killed
+    await ws.wait_closed()  # until killed or closed
+    sys.stdout.write(json.dumps({"event": "close", "code": ws.close_code, "reason": ws.close_reason}) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

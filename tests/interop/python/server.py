@@ -1,7 +1,10 @@
 """Echo server of wssproxy's interop tests, on Python's websockets (Debian
 python3-websockets 10.4; run with /usr/bin/python3).
 
-Listens on 127.0.0.1 on a free port and prints JSON lines on stdout:
+  python3 server.py [--cert FILE --key FILE]
+
+Listens on 127.0.0.1 on a free port (wss with --cert/--key, else ws) and
+prints JSON lines on stdout:
 {"event":"listening","port":N}, then per connection
 {"event":"close","id":...,"code":...,"reason":...} with the close frame it
 received (1006 when none). Paths (query id, and code/reason for /close):
@@ -10,10 +13,15 @@ received (1006 when none). Paths (query id, and code/reason for /close):
   /close  on the first message, close with code and reason
   /ping   on the first message, ping with "srv-ping"; on the pong, send
           "pong:" + its payload
+  /partial on the first message, send the first fragment of a text message
+          (no FIN), then print {"event":"partial","id":...} and send nothing
+          more (the test kills the process mid-message)
 """
 
+import argparse
 import asyncio
 import json
+import ssl
 import sys
 import urllib.parse
 
@@ -57,6 +65,10 @@ async def handler(ws, path=None):
                 await waiter
                 await ws.send("pong:srv-ping")
                 continue
+            if mode == "partial" and was_first:
+                await ws.write_frame(False, OP_TEXT, b"first half of a message")
+                emit({"event": "partial", "id": conn_id})
+                continue
             if mode == "frag" and len(msg) > 1:
                 await send_fragmented(ws, msg)
                 continue
@@ -70,7 +82,15 @@ async def handler(ws, path=None):
 
 
 async def main():
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=MAX_SIZE, max_queue=None) as server:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    args = parser.parse_args()
+    tls = None
+    if args.cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.cert, args.key)
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=MAX_SIZE, max_queue=None, ssl=tls) as server:
         port = server.sockets[0].getsockname()[1]
         emit({"event": "listening", "port": port})
         await asyncio.Future()  # until killed
