@@ -1,7 +1,6 @@
 package psk
 
 import (
-	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -44,8 +43,6 @@ type clientHelloMsg struct {
 	binders            [][]byte
 	extensions         []uint16 // extension types in wire order
 }
-
-var errDecode = errors.New("malformed message")
 
 func decodeErr(what string) *AlertError {
 	return localAlert(AlertDecodeError, "malformed "+what)

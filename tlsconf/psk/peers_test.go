@@ -133,23 +133,6 @@ func freePort(t *testing.T) string {
 	return port
 }
 
-// dialUntil dials addr until it accepts, for peers that print nothing
-// when ready.
-func dialUntil(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return c
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dial %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // serverResult is what the Go PSK server saw for one connection.
 type serverResult struct {
 	state ConnectionState

@@ -1,10 +1,8 @@
 package psk
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"net"
 )
 
 // The record layer (RFC 8446 §5). Callers hold c.in for reading and c.out
@@ -283,9 +281,4 @@ func (c *Conn) writeHandshakeLocked(msg []byte, t *transcript) error {
 		t.Write(msg)
 	}
 	return c.writeRecordLocked(recordHandshake, msg)
-}
-
-func isTimeout(err error) bool {
-	ne, ok := errors.AsType[net.Error](err)
-	return ok && ne.Timeout()
 }
