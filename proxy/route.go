@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -32,6 +33,9 @@ type Route struct {
 	// UpstreamTLS verifies a wss upstream (CA, pins, ignore policy, pause);
 	// nil means system roots with default verification.
 	UpstreamTLS *tlsconf.Client
+	// UpstreamPSK, if set, makes a wss upstream use TLS 1.3 external PSK
+	// instead of certificates (UpstreamTLS must then be nil).
+	UpstreamPSK *psk.ClientConfig
 	// UpstreamDial opens the upstream's transport connection (an HTTP
 	// CONNECT or SOCKS5 dialer); nil dials directly.
 	UpstreamDial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -70,6 +74,9 @@ func (r *Route) compile() error {
 		return fmt.Errorf("route %q: upstream URL may not carry credentials or a fragment", r.Name)
 	}
 	r.upstream = u
+	if r.UpstreamPSK != nil && (r.UpstreamTLS != nil || u.Scheme != "wss") {
+		return fmt.Errorf("route %q: a PSK upstream must be wss:// and has no certificate verification (UpstreamTLS)", r.Name)
+	}
 	if r.Path == "/" {
 		r.Path = ""
 	}

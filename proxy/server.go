@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -25,6 +26,11 @@ type Options struct {
 	// TLS, if set, makes the client leg wss (certificates from certs, or a
 	// tlsconf.ServerConfig); nil serves plain ws.
 	TLS *tls.Config
+	// PSK, if set, accepts TLS 1.3 external-PSK clients (devices without
+	// certificates) on the same port as TLS's certificate clients: each
+	// ClientHello is routed to the PSK stack or to crypto/tls. With PSK
+	// and no TLS the port serves PSK clients only.
+	PSK *psk.ServerConfig
 	// MaxConnections bounds the connections being served at once; more
 	// wait in the listen backlog. Default 10000.
 	MaxConnections int
@@ -224,17 +230,14 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 			clientAddr = src
 		}
 	}
-	secure := s.opts.TLS != nil
+	secure := s.opts.TLS != nil || s.opts.PSK != nil
 	if secure {
-		tc := tls.Server(nc, s.opts.TLS)
-		hctx, cancel := context.WithDeadline(ctx, deadline)
-		err := tc.HandshakeContext(hctx)
-		cancel()
+		var err error
+		nc, err = s.secure(ctx, nc, deadline, &log)
 		if err != nil {
 			log.Debug().Err(err).Str("peer", clientAddr).Msg("client TLS handshake failed")
 			return
 		}
-		nc = tc
 	}
 	hctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -276,6 +279,26 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		return
 	}
 	s.relay(ctx, log, route, client, upstream, secure)
+}
+
+// secure runs the client leg's TLS handshake: crypto/tls, or the PSK
+// stack for PSK clients when Options.PSK is set. PSK identities are
+// logged (they travel in clear); keys never are.
+func (s *Server) secure(ctx context.Context, nc net.Conn, deadline time.Time, log *zerolog.Logger) (net.Conn, error) {
+	hctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	if s.opts.PSK == nil {
+		tc := tls.Server(nc, s.opts.TLS)
+		return tc, tc.HandshakeContext(hctx)
+	}
+	mc := psk.Mux(nc, s.opts.PSK, s.opts.TLS)
+	if err := mc.HandshakeContext(hctx); err != nil {
+		return nil, err
+	}
+	if pc := mc.PSK(); pc != nil {
+		*log = log.With().Bytes("psk_identity", pc.ConnectionState().Identity).Logger()
+	}
+	return mc, nil
 }
 
 // relay runs the frame relay for an accepted pair and logs its summary.

@@ -29,6 +29,9 @@ func (s *Server) dialUpstream(ctx context.Context, r *Route, up *ws.Upgrade, cli
 		NetDial:          r.UpstreamDial,
 		HandshakeTimeout: r.UpstreamTimeout,
 	}
+	if r.UpstreamPSK != nil {
+		opts.TLSClient = r.UpstreamPSK.TLSClient
+	}
 	if r.UpstreamTLS != nil {
 		client := r.UpstreamTLS
 		opts.TLSClient = func(ctx context.Context, nc net.Conn, serverName string) (net.Conn, error) {

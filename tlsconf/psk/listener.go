@@ -48,6 +48,13 @@ func (l *Listener) Accept() (net.Conn, error) {
 	return &MuxConn{raw: nc, l: l}, nil
 }
 
+// Mux wraps one accepted connection as NewListener's Accept does, for
+// servers with an accept loop of their own (one that first reads a PROXY
+// protocol header, say). The configurations are as for NewListener.
+func Mux(conn net.Conn, pskConfig *ServerConfig, certConfig *tls.Config) *MuxConn {
+	return &MuxConn{raw: conn, l: &Listener{psk: pskConfig, cert: certConfig}}
+}
+
 // Close closes the inner listener.
 func (l *Listener) Close() error { return l.inner.Close() }
 
