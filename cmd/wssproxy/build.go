@@ -16,6 +16,7 @@ import (
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -50,8 +51,17 @@ func (b *builder) listener(lc *listenerConfig) (*builtListener, error) {
 		}
 		bl.routes = append(bl.routes, r)
 	}
+	var pskCfg *psk.ServerConfig
+	if lc.pskFile != "" {
+		kf, err := psk.OpenKeyFile(lc.pskFile, &psk.KeyFileOptions{Logger: b.log})
+		if err != nil {
+			return nil, fmt.Errorf("PSK file: %w", err)
+		}
+		pskCfg = &psk.ServerConfig{GetKey: kf.GetKey, Logger: b.log}
+	}
+	bl.psk = pskCfg != nil
 	bl.srv, err = proxy.New(&proxy.Options{
-		Routes: bl.routes, TLS: bl.tls, MaxConnections: lc.maxConnections, MaxHeaderBytes: lc.maxHeaderBytes,
+		Routes: bl.routes, TLS: bl.tls, PSK: pskCfg, MaxConnections: lc.maxConnections, MaxHeaderBytes: lc.maxHeaderBytes,
 		HandshakeTimeout: lc.handshakeTimeout, CloseTimeout: lc.closeTimeout, TrustedProxies: lc.trustedProxies,
 		Logger: b.log.With().Str("listener", lc.name).Logger(),
 	})
@@ -78,11 +88,20 @@ func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
 		r.Upstream = b.echoURL
 		return r, nil
 	}
-	client, err := upstreamTLS(rc, b.log)
-	if err != nil {
-		return r, err
+	if rc.upstreamPSKIdentity != "" {
+		getKey, err := psk.ClientKeyFile([]byte(rc.upstreamPSKIdentity), rc.upstreamPSKKeyFile)
+		if err != nil {
+			return r, fmt.Errorf("upstream PSK: %w", err)
+		}
+		r.UpstreamPSK = &psk.ClientConfig{GetKey: getKey}
+	} else {
+		client, err := upstreamTLS(rc, b.log)
+		if err != nil {
+			return r, err
+		}
+		r.UpstreamTLS = client
 	}
-	r.UpstreamTLS = client
+	var err error
 	scheme := "ws"
 	if strings.HasPrefix(rc.upstream, "wss:") {
 		scheme = "wss"

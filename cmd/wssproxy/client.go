@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -30,6 +31,8 @@ type clientConfig struct {
 	subprotocols stringList
 	origin       string
 	proxy        string
+	pskIdentity  string
+	pskKeyFile   string
 	binary       bool
 	closeCode    int
 	closeReason  string
@@ -64,6 +67,8 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	fs.Var(&c.headers, "header", `extra request header "Name: value" (repeatable)`)
 	fs.Var(&c.subprotocols, "subprotocol", "offer this subprotocol (repeatable)")
 	fs.StringVar(&c.origin, "origin", "", "Origin header to send")
+	fs.StringVar(&c.pskIdentity, "psk-identity", "", "use TLS 1.3 PSK with this identity instead of certificates (with --psk-key-file)")
+	fs.StringVar(&c.pskKeyFile, "psk-key-file", "", "file holding the PSK in hex (mode 0600)")
 	fs.StringVar(&c.proxy, "proxy", "env", "connect through this HTTP CONNECT or SOCKS5 proxy URL (http://, https://, socks5://, socks5h://), \"env\" for HTTPS_PROXY/ALL_PROXY/NO_PROXY, or \"direct\"")
 	fs.BoolVar(&c.binary, "binary", false, "send input lines as binary messages")
 	fs.IntVar(&c.closeCode, "close-code", int(ws.StatusNormalClosure), "close code at the end of input")
@@ -92,6 +97,12 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	}
 	if c.pinOnly && len(c.pins) == 0 {
 		return c, errors.New("--pin-only needs at least one --pin")
+	}
+	if (c.pskIdentity == "") != (c.pskKeyFile == "") {
+		return c, errors.New("--psk-identity and --psk-key-file go together")
+	}
+	if c.pskIdentity != "" && (c.caFile != "" || len(c.pins) > 0 || len(c.ignore) > 0 || c.insecure) {
+		return c, errors.New("a PSK connection has no certificate: drop --ca, --pin, --ignore-ssl-error and --insecure")
 	}
 	return c, nil
 }
@@ -126,18 +137,27 @@ func (c clientConfig) dialOptions(log zerolog.Logger) (*ws.DialOptions, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsClient := func(ctx context.Context, nc net.Conn, serverName string) (net.Conn, error) {
+		conn, err := tc.Handshake(ctx, nc, serverName)
+		if err != nil {
+			return nil, err
+		}
+		return conn, nil
+	}
+	if c.pskIdentity != "" {
+		getKey, err := psk.ClientKeyFile([]byte(c.pskIdentity), c.pskKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("PSK: %w", err)
+		}
+		pc := &psk.ClientConfig{GetKey: getKey, ServerName: c.sni}
+		tlsClient = pc.TLSClient
+	}
 	return &ws.DialOptions{
+		TLSClient:    tlsClient,
 		NetDial:      dial,
 		Header:       h,
 		Subprotocols: c.subprotocols,
 		Options:      ws.Options{MaxIncomingFrameSize: -1, MaxIncomingMessageSize: ws.DefaultMaxIncomingMessageSize},
-		TLSClient: func(ctx context.Context, nc net.Conn, serverName string) (net.Conn, error) {
-			conn, err := tc.Handshake(ctx, nc, serverName)
-			if err != nil {
-				return nil, err
-			}
-			return conn, nil
-		},
 	}, nil
 }
 

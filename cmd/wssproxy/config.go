@@ -28,6 +28,7 @@ import (
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/proxy/netproxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -599,6 +600,7 @@ func (d *decoder) listenerTLS(n *yaml.Node, path string, l *listenerConfig) {
 		},
 		"acme":         func(v *yaml.Node, p string) { l.acme = d.acme(v, p, l) },
 		"client_certs": func(v *yaml.Node, p string) { d.clientCerts(v, p, &l.clientCerts) },
+		"psk_file":     func(v *yaml.Node, p string) { d.file(v, p, &l.pskFile) },
 	})
 	if d.err != nil {
 		return
@@ -615,8 +617,12 @@ func (d *decoder) listenerTLS(n *yaml.Node, path string, l *listenerConfig) {
 		sources = append(sources, k)
 	}
 	switch {
+	case len(sources) == 0 && l.pskFile != "" && present["client_certs"] != nil:
+		d.failf(present["client_certs"], join(path, "client_certs"), "needs a certificate source for the certificate clients")
+	case len(sources) == 0 && l.pskFile != "":
+		// A PSK-only port.
 	case len(sources) == 0:
-		d.failf(key, path, "needs a certificate source: cert_file and key_file, dev_cert or acme (leave tls out for plain ws)")
+		d.failf(key, path, "needs a certificate source: cert_file and key_file, dev_cert or acme, or psk_file (leave tls out for plain ws)")
 	case len(sources) > 1:
 		slices.SortFunc(sources, func(a, b *yaml.Node) int { return a.Line - b.Line })
 		d.failf(sources[1], join(path, sources[1].Value), "choose one certificate source: cert_file/key_file, dev_cert or acme")
@@ -794,7 +800,21 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 				d.failf(v, p, "the URL may not carry credentials or a fragment")
 			}
 		},
-		"upstream_tls":     func(v *yaml.Node, p string) { d.upstreamTLS(v, p, &r) },
+		"upstream_tls": func(v *yaml.Node, p string) { d.upstreamTLS(v, p, &r) },
+		"upstream_psk": func(v *yaml.Node, p string) {
+			present := d.fields(v, p, map[string]func(*yaml.Node, string){
+				"identity": func(v *yaml.Node, p string) {
+					d.str(v, p, &r.upstreamPSKIdentity)
+					if err := psk.CheckIdentity([]byte(r.upstreamPSKIdentity)); d.err == nil && err != nil {
+						d.failf(v, p, "%v", err)
+					}
+				},
+				"key_file": func(v *yaml.Node, p string) { d.file(v, p, &r.upstreamPSKKeyFile) },
+			})
+			if d.err == nil && (present["identity"] == nil || present["key_file"] == nil) {
+				d.failf(v, p, "needs identity and key_file")
+			}
+		},
 		"upstream_proxy":   func(v *yaml.Node, p string) { d.upstreamProxy(v, p, &r.upstreamProxy) },
 		"upstream_timeout": func(v *yaml.Node, p string) { d.duration(v, p, &r.upstreamTimeout, false) },
 		"max_frame_size":   func(v *yaml.Node, p string) { d.size(v, p, &r.maxFrame, true) },
@@ -826,6 +846,10 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 		d.failf(n, join(path, "upstream"), "missing (the ws:// or wss:// URL to relay to)")
 	case present["upstream_tls"] != nil && !strings.HasPrefix(r.upstream, "wss:"):
 		d.failf(present["upstream_tls"], join(path, "upstream_tls"), "applies to wss:// upstreams only, not %q", r.upstream)
+	case present["upstream_psk"] != nil && !strings.HasPrefix(r.upstream, "wss:"):
+		d.failf(present["upstream_psk"], join(path, "upstream_psk"), "applies to wss:// upstreams only, not %q", r.upstream)
+	case present["upstream_psk"] != nil && present["upstream_tls"] != nil:
+		d.failf(present["upstream_psk"], join(path, "upstream_psk"), "excludes upstream_tls: a PSK upstream has no certificate")
 	case present["pong_timeout"] != nil && r.pongTimeout > 0 && r.pingInterval == 0:
 		d.failf(present["pong_timeout"], join(path, "pong_timeout"), "needs ping_interval")
 	}

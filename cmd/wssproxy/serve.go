@@ -70,6 +70,7 @@ type builtListener struct {
 	src    certs.Source
 	pin    string // SPKI pin of a file or dev-CA certificate
 	caFile string // the dev CA to trust
+	psk    bool   // TLS-PSK clients are accepted
 	routes []proxy.Route
 	ln     net.Listener
 }
@@ -226,7 +227,7 @@ func reloadSources(ctx context.Context, sources []certs.Source, log zerolog.Logg
 // client needs.
 func (bl *builtListener) announce(stdout io.Writer, log zerolog.Logger) {
 	scheme := "ws"
-	if bl.tls != nil {
+	if bl.tls != nil || bl.psk {
 		scheme = "wss"
 	}
 	base := fmt.Sprintf("%s://%s", scheme, bl.ln.Addr())
@@ -256,8 +257,11 @@ func (bl *builtListener) announce(stdout io.Writer, log zerolog.Logger) {
 	if bl.caFile != "" {
 		fmt.Fprintf(stdout, "trust this CA:   %s\n", bl.caFile)
 		fmt.Fprintf(stdout, "try it:          wssproxy client %s --ca %s\n", first, bl.caFile)
-	} else if bl.tls == nil {
+	} else if bl.tls == nil && !bl.psk {
 		fmt.Fprintf(stdout, "try it:          wssproxy client %s\n", first)
+	}
+	if bl.psk {
+		fmt.Fprintf(stdout, "TLS-PSK clients: keys from %s (wssproxy client %s --psk-identity ID --psk-key-file F)\n", bl.cfg.pskFile, first)
 	}
 }
 

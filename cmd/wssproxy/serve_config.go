@@ -31,13 +31,16 @@ type listenerConfig struct {
 	devCertDir        string
 	devCertHosts      []string
 	acme              *acmeConfig
-	clientCerts       clientCertConfig
-	trustedProxies    []netip.Prefix
-	maxConnections    int
-	maxHeaderBytes    int
-	handshakeTimeout  time.Duration
-	closeTimeout      time.Duration
-	routes            []routeConfig
+	// pskFile, if set, accepts TLS-PSK clients (identity:hexkey lines),
+	// beside the certificate source's clients or alone.
+	pskFile          string
+	clientCerts      clientCertConfig
+	trustedProxies   []netip.Prefix
+	maxConnections   int
+	maxHeaderBytes   int
+	handshakeTimeout time.Duration
+	closeTimeout     time.Duration
+	routes           []routeConfig
 	// addrs are the addresses the file asks for, for the overlap check.
 	addrs []addrUse
 }
@@ -86,13 +89,17 @@ type routeConfig struct {
 	upstreamCert       string
 	upstreamKey        string
 	upstreamVerify     verifyConfig
-	upstreamProxy      string // "direct", "env" or a proxy URL
-	upstreamTimeout    time.Duration
-	maxFrame           int64
-	maxMessage         int64
-	outgoingFrame      int
-	pingInterval       time.Duration
-	pongTimeout        time.Duration
-	idleTimeout        time.Duration
-	allowedOrigins     []string
+	// upstreamPSKIdentity and upstreamPSKKeyFile make a wss upstream use
+	// TLS-PSK instead of certificates.
+	upstreamPSKIdentity string
+	upstreamPSKKeyFile  string
+	upstreamProxy       string // "direct", "env" or a proxy URL
+	upstreamTimeout     time.Duration
+	maxFrame            int64
+	maxMessage          int64
+	outgoingFrame       int
+	pingInterval        time.Duration
+	pongTimeout         time.Duration
+	idleTimeout         time.Duration
+	allowedOrigins      []string
 }

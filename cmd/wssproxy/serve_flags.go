@@ -37,6 +37,9 @@ type serveFlags struct {
 	upstreamInsec   bool
 	upstreamSNI     string
 	upstreamProxy   string
+	pskFile         string
+	upstreamPSKID   string
+	upstreamPSKKey  string
 	// Frames and HTTP.
 	maxFrame, maxMessage byteSize
 	outgoingFrame        byteSize
@@ -60,7 +63,8 @@ directory), relaying to the built-in echo server; it prints the URL, the
 certificate's pin and a command to try it.
 
 --listen alone serves plain ws; --cert/--key, --acme-domain or --dev-cert
-make it wss. Without --upstream the built-in echo server is the upstream.
+make it wss, and --psk-file accepts TLS-PSK devices (on the same port, or
+alone). Without --upstream the built-in echo server is the upstream.
 
 --config FILE reads several listeners and routes from a YAML file (see
 docs/config.md); it excludes the single-route flags, while --log-format,
@@ -97,6 +101,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.StringVar(&c.acmeHTTP, "acme-http", "", "also answer HTTP-01 challenges on this plain-HTTP address (port 80 as the CA sees it); default: TLS-ALPN-01 on --listen only")
 	fs.Var(&c.acmeOnDemand, "acme-on-demand", "obtain certificates during handshakes for this name or *.zone (repeatable; never for other names)")
 	fs.BoolVar(&c.acmeReuseKey, "acme-reuse-key", false, "keep the private key across renewals (for clients that pin the SPKI)")
+	fs.StringVar(&c.pskFile, "psk-file", "", "accept TLS-PSK clients with the keys in this file (identity:hexkey lines, mode 0600), beside a certificate source's clients or alone")
+	fs.StringVar(&c.upstreamPSKID, "upstream-psk-identity", "", "reach a wss upstream with TLS-PSK under this identity (with --upstream-psk-key-file)")
+	fs.StringVar(&c.upstreamPSKKey, "upstream-psk-key-file", "", "file holding the upstream PSK in hex (mode 0600)")
 	fs.StringVar(&c.upstream, "upstream", "", "ws:// or wss:// URL to relay to (default: the built-in echo server)")
 	fs.StringVar(&c.upstreamCA, "upstream-ca", "", "PEM file of CAs to verify a wss upstream with (default: system roots)")
 	fs.Var(&c.upstreamPins, "upstream-pin", "pin the upstream's certificate: sha256//<base64 SPKI>, hex, or cert-sha256:<hex> (repeatable)")
@@ -136,7 +143,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 		}
 		return serveConfig{grace: c.grace, log: c.log}, c.configFile, set, nil
 	}
-	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 {
+	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 && c.pskFile == "" {
 		// The embedded default (logging and frame flags may still be set).
 		c.devCert = true
 	}
@@ -171,6 +178,12 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 		return serveConfig{}, "", nil, errors.New("--upstream-insecure already ignores every error; drop --upstream-ignore-ssl-error")
 	case c.upstreamPinOnly && len(c.upstreamPins) == 0:
 		return serveConfig{}, "", nil, errors.New("--upstream-pin-only needs at least one --upstream-pin")
+	case (c.upstreamPSKID == "") != (c.upstreamPSKKey == ""):
+		return serveConfig{}, "", nil, errors.New("--upstream-psk-identity and --upstream-psk-key-file go together")
+	case c.upstreamPSKID != "" && !strings.HasPrefix(c.upstream, "wss:"):
+		return serveConfig{}, "", nil, errors.New("--upstream-psk-identity needs a wss:// --upstream")
+	case c.upstreamPSKID != "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamSNI != ""):
+		return serveConfig{}, "", nil, errors.New("a PSK upstream has no certificate: drop the --upstream-ca/-pin/-ignore-ssl-error/-insecure/-sni flags")
 	}
 	return c.config(), "", set, nil
 }
@@ -179,7 +192,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 func (c *serveFlags) config() serveConfig {
 	l := listenerConfig{
 		name: c.listen, listen: c.listen, certFile: c.certFile, keyFile: c.keyFile,
-		devCert: c.devCert, devCertDir: c.devCertDir, maxConnections: c.maxConnections,
+		devCert: c.devCert, devCertDir: c.devCertDir, maxConnections: c.maxConnections, pskFile: c.pskFile,
 	}
 	if len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0 {
 		l.acme = &acmeConfig{
@@ -188,18 +201,20 @@ func (c *serveFlags) config() serveConfig {
 		}
 	}
 	l.routes = []routeConfig{{
-		name:           "default",
-		upstream:       c.upstream,
-		upstreamCA:     c.upstreamCA,
-		upstreamSNI:    c.upstreamSNI,
-		upstreamVerify: verifyConfig{pins: c.upstreamPins, pinOnly: c.upstreamPinOnly, ignoreAll: c.upstreamInsec, ignore: c.upstreamIgnore},
-		upstreamProxy:  c.upstreamProxy,
-		maxFrame:       int64(c.maxFrame),
-		maxMessage:     int64(c.maxMessage),
-		outgoingFrame:  int(c.outgoingFrame),
-		pingInterval:   c.pingInterval,
-		idleTimeout:    c.idleTimeout,
-		allowedOrigins: c.allowedOrigins,
+		name:                "default",
+		upstream:            c.upstream,
+		upstreamCA:          c.upstreamCA,
+		upstreamSNI:         c.upstreamSNI,
+		upstreamVerify:      verifyConfig{pins: c.upstreamPins, pinOnly: c.upstreamPinOnly, ignoreAll: c.upstreamInsec, ignore: c.upstreamIgnore},
+		upstreamProxy:       c.upstreamProxy,
+		upstreamPSKIdentity: c.upstreamPSKID,
+		upstreamPSKKeyFile:  c.upstreamPSKKey,
+		maxFrame:            int64(c.maxFrame),
+		maxMessage:          int64(c.maxMessage),
+		outgoingFrame:       int(c.outgoingFrame),
+		pingInterval:        c.pingInterval,
+		idleTimeout:         c.idleTimeout,
+		allowedOrigins:      c.allowedOrigins,
 	}}
 	return serveConfig{listeners: []listenerConfig{l}, grace: c.grace, log: c.log}
 }
