@@ -258,6 +258,12 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, o *DialOption
 	if ext != "" && o.Extensions == "" {
 		return bad("server selected extensions %q, but none were offered", ext)
 	}
+	// The context's watch must be off before the deadline is cleared, or a
+	// cancellation racing with the end of the handshake could poison the
+	// open connection's deadline.
+	if !stop() {
+		return nil, resp, fmt.Errorf("%w: %w", ErrBadHandshake, ctx.Err())
+	}
 	_ = nc.SetDeadline(time.Time{})
 	c := newConn(nc, br, true, &o.Options)
 	c.request = req
