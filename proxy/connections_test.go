@@ -200,3 +200,37 @@ wssproxy_h_count{l="a\"b\\c\nd"} 4
 		t.Fatal("nil counter or close code label")
 	}
 }
+
+// A pause on SSL errors may outlast the client's handshake timeout: the
+// upstream leg is bounded by Route.UpstreamTimeout only.
+func TestPauseOutlastsClientHandshakeTimeout(t *testing.T) {
+	t.Parallel()
+	pki := devPKI(t)
+	secure := startUpstreamTLS(t, serverTLS(t, pki))
+	registry := tlsconf.NewRegistry()
+	paused := make(chan tlsconf.PausedHandshake, 1)
+	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
+		Pause: tlsconf.PauseOnSSLErrors, Registry: registry,
+		OnPause: func(p tlsconf.PausedHandshake) { paused <- p },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startProxy(t, Options{HandshakeTimeout: 200 * time.Millisecond, Routes: []Route{{Upstream: secure, UpstreamTLS: client}}})
+	done := make(chan error, 1)
+	go func() {
+		c, _, err := ws.Dial(ctxT(t), base, nil)
+		if err == nil {
+			c.Close(ws.StatusNormalClosure, "")
+		}
+		done <- err
+	}()
+	p := <-paused
+	time.Sleep(400 * time.Millisecond)
+	if err := registry.Resume(p.ID, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("resumed after the client's handshake timeout: %v", err)
+	}
+}

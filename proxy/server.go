@@ -37,7 +37,8 @@ type Options struct {
 	// MaxHeaderBytes bounds the request head; more gets 431. Default 16 KiB.
 	MaxHeaderBytes int
 	// HandshakeTimeout bounds the TLS and WebSocket handshakes of the
-	// client leg (slowloris-safe). Default 10s.
+	// client leg up to its request (slowloris-safe); the upstream leg is
+	// then bounded by Route.UpstreamTimeout. Default 10s.
 	HandshakeTimeout time.Duration
 	// CloseTimeout bounds each leg's closing handshake. Default 5s.
 	CloseTimeout time.Duration
@@ -294,7 +295,10 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		log.Info().Err(err).Msg("origin refused")
 		return
 	}
-	upstream, err := s.dialUpstream(hctx, route, up, clientIP, secure)
+	// The upstream leg has its own bound (Route.UpstreamTimeout), which
+	// covers a pause on SSL errors: the client's handshake deadline ends
+	// with its request.
+	upstream, err := s.dialUpstream(ctx, route, up, clientIP, secure)
 	if err != nil {
 		_ = up.Reject(http.StatusBadGateway, badGatewayReason(err))
 		m.HandshakesRefused.With("502").Inc()
