@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -100,7 +101,7 @@ func (a *adminAPI) listen() error {
 			err = os.Chmod(a.unixPath, 0o600)
 		}
 		a.url = "http://localhost"
-		a.curlFlags = "--unix-socket " + a.unixPath + " "
+		a.curlFlags = "--unix-socket " + shellQuote(a.unixPath) + " "
 	} else {
 		a.ln, err = net.Listen("tcp", a.cfg.listen)
 		if err == nil {
@@ -114,7 +115,11 @@ func (a *adminAPI) listen() error {
 		return withWhere(a.cfg.where, fmt.Errorf("admin API on %s: %w", a.cfg.listen, err))
 	}
 	if a.cfg.tokenFile != "" {
-		a.curlFlags += `-H "Authorization: Bearer $(cat ` + a.cfg.tokenFile + `)" `
+		tf := a.cfg.tokenFile
+		if abs, err := filepath.Abs(tf); err == nil {
+			tf = abs // the hint works from any folder
+		}
+		a.curlFlags += `-H "Authorization: Bearer $(cat ` + shellQuote(tf) + `)" `
 	}
 	return nil
 }

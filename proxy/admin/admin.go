@@ -408,12 +408,16 @@ func readJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "ws->wss", not "ws-\u003ewss"
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		body, _ = json.Marshal(map[string]string{"error": "encoding the answer: " + err.Error()})
+		buf.Reset()
+		_ = enc.Encode(map[string]string{"error": "encoding the answer: " + err.Error()})
 	}
-	body = append(body, '\n')
+	body := buf.Bytes()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)

@@ -250,6 +250,9 @@ func TestListAndCloseConnection(t *testing.T) {
 	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "hi" {
 		t.Fatalf("echo %q %v", msg, err)
 	}
+	if w := e.do("GET", "/v1/connections", ""); !strings.Contains(w.Body.String(), `"legs": "ws->ws"`) {
+		t.Errorf("HTML-escaped or indented differently: %s", w.Body.String())
+	}
 	var got connectionsAnswer
 	waitFor(t, "the counters", func() bool {
 		got = decode[connectionsAnswer](t, e.do("GET", "/v1/connections", ""), 200)
