@@ -40,7 +40,7 @@ func countUpstreamError(m *Metrics, r *Route, err error) {
 		case errors.Is(verr.Cause, tlsconf.ErrPauseTimeout):
 			reason = "pause-timeout"
 		case verr.Cause != nil:
-			reason = "pause-cancelled" // the client left, or the upstream timeout passed
+			reason = "pause-cancelled" // the upstream timeout passed, or Shutdown's grace ended
 		default:
 			reason = "certificate"
 		}

@@ -39,8 +39,8 @@ type Metrics struct {
 	ClientHandshakeFailures *CounterVec
 	// UpstreamFailures counts failed upstream legs (each answered 502), by
 	// route and reason: certificate, pause-aborted, pause-timeout,
-	// pause-cancelled (the client left or the upstream timeout passed
-	// during the pause), handshake (the upstream refused the WebSocket handshake), timeout,
+	// pause-cancelled (Route.UpstreamTimeout passed or the Server shut
+	// down during the pause), handshake (the upstream refused the WebSocket handshake), timeout,
 	// refused, unavailable.
 	UpstreamFailures *CounterVec
 	// UpstreamSSLErrors counts the unaccepted tlsconf errors of failed
