@@ -253,8 +253,15 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 	if code, _ := (&adminClient{t: t, base: adminURL, hc: a.hc}).do("GET", "/v1/paused", ""); code != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", code)
 	}
-	if code, body := (&adminClient{t: t, base: adminURL, hc: a.hc}).do("GET", "/readyz", ""); code != 200 {
-		t.Fatalf("readyz: %d %s", code, body)
+	// Ready once the listeners' Serve loops run (just after the URLs print).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		code, body := (&adminClient{t: t, base: adminURL, hc: a.hc}).do("GET", "/readyz", "")
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz: %d %s", code, body)
+		}
 	}
 
 	type dialed struct {
