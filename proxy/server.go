@@ -69,9 +69,13 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	pairs     map[*pair]struct{}
 	closing   bool
-	serving   int // Serve calls accepting
-	conns     sync.WaitGroup
-	nextID    atomic.Uint64
+	// closeCode and closeReason are Shutdown's, for relays that start
+	// while it runs.
+	closeCode   ws.StatusCode
+	closeReason string
+	serving     int // Serve calls accepting
+	conns       sync.WaitGroup
+	nextID      atomic.Uint64
 	// aborted ends when Shutdown's grace runs out: connections still in
 	// their handshakes (client TLS, request, upstream dial) stop then.
 	aborted context.Context
@@ -195,6 +199,7 @@ func (s *Server) isClosing() bool {
 func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string) error {
 	s.mu.Lock()
 	s.closing = true
+	s.closeCode, s.closeReason = code, reason
 	for ln := range s.listeners {
 		ln.Close()
 	}
@@ -359,8 +364,9 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 	}
 	s.mu.Lock()
 	if s.closing {
+		code, reason := s.closeCode, s.closeReason
 		s.mu.Unlock()
-		p.shutdown(ws.StatusGoingAway, "proxy shutting down")
+		p.shutdown(code, reason)
 		return
 	}
 	s.pairs[p] = struct{}{}
