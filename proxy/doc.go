@@ -12,4 +12,11 @@
 //
 // The upstream of every route comes from configuration only: the proxy
 // never dials an address a client names, so it is never an open proxy.
+//
+// For operations, Server.Connections lists the relayed connections with
+// their counters and keepalive round trips, Server.CloseConnection closes
+// one, and the Server counts into the Metrics handles given in Options
+// (written in the Prometheus text format by Metrics.WritePrometheus).
+// Package proxy/admin serves all of it, and the paused upstream
+// handshakes of a tlsconf.Registry, over HTTP.
 package proxy

@@ -32,6 +32,19 @@ type leg struct {
 	// yet answered, 0 if none.
 	unanswered atomic.Int64
 	stats      legStats
+	// Metric handles, resolved once per connection: what this leg sent
+	// (bytes, messages) and its keepalive round trips.
+	bytesSent, messagesSent *Counter
+	rttSeen                 *Histogram
+}
+
+func newLeg(name string, conn *ws.Conn, m *Metrics, route, direction string) *leg {
+	return &leg{
+		name: name, conn: conn, token: newToken(),
+		bytesSent:    m.Bytes.With(route, direction),
+		messagesSent: m.Messages.With(route, direction),
+		rttSeen:      m.KeepaliveRTT.With(route, name),
+	}
 }
 
 // relayOptions are a route's frame-level settings.
@@ -52,6 +65,7 @@ type relayResult struct {
 
 // pair is one relayed connection: two legs and the goroutines between them.
 type pair struct {
+	info             connInfo
 	client, upstream *leg
 	opts             relayOptions
 	lastData         atomic.Int64 // unix nanos of the last data frame either way
@@ -141,8 +155,10 @@ func (p *pair) pump(src, dst *leg) {
 		}
 		src.stats.frames.Add(1)
 		src.stats.bytes.Add(h.Length)
+		src.bytesSent.Add(uint64(h.Length))
 		if h.Fin && h.OpCode.IsData() {
 			src.stats.messages.Add(1)
+			src.messagesSent.Inc()
 		}
 	}
 }
@@ -209,6 +225,7 @@ func (l *leg) ownPong(payload []byte) bool {
 	now := time.Now().UnixNano()
 	if sent := l.pingSent.Load(); sent != 0 {
 		l.rtt.Store(now - sent)
+		l.rttSeen.Observe(time.Duration(now - sent).Seconds())
 	}
 	l.unanswered.Store(0)
 	return true

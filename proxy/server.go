@@ -37,7 +37,8 @@ type Options struct {
 	// MaxHeaderBytes bounds the request head; more gets 431. Default 16 KiB.
 	MaxHeaderBytes int
 	// HandshakeTimeout bounds the TLS and WebSocket handshakes of the
-	// client leg (slowloris-safe). Default 10s.
+	// client leg up to its request (slowloris-safe); the upstream leg is
+	// then bounded by Route.UpstreamTimeout. Default 10s.
 	HandshakeTimeout time.Duration
 	// CloseTimeout bounds each leg's closing handshake. Default 5s.
 	CloseTimeout time.Duration
@@ -48,6 +49,14 @@ type Options struct {
 	// Logger receives one line per connection open and close; the zero
 	// value logs nothing.
 	Logger zerolog.Logger
+	// Metrics receives the Server's counts (see Metrics); share one
+	// between the Servers of a process. nil: the Server makes its own,
+	// returned by Server.Metrics.
+	Metrics *Metrics
+	// NextID, if set, numbers connections (log field "conn",
+	// ConnectionInfo.ID); give Servers sharing an admin API one counter so
+	// that ids are unique among them. nil numbers from 1 per Server.
+	NextID func() uint64
 }
 
 // Server accepts client legs and relays them to their routes' upstreams.
@@ -60,8 +69,13 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	pairs     map[*pair]struct{}
 	closing   bool
-	conns     sync.WaitGroup
-	nextID    atomic.Uint64
+	// closeCode and closeReason are Shutdown's, for relays that start
+	// while it runs.
+	closeCode   ws.StatusCode
+	closeReason string
+	serving     int // Serve calls accepting
+	conns       sync.WaitGroup
+	nextID      atomic.Uint64
 	// aborted ends when Shutdown's grace runs out: connections still in
 	// their handshakes (client TLS, request, upstream dial) stop then.
 	aborted context.Context
@@ -88,6 +102,9 @@ func New(opts *Options) (*Server, error) {
 	}
 	if o.CloseTimeout <= 0 {
 		o.CloseTimeout = ws.DefaultCloseTimeout
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
 	}
 	s := &Server{
 		opts:      o,
@@ -117,7 +134,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	s.listeners[ln] = struct{}{}
+	s.serving++
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.serving--
+		s.mu.Unlock()
+	}()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var backoff time.Duration
@@ -176,6 +199,7 @@ func (s *Server) isClosing() bool {
 func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string) error {
 	s.mu.Lock()
 	s.closing = true
+	s.closeCode, s.closeReason = code, reason
 	for ln := range s.listeners {
 		ln.Close()
 	}
@@ -210,7 +234,13 @@ func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string
 // proxies), TLS, the WebSocket handshake, the upstream, then the relay.
 // It returns when the connection is closed.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
-	id := s.nextID.Add(1)
+	var id uint64
+	if s.opts.NextID != nil {
+		id = s.opts.NextID()
+	} else {
+		id = s.nextID.Add(1)
+	}
+	m := s.opts.Metrics
 	log := s.opts.Logger.With().Uint64("conn", id).Logger()
 	defer nc.Close()
 	ctx, cancel := context.WithCancel(ctx)
@@ -223,6 +253,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		pc, src, err := readProxyHeader(nc)
 		if err != nil {
 			log.Warn().Err(err).Str("peer", clientAddr).Msg("bad PROXY protocol header")
+			m.ClientHandshakeFailures.With("proxy-header").Inc()
 			return
 		}
 		nc = pc
@@ -236,6 +267,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		nc, err = s.secure(ctx, nc, deadline, &log)
 		if err != nil {
 			log.Debug().Err(err).Str("peer", clientAddr).Msg("client TLS handshake failed")
+			m.ClientHandshakeFailures.With("tls").Inc()
 			return
 		}
 	}
@@ -247,6 +279,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	})
 	if err != nil {
 		log.Debug().Err(err).Str("peer", clientAddr).Msg("client handshake refused")
+		countRefusal(m, err)
 		return
 	}
 	clientIP := clientAddr
@@ -256,18 +289,25 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	route := s.route(up.Request)
 	if route == nil {
 		_ = up.Reject(http.StatusNotFound, "no route for this host and path")
+		m.HandshakesRefused.With("404").Inc()
 		log.Info().Str("peer", clientAddr).Str("host", up.Request.Host).Str("path", up.Request.URL.Path).Msg("no route")
 		return
 	}
 	log = log.With().Str("route", route.Name).Str("peer", clientAddr).Logger()
 	if err := route.originAllowed(up.Request); err != nil {
 		_ = up.Reject(http.StatusForbidden, err.Error())
+		m.HandshakesRefused.With("403").Inc()
 		log.Info().Err(err).Msg("origin refused")
 		return
 	}
-	upstream, err := s.dialUpstream(hctx, route, up, clientIP, secure)
+	// The upstream leg has its own bound (Route.UpstreamTimeout), which
+	// covers a pause on SSL errors: the client's handshake deadline ends
+	// with its request.
+	upstream, err := s.dialUpstream(ctx, route, up, clientIP, secure)
 	if err != nil {
 		_ = up.Reject(http.StatusBadGateway, badGatewayReason(err))
+		m.HandshakesRefused.With("502").Inc()
+		countUpstreamError(m, route, err)
 		logUpstreamError(log, route, err)
 		return
 	}
@@ -278,7 +318,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		log.Warn().Err(err).Msg("answering the client failed")
 		return
 	}
-	s.relay(ctx, log, route, client, upstream, secure)
+	s.relay(ctx, log, route, client, upstream, secure, connInfo{id: id, peer: clientAddr})
 }
 
 // secure runs the client leg's TLS handshake: crypto/tls, or the PSK
@@ -302,10 +342,19 @@ func (s *Server) secure(ctx context.Context, nc net.Conn, deadline time.Time, lo
 }
 
 // relay runs the frame relay for an accepted pair and logs its summary.
-func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, client, upstream *ws.Conn, secure bool) {
+func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, client, upstream *ws.Conn, secure bool, info connInfo) {
+	m := s.opts.Metrics
+	clientLeg, upstreamLeg := "ws", route.upstream.Scheme
+	if secure {
+		clientLeg = "wss"
+	}
+	info.route, info.legs = route.Name, clientLeg+"->"+upstreamLeg
+	info.upstream, info.subprotocol = upstream.URL().Redacted(), upstream.Subprotocol()
+	info.started = time.Now()
 	p := &pair{
-		client:   &leg{name: "client", conn: client, token: newToken()},
-		upstream: &leg{name: "upstream", conn: upstream, token: newToken()},
+		info:     info,
+		client:   newLeg("client", client, m, route.Name, "up"),
+		upstream: newLeg("upstream", upstream, m, route.Name, "down"),
 		opts: relayOptions{
 			outgoingFrameSize: int64(route.OutgoingFrameSize),
 			pingInterval:      route.PingInterval,
@@ -315,27 +364,30 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 	}
 	s.mu.Lock()
 	if s.closing {
+		code, reason := s.closeCode, s.closeReason
 		s.mu.Unlock()
-		p.shutdown(ws.StatusGoingAway, "proxy shutting down")
+		p.shutdown(code, reason)
 		return
 	}
 	s.pairs[p] = struct{}{}
 	s.mu.Unlock()
+	open := m.ConnectionsOpen.With(route.Name)
+	open.Add(1)
+	m.ConnectionsTotal.With(route.Name).Inc()
 	defer func() {
 		s.mu.Lock()
 		delete(s.pairs, p)
 		s.mu.Unlock()
+		open.Add(-1)
 	}()
-	clientLeg, upstreamLeg := "ws", route.upstream.Scheme
-	if secure {
-		clientLeg = "wss"
-	}
-	start := time.Now()
-	log.Info().Str("legs", clientLeg+"->"+upstreamLeg).Str("upstream", upstream.URL().Redacted()).
-		Str("subprotocol", upstream.Subprotocol()).Msg("connection open")
+	start := info.started
+	log.Info().Str("legs", info.legs).Str("upstream", info.upstream).
+		Str("subprotocol", info.subprotocol).Msg("connection open")
 	res := p.run(ctx)
+	m.Closes.With(route.Name, "client", closeCodeLabel(res.clientCode)).Inc()
+	m.Closes.With(route.Name, "upstream", closeCodeLabel(res.upstreamCode)).Inc()
 	log.Info().
-		Str("legs", clientLeg+"->"+upstreamLeg).
+		Str("legs", info.legs).
 		Str("ended_by", res.initiator).Str("cause", res.cause).
 		Uint16("client_close", uint16(res.clientCode)).Uint16("upstream_close", uint16(res.upstreamCode)).
 		Int64("bytes_up", p.client.stats.bytes.Load()).Int64("bytes_down", p.upstream.stats.bytes.Load()).

@@ -29,6 +29,12 @@ type builder struct {
 	stopEcho func()
 	devCAs   map[string]*certs.DevCAResult
 	devHosts map[string][]string // dev CA folder -> hosts of every listener using it
+	// Shared by every listener: the paused handshakes, the metrics, the
+	// connection ids and the admin API that lists them.
+	registry *tlsconf.Registry
+	metrics  *proxy.Metrics
+	nextID   func() uint64
+	admin    *adminAPI
 }
 
 func (b *builder) close() {
@@ -63,7 +69,8 @@ func (b *builder) listener(lc *listenerConfig) (*builtListener, error) {
 	bl.srv, err = proxy.New(&proxy.Options{
 		Routes: bl.routes, TLS: bl.tls, PSK: pskCfg, MaxConnections: lc.maxConnections, MaxHeaderBytes: lc.maxHeaderBytes,
 		HandshakeTimeout: lc.handshakeTimeout, CloseTimeout: lc.closeTimeout, TrustedProxies: lc.trustedProxies,
-		Logger: b.log.With().Str("listener", lc.name).Logger(),
+		Logger:  b.log.With().Str("listener", lc.name).Logger(),
+		Metrics: b.metrics, NextID: b.nextID,
 	})
 	return bl, err
 }
@@ -95,11 +102,16 @@ func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
 		}
 		r.UpstreamPSK = &psk.ClientConfig{GetKey: getKey}
 	} else {
-		client, err := upstreamTLS(rc, b.log)
+		client, err := upstreamTLS(rc, b.log, b.pausePolicy(rc))
 		if err != nil {
 			return r, err
 		}
 		r.UpstreamTLS = client
+		if rc.pause && rc.upstreamTimeout == 0 {
+			// The upstream timeout covers the pause: leave time to dial
+			// after it.
+			r.UpstreamTimeout = pauseTimeout(rc) + 30*time.Second
+		}
 	}
 	var err error
 	scheme := "ws"
@@ -263,11 +275,36 @@ func (v verifyConfig) policy(what string, log zerolog.Logger) (tlsconf.Policy, e
 	return pol, nil
 }
 
-// upstreamTLS builds the tlsconf client for a route's wss upstream.
-func upstreamTLS(rc *routeConfig, log zerolog.Logger) (*tlsconf.Client, error) {
+// pausePolicy returns what a pausing route adds to its tlsconf policy:
+// the shared registry, the timeout and the hook logging how to resume.
+func (b *builder) pausePolicy(rc *routeConfig) func(*tlsconf.Policy) {
+	if !rc.pause {
+		return nil
+	}
+	return func(pol *tlsconf.Policy) {
+		pol.Pause = tlsconf.PauseOnSSLErrors
+		pol.Registry = b.registry
+		pol.PauseTimeout = pauseTimeout(rc)
+		pol.OnPause = pauseLogger(b.log, rc.name, b.metrics, b.admin)
+	}
+}
+
+func pauseTimeout(rc *routeConfig) time.Duration {
+	if rc.pauseTimeout > 0 {
+		return rc.pauseTimeout
+	}
+	return tlsconf.DefaultPauseTimeout
+}
+
+// upstreamTLS builds the tlsconf client for a route's wss upstream; pause,
+// if set, completes the policy.
+func upstreamTLS(rc *routeConfig, log zerolog.Logger, pause func(*tlsconf.Policy)) (*tlsconf.Client, error) {
 	pol, err := rc.upstreamVerify.policy("upstream "+rc.upstream, log)
 	if err != nil {
 		return nil, err
+	}
+	if pause != nil {
+		pause(&pol)
 	}
 	c, err := tlsconf.NewClient(&tlsconf.ClientOptions{
 		CAFile: rc.upstreamCA, ServerName: rc.upstreamSNI, VerifyName: rc.upstreamVerifyName,

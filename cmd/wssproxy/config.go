@@ -420,6 +420,7 @@ func (d *decoder) root(doc *yaml.Node) serveConfig {
 		n = resolve(n.Content[0])
 	}
 	var listenersNode *yaml.Node
+	var adminUses []addrUse
 	present := d.fields(n, "", map[string]func(*yaml.Node, string){
 		"log": func(v *yaml.Node, p string) {
 			d.fields(v, p, map[string]func(*yaml.Node, string){
@@ -438,6 +439,7 @@ func (d *decoder) root(doc *yaml.Node) serveConfig {
 			})
 		},
 		"grace": func(v *yaml.Node, p string) { d.duration(v, p, &cfg.grace, true) },
+		"admin": func(v *yaml.Node, p string) { cfg.admin = d.admin(v, p, &adminUses) },
 		"listeners": func(v *yaml.Node, p string) {
 			listenersNode = v
 			d.seq(v, p, func(_ int, item *yaml.Node, p string) {
@@ -456,8 +458,36 @@ func (d *decoder) root(doc *yaml.Node) serveConfig {
 		d.failf(at, "listeners", "at least one listener is needed")
 		return cfg
 	}
-	d.checkAddresses(cfg.listeners)
+	d.checkAddresses(cfg.listeners, adminUses)
 	return cfg
+}
+
+// admin decodes the top-level admin mapping: listen (host:port or
+// unix:/path) and token_file.
+func (d *decoder) admin(n *yaml.Node, path string, uses *[]addrUse) adminConfig {
+	a := adminConfig{where: d.where(n, path)}
+	present := d.fields(n, path, map[string]func(*yaml.Node, string){
+		"listen": func(v *yaml.Node, p string) {
+			s, ok := d.scalar(v, p, "host:port or unix:/path")
+			if !ok {
+				return
+			}
+			if sock, unix := strings.CutPrefix(s, "unix:"); unix {
+				if sock == "" {
+					d.failf(v, p, "unix: needs a socket path, e.g. unix:/run/wssproxy/admin.sock")
+					return
+				}
+				a.listen = "unix:" + d.abs(sock)
+				return
+			}
+			d.address(v, p, &a.listen, uses)
+		},
+		"token_file": func(v *yaml.Node, p string) { d.file(v, p, &a.tokenFile) },
+	})
+	if d.err == nil && present["listen"] == nil {
+		d.failf(n, join(path, "listen"), "missing (host:port or unix:/path)")
+	}
+	return a
 }
 
 // addrUse is a listening address and where the file asks for it.
@@ -471,8 +501,8 @@ func wildcard(host string) bool { return host == "" || host == "0.0.0.0" || host
 
 // checkAddresses refuses two listeners (or ACME HTTP-01 listeners) on the
 // same address; port 0 (any free port) never clashes.
-func (d *decoder) checkAddresses(ls []listenerConfig) {
-	var uses []addrUse
+func (d *decoder) checkAddresses(ls []listenerConfig, more []addrUse) {
+	uses := append([]addrUse(nil), more...)
 	for _, l := range ls {
 		uses = append(uses, l.addrs...)
 	}
@@ -852,6 +882,8 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 		d.failf(present["upstream_psk"], join(path, "upstream_psk"), "excludes upstream_tls: a PSK upstream has no certificate")
 	case present["pong_timeout"] != nil && r.pongTimeout > 0 && r.pingInterval == 0:
 		d.failf(present["pong_timeout"], join(path, "pong_timeout"), "needs ping_interval")
+	case r.pause && present["upstream_timeout"] != nil && r.upstreamTimeout <= pauseTimeout(&r):
+		d.failf(present["upstream_timeout"], join(path, "upstream_timeout"), "must be longer than upstream_tls.pause_timeout (%s): it covers the pause", pauseTimeout(&r))
 	}
 	return r
 }
@@ -867,7 +899,16 @@ func (d *decoder) upstreamTLS(n *yaml.Node, path string, r *routeConfig) {
 	h["verify_name"] = func(v *yaml.Node, p string) { d.str(v, p, &r.upstreamVerifyName) }
 	h["cert_file"] = func(v *yaml.Node, p string) { d.file(v, p, &r.upstreamCert) }
 	h["key_file"] = func(v *yaml.Node, p string) { d.file(v, p, &r.upstreamKey) }
+	h["pause"] = func(v *yaml.Node, p string) { d.boolean(v, p, &r.pause) }
+	h["pause_timeout"] = func(v *yaml.Node, p string) { d.duration(v, p, &r.pauseTimeout, false) }
 	present := d.fields(n, path, h)
+	switch {
+	case d.err != nil:
+	case present["pause_timeout"] != nil && !r.pause:
+		d.failf(present["pause_timeout"], join(path, "pause_timeout"), "needs pause: true")
+	case r.pause && r.upstreamVerify.ignoreAll:
+		d.failf(present["pause"], join(path, "pause"), "ignore: all accepts every SSL error: nothing would pause")
+	}
 	if d.err == nil && (present["cert_file"] == nil) != (present["key_file"] == nil) {
 		at := present["cert_file"]
 		if at == nil {

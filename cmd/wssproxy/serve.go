@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/proxy"
+	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -41,8 +43,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if set["grace"] {
 				fc.grace = cfg.grace
 			}
+			if set["admin"] {
+				fc.admin.listen, fc.admin.where = cfg.admin.listen, ""
+			}
+			if set["admin-token-file"] {
+				fc.admin.tokenFile, fc.admin.where = cfg.admin.tokenFile, ""
+			}
 			cfg = fc
 		}
+	}
+	if err == nil {
+		err = cfg.checkAdmin()
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wssproxy serve: %v\n", err)
@@ -83,7 +94,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 
-	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{}}
+	adm, err := prepareAdmin(cfg.admin)
+	if err != nil {
+		return err
+	}
+	var ids atomic.Uint64
+	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
+		registry: tlsconf.NewRegistry(), metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
 	defer b.close()
 	for _, l := range cfg.listeners {
 		if l.devCert {
@@ -117,6 +134,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 		}
 		bl.ln = ln
 	}
+	if err := adm.listen(); err != nil {
+		for _, o := range built {
+			o.ln.Close()
+		}
+		return err
+	}
+	defer adm.stop() // after the drain: /readyz says 503 during it
 
 	var sources []certs.Source
 	for _, bl := range built {
@@ -152,6 +176,12 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 
 	for _, bl := range built {
 		bl.announce(stdout, log)
+	}
+	if err := adm.serve(built, b.registry, b.metrics, stdout, log); err != nil {
+		for _, o := range built {
+			o.ln.Close()
+		}
+		return err
 	}
 
 	hup := make(chan os.Signal, 1)

@@ -14,6 +14,17 @@ type serveConfig struct {
 	// grace bounds the drain on SIGTERM/SIGINT.
 	grace time.Duration
 	log   logFlags
+	admin adminConfig
+}
+
+// adminConfig is the admin API's listener (see proxy/admin).
+type adminConfig struct {
+	where string // like listenerConfig.where; "" for flags
+	// listen is host:port, or unix:/path for a unix socket; "" means no
+	// admin API.
+	listen string
+	// tokenFile holds the bearer token (mode 0600); required on TCP.
+	tokenFile string
 }
 
 // listenerConfig is one listening address with its certificate source and
@@ -102,4 +113,9 @@ type routeConfig struct {
 	pongTimeout         time.Duration
 	idleTimeout         time.Duration
 	allowedOrigins      []string
+	// pause holds upstream handshakes with SSL errors for a decision
+	// through the admin API, for up to pauseTimeout (0: tlsconf's
+	// default).
+	pause        bool
+	pauseTimeout time.Duration
 }

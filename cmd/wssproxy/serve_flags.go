@@ -49,6 +49,11 @@ type serveFlags struct {
 	maxConnections       int
 	grace                time.Duration
 	log                  logFlags
+	// Pause on SSL errors and the admin API.
+	pause          bool
+	pauseTimeout   time.Duration
+	adminListen    string
+	adminTokenFile string
 }
 
 const serveUsage = `Usage: wssproxy serve [flags]
@@ -68,7 +73,13 @@ alone). Without --upstream the built-in echo server is the upstream.
 
 --config FILE reads several listeners and routes from a YAML file (see
 docs/config.md); it excludes the single-route flags, while --log-format,
---log-level and --grace override the file.
+--log-level, --grace, --admin and --admin-token-file override the file.
+
+--admin ADDR serves the admin API (docs/admin.md): connections, paused
+handshakes, /metrics, /healthz, /readyz. On host:port it needs
+--admin-token-file (a bearer token, mode 0600); on unix:/path the socket's
+permissions guard it. --pause-on-ssl-errors holds upstream handshakes with
+certificate problems until they are resumed or aborted there.
 
 SIGTERM or SIGINT drains every listener (1001 to both legs, then up to
 --grace); SIGHUP reloads every certificate source.
@@ -77,7 +88,7 @@ Flags:
 `
 
 // fileOverrides are the flags that may be combined with --config.
-var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-level": true, "grace": true}
+var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true}
 
 // parseServeFlags parses the flags. With --config it returns the file's
 // path and a serveConfig holding only the overriding flags (see
@@ -121,6 +132,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.Var(&c.allowedOrigins, "allowed-origin", "allow only this Origin, e.g. https://app.example (repeatable; others get 403)")
 	fs.IntVar(&c.maxConnections, "max-connections", 10000, "connections served at once; more wait")
 	fs.DurationVar(&c.grace, "grace", defaultGrace, "on SIGTERM/SIGINT, how long to wait for connections to close after sending 1001")
+	fs.BoolVar(&c.pause, "pause-on-ssl-errors", false, "hold upstream handshakes with SSL errors until resumed or aborted through the admin API (needs --admin)")
+	fs.DurationVar(&c.pauseTimeout, "pause-timeout", 0, "abort a paused upstream handshake after this long (default 30s)")
+	fs.StringVar(&c.adminListen, "admin", "", "serve the admin API (connections, paused handshakes, /metrics, /healthz, /readyz) on host:port or unix:/path")
+	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token (mode 0600; required on host:port)")
 	fs.StringVar(&c.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
 	fs.StringVar(&c.log.level, "log-level", "info", "trace, debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -139,9 +154,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 			}
 		})
 		if len(excluded) > 0 {
-			return serveConfig{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level and --grace may override the file)", strings.Join(excluded, ", "))
+			return serveConfig{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin and --admin-token-file may override the file)", strings.Join(excluded, ", "))
 		}
-		return serveConfig{grace: c.grace, log: c.log}, c.configFile, set, nil
+		return serveConfig{grace: c.grace, log: c.log, admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile}}, c.configFile, set, nil
 	}
 	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 && c.pskFile == "" {
 		// The embedded default (logging and frame flags may still be set).
@@ -172,7 +187,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 		return serveConfig{}, "", nil, errors.New("--max-frame-size and --max-message-size must not be 0 (use -1 for no limit)")
 	case c.pingInterval < 0 || c.idleTimeout < 0:
 		return serveConfig{}, "", nil, errors.New("--ping-interval and --idle-timeout must not be negative")
-	case c.upstream == "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamProxy != "direct"):
+	case c.upstream == "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamProxy != "direct" || c.pause):
 		return serveConfig{}, "", nil, errors.New("upstream flags need --upstream")
 	case c.upstreamInsec && len(c.upstreamIgnore) > 0:
 		return serveConfig{}, "", nil, errors.New("--upstream-insecure already ignores every error; drop --upstream-ignore-ssl-error")
@@ -182,8 +197,16 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 		return serveConfig{}, "", nil, errors.New("--upstream-psk-identity and --upstream-psk-key-file go together")
 	case c.upstreamPSKID != "" && !strings.HasPrefix(c.upstream, "wss:"):
 		return serveConfig{}, "", nil, errors.New("--upstream-psk-identity needs a wss:// --upstream")
-	case c.upstreamPSKID != "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamSNI != ""):
-		return serveConfig{}, "", nil, errors.New("a PSK upstream has no certificate: drop the --upstream-ca/-pin/-ignore-ssl-error/-insecure/-sni flags")
+	case c.upstreamPSKID != "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamSNI != "" || c.pause):
+		return serveConfig{}, "", nil, errors.New("a PSK upstream has no certificate: drop the --upstream-ca/-pin/-ignore-ssl-error/-insecure/-sni and --pause-on-ssl-errors flags")
+	case c.pause && !strings.HasPrefix(c.upstream, "wss:"):
+		return serveConfig{}, "", nil, errors.New("--pause-on-ssl-errors needs a wss:// --upstream")
+	case c.pause && c.upstreamInsec:
+		return serveConfig{}, "", nil, errors.New("--upstream-insecure accepts every SSL error: nothing would pause; drop one of them")
+	case c.pauseTimeout < 0:
+		return serveConfig{}, "", nil, errors.New("--pause-timeout must not be negative")
+	case c.pauseTimeout > 0 && !c.pause:
+		return serveConfig{}, "", nil, errors.New("--pause-timeout needs --pause-on-ssl-errors")
 	}
 	return c.config(), "", set, nil
 }
@@ -215,8 +238,11 @@ func (c *serveFlags) config() serveConfig {
 		pingInterval:        c.pingInterval,
 		idleTimeout:         c.idleTimeout,
 		allowedOrigins:      c.allowedOrigins,
+		pause:               c.pause,
+		pauseTimeout:        c.pauseTimeout,
 	}}
-	return serveConfig{listeners: []listenerConfig{l}, grace: c.grace, log: c.log}
+	return serveConfig{listeners: []listenerConfig{l}, grace: c.grace, log: c.log,
+		admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile}}
 }
 
 // defaultGrace is the drain period when neither --grace nor the file set one.

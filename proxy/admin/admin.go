@@ -1,0 +1,429 @@
+package admin
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wssproxy/wssproxy/proxy"
+	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// Options configure the admin handler; New copies them.
+type Options struct {
+	// Servers are the proxy Servers whose connections are listed and
+	// closed. Give them one proxy.Options.NextID so that connection ids
+	// are unique among them.
+	Servers []*proxy.Server
+	// Metrics are written by /metrics; nil means the Servers' own, which
+	// must then be one shared set (proxy.Options.Metrics).
+	Metrics *proxy.Metrics
+	// Registry holds the paused upstream handshakes (the Registry of the
+	// routes' tlsconf policies); nil lists none.
+	Registry *tlsconf.Registry
+	// Token, if not empty, is the bearer token every endpoint except
+	// /healthz and /readyz requires (see LoadToken). Leave it empty only
+	// on a unix socket.
+	Token []byte
+	// Ready answers /readyz; nil means every Server is Ready (serving and
+	// not draining).
+	Ready func() bool
+	// Logger receives a line per operator action (close, resume, abort)
+	// and per refused token; the zero value logs nothing.
+	Logger zerolog.Logger
+	// MaxBodyBytes bounds request bodies; more is answered with 413.
+	// Default 64 KiB.
+	MaxBodyBytes int64
+}
+
+// handler is the admin API; see the package documentation.
+type handler struct {
+	opts      Options
+	tokenHash [sha256.Size]byte
+	mux       *http.ServeMux
+}
+
+// New returns the admin API handler. It fails when Metrics is nil and the
+// Servers count into different sets.
+func New(opts *Options) (http.Handler, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Servers = append([]*proxy.Server(nil), o.Servers...)
+	o.Token = bytes.Clone(o.Token)
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 64 << 10
+	}
+	if o.Metrics == nil && len(o.Servers) > 0 {
+		o.Metrics = o.Servers[0].Metrics()
+		for _, s := range o.Servers[1:] {
+			if s.Metrics() != o.Metrics {
+				return nil, errors.New("admin: the Servers count into different Metrics: share one (proxy.Options.Metrics) or set Options.Metrics")
+			}
+		}
+	}
+	if o.Ready == nil {
+		servers := o.Servers
+		o.Ready = func() bool {
+			for _, s := range servers {
+				if !s.Ready() {
+					return false
+				}
+			}
+			return len(servers) > 0
+		}
+	}
+	h := &handler{opts: o, mux: http.NewServeMux()}
+	if len(o.Token) > 0 {
+		h.tokenHash = sha256.Sum256(o.Token)
+	}
+	h.route("/v1/connections", http.MethodGet, h.listConnections)
+	h.route("/v1/connections/{id}/close", http.MethodPost, h.closeConnection)
+	h.route("/v1/paused", http.MethodGet, h.listPaused)
+	h.route("/v1/paused/{id}/resume", http.MethodPost, h.resume)
+	h.route("/v1/paused/{id}/abort", http.MethodPost, h.abort)
+	h.route("/metrics", http.MethodGet, h.metrics)
+	h.route("/healthz", http.MethodGet, h.healthz)
+	h.route("/readyz", http.MethodGet, h.readyz)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	return h, nil
+}
+
+// route registers fn for path, answering other methods with 405 (GET
+// endpoints also answer HEAD).
+func (h *handler) route(path, method string, fn http.HandlerFunc) {
+	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+			allow := method
+			if method == http.MethodGet {
+				allow = "GET, HEAD"
+			}
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+method)
+			return
+		}
+		fn(w, r)
+	})
+}
+
+// ServeHTTP checks the bearer token (except for the probes), bounds the
+// body and dispatches.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if len(h.opts.Token) > 0 && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !h.authorized(w, r) {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
+	h.mux.ServeHTTP(w, r)
+}
+
+// authorized checks "Authorization: Bearer TOKEN" in constant time (over
+// SHA-256 digests, so the token's length does not leak either) and answers
+// 401 when it is missing or wrong.
+func (h *handler) authorized(w http.ResponseWriter, r *http.Request) bool {
+	auth := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="wssproxy admin"`)
+		writeError(w, http.StatusUnauthorized, "missing bearer token (Authorization: Bearer TOKEN)")
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	if subtle.ConstantTimeCompare(got[:], h.tokenHash[:]) != 1 {
+		h.opts.Logger.Warn().Str("remote", r.RemoteAddr).Str("path", r.URL.Path).Msg("admin: wrong bearer token refused")
+		w.Header().Set("WWW-Authenticate", `Bearer realm="wssproxy admin", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "wrong bearer token")
+		return false
+	}
+	return true
+}
+
+// connectionJSON is one connection in /v1/connections.
+type connectionJSON struct {
+	ID              uint64    `json:"id"`
+	Route           string    `json:"route"`
+	Peer            string    `json:"peer"`
+	Legs            string    `json:"legs"`
+	Upstream        string    `json:"upstream"`
+	Subprotocol     string    `json:"subprotocol"`
+	State           string    `json:"state"`
+	Started         time.Time `json:"started"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	BytesUp         int64     `json:"bytes_up"`
+	BytesDown       int64     `json:"bytes_down"`
+	MessagesUp      int64     `json:"messages_up"`
+	MessagesDown    int64     `json:"messages_down"`
+	// RTTs of the last keepalive ping per leg, in milliseconds; 0 before
+	// the first pong or without keepalive pings.
+	ClientRTTMillis   float64 `json:"client_rtt_ms"`
+	UpstreamRTTMillis float64 `json:"upstream_rtt_ms"`
+}
+
+func (h *handler) listConnections(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	out := []connectionJSON{}
+	for _, s := range h.opts.Servers {
+		for _, c := range s.Connections() {
+			out = append(out, connectionJSON{
+				ID: c.ID, Route: c.Route, Peer: c.Peer, Legs: c.Legs, Upstream: c.Upstream,
+				Subprotocol: c.Subprotocol, State: c.State, Started: c.Started.UTC(),
+				DurationSeconds: now.Sub(c.Started).Seconds(),
+				BytesUp:         c.BytesUp, BytesDown: c.BytesDown, MessagesUp: c.MessagesUp, MessagesDown: c.MessagesDown,
+				ClientRTTMillis:   millis(c.ClientRTT),
+				UpstreamRTTMillis: millis(c.UpstreamRTT),
+			})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
+}
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// closeRequest is the optional body of POST /v1/connections/{id}/close.
+type closeRequest struct {
+	Code   *uint16 `json:"code"`
+	Reason *string `json:"reason"`
+}
+
+func (h *handler) closeConnection(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no connection %q (ids are numbers)", r.PathValue("id")))
+		return
+	}
+	var req closeRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	code, reason := ws.StatusNormalClosure, "closed by the operator"
+	if req.Code != nil {
+		code, reason = ws.StatusCode(*req.Code), ""
+	}
+	if req.Reason != nil {
+		reason = *req.Reason
+	}
+	switch {
+	case !code.ValidOnWire():
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("close code %d cannot be sent (use 1000-1003, 1007-1014 or 3000-4999)", code))
+		return
+	case len(reason) > ws.MaxCloseReason:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("close reason is %d bytes, more than %d", len(reason), ws.MaxCloseReason))
+		return
+	}
+	for _, s := range h.opts.Servers {
+		err := s.CloseConnection(id, code, reason)
+		if errors.Is(err, proxy.ErrNoConnection) {
+			continue
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		h.opts.Logger.Info().Uint64("conn", id).Uint16("code", uint16(code)).Str("reason", reason).
+			Str("remote", r.RemoteAddr).Msg("admin: closing connection")
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "closing": true, "code": uint16(code), "reason": reason})
+		return
+	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no connection %d (closed already?)", id))
+}
+
+func (h *handler) listPaused(w http.ResponseWriter, r *http.Request) {
+	out := []tlsconf.PausedHandshake{}
+	if h.opts.Registry != nil {
+		out = append(out, h.opts.Registry.List()...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"paused": out})
+}
+
+// resumeRequest is the optional body of POST /v1/paused/{id}/resume.
+type resumeRequest struct {
+	// Ignore, if not empty, accepts only these errors ("KIND" or
+	// "KIND:SHA256"); every unaccepted error of the handshake must be
+	// covered. Empty accepts the errors shown in /v1/paused.
+	Ignore []string `json:"ignore"`
+	// RememberAsPin trusts the leaf's public key for this server name
+	// from now on (trust on first use).
+	RememberAsPin bool `json:"remember_as_pin"`
+}
+
+func (h *handler) resume(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var req resumeRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	ignore, err := tlsconf.ParseExpectedErrors(req.Ignore)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	p, ok := h.paused(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no paused handshake %q (decided, timed out or cancelled?)", id))
+		return
+	}
+	if len(ignore) == 0 {
+		ignore = nil // accept the errors shown
+	} else {
+		// Resuming with a list that leaves an error unaccepted would fail
+		// the handshake: refuse it and keep the handshake paused.
+		var left []tlsconf.SSLError
+		for _, e := range p.Unignored {
+			covered := false
+			for _, x := range ignore {
+				covered = covered || x.Covers(e)
+			}
+			if !covered {
+				left = append(left, e)
+			}
+		}
+		if len(left) > 0 {
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+				"error":      "the ignore list does not cover every error; the handshake stays paused",
+				"unaccepted": left,
+			})
+			return
+		}
+	}
+	if err := h.opts.Registry.Resume(id, ignore, req.RememberAsPin); err != nil {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	resp := map[string]any{"id": id, "resumed": true}
+	if req.RememberAsPin && len(p.Chain) > 0 {
+		resp["remembered_pin"] = p.Chain[0].SPKIPin
+	}
+	h.opts.Logger.Warn().Str("paused_id", id).Str("sni", p.ServerName).Strs("ignore", req.Ignore).
+		Bool("remember_as_pin", req.RememberAsPin).Str("remote", r.RemoteAddr).Msg("admin: paused handshake resumed")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *handler) abort(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !readJSON(w, r, &struct{}{}) {
+		return
+	}
+	if _, ok := h.paused(id); !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no paused handshake %q (decided, timed out or cancelled?)", id))
+		return
+	}
+	if err := h.opts.Registry.Abort(id); err != nil {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	h.opts.Logger.Info().Str("paused_id", id).Str("remote", r.RemoteAddr).Msg("admin: paused handshake aborted")
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "aborted": true})
+}
+
+func (h *handler) paused(id string) (tlsconf.PausedHandshake, bool) {
+	if h.opts.Registry == nil {
+		return tlsconf.PausedHandshake{}, false
+	}
+	return h.opts.Registry.Get(id)
+}
+
+func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	var buf bytes.Buffer
+	if h.opts.Metrics != nil {
+		_ = h.opts.Metrics.WritePrometheus(&buf)
+	}
+	bw := bufio.NewWriter(&buf)
+	proxy.WriteMetricHeader(bw, "paused_handshakes", "gauge", "Upstream handshakes paused now, waiting for a decision.")
+	n := 0
+	if h.opts.Registry != nil {
+		n = len(h.opts.Registry.List())
+	}
+	bw.WriteString(proxy.MetricsPrefix + "paused_handshakes " + strconv.Itoa(n) + "\n")
+	ready := 0
+	if h.opts.Ready() {
+		ready = 1
+	}
+	proxy.WriteMetricHeader(bw, "ready", "gauge", "1 while the listeners serve, 0 while draining.")
+	bw.WriteString(proxy.MetricsPrefix + "ready " + strconv.Itoa(ready) + "\n")
+	_ = bw.Flush()
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
+	if !h.opts.Ready() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready (starting or draining)"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// readJSON decodes an optional JSON body into dst: empty is fine, unknown
+// fields, trailing data and bodies over the limit are answered with 400
+// or 413.
+func readJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		writeError(w, http.StatusBadRequest, "request body: "+err.Error())
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "request body: data after the JSON value")
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "ws->wss", not "ws-\u003ewss"
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		_ = enc.Encode(map[string]string{"error": "encoding the answer: " + err.Error()})
+	}
+	body := buf.Bytes()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

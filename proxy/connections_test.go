@@ -1,0 +1,236 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The live view lists relayed connections with their counters and RTTs,
+// CloseConnection closes both legs with the code given, and the injected
+// metrics count what happened.
+func TestConnectionsCloseAndMetrics(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, &ws.AcceptOptions{Subprotocols: []string{"chat"}}, echoHandle)
+	m := NewMetrics()
+	var ids atomic.Uint64
+	ids.Store(100)
+	base, s := startProxy(t, Options{
+		Routes:  []Route{{Name: "r1", Path: "/r1", Upstream: up.url(), PingInterval: 20 * time.Millisecond}},
+		Metrics: m,
+		NextID:  func() uint64 { return ids.Add(1) },
+	})
+	if s.Metrics() != m {
+		t.Fatalf("Metrics %p, want %p", s.Metrics(), m)
+	}
+	waitFor(t, "ready", s.Ready)
+	c := dial(t, base+"/r1", &ws.DialOptions{Subprotocols: []string{"chat"}})
+	ctx := ctxT(t)
+	go func() {
+		// Answer the proxy's keepalive pings while the test looks.
+		for {
+			if _, _, err := c.NextFrame(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "one connection", func() bool { return len(s.Connections()) == 1 })
+	for range 3 {
+		if err := c.WriteMessage(ctx, ws.MessageText, []byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "counters and RTTs", func() bool {
+		ci := s.Connections()[0]
+		return ci.MessagesUp == 3 && ci.MessagesDown == 3 && ci.ClientRTT > 0 && ci.UpstreamRTT > 0
+	})
+	ci := s.Connections()[0]
+	if ci.ID != 101 || ci.Route != "r1" || ci.Legs != "ws->ws" || ci.Subprotocol != "chat" || ci.State != "open" ||
+		ci.BytesUp != 15 || ci.BytesDown != 15 || !strings.HasPrefix(ci.Peer, "127.0.0.1:") ||
+		!strings.HasPrefix(ci.Upstream, up.url()) || time.Since(ci.Started) > time.Minute {
+		t.Fatalf("connection %+v", ci)
+	}
+	if got, ok := s.Connection(101); !ok || got.ID != 101 {
+		t.Fatalf("Connection(101) = %+v, %v", got, ok)
+	}
+
+	if err := s.CloseConnection(999, ws.StatusNormalClosure, ""); !errors.Is(err, ErrNoConnection) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if err := s.CloseConnection(101, ws.StatusNoStatusReceived, ""); err == nil {
+		t.Fatal("1005 accepted")
+	}
+	if err := s.CloseConnection(101, ws.StatusNormalClosure, strings.Repeat("x", 124)); err == nil {
+		t.Fatal("124-byte reason accepted")
+	}
+	if err := s.CloseConnection(101, 4001, "kicked"); err != nil {
+		t.Fatal(err)
+	}
+	<-c.Done()
+	if code, reason := c.CloseStatus(); code != 4001 || reason != "kicked" {
+		t.Fatalf("client saw %v %q", code, reason)
+	}
+	waitFor(t, "no connection", func() bool { return len(s.Connections()) == 0 })
+
+	// A request without a route: 404, counted.
+	if _, _, err := ws.Dial(ctx, base+"/nowhere", nil); err == nil {
+		t.Fatal("no 404")
+	}
+	waitFor(t, "the 404 counted", func() bool { return m.HandshakesRefused.With("404").Value() == 1 })
+
+	checks := []struct {
+		name string
+		got  uint64
+		want uint64
+	}{
+		{"connections_total", m.ConnectionsTotal.With("r1").Value(), 1},
+		{"messages up", m.Messages.With("r1", "up").Value(), 3},
+		{"messages down", m.Messages.With("r1", "down").Value(), 3},
+		{"closes client 4xxx", m.Closes.With("r1", "client", "4xxx").Value(), 1},
+		{"closes upstream 4xxx", m.Closes.With("r1", "upstream", "4xxx").Value(), 1},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	if v := m.Bytes.With("r1", "up").Value(); v < 15 {
+		t.Errorf("bytes up %d", v)
+	}
+	if v := m.ConnectionsOpen.With("r1").Value(); v != 0 {
+		t.Errorf("connections_open %d", v)
+	}
+	if m.KeepaliveRTT.With("r1", "client").Count() == 0 || m.KeepaliveRTT.With("r1", "upstream").Count() == 0 {
+		t.Error("no keepalive RTT observed")
+	}
+	var out bytes.Buffer
+	if err := m.WritePrometheus(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"# TYPE wssproxy_connections_total counter\n",
+		`wssproxy_connections_total{route="r1"} 1` + "\n",
+		`wssproxy_handshakes_refused_total{status="404"} 1` + "\n",
+		`wssproxy_closes_total{route="r1",leg="client",code="4xxx"} 1` + "\n",
+		`wssproxy_keepalive_rtt_seconds_bucket{route="r1",leg="client",le="+Inf"} `,
+		"wssproxy_paused_handshakes_total 0\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("exposition lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// An upstream failure is counted by reason, and a certificate refusal by
+// each tlsconf error kind.
+func TestUpstreamFailureMetrics(t *testing.T) {
+	t.Parallel()
+	pki := devPKI(t)
+	secure := startUpstreamTLS(t, serverTLS(t, pki))
+	untrusting, err := tlsconf.NewClient(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics()
+	base, _ := startProxy(t, Options{Metrics: m, Routes: []Route{
+		{Name: "tls", Path: "/tls", Upstream: secure, UpstreamTLS: untrusting},
+		{Name: "x509", Path: "/x509", Upstream: secure},
+		{Name: "down", Path: "/down", Upstream: startRefusing(t)},
+	}})
+	for _, p := range []string{"/tls", "/x509", "/down"} {
+		var herr *ws.HandshakeError
+		if _, _, err := ws.Dial(ctxT(t), base+p, nil); !errors.As(err, &herr) || herr.Status != http.StatusBadGateway {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+	waitFor(t, "the failures counted", func() bool {
+		return m.UpstreamFailures.With("tls", "certificate").Value() == 1 &&
+			m.UpstreamSSLErrors.With("tls", "unknown-authority").Value() == 1 &&
+			m.UpstreamFailures.With("down", "handshake").Value()+m.UpstreamFailures.With("down", "refused").Value() == 1 &&
+			m.UpstreamFailures.With("x509", "certificate").Value() == 1 &&
+			m.HandshakesRefused.With("502").Value() == 3
+	})
+
+}
+
+func TestHistogramAndEscaping(t *testing.T) {
+	t.Parallel()
+	h := newHistogramVec("h", "a \\ help\nline", []float64{1, 2}, "l")
+	x := h.With("a\"b\\c\nd")
+	for _, v := range []float64{0.5, 1, 1.5, 3} {
+		x.Observe(v)
+	}
+	var b bytes.Buffer
+	w := bufio.NewWriter(&b)
+	h.write(w)
+	w.Flush()
+	want := `# HELP wssproxy_h a \\ help\nline
+# TYPE wssproxy_h histogram
+wssproxy_h_bucket{l="a\"b\\c\nd",le="1"} 2
+wssproxy_h_bucket{l="a\"b\\c\nd",le="2"} 3
+wssproxy_h_bucket{l="a\"b\\c\nd",le="+Inf"} 4
+wssproxy_h_sum{l="a\"b\\c\nd"} 6
+wssproxy_h_count{l="a\"b\\c\nd"} 4
+`
+	if b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	var nilCounter *Counter
+	nilCounter.Inc()
+	if nilCounter.Value() != 0 || closeCodeLabel(1000) != "1000" || closeCodeLabel(3999) != "3xxx" {
+		t.Fatal("nil counter or close code label")
+	}
+}
+
+// A pause on SSL errors may outlast the client's handshake timeout: the
+// upstream leg is bounded by Route.UpstreamTimeout only.
+func TestPauseOutlastsClientHandshakeTimeout(t *testing.T) {
+	t.Parallel()
+	pki := devPKI(t)
+	secure := startUpstreamTLS(t, serverTLS(t, pki))
+	registry := tlsconf.NewRegistry()
+	paused := make(chan tlsconf.PausedHandshake, 1)
+	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
+		Pause: tlsconf.PauseOnSSLErrors, Registry: registry,
+		OnPause: func(p tlsconf.PausedHandshake) { paused <- p },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startProxy(t, Options{HandshakeTimeout: 200 * time.Millisecond, Routes: []Route{{Upstream: secure, UpstreamTLS: client}}})
+	done := make(chan error, 1)
+	go func() {
+		c, _, err := ws.Dial(ctxT(t), base, nil)
+		if err == nil {
+			c.Close(ws.StatusNormalClosure, "")
+		}
+		done <- err
+	}()
+	p := <-paused
+	time.Sleep(400 * time.Millisecond)
+	if err := registry.Resume(p.ID, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("resumed after the client's handshake timeout: %v", err)
+	}
+}
