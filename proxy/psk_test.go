@@ -65,4 +65,3 @@ func TestPSKLegs(t *testing.T) {
 		t.Fatal("PSK upstream over ws:// accepted")
 	}
 }
-
