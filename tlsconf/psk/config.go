@@ -145,6 +145,13 @@ type ServerConfig struct {
 	// hook (Qt's identityHint). With a plain PSK suite and no hint, no
 	// ServerKeyExchange is sent. TLS 1.3 has no hint. It travels in clear.
 	IdentityHint []byte
+	// TLS12PreferPSK makes a Listener (NewListener, Mux) hand every
+	// ClientHello without a TLS 1.3 pre_shared_key that offers an
+	// accepted TLS 1.2 PSK suite to this package, even when it also
+	// offers certificate suites (OpenSSL's default cipher list with a PSK
+	// callback, Qt's defaults). Without it such a client goes to
+	// crypto/tls; clients offering only PSK suites always come here.
+	TLS12PreferPSK bool
 }
 
 // versionRange resolves MinVersion/MaxVersion (zero: TLS 1.3).
