@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,7 +20,7 @@ import (
 // handshakes and records in the same run, over in-memory connections
 // (net.Pipe), so that only the TLS work and the copying are measured.
 //
-//	go test -run '^$' -bench . -benchmem -count 5 ./tlsconf/psk/
+//	go test -run '^$' -bench . -count 5 ./tlsconf/psk/
 //
 // The crypto/tls side uses an ECDSA P-256 leaf that the client verifies
 // against its root pool, X25519 only (Go's default would add the
@@ -115,7 +116,14 @@ func benchStacks(b *testing.B) []benchStack {
 // BenchmarkHandshake measures complete client+server handshakes (both
 // sides run in the benchmark; handshakes/s = 1e9 / ns/op).
 func BenchmarkHandshake(b *testing.B) {
-	for _, st := range benchStacks(b) {
+	stacks := benchStacks(b)
+	for _, st := range benchStacks12(b) {
+		if st.name != "psk-TLS12-CHACHA20" {
+			st.name = strings.Replace(st.name, "psk-TLS12", "TLS12", 1)
+			stacks = append(stacks, st)
+		}
+	}
+	for _, st := range stacks {
 		b.Run(st.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -183,5 +191,19 @@ func BenchmarkRecords(b *testing.B) {
 	}
 }
 
-// benchStacks12 adds TLS 1.2 record benchmarks once that stack exists.
-func benchStacks12(*testing.B) []benchStack { return nil }
+// benchStacks12 are the TLS 1.2 PSK record benchmarks.
+func benchStacks12(b *testing.B) []benchStack {
+	key := testKey(b)
+	scfg := &ServerConfig{GetKey: staticKeys(map[string][]byte{testIdentity: key}), MinVersion: VersionTLS12}
+	with := func(suite uint16) func(net.Conn) handshaker {
+		cfg := &ClientConfig{Identity: []byte(testIdentity), Key: key, MinVersion: VersionTLS12, MaxVersion: VersionTLS12,
+			TLS12CipherSuites: []uint16{suite}}
+		return func(nc net.Conn) handshaker { return Client(nc, cfg) }
+	}
+	server := func(nc net.Conn) handshaker { return Server(nc, scfg) }
+	return []benchStack{
+		{"psk-TLS12-AES128GCM", with(TLS_PSK_WITH_AES_128_GCM_SHA256), server},
+		{"psk-TLS12-CHACHA20", with(TLS_PSK_WITH_CHACHA20_POLY1305_SHA256), server},
+		{"psk-TLS12-ECDHE-PSK-CHACHA20", with(TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256), server},
+	}
+}
