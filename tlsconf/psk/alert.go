@@ -24,6 +24,7 @@ const (
 	AlertProtocolVersion       Alert = 70
 	AlertInternalError         Alert = 80
 	AlertUserCanceled          Alert = 90
+	AlertNoRenegotiation       Alert = 100 // TLS 1.2, a warning (RFC 5246 §7.2.2)
 	AlertMissingExtension      Alert = 109
 	AlertUnsupportedExtension  Alert = 110
 	AlertUnknownPSKIdentity    Alert = 115
@@ -42,6 +43,7 @@ var alertNames = map[Alert]string{
 	AlertProtocolVersion:       "protocol_version",
 	AlertInternalError:         "internal_error",
 	AlertUserCanceled:          "user_canceled",
+	AlertNoRenegotiation:       "no_renegotiation",
 	AlertMissingExtension:      "missing_extension",
 	AlertUnsupportedExtension:  "unsupported_extension",
 	AlertUnknownPSKIdentity:    "unknown_psk_identity",

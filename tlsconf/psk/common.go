@@ -9,9 +9,12 @@ import (
 
 // Protocol numbers (RFC 8446 §4, Appendix B).
 const (
-	// VersionTLS13 is the only protocol version this package speaks.
+	// VersionTLS13 is the protocol version this package speaks by default.
 	VersionTLS13 uint16 = 0x0304
-	versionTLS12 uint16 = 0x0303 // legacy_version on the wire (§4.1.2, §5.1)
+	// VersionTLS12 enables the TLS 1.2 PSK suites (RFC 4279, 5487, 5489,
+	// 7905) when a configuration's MinVersion is set to it.
+	VersionTLS12 uint16 = 0x0303
+	versionTLS12        = VersionTLS12 // legacy_version on the wire (§4.1.2, §5.1)
 )
 
 // Record content types (RFC 8446 §5.1).
@@ -24,14 +27,18 @@ const (
 
 // Handshake message types (RFC 8446 §4).
 const (
+	typeHelloRequest        uint8 = 0 // TLS 1.2 (RFC 5246 §7.4.1.1)
 	typeClientHello         uint8 = 1
 	typeServerHello         uint8 = 2
 	typeNewSessionTicket    uint8 = 4
 	typeEndOfEarlyData      uint8 = 5
 	typeEncryptedExtensions uint8 = 8
 	typeCertificate         uint8 = 11
+	typeServerKeyExchange   uint8 = 12 // TLS 1.2 (RFC 4279 §2, RFC 5489 §2)
 	typeCertificateRequest  uint8 = 13
+	typeServerHelloDone     uint8 = 14 // TLS 1.2
 	typeCertificateVerify   uint8 = 15
+	typeClientKeyExchange   uint8 = 16 // TLS 1.2
 	typeFinished            uint8 = 20
 	typeKeyUpdate           uint8 = 24
 	typeMessageHash         uint8 = 254 // §4.4.1, synthetic
@@ -41,14 +48,27 @@ const (
 const (
 	extServerName          uint16 = 0
 	extSupportedGroups     uint16 = 10
+	extECPointFormats      uint16 = 11 // TLS 1.2 (RFC 8422 §5.1.2)
 	extSignatureAlgorithms uint16 = 13
 	extALPN                uint16 = 16
+	extExtendedMS          uint16 = 23 // extended_master_secret (RFC 7627)
 	extPreSharedKey        uint16 = 41
 	extEarlyData           uint16 = 42
 	extSupportedVersions   uint16 = 43
 	extCookie              uint16 = 44
 	extPSKModes            uint16 = 45
 	extKeyShare            uint16 = 51
+	extRenegotiationInfo   uint16 = 0xff01 // RFC 5746
+)
+
+// scsvRenegotiation is TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746 §3.3).
+const scsvRenegotiation uint16 = 0x00ff
+
+// Downgrade sentinels (RFC 8446 §4.1.3): the last 8 bytes of a TLS 1.2
+// ServerHello random from a server that also speaks TLS 1.3.
+var (
+	downgradeTLS12 = []byte("DOWNGRD\x01")
+	downgradeTLS11 = []byte("DOWNGRD\x00")
 )
 
 // PSK key exchange modes (RFC 8446 §4.2.9).

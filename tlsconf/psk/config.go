@@ -72,6 +72,21 @@ type ClientConfig struct {
 	HandshakeTimeout time.Duration
 	// Rand is the source of randomness (default crypto/rand). A test seam.
 	Rand io.Reader
+
+	// MinVersion and MaxVersion bound the versions offered; zero means
+	// VersionTLS13. MinVersion VersionTLS12 also offers the TLS 1.2 PSK
+	// suites (RFC 4279/5487/5489/7905) in the same ClientHello, for
+	// servers without TLS 1.3 PSK; MaxVersion VersionTLS12 as well offers
+	// TLS 1.2 only. In TLS 1.2, GetKey is called after the server's
+	// ServerHelloDone with its identity hint (a TLS 1.3 ClientHello has
+	// already called it with an empty hint: it is called again only when
+	// the server sends a hint).
+	MinVersion, MaxVersion uint16
+	// TLS12CipherSuites are the TLS 1.2 suites offered, in preference
+	// order (nil: TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
+	// TLS_PSK_WITH_AES_128_GCM_SHA256, TLS_PSK_WITH_AES_256_GCM_SHA384,
+	// TLS_PSK_WITH_CHACHA20_POLY1305_SHA256).
+	TLS12CipherSuites []uint16
 }
 
 // ServerConfig configures a PSK server. A nil or zero field takes its
@@ -111,6 +126,51 @@ type ServerConfig struct {
 	// Logger receives one Debug line per handshake outcome with the
 	// identity (never a key). The zero value logs nothing.
 	Logger zerolog.Logger
+
+	// MinVersion and MaxVersion bound the versions accepted; zero means
+	// VersionTLS13. MinVersion VersionTLS12 accepts TLS 1.2 ClientHellos
+	// offering the TLS 1.2 PSK suites, for embedded devices (mbedTLS,
+	// wolfSSL, Qt without TLS 1.3 PSK); a client offering TLS 1.3 with a
+	// pre_shared_key still gets TLS 1.3. In TLS 1.2, GetKey is called
+	// once with the identity from ClientKeyExchange, and the Hash field
+	// does not apply (each suite has its own PRF hash).
+	MinVersion, MaxVersion uint16
+	// TLS12CipherSuites are the TLS 1.2 suites accepted, in preference
+	// order (nil: TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
+	// TLS_PSK_WITH_AES_128_GCM_SHA256, TLS_PSK_WITH_AES_256_GCM_SHA384,
+	// TLS_PSK_WITH_CHACHA20_POLY1305_SHA256).
+	TLS12CipherSuites []uint16
+	// IdentityHint is sent to TLS 1.2 clients in ServerKeyExchange (RFC
+	// 4279 §2), at most MaxIdentityLength bytes; it reaches the client's
+	// hook (Qt's identityHint). With a plain PSK suite and no hint, no
+	// ServerKeyExchange is sent. TLS 1.3 has no hint. It travels in clear.
+	IdentityHint []byte
+	// TLS12PreferPSK makes a Listener (NewListener, Mux) hand every
+	// ClientHello without a TLS 1.3 pre_shared_key that offers an
+	// accepted TLS 1.2 PSK suite to this package, even when it also
+	// offers certificate suites (OpenSSL's default cipher list with a PSK
+	// callback, Qt's defaults). Without it such a client goes to
+	// crypto/tls; clients offering only PSK suites always come here.
+	TLS12PreferPSK bool
+}
+
+// versionRange resolves MinVersion/MaxVersion (zero: TLS 1.3).
+func versionRange(lo, hi uint16) (uint16, uint16, error) {
+	if lo == 0 {
+		lo = VersionTLS13
+	}
+	if hi == 0 {
+		hi = VersionTLS13
+	}
+	for _, v := range []uint16{lo, hi} {
+		if v != VersionTLS12 && v != VersionTLS13 {
+			return 0, 0, localAlert(AlertInternalError, fmt.Sprintf("psk: unsupported version 0x%04x (VersionTLS12 or VersionTLS13)", v))
+		}
+	}
+	if lo > hi {
+		return 0, 0, localAlert(AlertInternalError, "psk: MinVersion above MaxVersion")
+	}
+	return lo, hi, nil
 }
 
 func randReader(r io.Reader) io.Reader {

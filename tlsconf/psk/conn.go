@@ -34,11 +34,19 @@ type Conn struct {
 	// Input side, guarded by in.
 	raw        []byte // bytes read from conn not yet consumed as records
 	input      []byte // decrypted application data not yet returned
+	inputBuf   []byte // backing array of input
 	hand       []byte // handshake bytes not yet consumed as messages
+	rawBuf     []byte // backing array of raw, reused between records
 	useless    int    // consecutive records that carried nothing
 	ccsOK      bool   // a middlebox ChangeCipherSpec may arrive (§5)
 	earlySkip  int    // budget of refused early data still skippable (§4.2.10)
 	skipFailed bool   // server: skip undecryptable records (refused 0-RTT)
+
+	// TLS 1.2, decided during the handshake (both locks held).
+	tls12       bool    // records and handshake follow RFC 5246
+	pendingRead *keys12 // read keys the peer's ChangeCipherSpec installs
+
+	renegotiations int // TLS 1.2 renegotiation attempts refused
 
 	// Output side, guarded by out.
 	sendBuf         []byte
@@ -57,6 +65,11 @@ type halfConn struct {
 	iv     []byte
 	seq    uint64
 	secret []byte // current traffic secret, for KeyUpdate (§7.2)
+
+	v12      bool // TLS 1.2 record protection (RFC 5246 §6.2.3.3)
+	explicit bool // TLS 1.2 GCM: 8-byte explicit nonce per record (RFC 5288 §3)
+	nonceBuf [12]byte
+	aadBuf   [13]byte
 }
 
 func (hc *halfConn) setTrafficSecret(s *cipherSuite, secret []byte) error {
@@ -69,9 +82,31 @@ func (hc *halfConn) setTrafficSecret(s *cipherSuite, secret []byte) error {
 	return nil
 }
 
-// nonce is the per-record nonce: IV XOR the 64-bit sequence number (§5.3).
+// setKeys12 installs TLS 1.2 record protection; the sequence number
+// starts at 0 after each ChangeCipherSpec (RFC 5246 §6.1).
+func (hc *halfConn) setKeys12(k keys12) error {
+	aead, err := k.suite.aead(k.key)
+	if err != nil {
+		return err
+	}
+	hc.suite, hc.secret = nil, nil
+	hc.aead, hc.iv, hc.seq = aead, k.iv, 0
+	hc.v12, hc.explicit = true, k.suite.explicit
+	return nil
+}
+
+// nonce is the per-record nonce: IV XOR the 64-bit sequence number (§5.3,
+// and RFC 7905 §2 for TLS 1.2 ChaCha20-Poly1305), or for TLS 1.2 GCM the
+// 4-byte salt followed by the sequence number as explicit nonce (RFC 5288
+// §3). It is valid until the next call.
 func (hc *halfConn) nonce() []byte {
-	n := make([]byte, len(hc.iv))
+	n := hc.nonceBuf[:]
+	if hc.explicit {
+		copy(n, hc.iv)
+		binary.BigEndian.PutUint64(n[4:], hc.seq)
+		return n
+	}
+	n = n[:len(hc.iv)]
 	copy(n, hc.iv)
 	var seq [8]byte
 	binary.BigEndian.PutUint64(seq[:], hc.seq)
@@ -81,22 +116,39 @@ func (hc *halfConn) nonce() []byte {
 	return n
 }
 
+// additionalData12 is seq_num || type || version || length (RFC 5246
+// §6.2.3.3), length being the plaintext's.
+func (hc *halfConn) additionalData12(typ uint8, n int) []byte {
+	a := hc.aadBuf[:]
+	binary.BigEndian.PutUint64(a, hc.seq)
+	a[8], a[9], a[10], a[11], a[12] = typ, 3, 3, byte(n>>8), byte(n)
+	return a
+}
+
 // ConnectionState describes a completed PSK handshake.
 type ConnectionState struct {
-	// Version is VersionTLS13.
+	// Version is VersionTLS13, or VersionTLS12 when TLS 1.2 was enabled
+	// and negotiated.
 	Version uint16
 	// HandshakeComplete is true once the handshake succeeded.
 	HandshakeComplete bool
-	// CipherSuite is the negotiated TLS 1.3 suite (e.g. 0x1301).
+	// CipherSuite is the negotiated suite (e.g. 0x1301, or 0x00a8 in
+	// TLS 1.2); CipherSuiteName names it.
 	CipherSuite uint16
 	// Identity is the PSK identity used: the one the client sent and the
 	// server accepted. It travels in clear and may be logged.
 	Identity []byte
-	// Hash is the PSK's hash.
+	// Hash is the PSK's hash (TLS 1.3) or the suite's PRF hash (TLS 1.2).
 	Hash Hash
-	// Group is the (EC)DHE group of a psk_dhe_ke handshake, 0 for psk_ke
-	// (no forward secrecy).
+	// Group is the (EC)DHE group of a psk_dhe_ke (TLS 1.3) or ECDHE_PSK
+	// (TLS 1.2) handshake, 0 without forward secrecy.
 	Group CurveID
+	// IdentityHint is the TLS 1.2 PSK identity hint the server sent in
+	// ServerKeyExchange (RFC 4279 §2); nil in TLS 1.3.
+	IdentityHint []byte
+	// ExtendedMasterSecret is true when a TLS 1.2 handshake used the
+	// extended master secret (RFC 7627); both sides offer it.
+	ExtendedMasterSecret bool
 	// DidHelloRetryRequest is true when the server asked for another key
 	// share (§4.1.4).
 	DidHelloRetryRequest bool
@@ -128,6 +180,9 @@ func (c *Conn) ConnectionState() ConnectionState {
 	}
 	st := c.state
 	st.Identity = append([]byte(nil), st.Identity...)
+	if st.IdentityHint != nil {
+		st.IdentityHint = append([]byte(nil), st.IdentityHint...)
+	}
 	return st
 }
 
@@ -216,6 +271,9 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		}
 	} else {
 		c.state.Version = VersionTLS13
+		if c.tls12 {
+			c.state.Version = VersionTLS12
+		}
 		c.state.HandshakeComplete = true
 		c.handshakeDone.Store(true)
 		c.ccsOK = false
@@ -299,7 +357,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		n += m
 		b = b[m:]
-		if c.out.seq >= keyUpdateThreshold {
+		if c.out.seq >= keyUpdateThreshold && !c.tls12 {
 			if err := c.updateWriteKeyLocked(false); err != nil {
 				return n, err
 			}
@@ -315,6 +373,9 @@ var errShutdown = errors.New("psk: protocol is shutdown")
 func (c *Conn) KeyUpdate(requestPeer bool) error {
 	if err := c.Handshake(); err != nil {
 		return err
+	}
+	if c.tls12 {
+		return errors.New("psk: KeyUpdate does not exist in TLS 1.2")
 	}
 	c.out.Lock()
 	defer c.out.Unlock()
@@ -353,6 +414,9 @@ func (c *Conn) handlePostHandshake() error {
 			return nil
 		}
 		return err
+	}
+	if c.tls12 {
+		return c.handlePostHandshake12(msg)
 	}
 	switch msg[0] {
 	case typeNewSessionTicket:
@@ -433,11 +497,12 @@ func (c *Conn) sendAlert(a Alert) error {
 	return c.sendAlertLocked(a)
 }
 
-// sendAlertLocked sends an alert: close_notify is level warning (1), all
-// others are fatal (2) and end the write side (§6).
+// sendAlertLocked sends an alert: close_notify, user_canceled and
+// no_renegotiation are level warning (1), all others are fatal (2) and
+// end the write side (§6).
 func (c *Conn) sendAlertLocked(a Alert) error {
 	level := byte(2)
-	if a == AlertCloseNotify || a == AlertUserCanceled {
+	if a == AlertCloseNotify || a == AlertUserCanceled || a == AlertNoRenegotiation {
 		level = 1
 	}
 	err := c.writeRecordLocked(recordAlert, []byte{level, byte(a)})
@@ -446,8 +511,31 @@ func (c *Conn) sendAlertLocked(a Alert) error {
 	}
 	if a == AlertCloseNotify {
 		c.closeNotifySent = true
-	} else if c.out.err == nil {
+	} else if c.out.err == nil && a != AlertNoRenegotiation {
 		c.out.err = &AlertError{Alert: a}
 	}
 	return err
+}
+
+// handlePostHandshake12 refuses renegotiation (RFC 5746, RFC 5246
+// §7.2.2): a HelloRequest (client) or ClientHello (server) after the
+// handshake gets a no_renegotiation warning and is otherwise ignored.
+// Anything else is unexpected_message.
+func (c *Conn) handlePostHandshake12(msg []byte) error {
+	switch {
+	case c.isClient && msg[0] == typeHelloRequest && len(msg) == 4:
+	case !c.isClient && msg[0] == typeClientHello:
+	default:
+		return localAlert(AlertUnexpectedMessage, fmt.Sprintf("TLS 1.2 handshake message type %d after the handshake", msg[0]))
+	}
+	c.renegotiations++
+	if c.renegotiations > maxUselessRecords {
+		return localAlert(AlertUnexpectedMessage, "too many renegotiation attempts")
+	}
+	c.out.Lock()
+	defer c.out.Unlock()
+	if c.out.err != nil || c.closeNotifySent {
+		return nil
+	}
+	return c.sendAlertLocked(AlertNoRenegotiation)
 }

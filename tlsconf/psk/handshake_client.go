@@ -28,6 +28,9 @@ type clientHandshakeState struct {
 	didHRR        bool
 	sentCCS       bool
 
+	minVers, maxVers uint16
+	serverHello12    *serverHelloMsg // the server chose TLS 1.2
+
 	early, handshake, master []byte
 	clientHS, serverHS       []byte
 	clientAP                 []byte
@@ -37,13 +40,26 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 	if c.ccfg == nil {
 		return localAlert(AlertInternalError, "psk: nil ClientConfig")
 	}
-	hs := &clientHandshakeState{c: c, ctx: ctx, cfg: c.ccfg, hash: c.ccfg.Hash}
+	lo, hi, err := versionRange(c.ccfg.MinVersion, c.ccfg.MaxVersion)
+	if err != nil {
+		return err
+	}
+	hs := &clientHandshakeState{c: c, ctx: ctx, cfg: c.ccfg, hash: c.ccfg.Hash, minVers: lo, maxVers: hi}
 	defer hs.wipe()
-	steps := []func() error{
+	for _, step := range []func() error{
 		hs.getKey,
 		hs.makeClientHello,
 		hs.sendClientHello,
 		hs.readServerHello,
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	if hs.serverHello12 != nil {
+		return hs.handshake12()
+	}
+	steps := []func() error{
 		hs.establishHandshakeKeys,
 		hs.readEncryptedExtensions,
 		hs.readServerFinished,
@@ -78,6 +94,9 @@ func (hs *clientHandshakeState) getKey() error {
 	if !hs.hash.valid() {
 		return localAlert(AlertInternalError, "psk: unknown PSK hash")
 	}
+	if hs.maxVers < VersionTLS13 && hs.cfg.GetKey != nil {
+		return nil // TLS 1.2 only: asked after ServerHelloDone, with the hint
+	}
 	id, key := hs.cfg.Identity, hs.cfg.Key
 	if hs.cfg.GetKey != nil {
 		var err error
@@ -102,6 +121,9 @@ func (hs *clientHandshakeState) getKey() error {
 // and, last, pre_shared_key (§4.2.11).
 func (hs *clientHandshakeState) makeClientHello() error {
 	cfg := hs.cfg
+	if hs.maxVers < VersionTLS13 {
+		return hs.makeClientHello12()
+	}
 	rnd := randReader(cfg.Rand)
 	m := &clientHelloMsg{
 		vers:               versionTLS12,
@@ -160,6 +182,11 @@ func (hs *clientHandshakeState) makeClientHello() error {
 			}
 		}
 	}
+	if hs.minVers <= VersionTLS12 {
+		if err := hs.addTLS12(m); err != nil {
+			return err
+		}
+	}
 	m.identities = []pskIdentity{{identity: hs.identity, age: 0}} // external: age 0 (§4.2.11)
 	m.binders = [][]byte{make([]byte, hs.hash.size())}
 	hs.hello = m
@@ -184,6 +211,13 @@ func (hs *clientHandshakeState) sendClientHello() error {
 	raw, err := hs.hello.marshal()
 	if err != nil {
 		return wrapAlert(AlertInternalError, err)
+	}
+	if len(hs.hello.identities) == 0 { // TLS 1.2 only: no binder
+		hs.hello.raw = raw
+		if err := hs.c.writeHandshakeLocked(raw, nil); err != nil {
+			return err
+		}
+		return hs.c.flushLocked()
 	}
 	truncated := raw[:len(raw)-hs.hello.bindersLen()]
 	binder := finishedMAC(hs.hash, binderKey(hs.hash, hs.early, true), hs.transcript.sumWith(truncated))
@@ -210,6 +244,10 @@ func (hs *clientHandshakeState) readServerHello() error {
 	if err != nil {
 		return err
 	}
+	if sh.tls12 && hs.minVers <= VersionTLS12 {
+		hs.serverHello12 = sh
+		return nil
+	}
 	if sh.isHRR() {
 		if err := hs.processHelloRetryRequest(sh); err != nil {
 			return err
@@ -219,6 +257,9 @@ func (hs *clientHandshakeState) readServerHello() error {
 		}
 		if sh, err = parseServerHello(msg); err != nil {
 			return err
+		}
+		if sh.tls12 && hs.minVers <= VersionTLS12 {
+			return illegal("TLS 1.2 ServerHello after a HelloRetryRequest")
 		}
 		if sh.isHRR() {
 			return localAlert(AlertUnexpectedMessage, "second HelloRetryRequest")

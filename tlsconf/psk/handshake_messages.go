@@ -38,7 +38,10 @@ type clientHelloMsg struct {
 	alpnProtocols      []string
 	earlyData          bool
 	cookie             []byte
-	signatureAlgs      bool // signature_algorithms present (certificate-capable client)
+	signatureAlgs      bool    // signature_algorithms present (certificate-capable client)
+	ems                bool    // extended_master_secret (RFC 7627)
+	secureReneg        bool    // empty renegotiation_info (RFC 5746)
+	ecPointFormats     []uint8 // ec_point_formats (RFC 8422 §5.1.2)
 	identities         []pskIdentity
 	binders            [][]byte
 	extensions         []uint16 // extension types in wire order
@@ -141,6 +144,16 @@ func (m *clientHelloMsg) marshal() ([]byte, error) {
 				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.pskModes) })
 				})
+			}
+			if len(m.ecPointFormats) > 0 { // RFC 8422 §5.1.2, TLS 1.2 ECDHE_PSK
+				b.AddUint16(extECPointFormats)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.ecPointFormats) })
+				})
+			}
+			if m.ems { // RFC 7627 §5.1
+				b.AddUint16(extExtendedMS)
+				b.AddUint16(0)
 			}
 			if len(m.identities) > 0 { // §4.2.11, last
 				b.AddUint16(extPreSharedKey)
@@ -299,6 +312,24 @@ func (m *clientHelloMsg) parseExtension(ext uint16, data cryptobyte.String) erro
 		}
 	case extSignatureAlgorithms:
 		m.signatureAlgs = true
+	case extExtendedMS: // RFC 7627 §5.1
+		if !data.Empty() {
+			return decodeErr("extended_master_secret")
+		}
+		m.ems = true
+	case extRenegotiationInfo: // RFC 5746 §3.2
+		var rc []byte
+		if !readUint8Bytes(&data, &rc) || !data.Empty() {
+			return decodeErr("renegotiation_info")
+		}
+		if len(rc) != 0 { // §3.6: an initial handshake has nothing to bind to
+			return localAlert(AlertHandshakeFailure, "renegotiation_info with renegotiated_connection")
+		}
+		m.secureReneg = true
+	case extECPointFormats: // RFC 8422 §5.1.2
+		if !readUint8Bytes(&data, &m.ecPointFormats) || len(m.ecPointFormats) == 0 || !data.Empty() {
+			return decodeErr("ec_point_formats")
+		}
 	case extPreSharedKey: // §4.2.11
 		var ids, binders cryptobyte.String
 		if !data.ReadUint16LengthPrefixed(&ids) || ids.Empty() ||
@@ -352,6 +383,13 @@ type serverHelloMsg struct {
 	cookie           []byte
 	hasKeyShare      bool
 	hasSupportedVers bool
+
+	// TLS 1.2 (sent without supported_versions, RFC 5246 §7.4.1.3).
+	tls12          bool
+	secureReneg    bool   // empty renegotiation_info (RFC 5746)
+	ems            bool   // extended_master_secret (RFC 7627)
+	ecPointFormats bool   // ec_point_formats: uncompressed (RFC 8422)
+	alpnProtocol   string // RFC 7301 §3.1 (TLS 1.3 sends it in EncryptedExtensions)
 }
 
 func (m *serverHelloMsg) isHRR() bool { return string(m.random) == string(helloRetryRequestRandom[:]) }
@@ -365,6 +403,36 @@ func (m *serverHelloMsg) marshal() ([]byte, error) {
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
 		b.AddUint16(m.cipherSuite)
 		b.AddUint8(m.compression)
+		if m.tls12 {
+			if m.secureReneg || m.ems || m.ecPointFormats || m.alpnProtocol != "" {
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					if m.secureReneg {
+						b.AddUint16(extRenegotiationInfo)
+						b.AddUint16(1)
+						b.AddUint8(0)
+					}
+					if m.ems {
+						b.AddUint16(extExtendedMS)
+						b.AddUint16(0)
+					}
+					if m.ecPointFormats {
+						b.AddUint16(extECPointFormats)
+						b.AddUint16(2)
+						b.AddUint8(1)
+						b.AddUint8(0) // uncompressed
+					}
+					if m.alpnProtocol != "" {
+						b.AddUint16(extALPN)
+						b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+								b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.alpnProtocol)) })
+							})
+						})
+					}
+				})
+			}
+			return
+		}
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 			b.AddUint16(extSupportedVersions)
 			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(m.supportedVersion) })
@@ -411,7 +479,8 @@ func parseServerHello(msg []byte) (*serverHelloMsg, error) {
 		return nil, decodeErr("ServerHello")
 	}
 	if body.Empty() {
-		return m, nil // a TLS 1.2 ServerHello: the caller rejects the version
+		m.tls12 = true // a TLS 1.2 ServerHello without extensions
+		return m, nil
 	}
 	if !body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
 		return nil, decodeErr("ServerHello extensions")
@@ -457,10 +526,40 @@ func parseServerHello(msg []byte) (*serverHelloMsg, error) {
 			if !readUint16Bytes(&data, &m.cookie) || len(m.cookie) == 0 || !data.Empty() {
 				return nil, decodeErr("cookie")
 			}
+		case ext == extRenegotiationInfo: // TLS 1.2 (RFC 5746 §3.4)
+			var rc []byte
+			if !readUint8Bytes(&data, &rc) || !data.Empty() {
+				return nil, decodeErr("renegotiation_info")
+			}
+			if len(rc) != 0 {
+				return nil, localAlert(AlertHandshakeFailure, "renegotiation_info with renegotiated_connection")
+			}
+			m.secureReneg = true
+		case ext == extExtendedMS: // TLS 1.2 (RFC 7627 §5.2)
+			if !data.Empty() {
+				return nil, decodeErr("extended_master_secret")
+			}
+			m.ems = true
+		case ext == extECPointFormats: // TLS 1.2 (RFC 8422 §5.2)
+			var f []byte
+			if !readUint8Bytes(&data, &f) || len(f) == 0 || !data.Empty() {
+				return nil, decodeErr("ec_point_formats")
+			}
+			m.ecPointFormats = true
+		case ext == extALPN: // TLS 1.2 (RFC 7301 §3.1)
+			var list, p cryptobyte.String
+			if !data.ReadUint16LengthPrefixed(&list) || !list.ReadUint8LengthPrefixed(&p) || p.Empty() || !list.Empty() || !data.Empty() {
+				return nil, decodeErr("application_layer_protocol_negotiation")
+			}
+			m.alpnProtocol = string(p)
 		default:
 			return nil, wrapAlert(AlertUnsupportedExtension, fmt.Errorf("unexpected extension %d in ServerHello", ext))
 		}
 	}
+	if m.hasSupportedVers && (m.secureReneg || m.ems || m.ecPointFormats || m.alpnProtocol != "") {
+		return nil, wrapAlert(AlertUnsupportedExtension, fmt.Errorf("TLS 1.2 extension in a TLS 1.3 ServerHello"))
+	}
+	m.tls12 = !m.hasSupportedVers
 	return m, nil
 }
 

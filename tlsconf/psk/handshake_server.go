@@ -40,10 +40,32 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 	if c.scfg == nil || c.scfg.GetKey == nil {
 		return localAlert(AlertInternalError, "psk: ServerConfig without GetKey")
 	}
+	lo, hi, err := versionRange(c.scfg.MinVersion, c.scfg.MaxVersion)
+	if err != nil {
+		return err
+	}
 	hs := &serverHandshakeState{c: c, ctx: ctx, cfg: c.scfg, hash: c.scfg.Hash}
 	defer hs.wipe()
+	if err := hs.readClientHello(); err != nil {
+		hs.logFailure(err)
+		return err
+	}
+	if hs.negotiatesTLS12(lo, hi) {
+		if err := hs.handshake12(hi); err != nil {
+			hs.logFailure(err)
+			return err
+		}
+		hs.cfg.Logger.Debug().Str("identity", fmt.Sprintf("%q", hs.identity)).
+			Str("suite", CipherSuiteName(c.state.CipherSuite)).Stringer("group", c.state.Group).
+			Str("remote", c.conn.RemoteAddr().String()).Msg("psk: TLS 1.2 handshake complete")
+		return nil
+	}
+	if hi < VersionTLS13 {
+		err := localAlert(AlertProtocolVersion, "client does not offer TLS 1.2")
+		hs.logFailure(err)
+		return err
+	}
 	steps := []func() error{
-		hs.readClientHello,
 		hs.processClientHello,
 		hs.sendHelloRetryRequestIfNeeded,
 		hs.verifyBinder,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
@@ -21,7 +22,10 @@ import (
 // A ClientHello is a PSK handshake when it carries pre_shared_key and
 // either has no signature_algorithms (it cannot use certificates at all)
 // or offers an identity the PSK configuration knows (its GetKey is asked;
-// the answer is reused by the handshake). Browsers resuming a crypto/tls
+// the answer is reused by the handshake). With TLS 1.2 PSK enabled
+// (ServerConfig.MinVersion), a ClientHello offering an accepted TLS 1.2
+// PSK suite and no suite crypto/tls implements is one too, as is, with
+// ServerConfig.TLS12PreferPSK, any offering an accepted TLS 1.2 PSK suite. Browsers resuming a crypto/tls
 // or other session also send pre_shared_key, with a ticket as identity:
 // GetKey does not know it and they get the certificate handshake, as an
 // OpenSSL server with PSK and certificates does.
@@ -157,8 +161,11 @@ func (l *Listener) wantsPSK(ctx context.Context, ch *clientHelloMsg) (bool, *loo
 	if l.cert == nil {
 		return true, nil, nil
 	}
-	if ch == nil || len(ch.identities) == 0 {
+	if ch == nil {
 		return false, nil, nil
+	}
+	if len(ch.identities) == 0 {
+		return l.wantsPSK12(ch), nil, nil
 	}
 	if !ch.signatureAlgs {
 		return true, nil, nil // cannot do certificates anyway
@@ -181,6 +188,42 @@ func (l *Listener) wantsPSK(ctx context.Context, ch *clientHelloMsg) (bool, *loo
 		}
 	}
 	return false, nil, nil
+}
+
+// wantsPSK12 routes a ClientHello without a TLS 1.3 pre_shared_key to
+// the PSK server when TLS 1.2 PSK is enabled (MinVersion) and it offers
+// one of the accepted TLS 1.2 PSK suites, and either no suite crypto/tls
+// can serve with a certificate or TLS12PreferPSK is set. Browsers and
+// other certificate clients offer no PSK suite (OpenSSL leaves them out
+// unless a PSK callback is set).
+func (l *Listener) wantsPSK12(ch *clientHelloMsg) bool {
+	lo, _, err := versionRange(l.psk.MinVersion, l.psk.MaxVersion)
+	if err != nil || lo > VersionTLS12 {
+		return false
+	}
+	accepted := suites12For(l.psk.TLS12CipherSuites)
+	psk, cert := false, false
+	for _, id := range ch.cipherSuites {
+		switch {
+		case slices.Contains(accepted, id):
+			psk = true
+		case certificateSuite(id):
+			cert = true
+		}
+	}
+	return psk && (!cert || l.psk.TLS12PreferPSK)
+}
+
+// certificateSuite reports whether crypto/tls implements suite id.
+func certificateSuite(id uint16) bool {
+	for _, list := range [][]*tls.CipherSuite{tls.CipherSuites(), tls.InsecureCipherSuites()} {
+		for _, s := range list {
+			if s.ID == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // peekClientHello reads the records that carry the first handshake

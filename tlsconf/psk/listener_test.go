@@ -164,3 +164,71 @@ func TestListenerOpenSSL(t *testing.T) {
 		})
 	}
 }
+
+func TestListenerTLS12(t *testing.T) {
+	bin := lookPeer(t, "openssl", "openssl")
+	cert, pool, _ := testCert(t)
+	certCfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	for _, prefer := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default", true: "TLS12PreferPSK"}[prefer], func(t *testing.T) {
+			cfg := tls12Server(t)
+			cfg.TLS12PreferPSK = prefer
+			addr, routes := muxServer(t, cfg, certCfg)
+
+			// Our TLS 1.2-only PSK client.
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pc := Client(nc, tls12Client(t))
+			clientEcho(t, pc)
+			if v := pc.ConnectionState().Version; v != VersionTLS12 {
+				t.Fatalf("version 0x%04x", v)
+			}
+			pc.Close()
+			if !<-routes {
+				t.Fatal("TLS 1.2 PSK client routed to certificates")
+			}
+
+			// A crypto/tls TLS 1.2 certificate client.
+			tc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost", MaxVersion: tls.VersionTLS12})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clientEcho(t, tc)
+			tc.Close()
+			if <-routes {
+				t.Fatal("certificate client routed to PSK")
+			}
+
+			// s_client -tls1_2 -psk: PSK suites only, then OpenSSL's
+			// default list (certificate suites too), which only
+			// TLS12PreferPSK routes to PSK; otherwise crypto/tls serves it.
+			for _, c := range []struct {
+				args []string
+				psk  bool
+			}{
+				{[]string{"-cipher", "PSK-AES128-GCM-SHA256:ECDHE-PSK-CHACHA20-POLY1305"}, true},
+				{nil, prefer},
+			} {
+				args := append([]string{"s_client", "-connect", addr, "-brief", "-tls1_2", "-psk", testKeyHex, "-psk_identity", testIdentity}, c.args...)
+				p := startPeer(t, bin, args...)
+				ok := p.waitOrExit("CONNECTION ESTABLISHED", 10*time.Second)
+				if ok {
+					p.stdin.Write([]byte(payload + "\n"))
+					waitCount(t, p, payload, 1)
+				}
+				p.stdin.Close()
+				p.wait(t, 5*time.Second)
+				// s_client does not verify the certificate by default: both
+				// routes connect.
+				if !ok {
+					t.Fatalf("s_client %v failed:\n%s", c.args, p.out.String())
+				}
+				if got := <-routes; got != c.psk {
+					t.Fatalf("s_client %v routed to PSK: %v", c.args, got)
+				}
+			}
+		})
+	}
+}

@@ -1,8 +1,10 @@
 package psk
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // The record layer (RFC 8446 §5). Callers hold c.in for reading and c.out
@@ -13,9 +15,13 @@ import (
 func (c *Conn) fill(n int) error {
 	for len(c.raw) < n {
 		if cap(c.raw)-len(c.raw) < 1024 || cap(c.raw) < n {
-			nb := make([]byte, len(c.raw), max(n, 2*cap(c.raw), 4096))
-			copy(nb, c.raw)
-			c.raw = nb
+			// Move the unread bytes to the front of the buffer, which
+			// grows only when a record does not fit: earlier records'
+			// bytes have been copied out (to c.hand or c.input).
+			if want := max(n, len(c.raw)+1024); cap(c.rawBuf) < want {
+				c.rawBuf = make([]byte, 0, max(want, 2*cap(c.rawBuf), 4096))
+			}
+			c.raw = c.rawBuf[:copy(c.rawBuf[:len(c.raw)], c.raw)]
 		}
 		m, err := c.conn.Read(c.raw[len(c.raw):cap(c.raw)])
 		c.raw = c.raw[:len(c.raw)+m]
@@ -62,6 +68,21 @@ func (c *Conn) readRecord() error {
 
 		// §5: a single 0x01 ChangeCipherSpec is dropped during the
 		// handshake, unprotected, whatever the current keys.
+		if typ == recordChangeCipherSpec && c.tls12 {
+			// TLS 1.2: the peer's ChangeCipherSpec installs the pending
+			// read keys (RFC 5246 §7.1), on a handshake message boundary.
+			if c.pendingRead == nil || n != 1 || body[0] != 1 {
+				return localAlert(AlertUnexpectedMessage, "unexpected ChangeCipherSpec")
+			}
+			if len(c.hand) != 0 {
+				return localAlert(AlertUnexpectedMessage, "ChangeCipherSpec inside a handshake message")
+			}
+			if err := c.in.setKeys12(*c.pendingRead); err != nil {
+				return wrapAlert(AlertInternalError, err)
+			}
+			c.pendingRead = nil
+			continue
+		}
 		if typ == recordChangeCipherSpec {
 			if !c.ccsOK || n != 1 || body[0] != 1 {
 				return localAlert(AlertUnexpectedMessage, "unexpected ChangeCipherSpec")
@@ -71,7 +92,16 @@ func (c *Conn) readRecord() error {
 			}
 			continue
 		}
-		if c.in.aead != nil {
+		if c.in.aead != nil && c.in.v12 {
+			plain, err := c.in.open12(typ, body)
+			if err != nil {
+				return localAlert(AlertBadRecordMAC, "record authentication failed")
+			}
+			if len(plain) > maxPlaintext {
+				return localAlert(AlertRecordOverflow, "plaintext over 2^14 bytes")
+			}
+			body = plain
+		} else if c.in.aead != nil {
 			if typ == recordAlert && !c.handshakeDone.Load() && n == 2 {
 				// A peer that failed before installing keys alerts in clear.
 				return c.handleAlert(body)
@@ -133,7 +163,13 @@ func (c *Conn) readRecord() error {
 				}
 				continue
 			}
-			c.input = append(c.input[:0], body...)
+			if len(c.input) != 0 {
+				// Only while a fragmented handshake message is being
+				// collected: interleaving is forbidden (§5.1).
+				return localAlert(AlertUnexpectedMessage, "application data inside a handshake message")
+			}
+			c.inputBuf = append(c.inputBuf[:0], body...)
+			c.input = c.inputBuf
 			c.useless = 0
 			return nil
 		default:
@@ -163,6 +199,14 @@ func (c *Conn) handleAlert(body []byte) error {
 		}
 		return io.EOF
 	case AlertUserCanceled:
+		if err := c.uselessRecord(); err != nil {
+			return err
+		}
+		return c.readRecord()
+	}
+	if c.tls12 && body[0] == 1 {
+		// TLS 1.2 warning alerts (no_renegotiation, say) are not fatal
+		// (RFC 5246 §7.2).
 		if err := c.uselessRecord(); err != nil {
 			return err
 		}
@@ -212,6 +256,19 @@ func (c *Conn) readHandshake(want uint8) ([]byte, error) {
 	}
 }
 
+// readHandshakeAny returns the next handshake message, whatever its type.
+func (c *Conn) readHandshakeAny() ([]byte, error) {
+	for {
+		msg, ok, err := c.nextHandshakeMessage()
+		if err != nil || ok {
+			return msg, err
+		}
+		if err := c.readRecord(); err != nil {
+			return nil, err
+		}
+	}
+}
+
 // atRecordBoundary is checked before every key change: handshake messages
 // must not span a key change (§5.1).
 func (c *Conn) atRecordBoundary() error {
@@ -239,15 +296,10 @@ func (c *Conn) writeRecordLocked(typ uint8, data []byte) error {
 			}
 			c.sendBuf = append(c.sendBuf, typ, byte(vers>>8), byte(vers), byte(m>>8), byte(m))
 			c.sendBuf = append(c.sendBuf, frag...)
+		} else if c.out.v12 {
+			c.sealRecord12(typ, frag)
 		} else {
-			n := m + 1 + c.out.aead.Overhead()
-			start := len(c.sendBuf)
-			c.sendBuf = append(c.sendBuf, recordApplicationData, 3, 3, byte(n>>8), byte(n))
-			hdr := c.sendBuf[start : start+recordHeaderLen]
-			inner := append(append(make([]byte, 0, m+1+c.out.aead.Overhead()), frag...), typ)
-			sealed := c.out.aead.Seal(inner[:0], c.out.nonce(), inner, hdr)
-			c.sendBuf = append(c.sendBuf[:start+recordHeaderLen], sealed...)
-			c.out.seq++
+			c.sealRecord13(typ, frag)
 		}
 		if typ == recordApplicationData && len(data) == 0 {
 			break
@@ -255,6 +307,74 @@ func (c *Conn) writeRecordLocked(typ uint8, data []byte) error {
 	}
 	return nil
 }
+
+// sealRecord13 appends a protected TLS 1.3 record (§5.2): the
+// TLSInnerPlaintext is sealed in place in the send buffer.
+func (c *Conn) sealRecord13(typ uint8, frag []byte) {
+	hc := &c.out
+	n := len(frag) + 1 + hc.aead.Overhead()
+	start := len(c.sendBuf)
+	c.sendBuf = slices.Grow(c.sendBuf, recordHeaderLen+n)
+	c.sendBuf = append(c.sendBuf, recordApplicationData, 3, 3, byte(n>>8), byte(n))
+	c.sendBuf = append(c.sendBuf, frag...)
+	c.sendBuf = append(c.sendBuf, typ)
+	p := start + recordHeaderLen
+	sealed := hc.aead.Seal(c.sendBuf[p:p], hc.nonce(), c.sendBuf[p:], c.sendBuf[start:p])
+	c.sendBuf = c.sendBuf[:p+len(sealed)]
+	hc.seq++
+}
+
+// sealRecord12 appends a protected TLS 1.2 record (RFC 5246 §6.2.3.3):
+// for GCM the explicit nonce (the sequence number, RFC 5288 §3) comes
+// first; ChaCha20-Poly1305 has none (RFC 7905 §2).
+func (c *Conn) sealRecord12(typ uint8, frag []byte) {
+	hc := &c.out
+	explicit := 0
+	if hc.explicit {
+		explicit = 8
+	}
+	n := explicit + len(frag) + hc.aead.Overhead()
+	start := len(c.sendBuf)
+	c.sendBuf = slices.Grow(c.sendBuf, recordHeaderLen+n)
+	c.sendBuf = append(c.sendBuf, typ, 3, 3, byte(n>>8), byte(n))
+	nonce := hc.nonce()
+	if hc.explicit {
+		c.sendBuf = append(c.sendBuf, nonce[4:]...)
+	}
+	c.sendBuf = append(c.sendBuf, frag...)
+	p := start + recordHeaderLen + explicit
+	sealed := hc.aead.Seal(c.sendBuf[p:p], nonce, c.sendBuf[p:], hc.additionalData12(typ, len(frag)))
+	c.sendBuf = c.sendBuf[:p+len(sealed)]
+	hc.seq++
+}
+
+// open12 authenticates and decrypts a TLS 1.2 record body in place.
+func (hc *halfConn) open12(typ uint8, body []byte) ([]byte, error) {
+	overhead := hc.aead.Overhead()
+	var nonce []byte
+	if hc.explicit {
+		if len(body) < 8+overhead {
+			return nil, errShortRecord
+		}
+		nonce = hc.nonceBuf[:]
+		copy(nonce, hc.iv)
+		copy(nonce[4:], body[:8])
+		body = body[8:]
+	} else {
+		if len(body) < overhead {
+			return nil, errShortRecord
+		}
+		nonce = hc.nonce()
+	}
+	plain, err := hc.aead.Open(body[:0], nonce, body, hc.additionalData12(typ, len(body)-overhead))
+	if err != nil {
+		return nil, err
+	}
+	hc.seq++
+	return plain, nil
+}
+
+var errShortRecord = errors.New("psk: record shorter than its AEAD overhead")
 
 // writeChangeCipherSpecLocked sends the middlebox-compatibility
 // ChangeCipherSpec (§D.4), always in clear.
