@@ -63,7 +63,10 @@ func (b *builder) listener(lc *listenerConfig) (*builtListener, error) {
 		if err != nil {
 			return nil, fmt.Errorf("PSK file: %w", err)
 		}
-		pskCfg = &psk.ServerConfig{GetKey: kf.GetKey, Logger: b.log}
+		pskCfg = &psk.ServerConfig{GetKey: kf.GetKey, Logger: b.log, IdentityHint: []byte(lc.pskIdentityHint)}
+		if lc.pskTLS12 {
+			pskCfg.MinVersion = psk.VersionTLS12
+		}
 	}
 	bl.psk = pskCfg != nil
 	bl.srv, err = proxy.New(&proxy.Options{
@@ -101,6 +104,9 @@ func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
 			return r, fmt.Errorf("upstream PSK: %w", err)
 		}
 		r.UpstreamPSK = &psk.ClientConfig{GetKey: getKey}
+		if rc.upstreamPSKTLS12 {
+			r.UpstreamPSK.MinVersion = psk.VersionTLS12
+		}
 	} else {
 		client, err := upstreamTLS(rc, b.log, b.pausePolicy(rc))
 		if err != nil {

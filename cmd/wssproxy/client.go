@@ -33,6 +33,7 @@ type clientConfig struct {
 	proxy        string
 	pskIdentity  string
 	pskKeyFile   string
+	pskTLS12     bool
 	binary       bool
 	closeCode    int
 	closeReason  string
@@ -69,6 +70,7 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	fs.StringVar(&c.origin, "origin", "", "Origin header to send")
 	fs.StringVar(&c.pskIdentity, "psk-identity", "", "use TLS 1.3 PSK with this identity instead of certificates (with --psk-key-file)")
 	fs.StringVar(&c.pskKeyFile, "psk-key-file", "", "file holding the PSK in hex (mode 0600)")
+	fs.BoolVar(&c.pskTLS12, "psk-tls12", false, "also offer the TLS 1.2 PSK suites (servers without TLS 1.3 PSK)")
 	fs.StringVar(&c.proxy, "proxy", "env", "connect through this HTTP CONNECT or SOCKS5 proxy URL (http://, https://, socks5://, socks5h://), \"env\" for HTTPS_PROXY/ALL_PROXY/NO_PROXY, or \"direct\"")
 	fs.BoolVar(&c.binary, "binary", false, "send input lines as binary messages")
 	fs.IntVar(&c.closeCode, "close-code", int(ws.StatusNormalClosure), "close code at the end of input")
@@ -97,6 +99,9 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	}
 	if c.pinOnly && len(c.pins) == 0 {
 		return c, errors.New("--pin-only needs at least one --pin")
+	}
+	if c.pskTLS12 && c.pskIdentity == "" {
+		return c, errors.New("--psk-tls12 needs --psk-identity")
 	}
 	if (c.pskIdentity == "") != (c.pskKeyFile == "") {
 		return c, errors.New("--psk-identity and --psk-key-file go together")
@@ -150,6 +155,9 @@ func (c clientConfig) dialOptions(log zerolog.Logger) (*ws.DialOptions, error) {
 			return nil, fmt.Errorf("PSK: %w", err)
 		}
 		pc := &psk.ClientConfig{GetKey: getKey, ServerName: c.sni}
+		if c.pskTLS12 {
+			pc.MinVersion = psk.VersionTLS12
+		}
 		tlsClient = pc.TLSClient
 	}
 	return &ws.DialOptions{

@@ -631,9 +631,22 @@ func (d *decoder) listenerTLS(n *yaml.Node, path string, l *listenerConfig) {
 		"acme":         func(v *yaml.Node, p string) { l.acme = d.acme(v, p, l) },
 		"client_certs": func(v *yaml.Node, p string) { d.clientCerts(v, p, &l.clientCerts) },
 		"psk_file":     func(v *yaml.Node, p string) { d.file(v, p, &l.pskFile) },
+		"psk_tls12":    func(v *yaml.Node, p string) { d.boolean(v, p, &l.pskTLS12) },
+		"psk_identity_hint": func(v *yaml.Node, p string) {
+			d.str(v, p, &l.pskIdentityHint)
+			if err := psk.CheckIdentity([]byte(l.pskIdentityHint)); d.err == nil && err != nil {
+				d.failf(v, p, "%v", err)
+			}
+		},
 	})
 	if d.err != nil {
 		return
+	}
+	for _, k := range []string{"psk_tls12", "psk_identity_hint"} {
+		if present[k] != nil && l.pskFile == "" {
+			d.failf(present[k], join(path, k), "needs psk_file")
+			return
+		}
 	}
 	if k := present["cert_file"]; k != nil {
 		sources = append(sources, k)
@@ -840,6 +853,7 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 					}
 				},
 				"key_file": func(v *yaml.Node, p string) { d.file(v, p, &r.upstreamPSKKeyFile) },
+				"tls12":    func(v *yaml.Node, p string) { d.boolean(v, p, &r.upstreamPSKTLS12) },
 			})
 			if d.err == nil && (present["identity"] == nil || present["key_file"] == nil) {
 				d.failf(v, p, "needs identity and key_file")

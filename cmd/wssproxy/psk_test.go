@@ -108,18 +108,24 @@ func TestServePSK(t *testing.T) {
 	}
 }
 
-// openssl s_client with a PSK carries a WebSocket upgrade and one masked
-// text frame through the proxy to the echo server and back.
+// openssl s_client with a PSK (TLS 1.3, and TLS 1.2 with --psk-tls12)
+// carries a WebSocket upgrade and one masked text frame through the proxy
+// to the echo server and back.
 func TestOpenSSLPSKClientThroughServe(t *testing.T) {
 	openssl := testpeer.LookPath(t, "openssl", "apt-get install openssl")
 	pskFile, _ := pskFiles(t)
-	addr := startServe(t, "--psk-file", pskFile)
+	addr := startServe(t, "--psk-file", pskFile, "--psk-tls12", "--psk-identity-hint", "wssproxy")
 	_, port, _ := net.SplitHostPort(addr)
+	for _, version := range [][]string{{"-tls1_3"}, {"-tls1_2", "-cipher", "PSK-AES128-GCM-SHA256"}, {"-tls1_2", "-cipher", "ECDHE-PSK-CHACHA20-POLY1305"}} {
+		t.Run(strings.Join(version, " "), func(t *testing.T) { opensslUpgrade(t, openssl, port, version) })
+	}
+}
 
+func opensslUpgrade(t *testing.T, openssl, port string, version []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", "127.0.0.1:"+port, "-tls1_3",
-		"-psk", testPSK, "-psk_identity", "device-1", "-quiet", "-no_ign_eof")
+	args := append([]string{"s_client", "-connect", "127.0.0.1:" + port}, version...)
+	cmd := exec.CommandContext(ctx, openssl, append(args, "-psk", testPSK, "-psk_identity", "device-1", "-quiet", "-no_ign_eof")...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer

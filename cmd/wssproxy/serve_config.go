@@ -45,6 +45,8 @@ type listenerConfig struct {
 	// pskFile, if set, accepts TLS-PSK clients (identity:hexkey lines),
 	// beside the certificate source's clients or alone.
 	pskFile          string
+	pskTLS12         bool   // also accept the TLS 1.2 PSK suites
+	pskIdentityHint  string // sent to TLS 1.2 PSK clients
 	clientCerts      clientCertConfig
 	trustedProxies   []netip.Prefix
 	maxConnections   int
@@ -104,6 +106,7 @@ type routeConfig struct {
 	// TLS-PSK instead of certificates.
 	upstreamPSKIdentity string
 	upstreamPSKKeyFile  string
+	upstreamPSKTLS12    bool   // also offer the TLS 1.2 PSK suites
 	upstreamProxy       string // "direct", "env" or a proxy URL
 	upstreamTimeout     time.Duration
 	maxFrame            int64

@@ -40,6 +40,9 @@ type serveFlags struct {
 	pskFile         string
 	upstreamPSKID   string
 	upstreamPSKKey  string
+	pskTLS12        bool
+	pskHint         string
+	upstreamPSK12   bool
 	// Frames and HTTP.
 	maxFrame, maxMessage byteSize
 	outgoingFrame        byteSize
@@ -114,6 +117,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.BoolVar(&c.acmeReuseKey, "acme-reuse-key", false, "keep the private key across renewals (for clients that pin the SPKI)")
 	fs.StringVar(&c.pskFile, "psk-file", "", "accept TLS-PSK clients with the keys in this file (identity:hexkey lines, mode 0600), beside a certificate source's clients or alone")
 	fs.StringVar(&c.upstreamPSKID, "upstream-psk-identity", "", "reach a wss upstream with TLS-PSK under this identity (with --upstream-psk-key-file)")
+	fs.BoolVar(&c.pskTLS12, "psk-tls12", false, "also accept the TLS 1.2 PSK suites (AEAD only) for devices without TLS 1.3 PSK")
+	fs.StringVar(&c.pskHint, "psk-identity-hint", "", "identity hint sent to TLS 1.2 PSK clients")
+	fs.BoolVar(&c.upstreamPSK12, "upstream-psk-tls12", false, "also offer the TLS 1.2 PSK suites to the upstream")
 	fs.StringVar(&c.upstreamPSKKey, "upstream-psk-key-file", "", "file holding the upstream PSK in hex (mode 0600)")
 	fs.StringVar(&c.upstream, "upstream", "", "ws:// or wss:// URL to relay to (default: the built-in echo server)")
 	fs.StringVar(&c.upstreamCA, "upstream-ca", "", "PEM file of CAs to verify a wss upstream with (default: system roots)")
@@ -193,6 +199,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 		return serveConfig{}, "", nil, errors.New("--upstream-insecure already ignores every error; drop --upstream-ignore-ssl-error")
 	case c.upstreamPinOnly && len(c.upstreamPins) == 0:
 		return serveConfig{}, "", nil, errors.New("--upstream-pin-only needs at least one --upstream-pin")
+	case (c.pskTLS12 || c.pskHint != "") && c.pskFile == "":
+		return serveConfig{}, "", nil, errors.New("--psk-tls12 and --psk-identity-hint need --psk-file")
+	case c.upstreamPSK12 && c.upstreamPSKID == "":
+		return serveConfig{}, "", nil, errors.New("--upstream-psk-tls12 needs --upstream-psk-identity")
 	case (c.upstreamPSKID == "") != (c.upstreamPSKKey == ""):
 		return serveConfig{}, "", nil, errors.New("--upstream-psk-identity and --upstream-psk-key-file go together")
 	case c.upstreamPSKID != "" && !strings.HasPrefix(c.upstream, "wss:"):
@@ -216,6 +226,7 @@ func (c *serveFlags) config() serveConfig {
 	l := listenerConfig{
 		name: c.listen, listen: c.listen, certFile: c.certFile, keyFile: c.keyFile,
 		devCert: c.devCert, devCertDir: c.devCertDir, maxConnections: c.maxConnections, pskFile: c.pskFile,
+		pskTLS12: c.pskTLS12, pskIdentityHint: c.pskHint,
 	}
 	if len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0 {
 		l.acme = &acmeConfig{
@@ -232,6 +243,7 @@ func (c *serveFlags) config() serveConfig {
 		upstreamProxy:       c.upstreamProxy,
 		upstreamPSKIdentity: c.upstreamPSKID,
 		upstreamPSKKeyFile:  c.upstreamPSKKey,
+		upstreamPSKTLS12:    c.upstreamPSK12,
 		maxFrame:            int64(c.maxFrame),
 		maxMessage:          int64(c.maxMessage),
 		outgoingFrame:       int(c.outgoingFrame),
