@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
+	"github.com/wssproxy/wssproxy/ws"
 )
 
 // browserPage opens PROXY (wss) from the page and echoes messages through
@@ -93,7 +97,12 @@ func TestChromium(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	origin := fmt.Sprintf("http://127.0.0.1:%d", port)
-	px := startServe(t, append(devCert(), "--upstream", startEcho(t), "--allowed-origin", origin)...)
+	// The same port accepts TLS-PSK devices (checked at the end).
+	pskFile := filepath.Join(t.TempDir(), "psk.txt")
+	if err := os.WriteFile(pskFile, []byte("device-1:"+hex.EncodeToString(browserPSK)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	px := startServe(t, append(devCert(), "--upstream", startEcho(t), "--allowed-origin", origin, "--psk-file", pskFile)...)
 	page := fmt.Sprintf(browserPage, px.url)
 	hs := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -176,4 +185,24 @@ func TestChromium(t *testing.T) {
 		t.Errorf("page from another origin: %+v, want no open and 1006", other)
 	}
 	px.waitStderr(t, "origin refused")
+
+	// A device with a PSK on the port the browser used with a certificate.
+	device := &psk.ClientConfig{Identity: []byte("device-1"), Key: browserPSK}
+	c, _, err := ws.Dial(context.Background(), px.url, &ws.DialOptions{
+		TLSClient: device.TLSClient, Header: http.Header{"Origin": {origin}},
+	})
+	if err != nil {
+		t.Fatalf("PSK device on the browser's port: %v", err)
+	}
+	defer c.Abort()
+	if err := c.WriteMessage(context.Background(), ws.MessageText, []byte("from a device")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(context.Background()); err != nil || string(msg) != "from a device" {
+		t.Fatalf("PSK echo: %q %v", msg, err)
+	}
+	c.Close(ws.StatusNormalClosure, "")
 }
+
+// browserPSK is the device key of TestChromium's shared port.
+var browserPSK = []byte("0123456789abcdef0123456789abcdef")
