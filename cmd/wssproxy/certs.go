@@ -119,12 +119,8 @@ Flags:
 
 func runCertsDev(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseCertsDevFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "wssproxy certs dev: %v\n", err)
-		return 2
+	if code, done := usageExit(stderr, "certs dev", err); done {
+		return code
 	}
 	r, err := certs.DevCA(&certs.DevCAOptions{Dir: cfg.dir, Hosts: cfg.hosts})
 	if err != nil {
@@ -257,12 +253,8 @@ func looksLikeHostPort(s string) bool {
 
 func runCertsPin(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseCertsPinFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "wssproxy certs pin: %v\n", err)
-		return 2
+	if code, done := usageExit(stderr, "certs pin", err); done {
+		return code
 	}
 	if cfg.file != "" {
 		err = pinFile(cfg.file, stdout)

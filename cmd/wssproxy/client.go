@@ -171,22 +171,16 @@ func (c clientConfig) dialOptions(log zerolog.Logger) (*ws.DialOptions, error) {
 
 func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfg, err := parseClientFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "wssproxy client: %v\n", err)
-		return 2
+	if code, done := usageExit(stderr, "client", err); done {
+		return code
 	}
 	log, err := cfg.log.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "wssproxy client: %v\n", err)
-		return 2
+	if code, done := usageExit(stderr, "client", err); done {
+		return code
 	}
 	opts, err := cfg.dialOptions(log)
-	if err != nil {
-		fmt.Fprintf(stderr, "wssproxy client: %v\n", err)
-		return 2
+	if code, done := usageExit(stderr, "client", err); done {
+		return code
 	}
 	c, _, err := ws.Dial(ctx, cfg.url, opts)
 	if err != nil {

@@ -59,17 +59,12 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoConfig, error) {
 
 func runEcho(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseEchoFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "wssproxy echo: %v\n", err)
-		return 2
+	if code, done := usageExit(stderr, "echo", err); done {
+		return code
 	}
 	log, err := cfg.log.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "wssproxy echo: %v\n", err)
-		return 2
+	if code, done := usageExit(stderr, "echo", err); done {
+		return code
 	}
 	if err := serveEcho(ctx, cfg, stdout, log); err != nil {
 		log.Error().Err(err).Msg("echo server failed")

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -62,4 +64,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "wssproxy: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// usageExit turns the outcome of parsing a command's flags or options into
+// an exit: done with 0 for --help, done with 2 (the error printed) for a
+// usage error, not done when err is nil.
+func usageExit(stderr io.Writer, cmd string, err error) (code int, done bool) {
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		return 0, true
+	}
+	fmt.Fprintf(stderr, "wssproxy %s: %v\n", cmd, err)
+	return 2, true
 }

@@ -55,14 +55,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err == nil {
 		err = cfg.checkAdmin()
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "wssproxy serve: %v\n", err)
-		return 2
+	if code, done := usageExit(stderr, "serve", err); done {
+		return code
 	}
 	log, err := cfg.log.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "wssproxy serve: %v\n", err)
-		return 2
+	if code, done := usageExit(stderr, "serve", err); done {
+		return code
 	}
 	if err := serve(ctx, cfg, stdout, log); err != nil {
 		log.Error().Err(err).Msg("serve failed")
