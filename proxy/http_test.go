@@ -150,6 +150,27 @@ func TestExtensionsPassThrough(t *testing.T) {
 	}
 }
 
+// NoExtensions: the client's offer is not passed on, so nothing is
+// negotiated and reserved bits are refused again.
+func TestNoExtensions(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, nil, echoHandle)
+	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), NoExtensions: true}}})
+	c := dial(t, base, &ws.DialOptions{Extensions: "permessage-deflate"})
+	if c.Extensions() != "" {
+		t.Fatalf("negotiated %q", c.Extensions())
+	}
+	if got := up.lastRequest().Header.Get("Sec-WebSocket-Extensions"); got != "" {
+		t.Fatalf("upstream was offered %q", got)
+	}
+	if err := c.WriteMessage(ctxT(t), ws.MessageText, []byte("plain")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(ctxT(t)); err != nil || string(msg) != "plain" {
+		t.Fatalf("%q %v", msg, err)
+	}
+}
+
 func TestRoutes(t *testing.T) {
 	t.Parallel()
 	for _, bad := range []Route{

@@ -36,6 +36,12 @@ type Route struct {
 	// UpstreamPSK, if set, makes a wss upstream use TLS 1.3 external PSK
 	// instead of certificates (UpstreamTLS must then be nil).
 	UpstreamPSK *psk.ClientConfig
+	// NoExtensions stops offering the client's WebSocket extensions
+	// upstream, so none (permessage-deflate included) is negotiated:
+	// size limits then count real payload bytes and text is always
+	// checked as UTF-8. By default extensions pass through end to end
+	// and limits count the bytes on the wire.
+	NoExtensions bool
 	// UpstreamDial opens the upstream's transport connection (an HTTP
 	// CONNECT or SOCKS5 dialer); nil dials directly.
 	UpstreamDial func(ctx context.Context, network, addr string) (net.Conn, error)

@@ -29,6 +29,9 @@ func (s *Server) dialUpstream(ctx context.Context, r *Route, up *ws.Upgrade, cli
 		NetDial:          r.UpstreamDial,
 		HandshakeTimeout: r.UpstreamTimeout,
 	}
+	if r.NoExtensions {
+		opts.Extensions = ""
+	}
 	if r.UpstreamPSK != nil {
 		opts.TLSClient = r.UpstreamPSK.TLSClient
 	}

@@ -83,7 +83,7 @@ func (b *builder) listener(lc *listenerConfig) (*builtListener, error) {
 func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
 	r := proxy.Route{
 		Name: rc.name, Host: rc.host, Path: rc.path, StripPath: rc.stripPath, Upstream: rc.upstream,
-		UpstreamTimeout: rc.upstreamTimeout, AllowedOrigins: rc.allowedOrigins,
+		UpstreamTimeout: rc.upstreamTimeout, AllowedOrigins: rc.allowedOrigins, NoExtensions: rc.noExtensions,
 		MaxFrameSize: rc.maxFrame, MaxMessageSize: rc.maxMessage, OutgoingFrameSize: rc.outgoingFrame,
 		PingInterval: rc.pingInterval, PongTimeout: rc.pongTimeout, IdleTimeout: rc.idleTimeout,
 	}

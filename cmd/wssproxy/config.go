@@ -873,6 +873,19 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 		"ping_interval": func(v *yaml.Node, p string) { d.duration(v, p, &r.pingInterval, true) },
 		"pong_timeout":  func(v *yaml.Node, p string) { d.duration(v, p, &r.pongTimeout, true) },
 		"idle_timeout":  func(v *yaml.Node, p string) { d.duration(v, p, &r.idleTimeout, true) },
+		"extensions": func(v *yaml.Node, p string) {
+			var mode string
+			d.str(v, p, &mode)
+			switch mode {
+			case "pass":
+			case "none":
+				r.noExtensions = true
+			default:
+				if d.err == nil {
+					d.failf(v, p, "%q: want pass (extensions negotiated end to end) or none", mode)
+				}
+			}
+		},
 		"allowed_origins": func(v *yaml.Node, p string) {
 			d.list(v, p, func(s string, n *yaml.Node, p string) {
 				u, err := url.Parse(s)

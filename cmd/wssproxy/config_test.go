@@ -77,6 +77,7 @@ func TestConfigErrors(t *testing.T) {
 		{"wildcard overlap", y("listeners:", "  - listen: :8443", "    routes: [{upstream: 'ws://x/'}]", "  - listen: 127.0.0.1:8443", "    routes: [{upstream: 'ws://x/'}]"), 4, "overlaps listeners[0].listen"},
 		{"acme http overlap", y("listeners:", "  - listen: 127.0.0.1:8080", "    routes: [{upstream: 'ws://x/'}]", "  - listen: 127.0.0.1:8443",
 			"    tls:", "      acme: {domains: [a.example], http: '0.0.0.0:8080'}", "    routes: [{upstream: 'ws://x/'}]"), 6, "listeners[1].tls.acme.http: 0.0.0.0:8080 overlaps listeners[0].listen (line 2)"},
+		{"extensions mode", route("      - upstream: ws://x/", "        extensions: strip"), 5, `extensions: "strip": want pass`},
 		{"upstream_psk on ws", route("      - upstream: ws://x/", "        upstream_psk: {identity: dev, key_file: /dev/null}"), 5, "upstream_psk: applies to wss:// upstreams only"},
 		{"upstream_psk incomplete", route("      - upstream: wss://x/", "        upstream_psk:", "          identity: dev"), 6, "upstream_psk: needs identity and key_file"},
 		{"upstream_psk and tls", route("      - upstream: wss://x/", "        upstream_tls: {sni: x}", "        upstream_psk: {identity: dev, key_file: /dev/null}"), 6, "upstream_psk: excludes upstream_tls"},

@@ -116,6 +116,7 @@ type routeConfig struct {
 	pongTimeout         time.Duration
 	idleTimeout         time.Duration
 	allowedOrigins      []string
+	noExtensions        bool // do not pass the client's extensions upstream
 	// pause holds upstream handshakes with SSL errors for a decision
 	// through the admin API, for up to pauseTimeout (0: tlsconf's
 	// default).

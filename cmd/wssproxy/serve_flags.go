@@ -49,6 +49,7 @@ type serveFlags struct {
 	pingInterval         time.Duration
 	idleTimeout          time.Duration
 	allowedOrigins       stringList
+	noExtensions         bool
 	maxConnections       int
 	grace                time.Duration
 	log                  logFlags
@@ -135,6 +136,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.Var(&c.outgoingFrame, "outgoing-frame-size", "relayed frames larger than this are split")
 	fs.DurationVar(&c.pingInterval, "ping-interval", 0, "send keepalive pings on each leg this often (0: off); a leg that does not answer in time is dropped")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 0, "close both legs with 1001 after this long without data (0: never)")
+	fs.BoolVar(&c.noExtensions, "no-extensions", false, "do not pass the client's WebSocket extensions (permessage-deflate) upstream, so size limits count real payload bytes")
 	fs.Var(&c.allowedOrigins, "allowed-origin", "allow only this Origin, e.g. https://app.example (repeatable; others get 403)")
 	fs.IntVar(&c.maxConnections, "max-connections", 10000, "connections served at once; more wait")
 	fs.DurationVar(&c.grace, "grace", defaultGrace, "on SIGTERM/SIGINT, how long to wait for connections to close after sending 1001")
@@ -250,6 +252,7 @@ func (c *serveFlags) config() serveConfig {
 		pingInterval:        c.pingInterval,
 		idleTimeout:         c.idleTimeout,
 		allowedOrigins:      c.allowedOrigins,
+		noExtensions:        c.noExtensions,
 		pause:               c.pause,
 		pauseTimeout:        c.pauseTimeout,
 	}}
