@@ -72,6 +72,17 @@ type halfConn struct {
 	aadBuf   [13]byte
 }
 
+// setTrafficSecrets keys both directions of the record layer.
+func (c *Conn) setTrafficSecrets(s *cipherSuite, read, write []byte) error {
+	if err := c.in.setTrafficSecret(s, read); err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	if err := c.out.setTrafficSecret(s, write); err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	return nil
+}
+
 func (hc *halfConn) setTrafficSecret(s *cipherSuite, secret []byte) error {
 	key, iv := trafficKey(s, secret)
 	aead, err := s.aead(key)

@@ -386,17 +386,8 @@ func (hs *clientHandshakeState) establishHandshakeKeys() error {
 	if err := c.atRecordBoundary(); err != nil {
 		return err
 	}
-	hs.handshake = handshakeSecret(hs.hash, hs.early, shared)
-	th := hs.transcript.Sum()
-	hs.clientHS = deriveSecret(hs.hash, hs.handshake, "c hs traffic", th)
-	hs.serverHS = deriveSecret(hs.hash, hs.handshake, "s hs traffic", th)
-	if err := c.in.setTrafficSecret(hs.suite, hs.serverHS); err != nil {
-		return wrapAlert(AlertInternalError, err)
-	}
-	if err := c.out.setTrafficSecret(hs.suite, hs.clientHS); err != nil {
-		return wrapAlert(AlertInternalError, err)
-	}
-	return nil
+	hs.handshake, hs.clientHS, hs.serverHS = handshakeTrafficSecrets(hs.hash, hs.early, shared, hs.transcript.Sum())
+	return c.setTrafficSecrets(hs.suite, hs.serverHS, hs.clientHS)
 }
 
 // readEncryptedExtensions reads EncryptedExtensions (§4.3.1); no

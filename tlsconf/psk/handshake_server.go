@@ -388,15 +388,9 @@ func (hs *serverHandshakeState) sendServerHello() error {
 	if err := c.atRecordBoundary(); err != nil {
 		return err
 	}
-	hs.handshake = handshakeSecret(hs.hash, hs.early, shared)
-	th := hs.transcript.Sum()
-	hs.clientHS = deriveSecret(hs.hash, hs.handshake, "c hs traffic", th)
-	hs.serverHS = deriveSecret(hs.hash, hs.handshake, "s hs traffic", th)
-	if err := c.out.setTrafficSecret(hs.suite, hs.serverHS); err != nil {
-		return wrapAlert(AlertInternalError, err)
-	}
-	if err := c.in.setTrafficSecret(hs.suite, hs.clientHS); err != nil {
-		return wrapAlert(AlertInternalError, err)
+	hs.handshake, hs.clientHS, hs.serverHS = handshakeTrafficSecrets(hs.hash, hs.early, shared, hs.transcript.Sum())
+	if err := c.setTrafficSecrets(hs.suite, hs.clientHS, hs.serverHS); err != nil {
+		return err
 	}
 	// Refused 0-RTT records fail to decrypt under the handshake key and are
 	// skipped, up to a bound (§4.2.10). Not after a HelloRetryRequest.

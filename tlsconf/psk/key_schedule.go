@@ -133,3 +133,14 @@ func (t *transcript) sumWith(extra []byte) []byte {
 	c.Write(extra)
 	return c.Sum(nil)
 }
+
+// handshakeTrafficSecrets derives the handshake secret and both handshake
+// traffic secrets (RFC 8446 §7.1) from the early secret, the (EC)DHE
+// shared secret (nil for psk_ke) and the transcript hash through
+// ServerHello.
+func handshakeTrafficSecrets(h Hash, early, shared, transcriptHash []byte) (handshake, client, server []byte) {
+	handshake = handshakeSecret(h, early, shared)
+	client = deriveSecret(h, handshake, "c hs traffic", transcriptHash)
+	server = deriveSecret(h, handshake, "s hs traffic", transcriptHash)
+	return handshake, client, server
+}

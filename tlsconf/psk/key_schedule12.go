@@ -88,3 +88,29 @@ func finished12(h Hash, master []byte, client bool, transcriptHash []byte) []byt
 	}
 	return prf12(h, master, label, transcriptHash, finishedLen12)
 }
+
+// readFinished12 reads the peer's Finished (RFC 5246 §7.4.9), which must
+// follow its ChangeCipherSpec, and checks its verify_data against the
+// transcript hash; fromClient says whose Finished it is. It returns the
+// message for the transcript.
+func (c *Conn) readFinished12(h Hash, master []byte, fromClient bool, transcriptHash []byte) ([]byte, error) {
+	msg, err := c.readHandshake(typeFinished)
+	if err != nil {
+		return nil, err
+	}
+	if c.pendingRead != nil {
+		return nil, localAlert(AlertUnexpectedMessage, "Finished before ChangeCipherSpec")
+	}
+	got, err := parseFinished12(msg)
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(got, finished12(h, master, fromClient, transcriptHash)) {
+		peer := "server"
+		if fromClient {
+			peer = "client"
+		}
+		return nil, localAlert(AlertDecryptError, peer+" Finished does not verify")
+	}
+	return msg, nil
+}
