@@ -322,6 +322,52 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 	return n, nil
 }
 
+// rawRelayable reports whether the current frame's payload can be handed
+// out still masked (readMasked): a masked data frame that needs no UTF-8
+// check.
+func (c *Conn) rawRelayable() bool {
+	c.readSem <- struct{}{}
+	defer func() { <-c.readSem }()
+	return c.ctrlData == nil && c.frame.Masked && !c.validate && c.remaining > 0
+}
+
+// readMasked reads payload bytes of the current frame into p as they came
+// on the wire, still masked, and returns the masking key and the key
+// position of p[0]: a relay re-masks them with its own key in the same
+// pass (WriteFrameFrom). Only frames rawRelayable allows take this path.
+// It returns io.EOF at the end of the frame.
+func (c *Conn) readMasked(p []byte) (n int, key [4]byte, pos int, err error) {
+	c.readSem <- struct{}{}
+	defer func() { <-c.readSem }()
+	if c.readErr != nil && c.remaining > 0 {
+		return 0, key, 0, c.readErr
+	}
+	if c.remaining == 0 {
+		return 0, key, 0, io.EOF
+	}
+	if int64(len(p)) > c.remaining {
+		p = p[:c.remaining]
+	}
+	key, pos = c.frame.Mask, c.maskPos
+	n, err = c.br.Read(p)
+	if n > 0 {
+		c.maskPos = (c.maskPos + n) & 3
+		c.remaining -= int64(n)
+		if c.remaining == 0 {
+			if ferr := c.endFrame(); ferr != nil {
+				return 0, key, pos, ferr
+			}
+		}
+	}
+	if err != nil && c.remaining > 0 {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, key, pos, c.lost(err)
+	}
+	return n, key, pos, nil
+}
+
 // consume unmasks and checks n freshly read payload bytes.
 func (c *Conn) consume(p []byte) error {
 	if c.frame.Masked {

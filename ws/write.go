@@ -155,6 +155,11 @@ func (c *Conn) WriteFrameFrom(ctx context.Context, h Header, r io.Reader) error 
 	if err := c.putHeader(h); err != nil {
 		return err
 	}
+	// A client relaying a masked frame that needs no UTF-8 check re-masks
+	// it in one pass with the XOR of both keys (the payload is never
+	// unmasked in between).
+	src, _ := r.(*payloadReader)
+	onePass := c.client && src != nil && src.c != c && src.c.rawRelayable()
 	for left := h.Length; left > 0; {
 		buf := c.bw.AvailableBuffer()
 		if cap(buf) == 0 {
@@ -164,12 +169,26 @@ func (c *Conn) WriteFrameFrom(ctx context.Context, h Header, r io.Reader) error 
 			continue
 		}
 		buf = buf[:min(int64(cap(buf)), left)]
-		n, err := io.ReadFull(r, buf)
+		var n int
+		var err error
+		if onePass {
+			var key [4]byte
+			var pos int
+			n, key, pos, err = src.c.readMasked(buf)
+			if n > 0 {
+				c.outPos = Mask(relayKey(key, pos, c.outMask, c.outPos), c.outPos, buf[:n])
+			}
+			if err == nil && n == 0 {
+				err = io.ErrNoProgress
+			}
+		} else {
+			n, err = io.ReadFull(r, buf)
+			c.maskOut(buf[:n])
+		}
 		if err != nil {
 			c.abort(err)
 			return c.writeFailed(fmt.Errorf("ws: reading frame payload: %w", err))
 		}
-		c.maskOut(buf[:n])
 		if _, err := c.bw.Write(buf[:n]); err != nil {
 			return c.writeFailed(err)
 		}
@@ -303,6 +322,17 @@ func (c *Conn) putHeader(h Header) error {
 		return c.writeFailed(err)
 	}
 	return nil
+}
+
+// relayKey returns the key that, applied by Mask at position dstPos,
+// turns bytes masked with src (starting at position srcPos) into bytes
+// masked with dst: k[j] = dst[j] ^ src[(srcPos-dstPos+j) mod 4].
+func relayKey(src [4]byte, srcPos int, dst [4]byte, dstPos int) [4]byte {
+	var k [4]byte
+	for j := range k {
+		k[j] = dst[j] ^ src[(srcPos-dstPos+j)&3]
+	}
+	return k
 }
 
 // maskOut masks payload bytes already copied into the write buffer.
