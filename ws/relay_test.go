@@ -36,7 +36,7 @@ func TestRelayRemasksFrames(t *testing.T) {
 		if tc.op == 0x1 {
 			payload = bytes.Repeat([]byte("ab"), tc.size/2)
 		}
-		go in.send(0x80|tc.op, payload)
+		go in.nc.Write(in.frame(0x80|tc.op, payload))
 		h, r, err := s.NextFrame(ctxT(t))
 		if err != nil {
 			t.Fatal(err)
