@@ -294,7 +294,12 @@ func (c *Conn) endFrame() error {
 }
 
 // readPayload reads from the current data frame; io.EOF at its end.
-func (c *Conn) readPayload(p []byte) (int, error) {
+func (c *Conn) readPayload(p []byte) (int, error) { return c.readFramePayload(p, false) }
+
+// readFramePayload reads from the current data frame, unmasking and
+// checking the bytes, or with raw leaving them as they came on the wire
+// (readMasked); io.EOF at the frame's end.
+func (c *Conn) readFramePayload(p []byte, raw bool) (int, error) {
 	if c.readErr != nil && c.remaining > 0 {
 		return 0, c.readErr
 	}
@@ -306,7 +311,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 	}
 	n, err := c.br.Read(p)
 	if n > 0 {
-		if err := c.consume(p[:n]); err != nil {
+		if err := c.consume(p[:n], raw); err != nil {
 			return 0, err
 		}
 	}
@@ -339,42 +344,22 @@ func (c *Conn) rawRelayable() bool {
 func (c *Conn) readMasked(p []byte) (n int, key [4]byte, pos int, err error) {
 	c.readSem <- struct{}{}
 	defer func() { <-c.readSem }()
-	if c.readErr != nil && c.remaining > 0 {
-		return 0, key, 0, c.readErr
-	}
-	if c.remaining == 0 {
-		return 0, key, 0, io.EOF
-	}
-	if int64(len(p)) > c.remaining {
-		p = p[:c.remaining]
-	}
 	key, pos = c.frame.Mask, c.maskPos
-	n, err = c.br.Read(p)
-	if n > 0 {
-		c.maskPos = (c.maskPos + n) & 3
-		c.remaining -= int64(n)
-		if c.remaining == 0 {
-			if ferr := c.endFrame(); ferr != nil {
-				return 0, key, pos, ferr
-			}
-		}
-	}
-	if err != nil && c.remaining > 0 {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return n, key, pos, c.lost(err)
-	}
-	return n, key, pos, nil
+	n, err = c.readFramePayload(p, true)
+	return n, key, pos, err
 }
 
-// consume unmasks and checks n freshly read payload bytes.
-func (c *Conn) consume(p []byte) error {
-	if c.frame.Masked {
+// consume unmasks and checks freshly read payload bytes, or with raw
+// only accounts for them (their key position still advances).
+func (c *Conn) consume(p []byte, raw bool) error {
+	switch {
+	case raw:
+		c.maskPos = (c.maskPos + len(p)) & 3
+	case c.frame.Masked:
 		c.maskPos = Mask(c.frame.Mask, c.maskPos, p)
 	}
 	c.remaining -= int64(len(p))
-	if c.validate && !c.utf8.write(p) {
+	if !raw && c.validate && !c.utf8.write(p) {
 		return c.fail(&ProtocolError{Code: StatusInvalidFramePayloadData, Err: ErrInvalidUTF8,
 			Msg: "text message is not valid UTF-8"})
 	}
@@ -407,7 +392,7 @@ func (c *Conn) skipPayload() error {
 		p, _ := c.br.Peek(n)
 		// The peeked bytes are discarded right after; unmasking them in
 		// the buffer avoids a copy.
-		err := c.consume(p)
+		err := c.consume(p, false)
 		_, _ = c.br.Discard(n)
 		if err != nil {
 			return err

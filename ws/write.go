@@ -178,7 +178,10 @@ func (c *Conn) WriteFrameFrom(ctx context.Context, h Header, r io.Reader) error 
 			if n > 0 {
 				c.outPos = Mask(relayKey(key, pos, c.outMask, c.outPos), c.outPos, buf[:n])
 			}
-			if err == nil && n == 0 {
+			switch {
+			case errors.Is(err, io.EOF) && n > 0:
+				err = nil // the source frame ends with these bytes
+			case err == nil && n == 0:
 				err = io.ErrNoProgress
 			}
 		} else {
