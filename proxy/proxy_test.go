@@ -95,6 +95,20 @@ func (s *upstreamServer) lastRequest() *http.Request {
 
 func echoHandle(c *ws.Conn) { _ = echo.Serve(context.Background(), c) }
 
+// reportClose is an upstream handler that reads until its connection ends
+// and sends the close code it ended with (0 when not a close).
+func reportClose(seen chan<- ws.StatusCode) func(*ws.Conn) {
+	return func(c *ws.Conn) {
+		_, _, err := c.ReadMessage(context.Background())
+		var ce *ws.CloseError
+		if errors.As(err, &ce) {
+			seen <- ce.Code
+			return
+		}
+		seen <- 0
+	}
+}
+
 // startProxy runs a Server on 127.0.0.1 and returns its ws:// base URL.
 func startProxy(t *testing.T, opts Options) (string, *Server) {
 	t.Helper()
@@ -265,16 +279,7 @@ func TestLostLegs(t *testing.T) {
 	t.Run("client lost gives the upstream 1001", func(t *testing.T) {
 		t.Parallel()
 		seen := make(chan ws.StatusCode, 1)
-		up := startUpstream(t, nil, func(c *ws.Conn) {
-			_, _, err := c.ReadMessage(context.Background())
-			var ce *ws.CloseError
-			errors.As(err, &ce)
-			if ce != nil {
-				seen <- ce.Code
-			} else {
-				seen <- 0
-			}
-		})
+		up := startUpstream(t, nil, reportClose(seen))
 		base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
 		c := dial(t, base, nil)
 		c.NetConn().Close()
@@ -381,14 +386,7 @@ func TestLimitsAndSplitting(t *testing.T) {
 func TestShutdownClosesBothLegs(t *testing.T) {
 	t.Parallel()
 	seen := make(chan ws.StatusCode, 1)
-	up := startUpstream(t, nil, func(c *ws.Conn) {
-		_, _, err := c.ReadMessage(context.Background())
-		var ce *ws.CloseError
-		errors.As(err, &ce)
-		if ce != nil {
-			seen <- ce.Code
-		}
-	})
+	up := startUpstream(t, nil, reportClose(seen))
 	base, s := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
 	c := dial(t, base, nil)
 	errc := make(chan error, 1)
@@ -444,14 +442,7 @@ func TestIdleAndKeepalive(t *testing.T) {
 	t.Run("silent client fails keepalive", func(t *testing.T) {
 		t.Parallel()
 		seen := make(chan ws.StatusCode, 1)
-		up := startUpstream(t, nil, func(c *ws.Conn) {
-			_, _, err := c.ReadMessage(context.Background())
-			var ce *ws.CloseError
-			errors.As(err, &ce)
-			if ce != nil {
-				seen <- ce.Code
-			}
-		})
+		up := startUpstream(t, nil, reportClose(seen))
 		base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), PingInterval: 30 * time.Millisecond, PongTimeout: 100 * time.Millisecond}}})
 		// A raw client that completes the handshake and then never reads.
 		nc, err := net.Dial("tcp", strings.TrimPrefix(base, "ws://"))
