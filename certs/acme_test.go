@@ -80,15 +80,15 @@ func (l *challengeListeners) serve(t *testing.T, src *ACMESource, withHTTP01 boo
 
 // newTestACMESource starts Pebble and the listeners and returns a source
 // using them.
-func newTestACMESource(t *testing.T, opts ACMEOptions) (*ACMESource, *testpeer.Pebble, *challengeListeners, *syncBuffer) {
+func newTestACMESource(t *testing.T, opts ACMEOptions) (*ACMESource, *testpeer.Pebble, *challengeListeners, *testpeer.Buffer) {
 	return newTestACMESourceWiring(t, opts, true)
 }
 
-func newTestACMESourceWiring(t *testing.T, opts ACMEOptions, withHTTP01 bool) (*ACMESource, *testpeer.Pebble, *challengeListeners, *syncBuffer) {
+func newTestACMESourceWiring(t *testing.T, opts ACMEOptions, withHTTP01 bool) (*ACMESource, *testpeer.Pebble, *challengeListeners, *testpeer.Buffer) {
 	t.Helper()
 	l := newChallengeListeners(t)
 	p := testpeer.StartPebble(t, l.httpPort, l.tlsPort)
-	var logs syncBuffer
+	var logs testpeer.Buffer
 	opts.CA = p.DirURL
 	opts.RootCAs = p.APIRoots
 	opts.StorageDir = t.TempDir()

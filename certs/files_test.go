@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 func TestFileSourceKeyTypes(t *testing.T) {
@@ -124,7 +125,7 @@ func TestFileSourceExpiredWarns(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeFile(t, certFile, old.certPEM)
 	writeFile(t, keyFile, old.keyPEM)
-	var logs syncBuffer
+	var logs testpeer.Buffer
 	src, err := NewFileSource(certFile, keyFile, &FileOptions{Logger: zerolog.New(&logs)})
 	if err != nil {
 		t.Fatalf("an expired certificate must load (with a warning): %v", err)
@@ -151,7 +152,7 @@ func TestFileSourceReloadUnderListener(t *testing.T) {
 	first := validCert(t, "ecdsa", "first")
 	install(first)
 
-	var logs syncBuffer
+	var logs testpeer.Buffer
 	src, err := NewFileSource(certFile, keyFile, &FileOptions{PollInterval: 20 * time.Millisecond, Logger: zerolog.New(&logs)})
 	if err != nil {
 		t.Fatal(err)

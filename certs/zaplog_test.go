@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"go.uber.org/zap"
 )
 
 func TestZapBridge(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testpeer.Buffer
 	zl := newZapLogger(zerolog.New(&buf).Level(zerolog.InfoLevel))
 	zl.Debug("hidden")
 	zl.Named("obtain").With(zap.String("identifier", "a.test")).Info("obtaining", zap.Int("n", 2))

@@ -1,18 +1,17 @@
 package tlsconf
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // dial connects a Client to s with a bounded context.
@@ -128,7 +127,7 @@ func TestHandshakeIgnorePolicy(t *testing.T) {
 func TestIgnoreAllLogsWarn(t *testing.T) {
 	t.Parallel()
 	s := serveChain(t, newCert(t, leafSpec("localhost"), nil))
-	var buf syncBuffer
+	var buf testpeer.Buffer
 	c := mustClient(t, &ClientOptions{ServerName: "localhost", Policy: Policy{
 		Roots: x509.NewCertPool(), Ignore: IgnorePolicy{Mode: IgnoreAll}, Logger: zerolog.New(&buf),
 	}})
@@ -148,23 +147,6 @@ func TestIgnoreAllLogsWarn(t *testing.T) {
 			t.Fatalf("log line %s", l)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestPolicyOnResumedSession: the policy runs in VerifyConnection, which

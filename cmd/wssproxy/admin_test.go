@@ -14,10 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -108,24 +108,6 @@ func TestAdminFlagErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want %d with %q", tc.args, code, errb.String(), tc.code, tc.msg)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // adminClient talks to the admin API of a running serve.
@@ -226,7 +208,7 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	lines := lineWriter{make(chan string, 20)}
-	var logs syncBuffer
+	var logs testpeer.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--upstream", upstream,
@@ -400,7 +382,7 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	lines := lineWriter{make(chan string, 20)}
-	var logs syncBuffer
+	var logs testpeer.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--config", cfgFile, "--log-level", "error"}, lines, &logs)

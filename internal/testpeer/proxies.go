@@ -85,19 +85,22 @@ func freePort(t testing.TB) int {
 	return port
 }
 
-// syncBuffer is a bytes.Buffer safe for the exec copier and the test.
-type syncBuffer struct {
+// Buffer is a bytes.Buffer safe for concurrent use: a log sink or the
+// output of a child process, read by the test.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns what was written so far.
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -113,7 +116,7 @@ func startDaemon(t testing.TB, name, addr string, env []string, bin string, args
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
-	var out syncBuffer
+	var out Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {

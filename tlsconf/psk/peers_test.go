@@ -2,7 +2,6 @@ package psk
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -22,28 +21,11 @@ import (
 // openssl s_server -rev.
 const payload = "psk-ok-ko-ksp"
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // peer is a running external program.
 type peer struct {
 	name   string
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testpeer.Buffer
 	stdin  io.WriteCloser
 	exited chan struct{}
 }
@@ -54,7 +36,7 @@ func startPeer(t *testing.T, bin string, args ...string) *peer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
-	p := &peer{name: bin, cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &peer{name: bin, cmd: cmd, out: &testpeer.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.WaitDelay = 2 * time.Second
 	stdin, err := cmd.StdinPipe()
