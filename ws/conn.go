@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,12 @@ type Conn struct {
 
 	state atomic.Int32
 
+	// bound is the context BindContext tied the connection to (boundDone
+	// its Done channel, unbind the stop of its watch).
+	bound     context.Context
+	boundDone <-chan struct{}
+	unbind    func() bool
+
 	// Read side: readSem is held by the goroutine reading; the fields
 	// below it belong to that goroutine.
 	readSem   chan struct{}
@@ -60,7 +67,11 @@ type Conn struct {
 	validate  bool   // current message is text to check as UTF-8
 	utf8      utf8Validator
 	readErr   error
-	readStop  func() bool // stops the context watch of the current read
+	// rdArmed: a frame-progress read deadline is set; rdFixed: the
+	// closing handshake set its own read deadline, leave it alone.
+	rdArmed  bool
+	rdFixed  bool
+	readStop func() bool // stops the context watch of the current read
 	// watchMessage: the watch lasts for the message (Reader), not the frame.
 	watchMessage bool
 	payload      payloadReader
@@ -85,6 +96,7 @@ type Conn struct {
 	closeMu     sync.Mutex
 	closeSent   bool
 	closeRecvd  bool
+	peerFailed  bool // a protocol error awaits the application's close (ManualCloseReply)
 	status      CloseError
 	statusSet   bool
 	closeTimer  *time.Timer   // aborts a StartClose the peer does not answer
@@ -229,13 +241,21 @@ func (c *Conn) closeError() *CloseError {
 // countingWriter writes to the underlying connection, counting bytes.
 type countingWriter struct{ c *Conn }
 
+// Each write is bounded by Options.WriteTimeout.
 func (w *countingWriter) Write(p []byte) (int, error) {
-	n, err := w.c.nc.Write(p)
+	c := w.c
+	if d := c.opts.WriteTimeout; d > 0 {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(d))
+	}
+	n, err := c.nc.Write(p)
 	if n > 0 {
-		w.c.written.Add(int64(n))
-		if f := w.c.opts.Events.OnBytesWritten; f != nil {
+		c.written.Add(int64(n))
+		if f := c.opts.Events.OnBytesWritten; f != nil {
 			f(n)
 		}
+	}
+	if err != nil && c.opts.WriteTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w after %s: %w", ErrWriteTimeout, c.opts.WriteTimeout, err)
 	}
 	return n, err
 }
@@ -258,12 +278,40 @@ func (c *Conn) acquire(ctx context.Context, sem chan struct{}) error {
 }
 
 // watch closes the connection when ctx ends, until the returned stop
-// function is called. It costs nothing for contexts that never end.
+// function is called. It costs nothing for contexts that never end, nor
+// for the bound context (BindContext) and contexts that end with it.
 func (c *Conn) watch(ctx context.Context) func() bool {
-	if ctx.Done() == nil {
+	d := ctx.Done()
+	if d == nil || d == c.boundDone {
 		return nil
 	}
 	return context.AfterFunc(ctx, func() { c.abort(fmt.Errorf("ws: %w", context.Cause(ctx))) })
+}
+
+// BindContext ties the connection to ctx for the rest of its life: when
+// ctx ends, the connection is closed (as when the context of a blocking
+// call ends). Calls given ctx, or a context sharing its Done channel,
+// then skip the per-call watch of their context, which costs an
+// allocation: a relay binds its context once and passes it to every
+// read and write. Call it before the connection is used from several
+// goroutines; a connection is bound once, a second call is an error.
+func (c *Conn) BindContext(ctx context.Context) error {
+	if c.bound != nil {
+		return errors.New("ws: BindContext: connection already bound")
+	}
+	c.unbind = c.watch(ctx)
+	c.bound, c.boundDone = ctx, ctx.Done()
+	return nil
+}
+
+// boundedCtx returns the context of a write the connection makes on its
+// own (a pong, a close frame): it ends after d, or with the bound context.
+func (c *Conn) boundedCtx(d time.Duration) (context.Context, context.CancelFunc) {
+	parent := c.bound
+	if parent == nil {
+		parent = context.Background()
+	}
+	return context.WithTimeout(parent, d)
 }
 
 // Close performs the closing handshake (RFC 6455 §7.1.2) and returns when
@@ -328,11 +376,21 @@ func (c *Conn) startClose(code StatusCode, reason string) (answered bool, err er
 		return false, ErrClosed
 	}
 	c.closeSent = true
-	recvd := c.closeRecvd
+	recvd, failed := c.closeRecvd, c.peerFailed
 	c.closeMu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
+	ctx, cancel := c.boundedCtx(c.opts.CloseTimeout)
 	defer cancel()
+	if failed {
+		// The peer broke the protocol (ManualCloseReply): send the close
+		// frame and close at once; nothing more is read from it.
+		err := c.writeControl(ctx, OpClose, payload)
+		c.abort(errors.New("ws: closed after the peer's protocol error"))
+		if err != nil {
+			return true, fmt.Errorf("ws: sending close frame: %w", err)
+		}
+		return true, nil
+	}
 	if recvd {
 		// The peer's close was received (ManualCloseReply): answer it.
 		if err := c.writeControl(ctx, OpClose, payload); err != nil {
@@ -379,6 +437,7 @@ func (c *Conn) awaitPeerClose(deadline time.Time) {
 	defer timer.Stop()
 	select {
 	case c.readSem <- struct{}{}:
+		c.rdFixed = true
 		_ = c.nc.SetReadDeadline(deadline)
 		// Discard what precedes the peer's close, starting with the rest
 		// of a frame the application left unread.
@@ -415,6 +474,9 @@ func (c *Conn) abort(cause error) {
 		// done first: a read failing because of this close must see that
 		// the close was local.
 		close(c.done)
+		if c.unbind != nil {
+			c.unbind()
+		}
 		_ = c.nc.Close()
 		c.readFinished()
 		c.setState(StateClosed)
@@ -443,27 +505,39 @@ func (c *Conn) readFinished() {
 }
 
 // fail fails the connection (RFC 6455 §7.1.7) after a protocol error: a
-// best-effort close frame with the error's code, then the TCP close.
+// best-effort close frame with the error's code, then the TCP close. With
+// ManualCloseReply, both wait for the application's Close or StartClose.
 func (c *Conn) fail(perr *ProtocolError) error {
 	c.closeMu.Lock()
 	sent := c.closeSent
-	c.closeSent = true
+	manual := !sent && c.opts.ManualCloseReply
+	if manual {
+		c.peerFailed = true
+	} else {
+		c.closeSent = true
+	}
 	c.closeMu.Unlock()
 	reason := TruncateUTF8(perr.Msg, MaxCloseReason)
 	c.setStatus(perr.Code, reason, false)
+	c.readErr = perr
 	if !sent {
 		c.aboutToClose()
 		c.setState(StateClosing)
+	}
+	if f := c.opts.Events.OnError; f != nil {
+		f(perr)
+	}
+	if manual {
+		c.readFinished()
+		return perr
+	}
+	if !sent {
 		var buf [MaxControlPayload]byte
 		if payload, err := AppendClosePayload(buf[:0], perr.Code, reason); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
+			ctx, cancel := c.boundedCtx(c.opts.CloseTimeout)
 			_ = c.writeControl(ctx, OpClose, payload)
 			cancel()
 		}
-	}
-	c.readErr = perr
-	if f := c.opts.Events.OnError; f != nil {
-		f(perr)
 	}
 	c.abort(perr)
 	return perr

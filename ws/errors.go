@@ -16,6 +16,13 @@ var (
 	// ErrInvalidUTF8 is wrapped by the *ProtocolError returned when text
 	// is not valid UTF-8 (1007).
 	ErrInvalidUTF8 = errors.New("ws: invalid UTF-8 in text")
+	// ErrStalled is wrapped by the *ProtocolError (1008) returned when the
+	// peer stops sending in the middle of a frame for longer than
+	// Options.FrameTimeout.
+	ErrStalled = errors.New("ws: peer stalled mid-frame")
+	// ErrWriteTimeout is wrapped by the error of a write that did not
+	// complete within Options.WriteTimeout (the peer stopped reading).
+	ErrWriteTimeout = errors.New("ws: write timed out: peer not reading")
 	// ErrBadHandshake is wrapped by every opening-handshake failure.
 	ErrBadHandshake = errors.New("ws: bad handshake")
 )

@@ -24,6 +24,12 @@ const (
 	// DefaultCloseTimeout bounds the wait for the peer's close frame and
 	// for the TCP close that follows it.
 	DefaultCloseTimeout = 5 * time.Second
+	// DefaultFrameTimeout bounds the wait for the rest of a frame the
+	// peer has started: a peer that stops mid-frame is stalled.
+	DefaultFrameTimeout = 30 * time.Second
+	// DefaultWriteTimeout bounds each write to the connection: a peer
+	// that stops reading is dropped, never waited for.
+	DefaultWriteTimeout = 30 * time.Second
 	// DefaultHandshakeTimeout bounds the opening handshake.
 	DefaultHandshakeTimeout = 30 * time.Second
 	// DefaultMaxHeaderBytes bounds the opening handshake's request or
@@ -51,6 +57,20 @@ type Options struct {
 	WriteBufferSize int
 	// CloseTimeout bounds the closing handshake. 0 means DefaultCloseTimeout.
 	CloseTimeout time.Duration
+	// FrameTimeout bounds how long a frame the peer has started (its
+	// header or payload partly read) may go without a byte arriving, while
+	// the application is reading it: a peer that stops mid-frame fails
+	// the connection with 1008 and ErrStalled. Waiting for a frame to
+	// begin is not bounded by it (an idle connection is not a stalled
+	// one). 0 means DefaultFrameTimeout, negative no limit.
+	FrameTimeout time.Duration
+	// WriteTimeout bounds each write to the underlying connection (a
+	// flush of at most WriteBufferSize bytes, or one large payload
+	// chunk): a peer that stops reading makes it fail, and the
+	// connection is closed (1006). Waiting for another writer to finish
+	// is bounded by the caller's context. 0 means DefaultWriteTimeout,
+	// negative no limit.
+	WriteTimeout time.Duration
 	// DeferFlush keeps written frames in the write buffer until Flush is
 	// called or the buffer fills (Qt's buffered writes with flush()).
 	// Control frames are always flushed at once.
@@ -65,6 +85,15 @@ type Options struct {
 	// with Close. A relay sets it so that the close travels end to end and
 	// what the other leg still sends is delivered first. The application
 	// must call Close after receiving the peer's close.
+	//
+	// ManualCloseReply also holds the answer to a protocol error of the
+	// peer (RFC 6455 §7.1.7): reads return the *ProtocolError and nothing
+	// more is read, but no close frame is sent and the connection stays
+	// open for writing until the application calls Close or StartClose,
+	// which then send the close frame (the application passes the error's
+	// Code) and close the connection at once, without waiting for an
+	// answer. A relay uses it to close the other leg first and deliver
+	// what that leg still sends, as the peer would have seen it directly.
 	ManualCloseReply bool
 	// MaskGenerator supplies client masking keys (Qt setMaskGenerator).
 	// nil means keys from crypto/rand.
@@ -99,6 +128,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = DefaultFrameTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strconv"
 	"time"
 )
@@ -101,12 +102,15 @@ func (c *Conn) nextFrame(wantControl bool) (Header, error) {
 		if c.readErr != nil {
 			return Header{}, c.readErr
 		}
+		if err := c.awaitFrame(); err != nil {
+			return Header{}, c.lost(err)
+		}
 		h, err := ReadHeader(c.br, &c.rhdr)
 		if err != nil {
 			if errors.Is(err, ErrHeader) {
 				return Header{}, c.fail(&ProtocolError{Code: StatusProtocolError, Msg: err.Error(), Err: err})
 			}
-			return Header{}, c.lost(err)
+			return Header{}, c.readFailed(err)
 		}
 		if perr := c.checkHeader(h); perr != nil {
 			return Header{}, c.fail(perr)
@@ -141,6 +145,59 @@ func (c *Conn) nextFrame(wantControl bool) (Header, error) {
 		}
 		return h, nil
 	}
+}
+
+// awaitFrame waits for the first byte of the next frame without a
+// deadline (an idle connection is not a stalled one), then arms the
+// frame-progress deadline (Options.FrameTimeout) for the rest of the
+// header unless it is buffered already. The caller holds readSem.
+func (c *Conn) awaitFrame() error {
+	if c.opts.FrameTimeout <= 0 || c.rdFixed {
+		return nil
+	}
+	if c.br.Buffered() == 0 {
+		if c.rdArmed {
+			c.rdArmed = false
+			_ = c.nc.SetReadDeadline(time.Time{})
+		}
+		if _, err := c.br.Peek(1); err != nil {
+			return err
+		}
+	}
+	if c.br.Buffered() < MaxHeaderSize {
+		c.armRead()
+	}
+	return nil
+}
+
+// armRead bounds the next read inside a frame by Options.FrameTimeout.
+// The caller holds readSem.
+func (c *Conn) armRead() {
+	if c.opts.FrameTimeout <= 0 || c.rdFixed {
+		return
+	}
+	c.rdArmed = true
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.opts.FrameTimeout))
+}
+
+// readFailed ends the connection after a read error inside a frame: a
+// peer that let the frame-progress deadline pass is stalled (1008),
+// anything else is a lost connection (1006).
+func (c *Conn) readFailed(err error) error {
+	if c.rdArmed && !c.rdFixed && c.readErr == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return c.fail(&ProtocolError{Code: StatusPolicyViolation, Err: ErrStalled,
+			Msg: "peer stalled mid-frame for " + c.opts.FrameTimeout.String()})
+	}
+	return c.lost(err)
+}
+
+// internalWriteTimeout bounds a write the connection makes on its own
+// (an automatic pong), including the wait for another writer.
+func (c *Conn) internalWriteTimeout() time.Duration {
+	if c.opts.WriteTimeout > 0 {
+		return c.opts.WriteTimeout
+	}
+	return c.opts.CloseTimeout
 }
 
 // checkHeader applies RFC 6455 §5.1-§5.5 and the incoming limits to a header.
@@ -188,8 +245,11 @@ func (c *Conn) checkHeader(h Header) *ProtocolError {
 // readControl reads a control frame's payload and acts on it (RFC 6455 §5.5).
 func (c *Conn) readControl(h Header) error {
 	p := c.ctrl[:h.Length]
+	if c.br.Buffered() < len(p) {
+		c.armRead()
+	}
 	if _, err := io.ReadFull(c.br, p); err != nil {
-		return c.lost(err)
+		return c.readFailed(err)
 	}
 	if h.Masked {
 		Mask(h.Mask, 0, p)
@@ -201,8 +261,11 @@ func (c *Conn) readControl(h Header) error {
 			f(p)
 		}
 		if !c.opts.DisableAutoPong && !c.closing() {
+			// Bounded: a pong never waits forever behind a stuck writer.
 			// A failed pong surfaces on the next write or read.
-			_ = c.writeControl(context.Background(), OpPong, p)
+			ctx, cancel := c.boundedCtx(c.internalWriteTimeout())
+			_ = c.writeControl(ctx, OpPong, p)
+			cancel()
 		}
 	case OpPong:
 		if f := c.opts.Events.OnPong; f != nil {
@@ -257,7 +320,7 @@ func (c *Conn) readClose(p []byte) error {
 		c.aboutToClose()
 		c.setState(StateClosing)
 		// Echo the code and reason (an empty payload for 1005).
-		ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
+		ctx, cancel := c.boundedCtx(c.opts.CloseTimeout)
 		_ = c.writeControl(ctx, OpClose, p)
 		cancel()
 	}
@@ -271,6 +334,7 @@ func (c *Conn) readClose(p []byte) error {
 // reads the connection or holds readSem.
 func (c *Conn) finishClose() {
 	if c.client {
+		c.rdFixed = true
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
 		_, _ = io.Copy(io.Discard, io.LimitReader(c.br, 1<<20))
 	}
@@ -309,6 +373,9 @@ func (c *Conn) readFramePayload(p []byte, raw bool) (int, error) {
 	if int64(len(p)) > c.remaining {
 		p = p[:c.remaining]
 	}
+	if c.br.Buffered() == 0 {
+		c.armRead()
+	}
 	n, err := c.br.Read(p)
 	if n > 0 {
 		if err := c.consume(p[:n], raw); err != nil {
@@ -319,7 +386,7 @@ func (c *Conn) readFramePayload(p []byte, raw bool) (int, error) {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return n, c.lost(err)
+		return n, c.readFailed(err)
 	}
 	if c.remaining == 0 {
 		return n, io.EOF
@@ -378,11 +445,12 @@ func (c *Conn) skipPayload() error {
 		}
 		n := c.br.Buffered()
 		if n == 0 {
+			c.armRead()
 			if _, err := c.br.Peek(1); err != nil {
 				if errors.Is(err, io.EOF) {
 					err = io.ErrUnexpectedEOF
 				}
-				return c.lost(err)
+				return c.readFailed(err)
 			}
 			n = c.br.Buffered()
 		}
