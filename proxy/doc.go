@@ -10,6 +10,22 @@
 // end (RFC 6455 §7). A leg lost without a close frame closes the other leg
 // with 1014 (towards the client) or 1001 (towards the upstream).
 //
+// A frame moves in pieces of at most 32 KiB, each read whole from one leg
+// before it is written to the other as a frame of its own (RFC 6455 §5.4
+// lets an intermediary refragment unless an extension it does not know is
+// negotiated; then frames keep their boundaries and stream). So a leg that
+// stalls or fails mid-frame never leaves the other holding half a frame:
+// the other leg always gets a close frame. A leg that breaks the protocol
+// is treated as its peer would have treated it: the proxy stops reading
+// it, closes the other leg, relays what that leg still sends until it
+// answers, then closes the failing leg with the code its error deserves.
+//
+// No wait is unbounded: each relay read and write runs under a context
+// bound to both legs; a peer stalled mid-frame (Route.FrameTimeout) or not
+// reading (Route.WriteTimeout) is dropped; keepalive pings
+// (Route.PingInterval, on a per-connection timer, not a goroutine) wait for
+// a busy writer at most the pong timeout.
+//
 // The upstream of every route comes from configuration only: the proxy
 // never dials an address a client names, so it is never an open proxy.
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +32,10 @@ type leg struct {
 	// unanswered is the unix-nano time of the oldest keepalive ping not
 	// yet answered, 0 if none.
 	unanswered atomic.Int64
-	stats      legStats
+	// failed is the protocol error this leg's peer made, if any: the leg
+	// is closed with its code once the other leg is done.
+	failed atomic.Pointer[ws.ProtocolError]
+	stats  legStats
 	// Metric handles, resolved once per connection: what this leg sent
 	// (bytes, messages) and its keepalive round trips.
 	bytesSent, messagesSent *Counter
@@ -68,10 +72,18 @@ type pair struct {
 	info             connInfo
 	client, upstream *leg
 	opts             relayOptions
-	lastData         atomic.Int64 // unix nanos of the last data frame either way
-	endOnce          sync.Once
-	result           relayResult
-	mu               sync.Mutex
+	// ctx is bound to both legs (ws.Conn.BindContext): every read and
+	// write of the relay is cancellable through it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// refragment: frames may be cut into pieces (no extension, or only
+	// ones whose semantics allow it, RFC 6455 §5.4).
+	refragment bool
+	lastData   atomic.Int64 // unix nanos of the last data frame either way
+	endOnce    sync.Once
+	result     relayResult
+	mu         sync.Mutex
+	keepalive  keepalive
 }
 
 func newToken() []byte {
@@ -80,25 +92,48 @@ func newToken() []byte {
 	return []byte("wssproxy-keepalive-" + hex.EncodeToString(b[:]))
 }
 
+// bind gives the pair its context, bound to both legs: the relay's reads
+// and writes are cancellable through it (cancel ends them all) without a
+// watch per call. It runs before the pair is visible to other goroutines.
+func (p *pair) bind(ctx context.Context) {
+	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	_ = p.client.conn.BindContext(p.ctx)
+	_ = p.upstream.conn.BindContext(p.ctx)
+	p.refragment = refragmentable(p.upstream.conn.Extensions())
+}
+
 // run relays frames both ways until both legs are closed, and returns how
 // the connection ended. ctx ending closes both legs with 1001.
 func (p *pair) run(ctx context.Context) relayResult {
+	defer p.cancel()
 	p.lastData.Store(time.Now().UnixNano())
+	stop := context.AfterFunc(ctx, func() { p.shutdown(ws.StatusGoingAway, "proxy shutting down") })
+	defer stop()
+	p.startKeepalive()
 	var wg sync.WaitGroup
 	wg.Go(func() { p.pump(p.client, p.upstream) })
 	wg.Go(func() { p.pump(p.upstream, p.client) })
-	stop := make(chan struct{})
-	var kwg sync.WaitGroup
-	kwg.Go(func() { p.keepalive(ctx, stop) })
 	wg.Wait()
-	close(stop)
-	kwg.Wait()
+	p.stopKeepalive()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := p.result
 	r.clientCode, r.clientReason = p.client.conn.CloseStatus()
 	r.upstreamCode, r.upstreamReason = p.upstream.conn.CloseStatus()
 	return r
+}
+
+// refragmentable reports whether the negotiated extensions let an
+// intermediary change a message's fragmentation (RFC 6455 §5.4): none, or
+// permessage-deflate only (RFC 7692 marks a message on its first frame).
+func refragmentable(extensions string) bool {
+	for ext := range strings.SplitSeq(extensions, ",") {
+		name, _, _ := strings.Cut(ext, ";")
+		if name = strings.TrimSpace(name); name != "" && !strings.EqualFold(name, "permessage-deflate") {
+			return false
+		}
+	}
+	return true
 }
 
 // end records who ended the connection first and why.
@@ -115,17 +150,26 @@ func (p *pair) end(initiator, cause string) {
 func (p *pair) shutdown(code ws.StatusCode, reason string) {
 	p.end("proxy", reason)
 	// The pumps keep relaying what is in flight and finish each handshake.
-	_ = p.client.conn.StartClose(code, reason)
-	_ = p.upstream.conn.StartClose(code, reason)
+	p.closeLeg(p.client, code, reason)
+	p.closeLeg(p.upstream, code, reason)
+}
+
+// closeLeg starts closing l with code and reason, or, if l's peer broke
+// the protocol, with the code that error deserves (the close frame then
+// goes out and the connection ends at once).
+func (p *pair) closeLeg(l *leg, code ws.StatusCode, reason string) {
+	if pe := l.failed.Load(); pe != nil {
+		code, reason = pe.Code, pe.Msg
+	}
+	_ = l.conn.StartClose(code, ws.TruncateUTF8(reason, ws.MaxCloseReason))
 }
 
 // pump relays frames from src to dst until src ends, then carries the end
 // over to dst (RFC 6455 §7 semantics, end to end).
 func (p *pair) pump(src, dst *leg) {
-	ctx := context.Background()
 	var ctrl [ws.MaxControlPayload]byte
 	for {
-		h, r, err := src.conn.NextFrame(ctx)
+		h, r, err := src.conn.NextFrame(p.ctx)
 		if err != nil {
 			p.finish(src, dst, err)
 			return
@@ -133,59 +177,101 @@ func (p *pair) pump(src, dst *leg) {
 		if h.OpCode == ws.OpClose {
 			continue // handled by ws: the error after it carries the status
 		}
-		var payload []byte
 		if h.OpCode.IsControl() {
 			n, _ := io.ReadFull(r, ctrl[:h.Length])
-			payload = ctrl[:n]
+			payload := ctrl[:n]
 			if h.OpCode == ws.OpPong && src.ownPong(payload) {
 				continue
 			}
-		} else {
-			p.lastData.Store(time.Now().UnixNano())
-		}
-		if h.OpCode.IsControl() {
-			err = dst.conn.WriteFrame(ctx, h, payload)
-		} else {
-			err = p.forward(dst, h, r)
-		}
-		if err != nil {
-			// dst is closed or failed (its own pump reports that): keep
-			// reading src until its close arrives.
+			// A failed write means dst is closed or failed (its own pump
+			// reports that): keep reading src until its close arrives.
+			if dst.conn.WriteFrame(p.ctx, h, payload) == nil {
+				src.count(h)
+			}
 			continue
 		}
-		src.stats.frames.Add(1)
-		src.stats.bytes.Add(h.Length)
-		src.bytesSent.Add(uint64(h.Length))
-		if h.Fin && h.OpCode.IsData() {
-			src.stats.messages.Add(1)
-			src.messagesSent.Inc()
+		p.lastData.Store(time.Now().UnixNano())
+		if err := p.forward(src, dst, h, r); err != nil {
+			p.finish(src, dst, err)
+			return
 		}
 	}
 }
 
-// forward writes one data frame to dst, streamed, split at the outgoing
-// frame size. Only the first piece keeps the reserved bits (an extension
-// marks a message on its first frame); the last keeps FIN.
-func (p *pair) forward(dst *leg, h ws.Header, r io.Reader) error {
-	ctx := context.Background()
-	max := p.opts.outgoingFrameSize
-	if h.Length <= max {
-		return dst.conn.WriteFrameFrom(ctx, h, r)
+// count records a frame relayed from l's peer.
+func (l *leg) count(h ws.Header) {
+	l.stats.frames.Add(1)
+	l.stats.bytes.Add(h.Length)
+	l.bytesSent.Add(uint64(h.Length))
+	if h.Fin && h.OpCode.IsData() {
+		l.stats.messages.Add(1)
+		l.messagesSent.Inc()
 	}
-	fin := h.Fin
-	for left := h.Length; ; {
-		piece := h
-		piece.Length = min(left, max)
-		left -= piece.Length
-		piece.Fin = fin && left == 0
-		if err := dst.conn.WriteFrameFrom(ctx, piece, r); err != nil {
+}
+
+// relayPieceSize bounds the buffer a relayed frame borrows while it
+// moves: a frame is forwarded in pieces of at most this size (or the
+// route's outgoing frame size, if smaller).
+const relayPieceSize = 32 << 10
+
+// pieces lends the buffers of frames in transit; an idle connection holds
+// none.
+var pieces = sync.Pool{New: func() any { b := make([]byte, relayPieceSize); return &b }}
+
+// forward relays one data frame from src to dst and returns src's read
+// error, if any (dst's failures are its own pump's to report: the rest of
+// the frame is still read from src and dropped).
+//
+// A piece is read whole before it is written, so dst never holds a
+// half-written frame: if src stalls or fails mid-frame, dst can still be
+// sent a close frame. Each piece goes out as its own frame: the first
+// keeps the opcode and reserved bits (an extension marks a message on its
+// first frame), the last keeps FIN, the others are continuations. When
+// the negotiated extensions forbid refragmenting, the frame is streamed
+// as it is, and a source failing mid-frame aborts dst.
+func (p *pair) forward(src, dst *leg, h ws.Header, r io.Reader) error {
+	if !p.refragment {
+		return p.stream(src, dst, h, r)
+	}
+	bp := pieces.Get().(*[]byte)
+	defer pieces.Put(bp)
+	buf := (*bp)[:min(int64(len(*bp)), p.opts.outgoingFrameSize)]
+	dstOK := true
+	for left, first := h.Length, true; first || left > 0; first = false {
+		n := min(left, int64(len(buf)))
+		if _, err := io.ReadFull(r, buf[:n]); err != nil {
 			return err
 		}
-		if left == 0 {
-			return nil
+		left -= n
+		piece := h
+		piece.Length, piece.Fin = n, h.Fin && left == 0
+		if !first {
+			piece.OpCode, piece.Rsv = ws.OpContinuation, 0
 		}
-		h.OpCode, h.Rsv = ws.OpContinuation, 0
+		if dstOK && dst.conn.WriteFrame(p.ctx, piece, buf[:n]) != nil {
+			dstOK = false
+		}
 	}
+	if dstOK {
+		src.count(h)
+	}
+	return nil
+}
+
+// stream relays a frame without refragmenting it: the payload streams
+// from src to dst (ws.Conn.WriteFrameFrom), split only at the outgoing
+// frame size as before any extension concern.
+func (p *pair) stream(src, dst *leg, h ws.Header, r io.Reader) error {
+	if err := dst.conn.WriteFrameFrom(p.ctx, h, r); err != nil {
+		// Drain what is left of the frame so src's state stays in step
+		// (a read error is src's own end).
+		if _, rerr := io.Copy(io.Discard, r); rerr != nil {
+			return rerr
+		}
+		return nil
+	}
+	src.count(h)
+	return nil
 }
 
 // finish carries the end of src over to dst.
@@ -194,17 +280,22 @@ func (p *pair) finish(src, dst *leg, err error) {
 	var pe *ws.ProtocolError
 	switch {
 	case errors.As(err, &pe):
-		// src broke the protocol or a limit; it was closed with pe.Code.
+		// src broke the protocol, exceeded a limit or stalled mid-frame.
+		// As src's peer would have done had it seen the bad frame
+		// itself, dst is closed first and what dst still sends reaches
+		// src; src is then closed with pe.Code (closeLeg), at the latest
+		// after dst's close timeout.
+		src.failed.Store(pe)
 		p.end(src.name, src.name+" leg failed: "+pe.Error())
 		code, reason := ws.StatusGoingAway, src.name+" connection failed"
 		if src.name == "upstream" {
 			code, reason = ws.StatusBadGateway, "upstream failed: "+pe.Msg
 		}
-		_ = dst.conn.StartClose(code, ws.TruncateUTF8(reason, ws.MaxCloseReason))
+		p.closeLeg(dst, code, reason)
 	case errors.As(err, &ce) && ce.Code != ws.StatusAbnormalClosure:
 		// A close frame: relay code and reason (1005 goes out without status).
 		p.end(src.name, src.name+" closed with "+ce.Code.String())
-		_ = dst.conn.StartClose(ce.Code, ce.Reason)
+		p.closeLeg(dst, ce.Code, ce.Reason)
 	default:
 		// Lost without a close frame, or closed locally.
 		p.end(src.name, src.name+" connection lost")
@@ -212,71 +303,6 @@ func (p *pair) finish(src, dst *leg, err error) {
 		if src.name == "upstream" {
 			code, reason = ws.StatusBadGateway, "upstream connection lost"
 		}
-		_ = dst.conn.StartClose(code, reason)
-	}
-}
-
-// ownPong reports whether a pong answers this leg's own keepalive ping,
-// recording the round trip; such pongs are consumed, not relayed.
-func (l *leg) ownPong(payload []byte) bool {
-	if string(payload) != string(l.token) {
-		return false
-	}
-	now := time.Now().UnixNano()
-	if sent := l.pingSent.Load(); sent != 0 {
-		l.rtt.Store(now - sent)
-		l.rttSeen.Observe(time.Duration(now - sent).Seconds())
-	}
-	l.unanswered.Store(0)
-	return true
-}
-
-// keepalive pings each leg with its own token every pingInterval, fails a
-// leg whose oldest unanswered ping is more than pongTimeout old, and closes
-// both legs with 1001 after idleTimeout without data or when ctx ends.
-func (p *pair) keepalive(ctx context.Context, stop <-chan struct{}) {
-	o := p.opts
-	// Check often enough for the shortest of the three periods.
-	var interval time.Duration
-	for _, d := range []time.Duration{o.pingInterval, o.pongTimeout / 2, o.idleTimeout / 4} {
-		if d > 0 && (interval == 0 || d < interval) {
-			interval = max(d, 10*time.Millisecond)
-		}
-	}
-	var tick <-chan time.Time
-	if interval > 0 {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		tick = t.C
-	}
-	var lastPing time.Time
-	for {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			p.shutdown(ws.StatusGoingAway, "proxy shutting down")
-			return
-		case now := <-tick:
-			if o.idleTimeout > 0 && now.Sub(time.Unix(0, p.lastData.Load())) > o.idleTimeout {
-				p.shutdown(ws.StatusGoingAway, "idle timeout")
-				return
-			}
-			for _, l := range []*leg{p.client, p.upstream} {
-				if since := l.unanswered.Load(); o.pongTimeout > 0 && since != 0 && now.Sub(time.Unix(0, since)) > o.pongTimeout {
-					p.end(l.name, l.name+" did not answer keepalive ping")
-					l.conn.Abort() // its pump reports the loss to the other leg
-				}
-			}
-			if o.pingInterval <= 0 || now.Sub(lastPing) < o.pingInterval {
-				continue
-			}
-			lastPing = now
-			for _, l := range []*leg{p.client, p.upstream} {
-				l.pingSent.Store(now.UnixNano())
-				l.unanswered.CompareAndSwap(0, now.UnixNano())
-				_ = l.conn.Ping(context.Background(), l.token)
-			}
-		}
+		p.closeLeg(dst, code, reason)
 	}
 }

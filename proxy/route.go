@@ -14,6 +14,11 @@ import (
 	"github.com/wssproxy/wssproxy/ws"
 )
 
+// DefaultPingInterval is how often the proxy pings each leg unless a
+// route says otherwise: a peer that vanished without a FIN or RST (a
+// dropped NAT mapping, a powered-off device) is found within twice this.
+const DefaultPingInterval = 30 * time.Second
+
 // Route sends the WebSocket requests that match Host and Path to one
 // upstream. Zero values mean the defaults documented on each field.
 type Route struct {
@@ -57,12 +62,23 @@ type Route struct {
 	// negative no limit (frames still stream in bounded memory).
 	MaxFrameSize, MaxMessageSize int64
 	// OutgoingFrameSize splits relayed frames larger than it. Default 512 KiB.
+	// Relayed frames also move in pieces of at most 32 KiB (see the
+	// package documentation), so only a smaller value changes anything.
 	OutgoingFrameSize int
-	// PingInterval sends the proxy's own keepalive pings on each leg;
-	// PongTimeout fails a leg whose pong is that late (default: the
-	// interval). IdleTimeout closes both legs with 1001 after that long
-	// without a data frame. 0 disables each.
-	PingInterval, PongTimeout, IdleTimeout time.Duration
+	// PingInterval sends the proxy's own keepalive pings on each leg:
+	// default DefaultPingInterval, negative none. PongTimeout fails a
+	// leg whose pong is that late (default: the interval).
+	PingInterval, PongTimeout time.Duration
+	// IdleTimeout closes both legs with 1001 after that long without a
+	// data frame; 0 never does (mostly idle connections are the normal
+	// load, and keepalive pings find dead peers).
+	IdleTimeout time.Duration
+	// FrameTimeout drops a leg whose peer stops for that long in the
+	// middle of a frame (1008 to it, the other leg closed as after a
+	// protocol error); WriteTimeout drops a leg whose peer has not taken
+	// a write for that long (it stopped reading). Default 30s each
+	// (ws.DefaultFrameTimeout, ws.DefaultWriteTimeout), negative none.
+	FrameTimeout, WriteTimeout time.Duration
 
 	upstream *url.URL
 }
@@ -101,6 +117,9 @@ func (r *Route) compile() error {
 	}
 	if r.OutgoingFrameSize <= 0 {
 		r.OutgoingFrameSize = ws.DefaultOutgoingFrameSize
+	}
+	if r.PingInterval == 0 {
+		r.PingInterval = DefaultPingInterval
 	}
 	if r.PingInterval > 0 && r.PongTimeout <= 0 {
 		r.PongTimeout = r.PingInterval

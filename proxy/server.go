@@ -362,6 +362,8 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 			idleTimeout:       route.IdleTimeout,
 		},
 	}
+	p.bind(ctx)
+	defer p.cancel()
 	s.mu.Lock()
 	if s.closing {
 		code, reason := s.closeCode, s.closeReason
@@ -416,6 +418,8 @@ func (s *Server) legOptions(r *Route) *ws.Options {
 		MaxIncomingMessageSize: r.MaxMessageSize,
 		OutgoingFrameSize:      r.OutgoingFrameSize,
 		CloseTimeout:           s.opts.CloseTimeout,
+		FrameTimeout:           r.FrameTimeout,
+		WriteTimeout:           r.WriteTimeout,
 		DisableAutoPong:        true, // peer pings travel end to end
 		ManualCloseReply:       true, // a close is answered once the other leg answered it
 	}

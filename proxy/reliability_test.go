@@ -1,0 +1,262 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// rawClient is a client leg driven byte by byte: it completes the
+// handshake and then writes and reads raw frames.
+type rawClient struct {
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, base string) *rawClient {
+	t.Helper()
+	nc, err := net.Dial("tcp", strings.TrimPrefix(base, "ws://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(nc, handshake+"\r\n")
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return &rawClient{nc: nc, br: br}
+}
+
+// frame returns a masked client frame announcing length bytes and
+// carrying payload (which may be shorter: a frame cut short).
+func clientFrame(h ws.Header, length int64, payload []byte) []byte {
+	h.Masked, h.Mask, h.Length = true, [4]byte{1, 2, 3, 4}, length
+	var hdr [ws.MaxHeaderSize]byte
+	n, err := ws.PutHeader(&hdr, h)
+	if err != nil {
+		panic(err)
+	}
+	p := append([]byte(nil), payload...)
+	ws.Mask(h.Mask, 0, p)
+	return append(hdr[:n:n], p...)
+}
+
+// next reads the next frame the proxy sends to the client.
+func (c *rawClient) next(t *testing.T) (ws.Header, []byte, error) {
+	t.Helper()
+	var buf [ws.MaxHeaderSize]byte
+	h, err := ws.ReadHeader(c.br, &buf)
+	if err != nil {
+		return h, nil, err
+	}
+	p := make([]byte, h.Length)
+	_, err = io.ReadFull(c.br, p)
+	return h, p, err
+}
+
+// closeFrame reads frames until a close frame and returns its code.
+func (c *rawClient) closeFrame(t *testing.T) ws.StatusCode {
+	t.Helper()
+	for {
+		h, p, err := c.next(t)
+		if err != nil {
+			t.Fatalf("no close frame: %v", err)
+		}
+		if h.OpCode == ws.OpClose {
+			code, _, err := ws.ParseClosePayload(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return code
+		}
+	}
+}
+
+func awaitCode(t *testing.T, seen <-chan ws.StatusCode, want ws.StatusCode, what string) {
+	t.Helper()
+	select {
+	case code := <-seen:
+		if code != want {
+			t.Fatalf("%s: got %d, want %d", what, code, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: nothing after 10s (the relay is wedged)", what)
+	}
+}
+
+// A client that announces a 1 MiB frame and goes silent must not wedge
+// the relay: the keepalive, the idle timeout and the frame-progress
+// timeout each still end the connection, and the upstream gets 1001.
+func TestStalledFrameDoesNotWedgeRelay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		route Route
+	}{
+		// Before the relay rework the keepalive goroutine blocked in Ping
+		// behind the pump, which held the upstream's frame lock waiting
+		// for the payload: nothing ever ended the connection.
+		{"keepalive and idle", Route{PingInterval: 30 * time.Millisecond, PongTimeout: 100 * time.Millisecond,
+			IdleTimeout: 500 * time.Millisecond, FrameTimeout: -1}},
+		{"frame timeout", Route{PingInterval: -1, FrameTimeout: 300 * time.Millisecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			seen := make(chan ws.StatusCode, 1)
+			up := startUpstream(t, nil, reportClose(seen))
+			r := tc.route
+			r.Upstream = up.url()
+			base, _ := startProxy(t, Options{Routes: []Route{r}})
+			c := dialRaw(t, base)
+			c.nc.Write(clientFrame(ws.Header{Fin: true, OpCode: ws.OpBinary}, 1<<20, make([]byte, 10)))
+			awaitCode(t, seen, ws.StatusGoingAway, "upstream")
+		})
+	}
+	t.Run("the stalled client gets 1008", func(t *testing.T) {
+		t.Parallel()
+		seen := make(chan ws.StatusCode, 1)
+		up := startUpstream(t, nil, reportClose(seen))
+		base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), FrameTimeout: 200 * time.Millisecond}}})
+		c := dialRaw(t, base)
+		c.nc.Write(clientFrame(ws.Header{Fin: true, OpCode: ws.OpText}, 1000, []byte("partial")))
+		awaitCode(t, seen, ws.StatusGoingAway, "upstream")
+		if code := c.closeFrame(t); code != ws.StatusPolicyViolation {
+			t.Fatalf("client got %d, want 1008", code)
+		}
+	})
+}
+
+// An upstream that fails in the middle of a frame: the client gets a
+// close frame with 1014, never a bare TCP close, and without waiting for
+// the close timeout.
+func TestUpstreamFailsMidFrame(t *testing.T) {
+	t.Parallel()
+	// Server frames are unmasked: the header is followed by the bytes.
+	hdr := func(h ws.Header) []byte {
+		var b [ws.MaxHeaderSize]byte
+		n, _ := ws.PutHeader(&b, h)
+		return b[:n]
+	}
+	for _, tc := range []struct {
+		name string
+		send func(nc net.Conn)
+	}{
+		{"invalid UTF-8 mid-frame", func(nc net.Conn) {
+			nc.Write(append(hdr(ws.Header{Fin: true, OpCode: ws.OpText, Length: 100}), "valid text, then \xff\xfe"...))
+		}},
+		{"reset mid-frame", func(nc net.Conn) {
+			nc.Write(append(hdr(ws.Header{Fin: true, OpCode: ws.OpBinary, Length: 100}), make([]byte, 10)...))
+			time.Sleep(50 * time.Millisecond)
+			nc.(*net.TCPConn).SetLinger(0)
+			nc.Close()
+		}},
+		{"reserved opcode, then deaf", func(nc net.Conn) {
+			nc.Write(hdr(ws.Header{Fin: true, OpCode: 0x3}))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			up := startUpstream(t, nil, func(c *ws.Conn) {
+				tc.send(c.NetConn())
+				<-release // never reads again
+			})
+			defer close(release)
+			base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, CloseTimeout: 30 * time.Second})
+			c := dial(t, base, nil)
+			start := time.Now()
+			_, _, err := c.ReadMessage(ctxT(t))
+			if code := closeCode(t, err); code != ws.StatusBadGateway {
+				t.Fatalf("client saw %d (%v)", code, err)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Fatalf("the client's close waited %s for the failing upstream", d)
+			}
+		})
+	}
+}
+
+// A client that sends a valid message and then breaks the protocol gets
+// the upstream's answer to the valid message before its close, as it
+// would directly (Autobahn 3.2-3.4, 4.1.3-4.1.5, 4.2.3-4.2.5, 5.15).
+func TestClientErrorAfterValidMessage(t *testing.T) {
+	t.Parallel()
+	hello := clientFrame(ws.Header{Fin: true, OpCode: ws.OpText}, 5, []byte("hello"))
+	for _, tc := range []struct {
+		name string
+		bad  []byte
+		code ws.StatusCode
+	}{
+		{"reserved bits (3.2)", clientFrame(ws.Header{Fin: true, OpCode: ws.OpText, Rsv: 2}, 5, []byte("hello")), ws.StatusProtocolError},
+		{"reserved data opcode (4.1.3)", clientFrame(ws.Header{Fin: true, OpCode: 0x5}, 0, nil), ws.StatusProtocolError},
+		{"reserved control opcode (4.2.3)", clientFrame(ws.Header{Fin: true, OpCode: 0xb}, 0, nil), ws.StatusProtocolError},
+		{"continuation without a message (5.15)", clientFrame(ws.Header{Fin: true, OpCode: ws.OpContinuation}, 2, []byte("xx")), ws.StatusProtocolError},
+		{"invalid UTF-8", clientFrame(ws.Header{Fin: true, OpCode: ws.OpText}, 2, []byte("\xff\xfe")), ws.StatusInvalidFramePayloadData},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			up := startUpstream(t, nil, echoHandle)
+			base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
+			c := dialRaw(t, base)
+			c.nc.Write(append(append([]byte(nil), hello...), tc.bad...))
+			h, p, err := c.next(t)
+			if err != nil || h.OpCode != ws.OpText || string(p) != "hello" {
+				t.Fatalf("first frame to the client: %v %q %v, want the echo of hello", h.OpCode, p, err)
+			}
+			if code := c.closeFrame(t); code != tc.code {
+				t.Fatalf("client closed with %d, want %d", code, tc.code)
+			}
+		})
+	}
+}
+
+// An upstream that never reads is dropped by the write timeout: the
+// writer is not wedged, the client gets 1014 and memory stays bounded by
+// the socket buffers.
+func TestUpstreamNeverReads(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	up := startUpstream(t, nil, func(c *ws.Conn) { <-release })
+	defer close(release)
+	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), WriteTimeout: 300 * time.Millisecond}}})
+	c := dial(t, base, nil)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	writerDone := make(chan error, 1)
+	go func() {
+		msg := make([]byte, 64<<10)
+		for {
+			if err := c.WriteMessage(ctx, ws.MessageBinary, msg); err != nil {
+				writerDone <- err
+				return
+			}
+		}
+	}()
+	_, _, err := c.ReadMessage(ctx)
+	if code := closeCode(t, err); code != ws.StatusBadGateway {
+		t.Fatalf("client saw %d", code)
+	}
+	cancel()
+	<-writerDone
+}
+
+func TestRefragmentable(t *testing.T) {
+	for ext, want := range map[string]bool{
+		"": true, "permessage-deflate": true, "permessage-deflate; client_max_window_bits=10": true,
+		"x-custom": false, "permessage-deflate, x-custom; a=1": false,
+	} {
+		if got := refragmentable(ext); got != want {
+			t.Errorf("refragmentable(%q) = %v", ext, got)
+		}
+	}
+}
