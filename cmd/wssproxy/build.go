@@ -78,6 +78,15 @@ func (b *builder) listener(lc *listenerConfig) (*builtListener, error) {
 	return bl, err
 }
 
+// offIfZero maps a configured 0 ("off") to the negative value proxy.Route
+// takes for "none" (its zero value means the default).
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
 // route builds a proxy.Route; an empty upstream starts the built-in echo
 // server (once).
 func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
@@ -85,7 +94,8 @@ func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
 		Name: rc.name, Host: rc.host, Path: rc.path, StripPath: rc.stripPath, Upstream: rc.upstream,
 		UpstreamTimeout: rc.upstreamTimeout, AllowedOrigins: rc.allowedOrigins, NoExtensions: rc.noExtensions,
 		MaxFrameSize: rc.maxFrame, MaxMessageSize: rc.maxMessage, OutgoingFrameSize: rc.outgoingFrame,
-		PingInterval: rc.pingInterval, PongTimeout: rc.pongTimeout, IdleTimeout: rc.idleTimeout,
+		PingInterval: offIfZero(rc.pingInterval), PongTimeout: rc.pongTimeout, IdleTimeout: rc.idleTimeout,
+		FrameTimeout: offIfZero(rc.frameTimeout), WriteTimeout: offIfZero(rc.writeTimeout),
 	}
 	if rc.upstream == "" {
 		if b.echoURL == "" {

@@ -26,6 +26,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/proxy/netproxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
@@ -812,6 +813,7 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 	r := routeConfig{
 		where: d.where(n, path), line: n.Line, upstreamProxy: "direct",
 		maxFrame: ws.DefaultMaxIncomingFrameSize, maxMessage: ws.DefaultMaxIncomingMessageSize, outgoingFrame: ws.DefaultOutgoingFrameSize,
+		pingInterval: proxy.DefaultPingInterval, frameTimeout: ws.DefaultFrameTimeout, writeTimeout: ws.DefaultWriteTimeout,
 	}
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
 		"name": func(v *yaml.Node, p string) { d.str(v, p, &r.name) },
@@ -873,6 +875,8 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 		"ping_interval": func(v *yaml.Node, p string) { d.duration(v, p, &r.pingInterval, true) },
 		"pong_timeout":  func(v *yaml.Node, p string) { d.duration(v, p, &r.pongTimeout, true) },
 		"idle_timeout":  func(v *yaml.Node, p string) { d.duration(v, p, &r.idleTimeout, true) },
+		"frame_timeout": func(v *yaml.Node, p string) { d.duration(v, p, &r.frameTimeout, true) },
+		"write_timeout": func(v *yaml.Node, p string) { d.duration(v, p, &r.writeTimeout, true) },
 		"extensions": func(v *yaml.Node, p string) {
 			var mode string
 			d.str(v, p, &mode)

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
@@ -90,7 +93,9 @@ func TestConfigErrors(t *testing.T) {
 		{"size list", route("      - upstream: ws://x/", "        max_frame_size: [1]"), 5, "want a size, not a list"},
 		{"ping interval", route("      - upstream: ws://x/", "        ping_interval: often"), 5, `ping_interval: "often" is not a duration`},
 		{"idle negative", route("      - upstream: ws://x/", "        idle_timeout: -5s"), 5, "idle_timeout: must not be negative"},
-		{"pong without ping", route("      - upstream: ws://x/", "        pong_timeout: 5s"), 5, "pong_timeout: needs ping_interval"},
+		{"pong without ping", route("      - upstream: ws://x/", "        ping_interval: 0s", "        pong_timeout: 5s"), 6, "pong_timeout: needs ping_interval"},
+		{"frame timeout negative", route("      - upstream: ws://x/", "        frame_timeout: -1s"), 5, "frame_timeout: must not be negative"},
+		{"write timeout", route("      - upstream: ws://x/", "        write_timeout: soon"), 5, `write_timeout: "soon" is not a duration`},
 		{"upstream timeout zero", route("      - upstream: ws://x/", "        upstream_timeout: 0s"), 5, "upstream_timeout: must be more than 0"},
 		{"strip_path", route("      - upstream: ws://x/", "        strip_path: maybe"), 5, `strip_path: "maybe" is not true or false`},
 		{"origin", route("      - upstream: ws://x/", "        allowed_origins:", "          - https://ok.example", "          - app.example"), 7,
@@ -283,5 +288,47 @@ func TestServeConfigFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"serve", "--config", bad}, &out, &errb); code != 2 ||
 		!strings.Contains(errb.String(), bad+`:5: listeners[0].routes[0].max_message_size: "12XB" is not a size`) {
 		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+}
+
+// The relay's timeouts are on by default, from flags and from a file,
+// and a configured 0 turns each off (proxy.Route takes a negative value
+// for that; its zero value means the default).
+func TestRelayTimeoutDefaults(t *testing.T) {
+	t.Parallel()
+	var b builder
+	routeOf := func(args ...string) proxy.Route {
+		t.Helper()
+		cfg, _, _, err := parseServeFlags(append([]string{"--upstream", "ws://127.0.0.1:1/"}, args...), &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := b.route(&cfg.listeners[0].routes[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := routeOf(); r.PingInterval != 30*time.Second || r.FrameTimeout != 30*time.Second || r.WriteTimeout != 30*time.Second || r.IdleTimeout != 0 {
+		t.Errorf("defaults: ping %s frame %s write %s idle %s", r.PingInterval, r.FrameTimeout, r.WriteTimeout, r.IdleTimeout)
+	}
+	if r := routeOf("--ping-interval", "0", "--frame-timeout", "0", "--write-timeout", "0"); r.PingInterval >= 0 || r.FrameTimeout >= 0 || r.WriteTimeout >= 0 {
+		t.Errorf("0 does not turn them off: ping %s frame %s write %s", r.PingInterval, r.FrameTimeout, r.WriteTimeout)
+	}
+	if r := routeOf("--pong-timeout", "5s", "--frame-timeout", "2s"); r.PongTimeout != 5*time.Second || r.FrameTimeout != 2*time.Second {
+		t.Errorf("flags not applied: pong %s frame %s", r.PongTimeout, r.FrameTimeout)
+	}
+	d := decoder{}
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte("upstream: ws://127.0.0.1:1/\nping_interval: 0s\nwrite_timeout: 5s\n"), &n); err != nil {
+		t.Fatal(err)
+	}
+	rc := d.route(n.Content[0], "routes[0]")
+	r, err := b.route(&rc)
+	if err != nil || d.err != nil {
+		t.Fatal(err, d.err)
+	}
+	if r.PingInterval >= 0 || r.WriteTimeout != 5*time.Second || r.FrameTimeout != 30*time.Second {
+		t.Errorf("from a file: ping %s write %s frame %s", r.PingInterval, r.WriteTimeout, r.FrameTimeout)
 	}
 }

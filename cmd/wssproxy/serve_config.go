@@ -115,6 +115,8 @@ type routeConfig struct {
 	pingInterval        time.Duration
 	pongTimeout         time.Duration
 	idleTimeout         time.Duration
+	frameTimeout        time.Duration
+	writeTimeout        time.Duration
 	allowedOrigins      []string
 	noExtensions        bool // do not pass the client's extensions upstream
 	// pause holds upstream handshakes with SSL errors for a decision

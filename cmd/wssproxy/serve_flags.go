@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -47,7 +48,10 @@ type serveFlags struct {
 	maxFrame, maxMessage byteSize
 	outgoingFrame        byteSize
 	pingInterval         time.Duration
+	pongTimeout          time.Duration
 	idleTimeout          time.Duration
+	frameTimeout         time.Duration
+	writeTimeout         time.Duration
 	allowedOrigins       stringList
 	noExtensions         bool
 	maxConnections       int
@@ -134,8 +138,11 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.Var(&c.maxFrame, "max-frame-size", "largest frame either leg may send (bytes, or with KiB/MiB/GiB; -1: no limit); more closes it with 1009")
 	fs.Var(&c.maxMessage, "max-message-size", "largest message either leg may send; more closes it with 1009")
 	fs.Var(&c.outgoingFrame, "outgoing-frame-size", "relayed frames larger than this are split")
-	fs.DurationVar(&c.pingInterval, "ping-interval", 0, "send keepalive pings on each leg this often (0: off); a leg that does not answer in time is dropped")
+	fs.DurationVar(&c.pingInterval, "ping-interval", proxy.DefaultPingInterval, "send keepalive pings on each leg this often (0: off); a leg that does not answer in time is dropped")
+	fs.DurationVar(&c.pongTimeout, "pong-timeout", 0, "drop a leg whose keepalive pong is this late (default: the ping interval)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 0, "close both legs with 1001 after this long without data (0: never)")
+	fs.DurationVar(&c.frameTimeout, "frame-timeout", ws.DefaultFrameTimeout, "drop a peer that stops this long in the middle of a frame (1008; 0: never)")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", ws.DefaultWriteTimeout, "drop a peer that takes none of a write for this long: it stopped reading (0: never)")
 	fs.BoolVar(&c.noExtensions, "no-extensions", false, "do not pass the client's WebSocket extensions (permessage-deflate) upstream, so size limits count real payload bytes")
 	fs.Var(&c.allowedOrigins, "allowed-origin", "allow only this Origin, e.g. https://app.example (repeatable; others get 403)")
 	fs.IntVar(&c.maxConnections, "max-connections", 10000, "connections served at once; more wait")
@@ -193,7 +200,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 		return serveConfig{}, "", nil, fmt.Errorf("--outgoing-frame-size must be positive, not %d", c.outgoingFrame)
 	case c.maxFrame == 0 || c.maxMessage == 0:
 		return serveConfig{}, "", nil, errors.New("--max-frame-size and --max-message-size must not be 0 (use -1 for no limit)")
-	case c.pingInterval < 0 || c.idleTimeout < 0:
+	case c.pingInterval < 0 || c.idleTimeout < 0 || c.pongTimeout < 0 || c.frameTimeout < 0 || c.writeTimeout < 0:
 		return serveConfig{}, "", nil, errors.New("--ping-interval and --idle-timeout must not be negative")
 	case c.upstream == "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamProxy != "direct" || c.pause):
 		return serveConfig{}, "", nil, errors.New("upstream flags need --upstream")
@@ -250,7 +257,10 @@ func (c *serveFlags) config() serveConfig {
 		maxMessage:          int64(c.maxMessage),
 		outgoingFrame:       int(c.outgoingFrame),
 		pingInterval:        c.pingInterval,
+		pongTimeout:         c.pongTimeout,
 		idleTimeout:         c.idleTimeout,
+		frameTimeout:        c.frameTimeout,
+		writeTimeout:        c.writeTimeout,
 		allowedOrigins:      c.allowedOrigins,
 		noExtensions:        c.noExtensions,
 		pause:               c.pause,
