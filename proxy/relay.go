@@ -211,8 +211,9 @@ func (l *leg) count(h ws.Header) {
 
 // relayPieceSize bounds the buffer a relayed frame borrows while it
 // moves: a frame is forwarded in pieces of at most this size (or the
-// route's outgoing frame size, if smaller).
-const relayPieceSize = 32 << 10
+// route's outgoing frame size, if smaller). With its header a piece fills
+// the leg's 32 KiB write buffer exactly: one write per piece.
+const relayPieceSize = ws.DefaultWriteBufferSize - ws.MaxHeaderSize
 
 // pieces lends the buffers of frames in transit; an idle connection holds
 // none.
