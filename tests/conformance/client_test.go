@@ -22,6 +22,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -52,8 +53,50 @@ type target struct {
 //   - "http": httptest.NewServer with echo.Handler (net/http, hijack);
 //   - "raw": a TCP listener serving ws.ReadUpgrade, Upgrade.Accept and
 //     echo.Serve, the path the proxy uses.
+//   - "proxy": a proxy.Server (the relay of `wssproxy serve`, with the
+//     same limits) in front of a "raw" echo server, so that every case
+//     also checks that the proxy changes nothing a client can see.
 func startTargets(t *testing.T, opts *ws.AcceptOptions) []target {
-	return []target{startHTTPTarget(t, opts), startRawTarget(t, opts)}
+	return []target{startHTTPTarget(t, opts), startRawTarget(t, opts), startProxyTarget(t, opts)}
+}
+
+func startProxyTarget(t *testing.T, opts *ws.AcceptOptions) target {
+	t.Helper()
+	route := proxy.Route{}
+	upOpts := opts
+	if opts != nil {
+		// The route's limits apply to both legs: the echo's frames must
+		// fit the frame limit on their way back.
+		route.MaxFrameSize, route.MaxMessageSize = opts.MaxIncomingFrameSize, opts.MaxIncomingMessageSize
+		o := *opts
+		if o.MaxIncomingFrameSize > 0 {
+			o.OutgoingFrameSize = int(o.MaxIncomingFrameSize)
+		}
+		upOpts = &o
+	}
+	up := startRawTarget(t, upOpts)
+	route.Upstream = "ws://" + up.addr
+	srv, err := proxy.New(&proxy.Options{Routes: []proxy.Route{route}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background(), ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx, ws.StatusGoingAway, "test over"); err != nil {
+			t.Errorf("proxy shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("proxy Serve: %v", err)
+		}
+	})
+	return target{name: "proxy", addr: ln.Addr().String()}
 }
 
 func startHTTPTarget(t *testing.T, opts *ws.AcceptOptions) target {
