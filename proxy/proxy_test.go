@@ -514,3 +514,10 @@ func TestUpstreamKilledMidMessage(t *testing.T) {
 		t.Fatalf("client saw %d", code)
 	}
 }
+
+// requestsSeen returns the upgrade requests the backend has read.
+func (s *upstreamServer) requestsSeen() []*http.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*http.Request(nil), s.requests...)
+}

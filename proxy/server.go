@@ -300,6 +300,12 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	if !inPrefixes(clientIP, s.opts.TrustedForwarders) {
 		dropForwarding(up.Request.Header)
 	}
+	if err := checkPath(up.Request.URL); err != nil {
+		_ = up.Reject(http.StatusBadRequest, "path refused: "+err.Error())
+		m.HandshakesRefused.With("400").Inc()
+		log.Info().Err(err).Str("peer", clientAddr).Str("path", up.Request.URL.EscapedPath()).Msg("path refused")
+		return
+	}
 	route := s.route(up.Request)
 	if route == nil {
 		_ = up.Reject(http.StatusNotFound, "no route for this host and path")
