@@ -521,3 +521,10 @@ func (s *upstreamServer) requestsSeen() []*http.Request {
 	defer s.mu.Unlock()
 	return append([]*http.Request(nil), s.requests...)
 }
+
+// accepted returns how many connections the backend has accepted.
+func (s *upstreamServer) accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
