@@ -173,7 +173,10 @@ func ReadUpgrade(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Upgrad
 	lim.limit = false
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 	if err != nil {
-		return nil, u.refuse(http.StatusBadRequest, "malformed request")
+		// readHead checked the syntax; what is left is mostly a target
+		// that is no URI (GET /%zz). The reason is bounded.
+		reason := "malformed request: " + err.Error()
+		return nil, u.refuse(http.StatusBadRequest, reason[:min(len(reason), 200)])
 	}
 	req.RemoteAddr = nc.RemoteAddr().String()
 	u.Request = req

@@ -39,6 +39,7 @@ var malformedRequests = []struct {
 	{"NUL in header value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n" + upgradeHeaders + "\r\n", 400, false},
 	{"header without colon", "GET / HTTP/1.1\r\nHost: x\r\nnocolon\r\n" + upgradeHeaders + "\r\n", 400, false},
 	{"duplicate Host", "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n" + upgradeHeaders + "\r\n", 400, false},
+	{"target not a URI", "GET /%zz HTTP/1.1\r\nHost: x\r\n" + upgradeHeaders + "\r\n", 400, false},
 	{"path not starting with /", "GET x HTTP/1.1\r\nHost: x\r\n" + upgradeHeaders + "\r\n", 400, false},
 	{"space before colon", "GET / HTTP/1.1\r\nHost: x\r\nX-A : b\r\n" + upgradeHeaders + "\r\n", 400, false},
 	{"fragment in path", "GET /a#frag HTTP/1.1\r\nHost: x\r\n" + upgradeHeaders + "\r\n", 400, true},
