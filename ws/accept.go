@@ -354,27 +354,7 @@ func (u *Upgrade) refuse(status int, reason string) error {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("%w (and answering it failed: %w)", herr, err)
 	}
-	lingerClose(u.nc)
 	return herr
-}
-
-// lingerLimit and lingerTime bound what lingerClose reads and waits.
-const (
-	lingerLimit = 64 << 10
-	lingerTime  = 500 * time.Millisecond
-)
-
-// lingerClose half-closes nc after an error answer and reads what the
-// client still sends (at most lingerLimit bytes, lingerTime) before the
-// caller closes it: closing with unread request bytes would send a TCP
-// reset that can destroy the answer before the client reads it.
-func lingerClose(nc net.Conn) {
-	cw, ok := nc.(interface{ CloseWrite() error })
-	if !ok || cw.CloseWrite() != nil {
-		return
-	}
-	_ = nc.SetReadDeadline(time.Now().Add(lingerTime))
-	_, _ = io.CopyN(io.Discard, nc, lingerLimit)
 }
 
 // requestURL rebuilds the ws:// or wss:// URL a server connection was
