@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -168,9 +169,13 @@ func TestBadUpgradeCorpus(t *testing.T) {
 
 	corpus := badUpgrades()
 	tried := 0
+	refused := map[int]uint64{} // status: count, as the metrics must say
 	for _, tc := range corpus {
 		status, body := answer(t, proxyAddr, tc.req)
 		tried++
+		if status > 0 {
+			refused[status]++
+		}
 		if status != tc.status {
 			t.Errorf("proxy, %s: status %d %q, want %d", tc.name, status, body, tc.status)
 		} else if status != 0 && len(strings.TrimSpace(body)) <= len(http.StatusText(status)) {
@@ -202,6 +207,15 @@ func TestBadUpgradeCorpus(t *testing.T) {
 			t.Errorf("a client's bad input counted as an upstream failure: %s", line)
 		}
 	}
+	// Counted after the answer is written: wait for the last ones.
+	waitFor(t, "the refusal metrics to match the answers", func() bool {
+		for status, n := range refused {
+			if m.HandshakesRefused.With(strconv.Itoa(status)).Value() != n {
+				return false
+			}
+		}
+		return true
+	})
 	// Both still serve: a valid client gets 101 and its echo.
 	for _, u := range []string{base + "/api", "ws://" + echoAddr + "/"} {
 		c := dial(t, u, nil)
