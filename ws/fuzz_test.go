@@ -314,6 +314,9 @@ func FuzzReadUpgrade(f *testing.F) {
 			if resp.StatusCode != herr.Status || resp.StatusCode < 400 {
 				t.Fatalf("refused with status %d, error says %d", resp.StatusCode, herr.Status)
 			}
+			if herr.Reason == "" {
+				t.Fatalf("refused with %d without a reason", herr.Status)
+			}
 			return
 		}
 		if nc.w.Len() != 0 || nc.closed {
