@@ -29,6 +29,18 @@
 // The upstream of every route comes from configuration only: the proxy
 // never dials an address a client names, so it is never an open proxy.
 //
+// The client's request is parsed strictly by ws.ReadUpgrade (one parser
+// for the proxy and the echo server): a malformed head gets 400 with a
+// reason, another method than GET 405, another HTTP version than 1.x 505,
+// an oversized head 431, and nothing reaches an upstream. Routes match the
+// path as sent; a path that is not in canonical form (dot segments, empty
+// segments, a backslash, %2F or %5C) is refused with 400 rather than
+// cleaned, so that no path matching one route reaches the upstream as
+// another route's. A client's X-Forwarded-For, X-Forwarded-Proto,
+// X-Forwarded-Host, Forwarded and X-Real-IP are dropped unless it is one
+// of Options.TrustedForwarders; the proxy then names the client in its
+// own.
+//
 // For operations, Server.Connections lists the relayed connections with
 // their counters and keepalive round trips, Server.CloseConnection closes
 // one, and the Server counts into the Metrics handles given in Options

@@ -16,9 +16,30 @@ var hopHeaders = []string{
 	"Sec-Websocket-Protocol", "Sec-Websocket-Extensions",
 }
 
+// forwardingHeaders name a request's earlier hops. A client's own are
+// kept only when it is a trusted forwarder (Options.TrustedForwarders).
+var forwardingHeaders = []string{
+	"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "X-Real-Ip",
+}
+
+// dropForwarding removes the forwarding headers from h, also when spelt
+// with underscores (X_Forwarded_For), which some upstreams read as dashes.
+func dropForwarding(h http.Header) {
+	for name := range h {
+		canon := http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
+		for _, f := range forwardingHeaders {
+			if canon == f {
+				delete(h, name)
+			}
+		}
+	}
+}
+
 // upstreamHeader builds the request header for the upstream leg: the
-// client's end-to-end headers plus X-Forwarded-For/-Proto/-Host and
-// Forwarded (RFC 7239) naming the client.
+// client's end-to-end headers plus X-Forwarded-For and Forwarded (RFC
+// 7239) with the client appended, and X-Forwarded-Proto/-Host unless an
+// earlier hop set them. Forwarding headers of an untrusted client are
+// dropped before (dropForwarding, in ServeConn).
 func upstreamHeader(req *http.Request, clientIP string, tls bool) http.Header {
 	h := req.Header.Clone()
 	for _, f := range h.Values("Connection") {
@@ -40,8 +61,12 @@ func upstreamHeader(req *http.Request, clientIP string, tls bool) http.Header {
 	} else {
 		h.Set("X-Forwarded-For", clientIP)
 	}
-	h.Set("X-Forwarded-Proto", proto)
-	h.Set("X-Forwarded-Host", req.Host)
+	if h.Get("X-Forwarded-Proto") == "" {
+		h.Set("X-Forwarded-Proto", proto)
+	}
+	if h.Get("X-Forwarded-Host") == "" {
+		h.Set("X-Forwarded-Host", req.Host)
+	}
 	node := clientIP
 	if strings.Contains(node, ":") {
 		node = `"[` + node + `]"`

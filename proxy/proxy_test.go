@@ -514,3 +514,17 @@ func TestUpstreamKilledMidMessage(t *testing.T) {
 		t.Fatalf("client saw %d", code)
 	}
 }
+
+// requestsSeen returns the upgrade requests the backend has read.
+func (s *upstreamServer) requestsSeen() []*http.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*http.Request(nil), s.requests...)
+}
+
+// accepted returns how many connections the backend has accepted.
+func (s *upstreamServer) accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -28,7 +29,9 @@ type Route struct {
 	// "" matches any host.
 	Host string
 	// Path matches requests whose path is Path or starts with Path + "/";
-	// "" or "/" matches every path. The longest matching Path wins.
+	// "" or "/" matches every path. The longest matching Path wins. The
+	// request path is matched as sent; the Server refuses (400) paths not
+	// in canonical form before matching (see checkPath).
 	Path string
 	// Upstream is the ws:// or wss:// URL requests are relayed to.
 	Upstream string
@@ -185,4 +188,34 @@ func (r *Route) originAllowed(req *http.Request) error {
 		}
 	}
 	return fmt.Errorf("origin %q is not allowed", req.Header.Get("Origin"))
+}
+
+// checkPath refuses a request path that is not in canonical form: one a
+// server could read as another path, escaping the route that matched it
+// (/api/../admin matches /api, and many upstreams serve it as /admin).
+// Dot segments ("." and "..", also percent-encoded), empty segments
+// ("//", but a trailing "/" is fine), backslashes and percent-encoded
+// slashes and backslashes (%2F, %5C) are refused, never cleaned: a
+// client that sends them is not a browser, and a cleaned path that the
+// upstream would not see the same way helps nobody. Other percent-encoded
+// characters pass unchanged.
+func checkPath(u *url.URL) error {
+	raw := u.EscapedPath()
+	if strings.ContainsRune(u.Path, '\\') || strings.ContainsRune(raw, '\\') {
+		return errors.New("a backslash in the path")
+	}
+	lower := strings.ToLower(raw)
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
+		return errors.New("an encoded slash or backslash (%2F, %5C) in the path")
+	}
+	segs := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
+	for i, seg := range segs {
+		switch {
+		case seg == "." || seg == "..":
+			return errors.New("a dot segment (/./ or /../) in the path")
+		case seg == "" && i != len(segs)-1:
+			return errors.New("an empty segment (//) in the path")
+		}
+	}
+	return nil
 }

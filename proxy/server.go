@@ -44,8 +44,19 @@ type Options struct {
 	CloseTimeout time.Duration
 	// TrustedProxies lists the load balancers whose PROXY protocol (v1 or
 	// v2) header is read to learn the real client address. Connections
-	// from elsewhere never have a PROXY header parsed.
+	// from elsewhere never have a PROXY header parsed. It does not make
+	// their clients' forwarding headers trusted (see TrustedForwarders):
+	// a layer-4 balancer passes on whatever its clients send.
 	TrustedProxies []netip.Prefix
+	// TrustedForwarders lists the HTTP proxies (layer 7) whose
+	// X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded and
+	// X-Real-IP headers are passed upstream, the proxy appending its own
+	// hop to X-Forwarded-For and Forwarded. The client address checked is
+	// the connection's peer, or the address a PROXY header named. From any
+	// other client these headers (and their spellings with underscores)
+	// are dropped and the upstream sees only the proxy's, naming the
+	// client, as Caddy's trusted_proxies does. Empty: trust nobody.
+	TrustedForwarders []netip.Prefix
 	// Logger receives one line per connection open and close; the zero
 	// value logs nothing.
 	Logger zerolog.Logger
@@ -286,6 +297,15 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	if h, _, err := net.SplitHostPort(clientAddr); err == nil {
 		clientIP = h
 	}
+	if !inPrefixes(clientIP, s.opts.TrustedForwarders) {
+		dropForwarding(up.Request.Header)
+	}
+	if err := checkPath(up.Request.URL); err != nil {
+		_ = up.Reject(http.StatusBadRequest, "path refused: "+err.Error())
+		m.HandshakesRefused.With("400").Inc()
+		log.Info().Err(err).Str("peer", clientAddr).Str("path", up.Request.URL.EscapedPath()).Msg("path refused")
+		return
+	}
 	route := s.route(up.Request)
 	if route == nil {
 		_ = up.Reject(http.StatusNotFound, "no route for this host and path")
@@ -427,15 +447,25 @@ func (s *Server) legOptions(r *Route) *ws.Options {
 
 // trusted reports whether addr may send a PROXY protocol header.
 func (s *Server) trusted(addr net.Addr) bool {
-	if len(s.opts.TrustedProxies) == 0 {
+	host := addr.String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return inPrefixes(host, s.opts.TrustedProxies)
+}
+
+// inPrefixes reports whether the IP address ip is in one of list.
+func inPrefixes(ip string, list []netip.Prefix) bool {
+	if len(list) == 0 {
 		return false
 	}
-	ap, err := netip.ParseAddrPort(addr.String())
+	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return false
 	}
-	for _, p := range s.opts.TrustedProxies {
-		if p.Contains(ap.Addr().Unmap()) {
+	a = a.Unmap().WithZone("")
+	for _, p := range list {
+		if p.Contains(a) {
 			return true
 		}
 	}

@@ -2,10 +2,12 @@ package ws
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -94,8 +96,12 @@ type Upgrade struct {
 // connection: it validates the request (RFC 6455 §4.2.1), selects a
 // subprotocol from opts.Subprotocols, negotiates no extension, hijacks the
 // connection and answers 101. An invalid request is answered with 400
-// (426 for a wrong version, 403 for a refused origin) and an error
-// wrapping ErrBadHandshake is returned.
+// (405 for another method than GET, 426 for a wrong version, 403 for a
+// refused origin) and a reason, and an error wrapping ErrBadHandshake is
+// returned. Requests net/http's parser lets through get ReadUpgrade's
+// answers: a request target that is not a path or has a #fragment, a
+// body (Content-Length other than 0, Transfer-Encoding), a malformed or
+// missing Host all get 400.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	u, err := NewUpgrade(w, r, opts)
 	if err != nil {
@@ -118,7 +124,16 @@ func NewUpgrade(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*U
 // connection (TCP, TLS or PSK) without answering it; see Upgrade. The read
 // is bounded by opts.MaxHeaderBytes (431 beyond it) and by
 // opts.HandshakeTimeout and ctx. An invalid request is answered with an
-// error status and the connection is closed.
+// error status and a reason, and the connection is closed: 400 for a
+// malformed head, 405 for another method than GET, 505 for another HTTP
+// version than 1.x, 426 for a missing upgrade, 431 for an oversized head.
+// The head is parsed strictly, refusing what a lenient parser and the next
+// hop could read differently (request smuggling): CRLF line
+// endings, no obsolete line folding, no control characters, no space
+// before a header's colon, one Host, a path as the request target (no
+// absolute-form, no #fragment), and no body (Transfer-Encoding, more than
+// one Content-Length, or one other than 0). A connection closed or timed
+// out before any byte arrived is closed without an answer.
 func ReadUpgrade(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Upgrade, error) {
 	o := opts.withDefaults()
 	deadline := time.Now().Add(o.HandshakeTimeout)
@@ -137,22 +152,33 @@ func ReadUpgrade(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Upgrad
 	}
 	br := bufio.NewReaderSize(lim, size)
 	u := &Upgrade{opts: o, nc: nc, br: br}
-	req, err := http.ReadRequest(br)
+	head, err := readHead(br)
 	if err != nil {
-		if lim.exceeded() {
+		var rerr *requestError
+		switch {
+		case errors.As(err, &rerr):
+			return nil, u.refuse(rerr.status, rerr.reason)
+		case lim.exceeded():
 			return nil, u.refuse(http.StatusRequestHeaderFieldsTooLarge, "request head exceeds "+strconv.Itoa(o.MaxHeaderBytes)+" bytes")
-		}
-		if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			err = ctx.Err()
+		case len(head) > 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+			return nil, u.refuse(http.StatusBadRequest, "request ends before its head does")
 		}
+		// Nothing arrived, the client went away or timed out: there is
+		// nobody to answer.
 		_ = nc.Close()
 		return nil, fmt.Errorf("%w: reading request: %w", ErrBadHandshake, err)
 	}
 	lim.limit = false
-	req.RemoteAddr = nc.RemoteAddr().String()
-	if req.ContentLength > 0 || len(req.TransferEncoding) > 0 {
-		return nil, u.refuse(http.StatusBadRequest, "a WebSocket handshake request has no body")
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil {
+		// readHead checked the syntax; what is left is mostly a target
+		// that is no URI (GET /%zz). The reason is bounded.
+		reason := "malformed request: " + err.Error()
+		return nil, u.refuse(http.StatusBadRequest, reason[:min(len(reason), 200)])
 	}
+	req.RemoteAddr = nc.RemoteAddr().String()
 	u.Request = req
 	if err := u.validate(); err != nil {
 		return nil, err
@@ -161,13 +187,43 @@ func ReadUpgrade(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Upgrad
 }
 
 // validate applies RFC 6455 §4.2.1 to the request and answers failures.
+// Accept (behind net/http's parser) and ReadUpgrade (behind readHead)
+// share it, so both servers give a request the same answer.
 func (u *Upgrade) validate() error {
 	r := u.Request
+	target := r.RequestURI
+	if target == "" {
+		target = r.URL.RequestURI()
+	}
 	switch {
 	case r.Method != http.MethodGet:
 		return u.refuse(http.StatusMethodNotAllowed, "a WebSocket handshake must use GET, not "+r.Method)
+	case r.ProtoMajor != 1:
+		return u.refuse(http.StatusHTTPVersionNotSupported, "HTTP version "+strconv.Itoa(r.ProtoMajor)+"."+strconv.Itoa(r.ProtoMinor)+" is not supported: a WebSocket handshake uses HTTP/1.1")
 	case !r.ProtoAtLeast(1, 1):
 		return u.refuse(http.StatusBadRequest, "a WebSocket handshake needs HTTP/1.1 or later, not "+r.Proto)
+	case !strings.HasPrefix(target, "/"):
+		return u.refuse(http.StatusBadRequest, "the request target must be a path (origin-form), not a URL, authority or *")
+	case strings.Contains(target, "#"):
+		return u.refuse(http.StatusBadRequest, "the request target may not carry a #fragment")
+	case r.Host == "":
+		return u.refuse(http.StatusBadRequest, "missing Host header")
+	case !validHost(r.Host):
+		return u.refuse(http.StatusBadRequest, "malformed Host header")
+	case r.ContentLength != 0 || len(r.TransferEncoding) > 0:
+		return u.refuse(http.StatusBadRequest, "a WebSocket handshake request has no body")
+	}
+	for name, vs := range r.Header {
+		if !isToken(name) {
+			return u.refuse(http.StatusBadRequest, "invalid header name")
+		}
+		for _, v := range vs {
+			if checkHeaderValue(name, v) != nil {
+				return u.refuse(http.StatusBadRequest, "control character in a header value")
+			}
+		}
+	}
+	switch {
 	case !headerHasToken(r.Header, "Connection", "upgrade"):
 		return u.refuse(http.StatusUpgradeRequired, "Connection header lacks the upgrade token")
 	case !headerHasToken(r.Header, "Upgrade", "websocket"):

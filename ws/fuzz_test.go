@@ -245,8 +245,8 @@ func fuzzRequest(extra string) string {
 
 // FuzzReadUpgrade feeds arbitrary bytes to ReadUpgrade as a raw
 // connection's request. It must never panic, and must either answer an
-// error status (or nothing, when the request cannot be read) and close the
-// connection, or leave a valid request unanswered for Accept, which then
+// error status with a reason (or nothing, when nothing was sent) and close
+// the connection, or leave a valid request unanswered for Accept, which then
 // answers a correct 101; what follows the request is read as frames.
 func FuzzReadUpgrade(f *testing.F) {
 	mask := func(key [4]byte, p []byte) []byte {
@@ -278,6 +278,11 @@ func FuzzReadUpgrade(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+	for _, m := range malformedRequests {
+		if len(m.req) < 4096 {
+			f.Add([]byte(m.req))
+		}
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		ctx := context.Background()
 		nc := &fuzzConn{r: bytes.NewReader(in)}
@@ -295,6 +300,10 @@ func FuzzReadUpgrade(f *testing.F) {
 				if nc.w.Len() != 0 {
 					t.Fatalf("unreadable request answered with %q", nc.w.Bytes())
 				}
+				// Only a client that sent nothing goes unanswered.
+				if len(in) != 0 {
+					t.Fatalf("request %q refused without an answer: %v", in, err)
+				}
 				return
 			}
 			resp, rerr := http.ReadResponse(bufio.NewReader(bytes.NewReader(nc.w.Bytes())), nil)
@@ -304,6 +313,9 @@ func FuzzReadUpgrade(f *testing.F) {
 			_ = resp.Body.Close()
 			if resp.StatusCode != herr.Status || resp.StatusCode < 400 {
 				t.Fatalf("refused with status %d, error says %d", resp.StatusCode, herr.Status)
+			}
+			if herr.Reason == "" {
+				t.Fatalf("refused with %d without a reason", herr.Status)
 			}
 			return
 		}

@@ -71,7 +71,7 @@ func (b *builder) listener(lc *listenerConfig) (*builtListener, error) {
 	bl.psk = pskCfg != nil
 	bl.srv, err = proxy.New(&proxy.Options{
 		Routes: bl.routes, TLS: bl.tls, PSK: pskCfg, MaxConnections: lc.maxConnections, MaxHeaderBytes: lc.maxHeaderBytes,
-		HandshakeTimeout: lc.handshakeTimeout, CloseTimeout: lc.closeTimeout, TrustedProxies: lc.trustedProxies,
+		HandshakeTimeout: lc.handshakeTimeout, CloseTimeout: lc.closeTimeout, TrustedProxies: lc.trustedProxies, TrustedForwarders: lc.trustedForwarders,
 		Logger:  b.log.With().Str("listener", lc.name).Logger(),
 		Metrics: b.metrics, NextID: b.nextID,
 	})

@@ -540,28 +540,32 @@ func (d *decoder) address(n *yaml.Node, path string, dst *string, uses *[]addrUs
 }
 
 // listener decodes one element of listeners.
+// prefixes decodes a list of IP addresses or CIDR prefixes into *out.
+func (d *decoder) prefixes(v *yaml.Node, path string, out *[]netip.Prefix) {
+	d.list(v, path, func(s string, n *yaml.Node, p string) {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				d.failf(n, p, "%q is not an IP address or CIDR prefix", s)
+				return
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		*out = append(*out, pfx.Masked())
+	})
+}
+
 func (d *decoder) listener(n *yaml.Node, path string) listenerConfig {
 	l := listenerConfig{where: d.where(n, path), maxConnections: 10000}
 	var routesNode *yaml.Node
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
-		"name":   func(v *yaml.Node, p string) { d.str(v, p, &l.name) },
-		"listen": func(v *yaml.Node, p string) { d.address(v, p, &l.listen, &l.addrs) },
-		"tls":    func(v *yaml.Node, p string) { d.listenerTLS(v, p, &l) },
-		"trusted_proxies": func(v *yaml.Node, p string) {
-			d.list(v, p, func(s string, n *yaml.Node, p string) {
-				pfx, err := netip.ParsePrefix(s)
-				if err != nil {
-					a, aerr := netip.ParseAddr(s)
-					if aerr != nil {
-						d.failf(n, p, "%q is not an IP address or CIDR prefix", s)
-						return
-					}
-					pfx = netip.PrefixFrom(a, a.BitLen())
-				}
-				l.trustedProxies = append(l.trustedProxies, pfx.Masked())
-			})
-		},
-		"max_connections": func(v *yaml.Node, p string) { d.positiveInt(v, p, &l.maxConnections) },
+		"name":               func(v *yaml.Node, p string) { d.str(v, p, &l.name) },
+		"listen":             func(v *yaml.Node, p string) { d.address(v, p, &l.listen, &l.addrs) },
+		"tls":                func(v *yaml.Node, p string) { d.listenerTLS(v, p, &l) },
+		"trusted_proxies":    func(v *yaml.Node, p string) { d.prefixes(v, p, &l.trustedProxies) },
+		"trusted_forwarders": func(v *yaml.Node, p string) { d.prefixes(v, p, &l.trustedForwarders) },
+		"max_connections":    func(v *yaml.Node, p string) { d.positiveInt(v, p, &l.maxConnections) },
 		"max_header_bytes": func(v *yaml.Node, p string) {
 			var s int64
 			if d.size(v, p, &s, false); d.err == nil && s > math.MaxInt32 {

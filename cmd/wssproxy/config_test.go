@@ -138,6 +138,8 @@ func TestConfigErrors(t *testing.T) {
 		{"client_certs pin_only", tlsBlock("      dev_cert: true", "      client_certs:", "        mode: optional", "        pin_only: true"), 7, "client_certs.pin_only: needs at least one pin"},
 		{"trusted proxies", y("listeners:", "  - listen: 127.0.0.1:0", "    trusted_proxies:", "      - 10.0.0.0/8", "      - lb.internal", "    routes: [{upstream: 'ws://x/'}]"), 5,
 			`trusted_proxies[1]: "lb.internal" is not an IP address or CIDR prefix`},
+		{"trusted forwarders", y("listeners:", "  - listen: 127.0.0.1:0", "    trusted_forwarders: [nginx.internal]", "    routes: [{upstream: 'ws://x/'}]"), 3,
+			`trusted_forwarders[0]: "nginx.internal" is not an IP address or CIDR prefix`},
 		{"max connections", y("listeners:", "  - listen: 127.0.0.1:0", "    max_connections: 0"), 3, "max_connections: must be positive, not 0"},
 		{"max connections word", y("listeners:", "  - listen: 127.0.0.1:0", "    max_connections: many"), 3, `max_connections: "many" is not a whole number`},
 		{"max header bytes", y("listeners:", "  - listen: 127.0.0.1:0", "    max_header_bytes: 16kb"), 3, `max_header_bytes: "16kb" is not a size`},
@@ -225,6 +227,9 @@ func TestConfigExample(t *testing.T) {
 	}
 	if want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}; fmt.Sprint(pub.trustedProxies) != fmt.Sprint(want) {
 		t.Errorf("trusted proxies %v", pub.trustedProxies)
+	}
+	if want := []netip.Prefix{netip.MustParsePrefix("10.1.2.0/24")}; fmt.Sprint(pub.trustedForwarders) != fmt.Sprint(want) {
+		t.Errorf("trusted forwarders %v", pub.trustedForwarders)
 	}
 	chat, feed := pub.routes[0], pub.routes[1]
 	if !chat.stripPath || chat.path != "/chat" || chat.maxFrame != 1<<20 || chat.maxMessage != 16<<20 || chat.outgoingFrame != 512<<10 ||

@@ -56,6 +56,9 @@ type listenerConfig struct {
 	routes           []routeConfig
 	// addrs are the addresses the file asks for, for the overlap check.
 	addrs []addrUse
+	// trustedForwarders are the HTTP proxies whose X-Forwarded-* and
+	// Forwarded headers are kept (trustedProxies: PROXY protocol senders).
+	trustedForwarders []netip.Prefix
 }
 
 // acmeConfig is a listener's ACME certificate source.
