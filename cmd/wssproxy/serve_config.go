@@ -25,6 +25,9 @@ type adminConfig struct {
 	listen string
 	// tokenFile holds the bearer token (mode 0600); required on TCP.
 	tokenFile string
+	// pauseMaxPending bounds the pending pause decisions of every route
+	// together (0: tlsconf.DefaultMaxPending).
+	pauseMaxPending int
 }
 
 // listenerConfig is one listening address with its certificate source and
@@ -122,4 +125,7 @@ type routeConfig struct {
 	// default).
 	pause        bool
 	pauseTimeout time.Duration
+	// pauseMaxPending bounds the pending pause decisions this route's
+	// handshakes wait on (0: tlsconf.DefaultMaxPendingPerPolicy).
+	pauseMaxPending int
 }

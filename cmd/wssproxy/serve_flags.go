@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -56,6 +57,8 @@ type serveFlags struct {
 	// Pause on SSL errors and the admin API.
 	pause          bool
 	pauseTimeout   time.Duration
+	pauseMax       int
+	pauseMaxRoute  int
 	adminListen    string
 	adminTokenFile string
 }
@@ -83,7 +86,10 @@ docs/config.md); it excludes the single-route flags, while --log-format,
 handshakes, /metrics, /healthz, /readyz. On host:port it needs
 --admin-token-file (a bearer token, mode 0600); on unix:/path the socket's
 permissions guard it. --pause-on-ssl-errors holds upstream handshakes with
-certificate problems until they are resumed or aborted there.
+certificate problems until they are resumed or aborted there; handshakes
+meeting the same certificate wait on one decision, and at most
+--pause-max-pending decisions (--pause-max-pending-per-route per route)
+are pending at once: beyond, clients get 503.
 
 SIGTERM or SIGINT drains every listener (1001 to both legs, then up to
 --grace); SIGHUP reloads every certificate source.
@@ -92,7 +98,7 @@ Flags:
 `
 
 // fileOverrides are the flags that may be combined with --config.
-var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true}
+var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true, "pause-max-pending": true}
 
 // parseServeFlags parses the flags. With --config it returns the file's
 // path and a serveConfig holding only the overriding flags (see
@@ -142,6 +148,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.DurationVar(&c.grace, "grace", defaultGrace, "on SIGTERM/SIGINT, how long to wait for connections to close after sending 1001")
 	fs.BoolVar(&c.pause, "pause-on-ssl-errors", false, "hold upstream handshakes with SSL errors until resumed or aborted through the admin API (needs --admin)")
 	fs.DurationVar(&c.pauseTimeout, "pause-timeout", 0, "abort a paused upstream handshake after this long (default 30s)")
+	fs.IntVar(&c.pauseMax, "pause-max-pending", tlsconf.DefaultMaxPending, "pending pause decisions allowed at once over every route (one per upstream certificate; beyond, clients get 503)")
+	fs.IntVar(&c.pauseMaxRoute, "pause-max-pending-per-route", tlsconf.DefaultMaxPendingPerPolicy, "pending pause decisions allowed at once for the route (beyond, its clients get 503)")
 	fs.StringVar(&c.adminListen, "admin", "", "serve the admin API (connections, paused handshakes, /metrics, /healthz, /readyz) on host:port or unix:/path")
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token (mode 0600; required on host:port)")
 	fs.StringVar(&c.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
@@ -162,9 +170,12 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 			}
 		})
 		if len(excluded) > 0 {
-			return serveConfig{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin and --admin-token-file may override the file)", strings.Join(excluded, ", "))
+			return serveConfig{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin, --admin-token-file and --pause-max-pending may override the file)", strings.Join(excluded, ", "))
 		}
-		return serveConfig{grace: c.grace, log: c.log, admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile}}, c.configFile, set, nil
+		if c.pauseMax <= 0 {
+			return serveConfig{}, "", nil, fmt.Errorf("--pause-max-pending must be positive, not %d", c.pauseMax)
+		}
+		return serveConfig{grace: c.grace, log: c.log, admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile, pauseMaxPending: c.pauseMax}}, c.configFile, set, nil
 	}
 	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 && c.pskFile == "" {
 		// The embedded default (logging and frame flags may still be set).
@@ -219,6 +230,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 		return serveConfig{}, "", nil, errors.New("--pause-timeout must not be negative")
 	case c.pauseTimeout > 0 && !c.pause:
 		return serveConfig{}, "", nil, errors.New("--pause-timeout needs --pause-on-ssl-errors")
+	case c.pauseMax <= 0 || c.pauseMaxRoute <= 0:
+		return serveConfig{}, "", nil, fmt.Errorf("--pause-max-pending and --pause-max-pending-per-route must be positive, not %d and %d", c.pauseMax, c.pauseMaxRoute)
+	case (set["pause-max-pending"] || set["pause-max-pending-per-route"]) && !c.pause:
+		return serveConfig{}, "", nil, errors.New("--pause-max-pending and --pause-max-pending-per-route need --pause-on-ssl-errors")
 	}
 	return c.config(), "", set, nil
 }
@@ -255,9 +270,10 @@ func (c *serveFlags) config() serveConfig {
 		noExtensions:        c.noExtensions,
 		pause:               c.pause,
 		pauseTimeout:        c.pauseTimeout,
+		pauseMaxPending:     c.pauseMaxRoute,
 	}}
 	return serveConfig{listeners: []listenerConfig{l}, grace: c.grace, log: c.log,
-		admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile}}
+		admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile, pauseMaxPending: c.pauseMax}}
 }
 
 // defaultGrace is the drain period when neither --grace nor the file set one.
