@@ -231,3 +231,38 @@ func TestPauseLimits(t *testing.T) {
 		<-ch
 	}
 }
+
+// TestPauseDistinctErrorsDistinctDecisions: handshakes with the same
+// server name and leaf but different unaccepted errors (policies that
+// ignore different kinds) never share a decision, so resuming one never
+// accepts errors its entry did not show.
+func TestPauseDistinctErrorsDistinctDecisions(t *testing.T) {
+	t.Parallel()
+	s := serveChain(t, newCert(t, leafSpec("localhost"), nil))
+	reg := NewRegistry()
+	strict, _ := countingPauseClient(t, reg, 0, "")
+	lax := mustClient(t, &ClientOptions{Policy: Policy{
+		Pause: PauseOnSSLErrors, Registry: reg, PauseTimeout: time.Minute,
+		Ignore: IgnorePolicy{Mode: IgnoreListed, Expected: []ExpectedError{{Kind: HostnameMismatch}}},
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r1 := handshakeAsync(ctx, strict, s.addr(), "other.example")
+	r2 := handshakeAsync(ctx, lax, s.addr(), "other.example")
+	waitFor(t, 10*time.Second, "2 decisions", func() bool { d, _ := reg.Pending(); return d == 2 })
+	for _, p := range reg.List() {
+		if p.Waiters != 1 {
+			t.Fatalf("%+v: want 1 waiter", p)
+		}
+		if err := reg.Resume(p.ID, nil, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ch := range []<-chan dialResult{r1, r2} {
+		r := <-ch
+		if r.err != nil {
+			t.Fatalf("resumed: %v", r.err)
+		}
+		_ = r.conn.Close()
+	}
+}
