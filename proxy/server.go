@@ -302,8 +302,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	}
 	// The upstream leg has its own bound (Route.UpstreamTimeout), which
 	// covers a pause on SSL errors: the client's handshake deadline ends
-	// with its request.
-	// A client leaving meanwhile cancels the dial (and a pause).
+	// with its request. A client leaving meanwhile cancels it at once.
 	upstream, err := s.openUpstream(ctx, nc, route, up, clientIP, secure)
 	if err != nil {
 		s.refuseUpstream(log, route, up, err)
