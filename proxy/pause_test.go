@@ -290,3 +290,27 @@ func TestPauseLimitAnswers503(t *testing.T) {
 		}
 	}
 }
+
+// TestPauseClientHangupReleasesTLS: the same over a wss client leg, whose
+// hang-up the watch sees through TLS (close_notify, then FIN).
+func TestPauseClientHangupReleasesTLS(t *testing.T) {
+	t.Parallel()
+	upstream, counted := pausingUpstream(t, devLeaf(t))
+	reg := tlsconf.NewRegistry()
+	pki := devPKI(t)
+	base, _ := startProxyTLS(t, Options{TLS: serverTLS(t, pki), Routes: []Route{pauseRoute(t, "a", upstream, reg, 0)}})
+	tc, err := tls.Dial("tcp", strings.TrimPrefix(base, "wss://"), &tls.Config{RootCAs: rootsOf(t, pki), ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if _, err := io.WriteString(tc, strings.Replace(handshake, "GET /p ", "GET /a ", 1)+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "a paused client", func() bool { _, h := reg.Pending(); return h == 1 })
+	tc.Close()
+	waitUntil(t, 2*time.Second, "the entry and the upstream released", func() bool {
+		d, h := reg.Pending()
+		return d == 0 && h == 0 && counted.open() == 0
+	})
+}
