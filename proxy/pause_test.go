@@ -135,14 +135,15 @@ func rawUpgrade(t *testing.T, base, path string) net.Conn {
 
 // TestPauseOneDecisionPerCertificate: 100 concurrent clients of a route
 // whose upstream has an untrusted certificate make one registry entry
-// with 100 waiters; resuming it lets every client through.
+// with 100 waiters (the limit, set for the test: one more gets 503);
+// resuming it lets every client through.
 func TestPauseOneDecisionPerCertificate(t *testing.T) {
 	t.Parallel()
 	upstream, _ := pausingUpstream(t, devLeaf(t))
-	reg := tlsconf.NewRegistry()
-	base, _ := startProxy(t, Options{Routes: []Route{pauseRoute(t, "a", upstream, reg, 0)}})
-
 	const n = 100
+	reg := tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{MaxWaiters: n})
+	base, srv := startProxy(t, Options{Routes: []Route{pauseRoute(t, "a", upstream, reg, 0)}})
+
 	results := make([]<-chan dialed, n)
 	for i := range results {
 		results[i] = dialAsync(t, base+"/a")
@@ -154,6 +155,15 @@ func TestPauseOneDecisionPerCertificate(t *testing.T) {
 		}
 		return len(l) == 1 && l[0].Waiters == n
 	})
+	// One client more than RegistryOptions.MaxWaiters gets 503.
+	_, _, err := ws.Dial(ctxT(t), base+"/a", nil)
+	var herr *ws.HandshakeError
+	if !errors.As(err, &herr) || herr.Status != http.StatusServiceUnavailable {
+		t.Fatalf("client %d: %v, want 503", n+1, err)
+	}
+	if v := srv.Metrics().PauseRefused.With("a").Value(); v != 1 {
+		t.Fatalf("pause_refused_total{route=a} = %d, want 1", v)
+	}
 	if err := reg.Resume(reg.List()[0].ID, nil, false); err != nil {
 		t.Fatal(err)
 	}

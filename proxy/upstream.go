@@ -106,16 +106,18 @@ func (s *Server) refuseUpstream(log zerolog.Logger, r *Route, up *ws.Upgrade, er
 		m.ClientHandshakeFailures.With("upstream").Inc()
 		log.Info().Err(err).Str("upstream", r.upstream.Redacted()).Msg("client left while its upstream was being opened: upstream closed")
 	case errors.Is(err, tlsconf.ErrTooManyPending):
-		_ = up.Reject(http.StatusServiceUnavailable, pauseRefusedReason)
+		// Counted and logged before the answer, so a client seeing its 503
+		// finds them done.
 		m.HandshakesRefused.With("503").Inc()
 		m.PauseRefused.With(r.Name).Inc()
 		log.Warn().Err(err).Str("upstream", r.upstream.Redacted()).
 			Msg("upstream certificate awaiting operator decision: too many pending: answered 503")
+		_ = up.Reject(http.StatusServiceUnavailable, pauseRefusedReason)
 	default:
-		_ = up.Reject(http.StatusBadGateway, badGatewayReason(err))
 		m.HandshakesRefused.With("502").Inc()
 		countUpstreamError(m, r, err)
 		logUpstreamError(log, r, err)
+		_ = up.Reject(http.StatusBadGateway, badGatewayReason(err))
 	}
 }
 

@@ -44,7 +44,8 @@
 // Handshakes that pause for the same server name, leaf certificate and
 // unaccepted errors wait on one Registry entry, and one decision releases
 // them all. Pending decisions are bounded in all (RegistryOptions.MaxPending)
-// and per policy (Policy.MaxPending); beyond, a handshake fails at once
+// and per policy (Policy.MaxPending), and so are the handshakes waiting on
+// one (RegistryOptions.MaxWaiters); beyond, a handshake fails at once
 // with ErrTooManyPending rather than waiting, so unauthenticated peers
 // cannot fill the registry. A handshake whose context ends leaves its
 // decision at once; a decision nobody waits on is dropped.

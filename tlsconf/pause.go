@@ -46,6 +46,11 @@ const DefaultPauseTimeout = 30 * time.Second
 // RegistryOptions.MaxPending says otherwise.
 const DefaultMaxPending = 16
 
+// DefaultMaxWaiters bounds the handshakes waiting on one decision unless
+// RegistryOptions.MaxWaiters says otherwise. Each holds its connection
+// (and, in wssproxy, its client's) until the decision.
+const DefaultMaxWaiters = 64
+
 // DefaultMaxPendingPerPolicy bounds the pending decisions the handshakes
 // of one Client or server configuration (in wssproxy: one route) may wait
 // on, unless Policy.MaxPending says otherwise.
@@ -54,7 +59,8 @@ const DefaultMaxPendingPerPolicy = 4
 // ErrTooManyPending is the cause of a VerificationError when a handshake
 // would have paused but its Registry, or its policy's share of it, already
 // holds as many pending decisions as allowed (RegistryOptions.MaxPending,
-// Policy.MaxPending). The handshake fails at once instead of waiting, so
+// Policy.MaxPending), or the decision it would join has as many waiters
+// as allowed (RegistryOptions.MaxWaiters). The handshake fails at once instead of waiting, so
 // that unauthenticated peers cannot fill the registry and bury a pause an
 // operator must decide.
 var ErrTooManyPending = errors.New("tlsconf: too many paused handshakes awaiting a decision")
@@ -116,6 +122,10 @@ type RegistryOptions struct {
 	// that would open one more fails at once with ErrTooManyPending;
 	// handshakes joining a pending decision are not refused by it.
 	MaxPending int
+	// MaxWaiters bounds the handshakes waiting on one decision; default
+	// DefaultMaxWaiters (64). A handshake that would join a decision
+	// with that many waiters fails at once with ErrTooManyPending.
+	MaxWaiters int
 }
 
 // Registry holds pending decisions about paused handshakes and the pins
@@ -123,13 +133,15 @@ type RegistryOptions struct {
 // leaf certificate and unaccepted errors wait on one decision: the
 // registry lists it once (with a count of waiters), and Resume or Abort
 // of it releases them all. The decisions pending are bounded, in all
-// (RegistryOptions.MaxPending) and per policy (Policy.MaxPending). It is
+// (RegistryOptions.MaxPending) and per policy (Policy.MaxPending), and so
+// are the handshakes waiting on each (RegistryOptions.MaxWaiters). It is
 // safe for concurrent use; the zero value is ready and uses the defaults.
 // Share one Registry between the configurations whose pauses one operator
 // (or admin API) decides.
 type Registry struct {
 	mu         sync.Mutex
 	maxPending int
+	maxWaiters int
 	pending    map[string]*pending // by ID
 	byKey      map[string]*pending // by server name, leaf and unaccepted errors
 	perOwner   map[*verifier]int   // decisions each policy has handshakes waiting on
@@ -144,7 +156,7 @@ func NewRegistry() *Registry { return &Registry{} }
 func NewRegistryWithOptions(opts *RegistryOptions) *Registry {
 	r := &Registry{}
 	if opts != nil {
-		r.maxPending = opts.MaxPending
+		r.maxPending, r.maxWaiters = opts.MaxPending, opts.MaxWaiters
 	}
 	return r
 }
@@ -155,6 +167,14 @@ func (r *Registry) MaxPending() int {
 		return r.maxPending
 	}
 	return DefaultMaxPending
+}
+
+// MaxWaiters returns the bound on handshakes waiting on one decision.
+func (r *Registry) MaxWaiters() int {
+	if r.maxWaiters > 0 {
+		return r.maxWaiters
+	}
+	return DefaultMaxWaiters
 }
 
 // List returns the pending decisions, oldest first.
@@ -360,6 +380,10 @@ func (r *Registry) wait(ctx context.Context, owner *verifier, maxOwner int, info
 		n := len(r.pending)
 		r.mu.Unlock()
 		return decision{}, fmt.Errorf("%w: %d decisions pending, the registry's limit", ErrTooManyPending, n)
+	case !opened && p.waiters >= r.MaxWaiters():
+		n := p.waiters
+		r.mu.Unlock()
+		return decision{}, fmt.Errorf("%w: %d handshakes wait on this decision, the registry's limit", ErrTooManyPending, n)
 	case (opened || p.owners[owner] == 0) && r.perOwner[owner] >= maxOwner:
 		n := r.perOwner[owner]
 		r.mu.Unlock()

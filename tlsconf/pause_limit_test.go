@@ -57,12 +57,12 @@ func TestPauseSameCertificateOneDecision(t *testing.T) {
 	t.Parallel()
 	leaf := newCert(t, leafSpec("localhost"), nil)
 	s := serveChain(t, leaf)
-	reg := NewRegistry()
+	const n = 100
+	reg := NewRegistryWithOptions(&RegistryOptions{MaxWaiters: n})
 	c, opened := countingPauseClient(t, reg, 0, "localhost")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	const n = 100
 	results := make([]<-chan dialResult, n)
 	for i := range results {
 		results[i] = dialAsync(ctx, c, s.addr())
@@ -80,6 +80,12 @@ func TestPauseSameCertificateOneDecision(t *testing.T) {
 	if d, h := reg.Pending(); d != 1 || h != n {
 		t.Fatalf("Pending() = %d decisions, %d handshakes; want 1, %d", d, h, n)
 	}
+	// One waiter more than RegistryOptions.MaxWaiters is refused at once.
+	rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+	if r := <-dialAsync(rctx, c, s.addr()); !errors.Is(r.err, ErrTooManyPending) || !strings.Contains(r.err.Error(), "wait on this decision") {
+		t.Fatalf("waiter %d: %v, want ErrTooManyPending", n+1, r.err)
+	}
+	rcancel()
 	p := reg.List()[0]
 	if err := reg.Resume(p.ID, nil, true); err != nil {
 		t.Fatal(err)

@@ -463,7 +463,7 @@ func (d *decoder) root(doc *yaml.Node) serveConfig {
 }
 
 // admin decodes the top-level admin mapping: listen (host:port or
-// unix:/path), token_file and pause_max_pending.
+// unix:/path), token_file, pause_max_pending and pause_max_waiters.
 func (d *decoder) admin(n *yaml.Node, path string, uses *[]addrUse) adminConfig {
 	a := adminConfig{where: d.where(n, path)}
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
@@ -484,6 +484,7 @@ func (d *decoder) admin(n *yaml.Node, path string, uses *[]addrUse) adminConfig 
 		},
 		"token_file":        func(v *yaml.Node, p string) { d.file(v, p, &a.tokenFile) },
 		"pause_max_pending": func(v *yaml.Node, p string) { d.positiveInt(v, p, &a.pauseMaxPending) },
+		"pause_max_waiters": func(v *yaml.Node, p string) { d.positiveInt(v, p, &a.pauseMaxWaiters) },
 	})
 	if d.err == nil && present["listen"] == nil {
 		d.failf(n, join(path, "listen"), "missing (host:port or unix:/path)")

@@ -38,12 +38,12 @@ func TestPauseLimitConfig(t *testing.T) {
 			t.Errorf("%s: error %v\nwant prefix %q containing %q", tc.name, err, want, tc.msg)
 		}
 	}
-	cfg, _, err := parseConfig([]byte(y(append([]string{"admin:", "  listen: unix:/a.sock", "  pause_max_pending: 7"},
+	cfg, _, err := parseConfig([]byte(y(append([]string{"admin:", "  listen: unix:/a.sock", "  pause_max_pending: 7", "  pause_max_waiters: 9"},
 		append(routes, "          pause: true", "          pause_max_pending: 3")...)...)), "config.yaml", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.admin.pauseMaxPending != 7 || cfg.listeners[0].routes[0].pauseMaxPending != 3 {
+	if cfg.admin.pauseMaxPending != 7 || cfg.admin.pauseMaxWaiters != 9 || cfg.listeners[0].routes[0].pauseMaxPending != 3 {
 		t.Fatalf("admin %+v, route %+v", cfg.admin, cfg.listeners[0].routes[0])
 	}
 
@@ -53,6 +53,8 @@ func TestPauseLimitConfig(t *testing.T) {
 	}{
 		{[]string{"--upstream", "wss://x/", "--pause-max-pending-per-route", "2"}, "need --pause-on-ssl-errors"},
 		{[]string{"--upstream", "wss://x/", "--pause-on-ssl-errors", "--pause-max-pending", "0"}, "must be positive"},
+		{[]string{"--upstream", "wss://x/", "--pause-on-ssl-errors", "--pause-max-waiters", "-1"}, "must be positive"},
+		{[]string{"--upstream", "wss://x/", "--pause-max-waiters", "2"}, "need --pause-on-ssl-errors"},
 		{[]string{"--config", "x.yaml", "--pause-max-pending-per-route", "2"}, "--config excludes --pause-max-pending-per-route"},
 	} {
 		var out, errb bytes.Buffer
@@ -61,12 +63,12 @@ func TestPauseLimitConfig(t *testing.T) {
 		}
 	}
 	c, _, _, err := parseServeFlags([]string{"--upstream", "wss://x/", "--pause-on-ssl-errors"}, io.Discard)
-	if err != nil || c.admin.pauseMaxPending != 16 || c.listeners[0].routes[0].pauseMaxPending != 4 {
+	if err != nil || c.admin.pauseMaxPending != 16 || c.admin.pauseMaxWaiters != 64 || c.listeners[0].routes[0].pauseMaxPending != 4 {
 		t.Fatalf("defaults: %+v %+v %v", c.admin, c.listeners[0].routes, err)
 	}
 	var help bytes.Buffer
 	parseServeFlags([]string{"--help"}, &help)
-	for _, want := range []string{"-pause-max-pending int", "-pause-max-pending-per-route int", "(default 16)", "(default 4)"} {
+	for _, want := range []string{"-pause-max-pending int", "-pause-max-pending-per-route int", "-pause-max-waiters int", "(default 16)", "(default 4)", "(default 64)"} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}
@@ -75,9 +77,9 @@ func TestPauseLimitConfig(t *testing.T) {
 
 // serve with pausing routes, through the binary's code: clients meeting
 // the same certificate share one decision (listed once, with its
-// waiters); beyond --pause-max-pending (overriding the file) a client gets
-// 503 with the reason, counted and logged; a client hanging up leaves the
-// decision at once.
+// waiters); beyond --pause-max-pending or --pause-max-waiters (overriding
+// the file) a client gets 503 with the reason, counted and logged; a
+// client hanging up leaves the decision at once.
 func TestServePauseLimits(t *testing.T) {
 	t.Parallel()
 	upstream := startTLSEcho(t)
@@ -110,7 +112,7 @@ func TestServePauseLimits(t *testing.T) {
 	var logs testpeer.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfgFile, "--pause-max-pending", "1", "--log-format", "json", "--log-level", "warn"}, lines, &logs)
+		done <- run(ctx, []string{"serve", "--config", cfgFile, "--pause-max-pending", "1", "--pause-max-waiters", "2", "--log-format", "json", "--log-level", "warn"}, lines, &logs)
 	}()
 	var proxyURL string
 	for proxyURL == "" {
@@ -190,10 +192,16 @@ func TestServePauseLimits(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, "too many pending: answered 503") || !strings.Contains(l, `"route":"b"`) {
 		t.Fatalf("no log line for the refusal:\n%s", l)
 	}
+	// A third client of route a would be the decision's third waiter.
+	_, _, err = ws.Dial(ctx, "ws://"+proxyHost+"/a", nil)
+	if !errors.As(err, &herr) || herr.Status != http.StatusServiceUnavailable {
+		t.Fatalf("third waiter: %v, want 503", err)
+	}
 	_, metrics := a.do("GET", "/metrics", "")
 	for _, want := range []string{
+		`wssproxy_pause_refused_total{route="a"} 1`,
 		`wssproxy_pause_refused_total{route="b"} 1`,
-		`wssproxy_handshakes_refused_total{status="503"} 1`,
+		`wssproxy_handshakes_refused_total{status="503"} 2`,
 		`wssproxy_pause_decisions_pending 1`,
 		`wssproxy_paused_handshakes 2`,
 		`wssproxy_paused_handshakes_total 1`,

@@ -28,6 +28,9 @@ type adminConfig struct {
 	// pauseMaxPending bounds the pending pause decisions of every route
 	// together (0: tlsconf.DefaultMaxPending).
 	pauseMaxPending int
+	// pauseMaxWaiters bounds the handshakes waiting on one pause decision
+	// (0: tlsconf.DefaultMaxWaiters).
+	pauseMaxWaiters int
 }
 
 // listenerConfig is one listening address with its certificate source and
