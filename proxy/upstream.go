@@ -60,9 +60,10 @@ func (s *Server) openUpstream(ctx context.Context, nc net.Conn, r *Route, up *ws
 // Any outcome of that read but a timeout means the client is done: EOF
 // (FIN, or TLS close_notify), an error (RST), or a byte. A byte is a
 // protocol error, not pipelining: RFC 6455 §4.1 has the client wait for
-// the server's handshake response before it sends anything, and HTTP
-// pipelining after an Upgrade request is not allowed (RFC 9110 §7.8), so
-// a client sending data before its 101 is dropped like one that hung up.
+// the server's handshake response before it sends anything, and a request
+// pipelined behind an upgrade request has no meaning (after a 101 the
+// bytes would be WebSocket frames), so a client sending data before its
+// 101 is dropped like one that hung up.
 // Bytes the client sent together with its request are in the Upgrade's
 // buffer, not on nc, and do not count. A client that half-closes its
 // sending side after the request is treated as gone as well.
