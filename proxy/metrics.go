@@ -32,10 +32,14 @@ type Metrics struct {
 	ConnectionsTotal *CounterVec
 	// HandshakesRefused counts client handshakes answered with an HTTP
 	// error, by status: 400, 405, 426, 431 (bad requests), 404 (no route),
-	// 403 (origin), 502 (upstream failed).
+	// 403 (origin), 502 (upstream failed), 503 (the upstream's
+	// certificate would need a pause beyond the pending-decision limits).
 	HandshakesRefused *CounterVec
 	// ClientHandshakeFailures counts client connections that ended before
-	// a request could be answered, by stage: proxy-header, tls, request.
+	// a request could be answered, by stage: proxy-header, tls, request,
+	// upstream (the client left, or sent data, while its upstream was
+	// being opened, a pause on SSL errors included; the upstream
+	// connection is then closed at once).
 	ClientHandshakeFailures *CounterVec
 	// UpstreamFailures counts failed upstream legs (each answered 502), by
 	// route and reason: certificate, pause-aborted, pause-timeout,
@@ -57,10 +61,16 @@ type Metrics struct {
 	// KeepaliveRTT observes the round trip of the proxy's own keepalive
 	// pings, in seconds, by route and leg.
 	KeepaliveRTT *HistogramVec
-	// PausedHandshakes counts upstream handshakes paused on SSL errors.
-	// The proxy does not see pauses itself: count them from the tlsconf
-	// Policy.OnPause hook with PausedHandshakes.Inc().
+	// PausedHandshakes counts upstream handshakes paused on SSL errors
+	// that opened a decision (those joining a pending decision for the
+	// same certificate are not counted again). The proxy does not see
+	// pauses itself: count them from the tlsconf Policy.OnPause hook with
+	// PausedHandshakes.Inc().
 	PausedHandshakes *Counter
+	// PauseRefused counts client handshakes answered 503 because their
+	// upstream's certificate would have opened a pause beyond the
+	// pending-decision limits (tlsconf.ErrTooManyPending), by route.
+	PauseRefused *CounterVec
 }
 
 // rttBuckets are the upper bounds (seconds) of the KeepaliveRTT histogram.
@@ -80,6 +90,7 @@ func NewMetrics() *Metrics {
 		Closes:                  newCounterVec("closes_total", "Legs of relayed connections closed, by close code.", "route", "leg", "code"),
 		KeepaliveRTT:            newHistogramVec("keepalive_rtt_seconds", "Round trip of the proxy's keepalive pings.", rttBuckets, "route", "leg"),
 		PausedHandshakes:        &Counter{},
+		PauseRefused:            newCounterVec("pause_refused_total", "Client handshakes answered 503: a pause on SSL errors would exceed the pending-decision limits.", "route"),
 	}
 }
 
@@ -93,7 +104,7 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	for _, f := range []family{
 		m.ConnectionsOpen, m.ConnectionsTotal, m.HandshakesRefused, m.ClientHandshakeFailures,
-		m.UpstreamFailures, m.UpstreamSSLErrors, m.Bytes, m.Messages, m.Closes, m.KeepaliveRTT,
+		m.UpstreamFailures, m.UpstreamSSLErrors, m.Bytes, m.Messages, m.Closes, m.KeepaliveRTT, m.PauseRefused,
 	} {
 		f.write(bw)
 	}

@@ -322,13 +322,10 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	}
 	// The upstream leg has its own bound (Route.UpstreamTimeout), which
 	// covers a pause on SSL errors: the client's handshake deadline ends
-	// with its request.
-	upstream, err := s.dialUpstream(ctx, route, up, clientIP, secure)
+	// with its request. A client leaving meanwhile cancels it at once.
+	upstream, err := s.openUpstream(ctx, nc, route, up, clientIP, secure)
 	if err != nil {
-		_ = up.Reject(http.StatusBadGateway, badGatewayReason(err))
-		m.HandshakesRefused.With("502").Inc()
-		countUpstreamError(m, route, err)
-		logUpstreamError(log, route, err)
+		s.refuseUpstream(log, route, up, err)
 		return
 	}
 	up.ConnOptions = s.legOptions(route)

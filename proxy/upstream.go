@@ -4,17 +4,123 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
+
+// errClientGone is the cause of an upstream dial cancelled because the
+// client leg ended (or broke the protocol) before its 101.
+var errClientGone = errors.New("proxy: client left while its upstream was being opened")
+
+// pauseRefusedReason is what a client gets with 503 when its upstream's
+// certificate would need one more pending operator decision than allowed.
+const pauseRefusedReason = "upstream certificate awaiting operator decision: too many pending"
+
+// openUpstream dials the upstream leg (dialUpstream) while watching the
+// client leg: when the client goes away first, the dial's context is
+// cancelled with errClientGone, which ends a pause on SSL errors at once
+// (its registry entry goes with its last waiter) and closes the upstream
+// connection; an upstream opened meanwhile is aborted. See watchClient.
+func (s *Server) openUpstream(ctx context.Context, nc net.Conn, r *Route, up *ws.Upgrade, clientIP string, secure bool) (*ws.Conn, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := watchClient(nc, time.Now().Add(r.UpstreamTimeout), cancel)
+	c, err := s.dialUpstream(ctx, r, up, clientIP, secure)
+	stop()
+	if cause := context.Cause(ctx); errors.Is(cause, errClientGone) {
+		if c != nil {
+			c.Abort()
+		}
+		if err == nil {
+			return nil, cause
+		}
+		return nil, fmt.Errorf("%w: %w", cause, err)
+	}
+	return c, err
+}
+
+// watchClient waits, on one goroutine, for the client leg to end while
+// its upstream is opened, and then calls gone with errClientGone; stop
+// ends the watch and returns once the goroutine has. It reads one byte
+// from nc, bounded by until (the upstream's own timeout ends the dial
+// then) and by stop, which sets a past read deadline; the deadline is
+// cleared afterwards (Upgrade.Accept and Reject set their own).
+//
+// Any outcome of that read but a timeout means the client is done: EOF
+// (FIN, or TLS close_notify), an error (RST), or a byte. A byte is a
+// protocol error, not pipelining: RFC 6455 §4.1 has the client wait for
+// the server's handshake response before it sends anything, and a request
+// pipelined behind an upgrade request has no meaning (after a 101 the
+// bytes would be WebSocket frames), so a client sending data before its
+// 101 is dropped like one that hung up.
+// Bytes the client sent together with its request are in the Upgrade's
+// buffer, not on nc, and do not count. A client that half-closes its
+// sending side after the request is treated as gone as well.
+func watchClient(nc net.Conn, until time.Time, gone context.CancelCauseFunc) (stop func()) {
+	_ = nc.SetReadDeadline(until)
+	var stopping atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var b [1]byte
+		n, err := nc.Read(b[:])
+		if stopping.Load() {
+			return
+		}
+		var ne net.Error
+		if n == 0 && errors.As(err, &ne) && ne.Timeout() {
+			return
+		}
+		if n > 0 {
+			gone(fmt.Errorf("%w (it sent data before its 101)", errClientGone))
+			return
+		}
+		gone(fmt.Errorf("%w: %w", errClientGone, err))
+	}()
+	return func() {
+		stopping.Store(true)
+		_ = nc.SetReadDeadline(time.Unix(1, 0))
+		<-done
+		_ = nc.SetReadDeadline(time.Time{})
+	}
+}
+
+// refuseUpstream answers a client whose upstream could not be opened:
+// nothing when the client left (it is gone), 503 when the upstream's
+// certificate would need a pause beyond the pending-decision limits, 502
+// otherwise; and counts and logs why.
+func (s *Server) refuseUpstream(log zerolog.Logger, r *Route, up *ws.Upgrade, err error) {
+	m := s.opts.Metrics
+	switch {
+	case errors.Is(err, errClientGone):
+		m.ClientHandshakeFailures.With("upstream").Inc()
+		log.Info().Err(err).Str("upstream", r.upstream.Redacted()).Msg("client left while its upstream was being opened: upstream closed")
+	case errors.Is(err, tlsconf.ErrTooManyPending):
+		// Counted and logged before the answer, so a client seeing its 503
+		// finds them done.
+		m.HandshakesRefused.With("503").Inc()
+		m.PauseRefused.With(r.Name).Inc()
+		log.Warn().Err(err).Str("upstream", r.upstream.Redacted()).
+			Msg("upstream certificate awaiting operator decision: too many pending: answered 503")
+		_ = up.Reject(http.StatusServiceUnavailable, pauseRefusedReason)
+	default:
+		m.HandshakesRefused.With("502").Inc()
+		countUpstreamError(m, r, err)
+		logUpstreamError(log, r, err)
+		_ = up.Reject(http.StatusBadGateway, badGatewayReason(err))
+	}
+}
 
 // dialUpstream opens the upstream leg for an accepted client request,
 // offering the client's subprotocols and extensions.

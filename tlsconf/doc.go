@@ -40,4 +40,13 @@
 // with ctx captured; Client.Handshake and Client.DialContext do this for
 // you, and cancelling their ctx closes the connection and ends the pause.
 // No goroutine is started: the wait runs on the handshake's goroutine.
+//
+// Handshakes that pause for the same server name, leaf certificate and
+// unaccepted errors wait on one Registry entry, and one decision releases
+// them all. Pending decisions are bounded in all (RegistryOptions.MaxPending)
+// and per policy (Policy.MaxPending), and so are the handshakes waiting on
+// one (RegistryOptions.MaxWaiters); beyond, a handshake fails at once
+// with ErrTooManyPending rather than waiting, so unauthenticated peers
+// cannot fill the registry. A handshake whose context ends leaves its
+// decision at once; a decision nobody waits on is dropped.
 package tlsconf

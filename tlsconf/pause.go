@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -39,12 +42,37 @@ func (m PauseMode) String() string {
 // before it is aborted, unless Policy.PauseTimeout says otherwise.
 const DefaultPauseTimeout = 30 * time.Second
 
-// PausedHandshake describes a handshake held in a Registry. It is a
-// snapshot; act on it with Registry.Resume or Registry.Abort and its ID.
+// DefaultMaxPending bounds the pending decisions of a Registry unless
+// RegistryOptions.MaxPending says otherwise.
+const DefaultMaxPending = 16
+
+// DefaultMaxWaiters bounds the handshakes waiting on one decision unless
+// RegistryOptions.MaxWaiters says otherwise. Each holds its connection
+// (and, in wssproxy, its client's) until the decision.
+const DefaultMaxWaiters = 64
+
+// DefaultMaxPendingPerPolicy bounds the pending decisions the handshakes
+// of one Client or server configuration (in wssproxy: one route) may wait
+// on, unless Policy.MaxPending says otherwise.
+const DefaultMaxPendingPerPolicy = 4
+
+// ErrTooManyPending is the cause of a VerificationError when a handshake
+// would have paused but its Registry, or its policy's share of it, already
+// holds as many pending decisions as allowed (RegistryOptions.MaxPending,
+// Policy.MaxPending), or the decision it would join has as many waiters
+// as allowed (RegistryOptions.MaxWaiters). The handshake fails at once instead of waiting, so
+// that unauthenticated peers cannot fill the registry and bury a pause an
+// operator must decide.
+var ErrTooManyPending = errors.New("tlsconf: too many paused handshakes awaiting a decision")
+
+// PausedHandshake describes a pending decision in a Registry: the
+// handshakes to one server name with one leaf certificate and the same
+// unaccepted errors wait on it together. It is a snapshot; act on it with
+// Registry.Resume or Registry.Abort and its ID.
 type PausedHandshake struct {
-	// ID identifies the paused handshake in the registry (random, URL-safe).
+	// ID identifies the pending decision in the registry (random, URL-safe).
 	ID string `json:"id"`
-	// Peer is the remote address.
+	// Peer is the remote address of the handshake that opened it.
 	Peer string `json:"peer"`
 	// ServerName is the SNI name (server side: the name the client asked
 	// for; client side: the name verified).
@@ -55,44 +83,106 @@ type PausedHandshake struct {
 	// accept.
 	Errors    []SSLError `json:"errors"`
 	Unignored []SSLError `json:"unignored"`
-	// Since is when the handshake was paused; Deadline when the pause
-	// timeout aborts it.
+	// Waiters is the number of handshakes waiting on the decision (1 in
+	// the snapshot given to Policy.OnPause).
+	Waiters int `json:"waiters"`
+	// Since is when the decision was opened; Deadline when the pause
+	// timeout of the handshake that opened it ends every wait on it.
 	Since    time.Time `json:"since"`
 	Deadline time.Time `json:"deadline"`
 }
 
-// decision is what Resume or Abort sends to a waiting handshake.
+// decision is what Resume or Abort gives the waiting handshakes.
 type decision struct {
 	resume   bool
 	ignore   []ExpectedError // nil: accept the errors shown
 	remember bool
 }
 
+// pending is one decision and the handshakes waiting on it. Its fields
+// are guarded by Registry.mu, except done (closed once decided) and d,
+// which is written before done is closed and read after.
 type pending struct {
-	info PausedHandshake
-	leaf *x509.Certificate
-	ch   chan decision // buffered, capacity 1
+	info    PausedHandshake
+	key     string
+	leaf    *x509.Certificate
+	waiters int
+	owners  map[*verifier]int // waiters per policy
+	done    chan struct{}
+	d       decision
+	decided bool
+	dropped bool // no longer in the registry: decided, expired or abandoned
 }
 
-// Registry holds paused handshakes and the pins remembered on resume. It is
-// safe for concurrent use; the zero value is ready. Share one Registry
-// between the configurations whose pauses one operator (or admin API)
-// decides.
+// RegistryOptions configure a Registry; nil or zero fields mean the
+// defaults.
+type RegistryOptions struct {
+	// MaxPending bounds the decisions pending at once, over every policy
+	// sharing the Registry; default DefaultMaxPending (16). A handshake
+	// that would open one more fails at once with ErrTooManyPending;
+	// handshakes joining a pending decision are not refused by it.
+	MaxPending int
+	// MaxWaiters bounds the handshakes waiting on one decision; default
+	// DefaultMaxWaiters (64). A handshake that would join a decision
+	// with that many waiters fails at once with ErrTooManyPending.
+	MaxWaiters int
+}
+
+// Registry holds pending decisions about paused handshakes and the pins
+// remembered on resume. Handshakes that pause for the same server name,
+// leaf certificate and unaccepted errors wait on one decision: the
+// registry lists it once (with a count of waiters), and Resume or Abort
+// of it releases them all. The decisions pending are bounded, in all
+// (RegistryOptions.MaxPending) and per policy (Policy.MaxPending), and so
+// are the handshakes waiting on each (RegistryOptions.MaxWaiters). It is
+// safe for concurrent use; the zero value is ready and uses the defaults.
+// Share one Registry between the configurations whose pauses one operator
+// (or admin API) decides.
 type Registry struct {
 	mu         sync.Mutex
-	pending    map[string]*pending
-	remembered map[string][]Pin // by server name
+	maxPending int
+	maxWaiters int
+	pending    map[string]*pending // by ID
+	byKey      map[string]*pending // by server name, leaf and unaccepted errors
+	perOwner   map[*verifier]int   // decisions each policy has handshakes waiting on
+	remembered map[string][]Pin    // by server name
 }
 
-// NewRegistry returns an empty Registry.
+// NewRegistry returns an empty Registry with the default limits.
 func NewRegistry() *Registry { return &Registry{} }
 
-// List returns the paused handshakes, oldest first.
+// NewRegistryWithOptions returns an empty Registry configured by opts (nil
+// means defaults). opts is copied.
+func NewRegistryWithOptions(opts *RegistryOptions) *Registry {
+	r := &Registry{}
+	if opts != nil {
+		r.maxPending, r.maxWaiters = opts.MaxPending, opts.MaxWaiters
+	}
+	return r
+}
+
+// MaxPending returns the bound on pending decisions.
+func (r *Registry) MaxPending() int {
+	if r.maxPending > 0 {
+		return r.maxPending
+	}
+	return DefaultMaxPending
+}
+
+// MaxWaiters returns the bound on handshakes waiting on one decision.
+func (r *Registry) MaxWaiters() int {
+	if r.maxWaiters > 0 {
+		return r.maxWaiters
+	}
+	return DefaultMaxWaiters
+}
+
+// List returns the pending decisions, oldest first.
 func (r *Registry) List() []PausedHandshake {
 	r.mu.Lock()
 	out := make([]PausedHandshake, 0, len(r.pending))
 	for _, p := range r.pending {
-		out = append(out, p.info)
+		out = append(out, p.snapshot())
 	}
 	r.mu.Unlock()
 	slices.SortFunc(out, func(a, b PausedHandshake) int {
@@ -107,7 +197,18 @@ func (r *Registry) List() []PausedHandshake {
 	return out
 }
 
-// Get returns the paused handshake with the given id.
+// Pending returns how many decisions are pending and how many handshakes
+// wait on them.
+func (r *Registry) Pending() (decisions, handshakes int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.pending {
+		handshakes += p.waiters
+	}
+	return len(r.pending), handshakes
+}
+
+// Get returns the pending decision with the given id.
 func (r *Registry) Get(id string) (PausedHandshake, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -115,23 +216,30 @@ func (r *Registry) Get(id string) (PausedHandshake, bool) {
 	if !ok {
 		return PausedHandshake{}, false
 	}
-	return p.info, true
+	return p.snapshot(), true
 }
 
-// Resume lets the paused handshake id continue. With ignore nil, the
-// errors it was paused for are accepted (operator approval); otherwise only
-// the errors ignore covers are, on top of the policy's own list, and the
-// handshake still fails if any remain. With rememberAsPin, the leaf's
-// public-key pin is remembered for the server name: later handshakes
-// through this registry whose leaf has that key are accepted without a
-// pause, whatever their ignorable errors (trust on first use). It returns
-// ErrNotPaused if id is not paused (any more).
+func (p *pending) snapshot() PausedHandshake {
+	info := p.info
+	info.Waiters = p.waiters
+	return info
+}
+
+// Resume lets every handshake waiting on decision id continue. With
+// ignore nil, the errors it was paused for are accepted (operator
+// approval); otherwise only the errors ignore covers are, on top of each
+// policy's own list, and a handshake still fails if any remain. With
+// rememberAsPin, the leaf's public-key pin is remembered for the server
+// name: later handshakes through this registry whose leaf has that key
+// are accepted without a pause, whatever their ignorable errors (trust on
+// first use). It returns ErrNotPaused if id is not pending (any more).
 func (r *Registry) Resume(id string, ignore []ExpectedError, rememberAsPin bool) error {
-	return r.decide(id, decision{resume: true, ignore: ignore, remember: rememberAsPin})
+	return r.decide(id, decision{resume: true, ignore: slices.Clone(ignore), remember: rememberAsPin})
 }
 
-// Abort fails the paused handshake id with ErrPauseAborted. It returns
-// ErrNotPaused if id is not paused (any more).
+// Abort fails every handshake waiting on decision id with
+// ErrPauseAborted. It returns ErrNotPaused if id is not pending (any
+// more).
 func (r *Registry) Abort(id string) error {
 	return r.decide(id, decision{})
 }
@@ -143,12 +251,38 @@ func (r *Registry) decide(id string, d decision) error {
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrNotPaused, id)
 	}
-	delete(r.pending, id)
+	r.dropLocked(p)
 	if d.resume && d.remember && p.leaf != nil {
 		r.rememberLocked(p.info.ServerName, SPKIPinOf(p.leaf))
 	}
-	p.ch <- d // capacity 1, sent once: never blocks
+	p.d, p.decided = d, true
+	close(p.done) // wakes every waiter; they read p.d
 	return nil
+}
+
+// dropLocked removes p from the registry and releases the policies'
+// shares it held. Waiters still blocked on it find it dropped.
+func (r *Registry) dropLocked(p *pending) {
+	if p.dropped {
+		return
+	}
+	p.dropped = true
+	delete(r.pending, p.info.ID)
+	if r.byKey[p.key] == p {
+		delete(r.byKey, p.key)
+	}
+	for o := range p.owners {
+		r.releaseOwnerLocked(o)
+	}
+	p.owners = nil
+}
+
+func (r *Registry) releaseOwnerLocked(o *verifier) {
+	if r.perOwner[o] <= 1 {
+		delete(r.perOwner, o)
+		return
+	}
+	r.perOwner[o]--
 }
 
 // Remember adds a trusted pin for serverName, as Resume with rememberAsPin
@@ -186,43 +320,128 @@ func (r *Registry) remembers(serverName string, leaf *x509.Certificate) bool {
 	return false
 }
 
-// wait publishes info, calls onPause, and blocks until a decision, the
-// timeout or ctx's end. It starts no goroutine.
-func (r *Registry) wait(ctx context.Context, info PausedHandshake, leaf *x509.Certificate, timeout time.Duration, onPause func(PausedHandshake)) (decision, error) {
-	info.ID = rand.Text()
-	info.Since = time.Now()
-	info.Deadline = info.Since.Add(timeout)
-	p := &pending{info: info, leaf: leaf, ch: make(chan decision, 1)}
+// pauseKey identifies the decision a paused handshake waits on: the server
+// name, the leaf and the unaccepted errors (kind, depth, certificate), so
+// that one decision never accepts errors its entry does not show.
+func pauseKey(info PausedHandshake, leaf *x509.Certificate) string {
+	var b strings.Builder
+	b.WriteString(info.ServerName)
+	b.WriteByte(0)
+	if leaf != nil {
+		b.WriteString(Fingerprint(leaf))
+	}
+	for _, e := range info.Unignored {
+		b.WriteByte(0)
+		b.WriteString(e.Kind.String())
+		b.WriteByte('@')
+		b.WriteString(strconv.Itoa(e.Depth))
+		if e.Cert != nil {
+			b.WriteByte(':')
+			b.WriteString(Fingerprint(e.Cert))
+		}
+	}
+	return b.String()
+}
+
+// pauseHooks are called by wait without the registry's lock held, before
+// it blocks: opened when the handshake opened a new decision (with its
+// snapshot), joined when it joined a pending one.
+type pauseHooks struct {
+	opened func(PausedHandshake)
+	joined func(PausedHandshake)
+}
+
+// wait makes the handshake wait on the decision for info and leaf,
+// opening it (and calling hooks.opened) unless one is pending, and blocks
+// until a decision, the timeout (its own, or the decision's deadline if
+// sooner) or ctx's end. owner is the policy the handshake belongs to and
+// maxOwner its share of the registry. A handshake that would exceed a
+// limit fails at once with an error wrapping ErrTooManyPending. The
+// handshake's waiter is removed as soon as it stops waiting, and a
+// decision nobody waits on any more is dropped. It starts no goroutine.
+func (r *Registry) wait(ctx context.Context, owner *verifier, maxOwner int, info PausedHandshake, leaf *x509.Certificate, timeout time.Duration, hooks pauseHooks) (decision, error) {
+	key := pauseKey(info, leaf)
+	now := time.Now()
 	r.mu.Lock()
 	if r.pending == nil {
 		r.pending = make(map[string]*pending)
+		r.byKey = make(map[string]*pending)
+		r.perOwner = make(map[*verifier]int)
 	}
-	r.pending[info.ID] = p
+	p := r.byKey[key]
+	if p != nil && !now.Before(p.info.Deadline) {
+		// Timed out; its waiters are waking up. Start afresh.
+		r.dropLocked(p)
+		p = nil
+	}
+	opened := p == nil
+	switch {
+	case opened && len(r.pending) >= r.MaxPending():
+		n := len(r.pending)
+		r.mu.Unlock()
+		return decision{}, fmt.Errorf("%w: %d decisions pending, the registry's limit", ErrTooManyPending, n)
+	case !opened && p.waiters >= r.MaxWaiters():
+		n := p.waiters
+		r.mu.Unlock()
+		return decision{}, fmt.Errorf("%w: %d handshakes wait on this decision, the registry's limit", ErrTooManyPending, n)
+	case (opened || p.owners[owner] == 0) && r.perOwner[owner] >= maxOwner:
+		n := r.perOwner[owner]
+		r.mu.Unlock()
+		return decision{}, fmt.Errorf("%w: %d decisions pending for this policy (route), its limit", ErrTooManyPending, n)
+	}
+	if opened {
+		info.ID = rand.Text()
+		info.Since = now
+		info.Deadline = now.Add(timeout)
+		p = &pending{info: info, key: key, leaf: leaf, owners: make(map[*verifier]int), done: make(chan struct{})}
+		r.pending[info.ID] = p
+		r.byKey[key] = p
+	}
+	if p.owners[owner] == 0 {
+		r.perOwner[owner]++
+	}
+	p.owners[owner]++
+	p.waiters++
+	snap := p.snapshot()
 	r.mu.Unlock()
 
-	if onPause != nil {
-		onPause(info)
+	deadline := now.Add(timeout)
+	if snap.Deadline.Before(deadline) {
+		deadline = snap.Deadline
+	}
+	if opened && hooks.opened != nil {
+		hooks.opened(snap)
+	} else if !opened && hooks.joined != nil {
+		hooks.joined(snap)
 	}
 
-	timer := time.NewTimer(timeout)
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	var cause error
 	select {
-	case d := <-p.ch:
-		return d, nil
+	case <-p.done:
+		return p.d, nil
 	case <-timer.C:
 		cause = ErrPauseTimeout
 	case <-ctx.Done():
 		cause = context.Cause(ctx)
 	}
-	// A decision may have raced the timeout or cancellation: whoever
-	// removes the entry from the map wins.
+	// A decision may have raced the timeout or cancellation: it wins if
+	// it was taken first.
 	r.mu.Lock()
-	_, still := r.pending[info.ID]
-	delete(r.pending, info.ID)
-	r.mu.Unlock()
-	if !still {
-		return <-p.ch, nil
+	defer r.mu.Unlock()
+	if p.decided {
+		return p.d, nil
+	}
+	if !p.dropped {
+		p.waiters--
+		if p.owners[owner]--; p.owners[owner] <= 0 {
+			delete(p.owners, owner)
+			r.releaseOwnerLocked(owner)
+		}
+		if p.waiters <= 0 || !time.Now().Before(p.info.Deadline) {
+			r.dropLocked(p)
+		}
 	}
 	return decision{}, cause
 }

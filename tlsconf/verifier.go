@@ -35,15 +35,26 @@ type Policy struct {
 	// Pause selects pause-on-SSL-errors; it requires Registry.
 	Pause PauseMode
 	// PauseTimeout bounds a pause; zero means DefaultPauseTimeout. When it
-	// passes, the handshake is aborted with ErrPauseTimeout.
+	// passes, the handshake is aborted with ErrPauseTimeout. A handshake
+	// joining a pending decision waits at most until that decision's
+	// deadline.
 	PauseTimeout time.Duration
+	// MaxPending bounds the decisions pending in the Registry that this
+	// policy's handshakes wait on (its share of the registry: in
+	// wssproxy, one route's); zero means DefaultMaxPendingPerPolicy (4).
+	// Beyond it, a handshake that would pause fails at once with a
+	// VerificationError whose Cause wraps ErrTooManyPending. The share is
+	// counted per built Client or server configuration.
+	MaxPending int
 	// Registry lists paused handshakes and takes decisions about them. It
 	// also keeps the pins remembered on resume: with a Registry, a leaf
 	// whose key was remembered for the server name is accepted even
 	// without pause mode.
 	Registry *Registry
 	// OnPause, if set, is called on the handshake's goroutine when a
-	// handshake is paused, before it waits. It must not block; it may call
+	// handshake opens a new decision, before it waits; handshakes that
+	// join a pending decision (same server name, leaf and unaccepted
+	// errors) do not call it again. It must not block; it may call
 	// Registry.Resume or Registry.Abort (also later, from elsewhere).
 	OnPause func(PausedHandshake)
 	// Logger receives verification events: Warn for every connection in
@@ -81,6 +92,9 @@ func newVerifier(p *Policy, usage x509.ExtKeyUsage, now func() time.Time) (*veri
 	}
 	if pol.PauseTimeout <= 0 {
 		pol.PauseTimeout = DefaultPauseTimeout
+	}
+	if pol.MaxPending <= 0 {
+		pol.MaxPending = DefaultMaxPendingPerPolicy
 	}
 	if now == nil {
 		now = time.Now
@@ -137,12 +151,26 @@ func (v *verifier) check(ctx context.Context, cs tls.ConnectionState, name, peer
 	}
 
 	info := PausedHandshake{Peer: peer, ServerName: key, Chain: Summarize(chain), Errors: errs, Unignored: unignored}
-	log.Warn().Str("peer", peer).Str("sni", sni).Interface("ssl_errors", unignored).Msg("tlsconf: handshake paused on SSL errors")
 	var leaf *x509.Certificate
 	if len(chain) > 0 {
 		leaf = chain[0]
 	}
-	d, cause := v.p.Registry.wait(ctx, info, leaf, v.p.PauseTimeout, v.p.OnPause)
+	hooks := pauseHooks{
+		opened: func(p PausedHandshake) {
+			log.Warn().Str("peer", peer).Str("sni", sni).Str("paused_id", p.ID).Interface("ssl_errors", unignored).Msg("tlsconf: handshake paused on SSL errors")
+			if v.p.OnPause != nil {
+				v.p.OnPause(p)
+			}
+		},
+		joined: func(p PausedHandshake) {
+			log.Debug().Str("peer", peer).Str("sni", sni).Str("paused_id", p.ID).Int("waiters", p.Waiters).Msg("tlsconf: handshake waits on a pending decision")
+		},
+	}
+	d, cause := v.p.Registry.wait(ctx, v, v.p.MaxPending, info, leaf, v.p.PauseTimeout, hooks)
+	if errors.Is(cause, ErrTooManyPending) {
+		log.Debug().Err(cause).Str("peer", peer).Str("sni", sni).Msg("tlsconf: handshake not paused")
+		return &VerificationError{Errors: errs, Unignored: unignored, Cause: cause}
+	}
 	if cause != nil {
 		log.Warn().Err(cause).Str("peer", peer).Msg("tlsconf: paused handshake ended without a decision")
 		return &VerificationError{Errors: errs, Unignored: unignored, Cause: cause}

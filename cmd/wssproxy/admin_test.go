@@ -37,7 +37,7 @@ func TestAdminConfigErrors(t *testing.T) {
 		{"admin no listen", y("admin:", "  token_file: t"), 2, "admin.listen: missing"},
 		{"admin bad listen", y("admin:", "  listen: localhost"), 2, `admin.listen: "localhost" is not host:port`},
 		{"admin empty unix", y("admin:", "  listen: 'unix:'"), 2, "admin.listen: unix: needs a socket path"},
-		{"admin unknown key", y("admin:", "  listen: 127.0.0.1:9000", "  token: x"), 3, "admin.token: unknown key (known here: listen, token_file)"},
+		{"admin unknown key", y("admin:", "  listen: 127.0.0.1:9000", "  token: x"), 3, "admin.token: unknown key (known here: listen, pause_max_pending, pause_max_waiters, token_file)"},
 		{"admin overlaps a listener", y(append([]string{"admin:", "  listen: 0.0.0.0:8443"}, routes[:4]...)...), 4, "listeners[0].listen: 127.0.0.1:8443 overlaps admin.listen (line 2)"},
 		{"pause value", y(append(routes, "          pause: sometimes")...), 6, `upstream_tls.pause: "sometimes" is not true or false`},
 		{"pause_timeout without pause", y(append(routes, "          pause_timeout: 10s")...), 6, "upstream_tls.pause_timeout: needs pause: true"},

@@ -301,6 +301,7 @@ func (b *builder) pausePolicy(rc *routeConfig) func(*tlsconf.Policy) {
 		pol.Pause = tlsconf.PauseOnSSLErrors
 		pol.Registry = b.registry
 		pol.PauseTimeout = pauseTimeout(rc)
+		pol.MaxPending = rc.pauseMaxPending
 		pol.OnPause = pauseLogger(b.log, rc.name, b.metrics, b.admin)
 	}
 }

@@ -464,7 +464,7 @@ func (d *decoder) root(doc *yaml.Node) serveConfig {
 }
 
 // admin decodes the top-level admin mapping: listen (host:port or
-// unix:/path) and token_file.
+// unix:/path), token_file, pause_max_pending and pause_max_waiters.
 func (d *decoder) admin(n *yaml.Node, path string, uses *[]addrUse) adminConfig {
 	a := adminConfig{where: d.where(n, path)}
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
@@ -483,7 +483,9 @@ func (d *decoder) admin(n *yaml.Node, path string, uses *[]addrUse) adminConfig 
 			}
 			d.address(v, p, &a.listen, uses)
 		},
-		"token_file": func(v *yaml.Node, p string) { d.file(v, p, &a.tokenFile) },
+		"token_file":        func(v *yaml.Node, p string) { d.file(v, p, &a.tokenFile) },
+		"pause_max_pending": func(v *yaml.Node, p string) { d.positiveInt(v, p, &a.pauseMaxPending) },
+		"pause_max_waiters": func(v *yaml.Node, p string) { d.positiveInt(v, p, &a.pauseMaxWaiters) },
 	})
 	if d.err == nil && present["listen"] == nil {
 		d.failf(n, join(path, "listen"), "missing (host:port or unix:/path)")
@@ -936,11 +938,14 @@ func (d *decoder) upstreamTLS(n *yaml.Node, path string, r *routeConfig) {
 	h["key_file"] = func(v *yaml.Node, p string) { d.file(v, p, &r.upstreamKey) }
 	h["pause"] = func(v *yaml.Node, p string) { d.boolean(v, p, &r.pause) }
 	h["pause_timeout"] = func(v *yaml.Node, p string) { d.duration(v, p, &r.pauseTimeout, false) }
+	h["pause_max_pending"] = func(v *yaml.Node, p string) { d.positiveInt(v, p, &r.pauseMaxPending) }
 	present := d.fields(n, path, h)
 	switch {
 	case d.err != nil:
 	case present["pause_timeout"] != nil && !r.pause:
 		d.failf(present["pause_timeout"], join(path, "pause_timeout"), "needs pause: true")
+	case present["pause_max_pending"] != nil && !r.pause:
+		d.failf(present["pause_max_pending"], join(path, "pause_max_pending"), "needs pause: true")
 	case r.pause && r.upstreamVerify.ignoreAll:
 		d.failf(present["pause"], join(path, "pause"), "ignore: all accepts every SSL error: nothing would pause")
 	}

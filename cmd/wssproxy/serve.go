@@ -49,6 +49,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if set["admin-token-file"] {
 				fc.admin.tokenFile, fc.admin.where = cfg.admin.tokenFile, ""
 			}
+			if set["pause-max-pending"] {
+				fc.admin.pauseMaxPending = cfg.admin.pauseMaxPending
+			}
+			if set["pause-max-waiters"] {
+				fc.admin.pauseMaxWaiters = cfg.admin.pauseMaxWaiters
+			}
 			cfg = fc
 		}
 	}
@@ -98,7 +104,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 	}
 	var ids atomic.Uint64
 	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
-		registry: tlsconf.NewRegistry(), metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
+		registry: tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{
+			MaxPending: cfg.admin.pauseMaxPending, MaxWaiters: cfg.admin.pauseMaxWaiters}),
+		metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
 	defer b.close()
 	for _, l := range cfg.listeners {
 		if l.devCert {

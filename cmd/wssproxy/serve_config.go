@@ -25,6 +25,12 @@ type adminConfig struct {
 	listen string
 	// tokenFile holds the bearer token (mode 0600); required on TCP.
 	tokenFile string
+	// pauseMaxPending bounds the pending pause decisions of every route
+	// together (0: tlsconf.DefaultMaxPending).
+	pauseMaxPending int
+	// pauseMaxWaiters bounds the handshakes waiting on one pause decision
+	// (0: tlsconf.DefaultMaxWaiters).
+	pauseMaxWaiters int
 }
 
 // listenerConfig is one listening address with its certificate source and
@@ -127,4 +133,7 @@ type routeConfig struct {
 	// default).
 	pause        bool
 	pauseTimeout time.Duration
+	// pauseMaxPending bounds the pending pause decisions this route's
+	// handshakes wait on (0: tlsconf.DefaultMaxPendingPerPolicy).
+	pauseMaxPending int
 }

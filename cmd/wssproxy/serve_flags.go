@@ -10,6 +10,7 @@ import (
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/proxy"
+	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -60,6 +61,9 @@ type serveFlags struct {
 	// Pause on SSL errors and the admin API.
 	pause          bool
 	pauseTimeout   time.Duration
+	pauseMax       int
+	pauseMaxRoute  int
+	pauseWaiters   int
 	adminListen    string
 	adminTokenFile string
 }
@@ -87,7 +91,11 @@ docs/config.md); it excludes the single-route flags, while --log-format,
 handshakes, /metrics, /healthz, /readyz. On host:port it needs
 --admin-token-file (a bearer token, mode 0600); on unix:/path the socket's
 permissions guard it. --pause-on-ssl-errors holds upstream handshakes with
-certificate problems until they are resumed or aborted there.
+certificate problems until they are resumed or aborted there; handshakes
+meeting the same certificate wait on one decision, and at most
+--pause-max-pending decisions (--pause-max-pending-per-route per route)
+are pending at once, each with at most --pause-max-waiters handshakes:
+beyond, clients get 503.
 
 SIGTERM or SIGINT drains every listener (1001 to both legs, then up to
 --grace); SIGHUP reloads every certificate source.
@@ -96,7 +104,7 @@ Flags:
 `
 
 // fileOverrides are the flags that may be combined with --config.
-var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true}
+var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true, "pause-max-pending": true, "pause-max-waiters": true}
 
 // parseServeFlags parses the flags. With --config it returns the file's
 // path and a serveConfig holding only the overriding flags (see
@@ -149,6 +157,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.DurationVar(&c.grace, "grace", defaultGrace, "on SIGTERM/SIGINT, how long to wait for connections to close after sending 1001")
 	fs.BoolVar(&c.pause, "pause-on-ssl-errors", false, "hold upstream handshakes with SSL errors until resumed or aborted through the admin API (needs --admin)")
 	fs.DurationVar(&c.pauseTimeout, "pause-timeout", 0, "abort a paused upstream handshake after this long (default 30s)")
+	fs.IntVar(&c.pauseMax, "pause-max-pending", tlsconf.DefaultMaxPending, "pending pause decisions allowed at once over every route (one per upstream certificate; beyond, clients get 503)")
+	fs.IntVar(&c.pauseWaiters, "pause-max-waiters", tlsconf.DefaultMaxWaiters, "handshakes allowed to wait on one pause decision (beyond, clients get 503)")
+	fs.IntVar(&c.pauseMaxRoute, "pause-max-pending-per-route", tlsconf.DefaultMaxPendingPerPolicy, "pending pause decisions allowed at once for the route (beyond, its clients get 503)")
 	fs.StringVar(&c.adminListen, "admin", "", "serve the admin API (connections, paused handshakes, /metrics, /healthz, /readyz) on host:port or unix:/path")
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token (mode 0600; required on host:port)")
 	fs.StringVar(&c.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
@@ -169,9 +180,12 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 			}
 		})
 		if len(excluded) > 0 {
-			return serveConfig{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin and --admin-token-file may override the file)", strings.Join(excluded, ", "))
+			return serveConfig{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin, --admin-token-file, --pause-max-pending and --pause-max-waiters may override the file)", strings.Join(excluded, ", "))
 		}
-		return serveConfig{grace: c.grace, log: c.log, admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile}}, c.configFile, set, nil
+		if c.pauseMax <= 0 || c.pauseWaiters <= 0 {
+			return serveConfig{}, "", nil, fmt.Errorf("--pause-max-pending and --pause-max-waiters must be positive, not %d and %d", c.pauseMax, c.pauseWaiters)
+		}
+		return serveConfig{grace: c.grace, log: c.log, admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile, pauseMaxPending: c.pauseMax, pauseMaxWaiters: c.pauseWaiters}}, c.configFile, set, nil
 	}
 	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 && c.pskFile == "" {
 		// The embedded default (logging and frame flags may still be set).
@@ -226,6 +240,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 		return serveConfig{}, "", nil, errors.New("--pause-timeout must not be negative")
 	case c.pauseTimeout > 0 && !c.pause:
 		return serveConfig{}, "", nil, errors.New("--pause-timeout needs --pause-on-ssl-errors")
+	case c.pauseMax <= 0 || c.pauseMaxRoute <= 0 || c.pauseWaiters <= 0:
+		return serveConfig{}, "", nil, fmt.Errorf("--pause-max-pending, --pause-max-pending-per-route and --pause-max-waiters must be positive, not %d, %d and %d", c.pauseMax, c.pauseMaxRoute, c.pauseWaiters)
+	case (set["pause-max-pending"] || set["pause-max-pending-per-route"] || set["pause-max-waiters"]) && !c.pause:
+		return serveConfig{}, "", nil, errors.New("--pause-max-pending, --pause-max-pending-per-route and --pause-max-waiters need --pause-on-ssl-errors")
 	}
 	return c.config(), "", set, nil
 }
@@ -265,9 +283,10 @@ func (c *serveFlags) config() serveConfig {
 		noExtensions:        c.noExtensions,
 		pause:               c.pause,
 		pauseTimeout:        c.pauseTimeout,
+		pauseMaxPending:     c.pauseMaxRoute,
 	}}
 	return serveConfig{listeners: []listenerConfig{l}, grace: c.grace, log: c.log,
-		admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile}}
+		admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile, pauseMaxPending: c.pauseMax, pauseMaxWaiters: c.pauseWaiters}}
 }
 
 // defaultGrace is the drain period when neither --grace nor the file set one.

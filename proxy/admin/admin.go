@@ -345,12 +345,14 @@ func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
 		_ = h.opts.Metrics.WritePrometheus(&buf)
 	}
 	bw := bufio.NewWriter(&buf)
-	proxy.WriteMetricHeader(bw, "paused_handshakes", "gauge", "Upstream handshakes paused now, waiting for a decision.")
-	n := 0
+	decisions, waiting := 0, 0
 	if h.opts.Registry != nil {
-		n = len(h.opts.Registry.List())
+		decisions, waiting = h.opts.Registry.Pending()
 	}
-	bw.WriteString(proxy.MetricsPrefix + "paused_handshakes " + strconv.Itoa(n) + "\n")
+	proxy.WriteMetricHeader(bw, "paused_handshakes", "gauge", "Upstream handshakes paused now, waiting for a decision.")
+	bw.WriteString(proxy.MetricsPrefix + "paused_handshakes " + strconv.Itoa(waiting) + "\n")
+	proxy.WriteMetricHeader(bw, "pause_decisions_pending", "gauge", "Operator decisions pending (GET /v1/paused entries); handshakes for the same certificate share one.")
+	bw.WriteString(proxy.MetricsPrefix + "pause_decisions_pending " + strconv.Itoa(decisions) + "\n")
 	ready := 0
 	if h.opts.Ready() {
 		ready = 1

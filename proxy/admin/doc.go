@@ -5,7 +5,7 @@
 //
 //	GET  /v1/connections              connections of every Server
 //	POST /v1/connections/{id}/close   {"code":1000,"reason":"…"} (optional)
-//	GET  /v1/paused                   the tlsconf Registry's paused handshakes
+//	GET  /v1/paused                   the tlsconf Registry's pending decisions (one per certificate, with its waiters)
 //	POST /v1/paused/{id}/resume       {"ignore":["KIND[:SHA256]",…],"remember_as_pin":true} (optional)
 //	POST /v1/paused/{id}/abort
 //	GET  /metrics                     Prometheus text format, wssproxy_ prefix

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// The pending-decision limits' flags and keys, and their errors.
+func TestPauseLimitConfig(t *testing.T) {
+	t.Parallel()
+	routes := []string{"listeners:", "  - listen: 127.0.0.1:8443", "    routes:", "      - upstream: wss://x/", "        upstream_tls:"}
+	for _, tc := range []struct {
+		name, yaml string
+		line       int
+		msg        string
+	}{
+		{"route key without pause", y(append(routes, "          pause_max_pending: 2")...), 6, "upstream_tls.pause_max_pending: needs pause: true"},
+		{"route key not positive", y(append(routes, "          pause: true", "          pause_max_pending: 0")...), 7, "upstream_tls.pause_max_pending: must be positive"},
+		{"admin key not a number", y("admin:", "  listen: unix:/a.sock", "  pause_max_pending: many"), 3, `admin.pause_max_pending: "many" is not a whole number`},
+	} {
+		_, _, err := parseConfig([]byte(tc.yaml), "config.yaml", "")
+		want := fmt.Sprintf("config.yaml:%d: ", tc.line)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: error %v\nwant prefix %q containing %q", tc.name, err, want, tc.msg)
+		}
+	}
+	cfg, _, err := parseConfig([]byte(y(append([]string{"admin:", "  listen: unix:/a.sock", "  pause_max_pending: 7", "  pause_max_waiters: 9"},
+		append(routes, "          pause: true", "          pause_max_pending: 3")...)...)), "config.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.admin.pauseMaxPending != 7 || cfg.admin.pauseMaxWaiters != 9 || cfg.listeners[0].routes[0].pauseMaxPending != 3 {
+		t.Fatalf("admin %+v, route %+v", cfg.admin, cfg.listeners[0].routes[0])
+	}
+
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--upstream", "wss://x/", "--pause-max-pending-per-route", "2"}, "need --pause-on-ssl-errors"},
+		{[]string{"--upstream", "wss://x/", "--pause-on-ssl-errors", "--pause-max-pending", "0"}, "must be positive"},
+		{[]string{"--upstream", "wss://x/", "--pause-on-ssl-errors", "--pause-max-waiters", "-1"}, "must be positive"},
+		{[]string{"--upstream", "wss://x/", "--pause-max-waiters", "2"}, "need --pause-on-ssl-errors"},
+		{[]string{"--config", "x.yaml", "--pause-max-pending-per-route", "2"}, "--config excludes --pause-max-pending-per-route"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), append([]string{"serve"}, tc.args...), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.msg) {
+			t.Errorf("%v: exit %d, %q; want 2 with %q", tc.args, code, errb.String(), tc.msg)
+		}
+	}
+	c, _, _, err := parseServeFlags([]string{"--upstream", "wss://x/", "--pause-on-ssl-errors"}, io.Discard)
+	if err != nil || c.admin.pauseMaxPending != 16 || c.admin.pauseMaxWaiters != 64 || c.listeners[0].routes[0].pauseMaxPending != 4 {
+		t.Fatalf("defaults: %+v %+v %v", c.admin, c.listeners[0].routes, err)
+	}
+	var help bytes.Buffer
+	parseServeFlags([]string{"--help"}, &help)
+	for _, want := range []string{"-pause-max-pending int", "-pause-max-pending-per-route int", "-pause-max-waiters int", "(default 16)", "(default 4)", "(default 64)"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+// serve with pausing routes, through the binary's code: clients meeting
+// the same certificate share one decision (listed once, with its
+// waiters); beyond --pause-max-pending or --pause-max-waiters (overriding
+// the file) a client gets 503 with the reason, counted and logged; a
+// client hanging up leaves the decision at once.
+func TestServePauseLimits(t *testing.T) {
+	t.Parallel()
+	upstream := startTLSEcho(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "admin.sock")
+	cfgFile := filepath.Join(dir, "wssproxy.yaml")
+	// Two routes to one upstream verifying different names: two distinct
+	// decisions.
+	if err := os.WriteFile(cfgFile, []byte(y(
+		"admin:",
+		"  listen: unix:admin.sock",
+		"  pause_max_pending: 8",
+		"listeners:",
+		"  - listen: 127.0.0.1:0",
+		"    routes:",
+		"      - name: a",
+		"        path: /a",
+		"        upstream: "+upstream,
+		"        upstream_tls: {pause: true, verify_name: a.example, pause_max_pending: 2}",
+		"      - name: b",
+		"        path: /b",
+		"        upstream: "+upstream,
+		"        upstream_tls: {pause: true, verify_name: b.example}",
+	)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lines := lineWriter{make(chan string, 20)}
+	var logs testpeer.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfgFile, "--pause-max-pending", "1", "--pause-max-waiters", "2", "--log-format", "json", "--log-level", "warn"}, lines, &logs)
+	}()
+	var proxyURL string
+	for proxyURL == "" {
+		select {
+		case l := <-lines.lines:
+			if strings.HasPrefix(l, "wssproxy: serving ") {
+				proxyURL = strings.Fields(l)[2]
+			}
+		case code := <-done:
+			t.Fatalf("serve exited with %d: %s", code, logs.String())
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve printed no URL")
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no admin socket")
+		}
+	}
+	u, err := url.Parse(proxyURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxyHost := u.Host
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+	defer hc.CloseIdleConnections()
+	a := &adminClient{t: t, base: "http://localhost", hc: hc}
+
+	// Two raw clients of route a: one decision, two waiters.
+	raw := func() net.Conn {
+		nc, err := net.Dial("tcp", proxyHost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		io.WriteString(nc, "GET /a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+		return nc
+	}
+	waiters := func(want int) string {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var l struct {
+				Paused []struct {
+					ID      string `json:"id"`
+					Waiters int    `json:"waiters"`
+				} `json:"paused"`
+			}
+			a.json("GET", "/v1/paused", "", 200, &l)
+			if len(l.Paused) > 1 {
+				t.Fatalf("%d entries listed, want 1", len(l.Paused))
+			}
+			if len(l.Paused) == 1 && l.Paused[0].Waiters == want {
+				return l.Paused[0].ID
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/v1/paused: %+v, want one entry with %d waiters", l, want)
+			}
+		}
+	}
+	c1, c2 := raw(), raw()
+	id := waiters(2)
+
+	// Route b would open a second decision: beyond --pause-max-pending 1.
+	_, _, err = ws.Dial(ctx, "ws://"+proxyHost+"/b", nil)
+	var herr *ws.HandshakeError
+	if !errors.As(err, &herr) || herr.Status != http.StatusServiceUnavailable || herr.Reason != "upstream certificate awaiting operator decision: too many pending" {
+		t.Fatalf("route b: %v, want 503 with the reason", err)
+	}
+	if l := logs.String(); !strings.Contains(l, "too many pending: answered 503") || !strings.Contains(l, `"route":"b"`) {
+		t.Fatalf("no log line for the refusal:\n%s", l)
+	}
+	// A third client of route a would be the decision's third waiter.
+	_, _, err = ws.Dial(ctx, "ws://"+proxyHost+"/a", nil)
+	if !errors.As(err, &herr) || herr.Status != http.StatusServiceUnavailable {
+		t.Fatalf("third waiter: %v, want 503", err)
+	}
+	_, metrics := a.do("GET", "/metrics", "")
+	for _, want := range []string{
+		`wssproxy_pause_refused_total{route="a"} 1`,
+		`wssproxy_pause_refused_total{route="b"} 1`,
+		`wssproxy_handshakes_refused_total{status="503"} 2`,
+		`wssproxy_pause_decisions_pending 1`,
+		`wssproxy_paused_handshakes 2`,
+		`wssproxy_paused_handshakes_total 1`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
+	}
+
+	// A client hanging up leaves at once (the pause timeout is 30 s).
+	c1.Close()
+	if got := waiters(1); got != id {
+		t.Fatalf("entry %s replaced by %s", id, got)
+	}
+	a.json("POST", "/v1/paused/"+id+"/abort", "", 200, nil)
+	_ = c2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 12)
+	if _, err := io.ReadFull(c2, buf); err != nil || string(buf) != "HTTP/1.1 502" {
+		t.Fatalf("aborted client read %q %v, want a 502", buf, err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d: %s", code, logs.String())
+	}
+}
