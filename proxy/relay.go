@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +36,10 @@ type leg struct {
 	// failed is the protocol error this leg's peer made, if any: the leg
 	// is closed with its code once the other leg is done.
 	failed atomic.Pointer[ws.ProtocolError]
-	stats  legStats
+	// rate counts the frames of the current one-second window (owned by
+	// the pump reading this leg).
+	rate  rateWindow
+	stats legStats
 	// Metric handles, resolved once per connection: what this leg sent
 	// (bytes, messages) and its keepalive round trips.
 	bytesSent, messagesSent *Counter
@@ -54,6 +58,8 @@ func newLeg(name string, conn *ws.Conn, m *Metrics, route, direction string) *le
 // relayOptions are a route's frame-level settings.
 type relayOptions struct {
 	outgoingFrameSize int64
+	maxTinyFrameRate  int // data frames under tinyFrame bytes a second a leg may send; 0: no limit
+	maxControlRate    int // pings and pongs a second; 0: no limit
 	pingInterval      time.Duration
 	pongTimeout       time.Duration
 	idleTimeout       time.Duration
@@ -159,7 +165,11 @@ func (p *pair) shutdown(code ws.StatusCode, reason string) {
 // goes out and the connection ends at once).
 func (p *pair) closeLeg(l *leg, code ws.StatusCode, reason string) {
 	if pe := l.failed.Load(); pe != nil {
-		code, reason = pe.Code, pe.Msg
+		// Nothing more is read from a failed leg: close frame, then TCP
+		// close (RFC 6455 §7.1.7).
+		_ = l.conn.StartClose(pe.Code, ws.TruncateUTF8(pe.Msg, ws.MaxCloseReason))
+		l.conn.Abort()
+		return
 	}
 	_ = l.conn.StartClose(code, ws.TruncateUTF8(reason, ws.MaxCloseReason))
 }
@@ -176,6 +186,10 @@ func (p *pair) pump(src, dst *leg) {
 		}
 		if h.OpCode == ws.OpClose {
 			continue // handled by ws: the error after it carries the status
+		}
+		if pe := src.rate.take(h, &p.opts); pe != nil {
+			p.finish(src, dst, pe)
+			return
 		}
 		if h.OpCode.IsControl() {
 			n, _ := io.ReadFull(r, ctrl[:h.Length])
@@ -196,6 +210,42 @@ func (p *pair) pump(src, dst *leg) {
 			return
 		}
 	}
+}
+
+// rateWindow counts a leg's frames per one-second window.
+type rateWindow struct {
+	start         int64 // unix nanos
+	frames, ctrls int
+}
+
+// tinyFrame is the payload size under which a data frame counts towards
+// the tiny-frame rate: such frames cost the relay far more per byte than
+// their payload is worth.
+const tinyFrame = 128
+
+// take counts a frame and returns a 1008 error when the leg exceeds a
+// rate limit: a ping flood, or a flood of tiny frames.
+func (w *rateWindow) take(h ws.Header, o *relayOptions) *ws.ProtocolError {
+	if o.maxTinyFrameRate <= 0 && o.maxControlRate <= 0 {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	if now-w.start >= int64(time.Second) {
+		w.start, w.frames, w.ctrls = now, 0, 0
+	}
+	if h.OpCode.IsControl() {
+		if w.ctrls++; o.maxControlRate > 0 && w.ctrls > o.maxControlRate {
+			return &ws.ProtocolError{Code: ws.StatusPolicyViolation, Msg: "ping flood: more than " + strconv.Itoa(o.maxControlRate) + " control frames a second"}
+		}
+		return nil
+	}
+	if h.Length >= tinyFrame {
+		return nil
+	}
+	if w.frames++; o.maxTinyFrameRate > 0 && w.frames > o.maxTinyFrameRate {
+		return &ws.ProtocolError{Code: ws.StatusPolicyViolation, Msg: "frame flood: more than " + strconv.Itoa(o.maxTinyFrameRate) + " frames under 128 bytes a second"}
+	}
+	return nil
 }
 
 // count records a frame relayed from l's peer.

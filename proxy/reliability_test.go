@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -259,4 +260,57 @@ func TestRefragmentable(t *testing.T) {
 			t.Errorf("refragmentable(%q) = %v", ext, got)
 		}
 	}
+}
+
+// Ping floods and tiny-frame floods are cut with 1008; the upstream is
+// closed with 1001, and traffic under the limits passes.
+func TestFloodsClosedWith1008(t *testing.T) {
+	t.Parallel()
+	ping := clientFrame(ws.Header{Fin: true, OpCode: ws.OpPing}, 1, []byte("p"))
+	tiny := clientFrame(ws.Header{OpCode: ws.OpContinuation}, 1, []byte("x"))
+	for _, tc := range []struct {
+		name  string
+		flood func() []byte
+	}{
+		{"ping flood", func() []byte { return bytes.Repeat(ping, 100) }},
+		{"tiny-frame flood", func() []byte {
+			first := clientFrame(ws.Header{OpCode: ws.OpBinary}, 1, []byte("x"))
+			return append(first, bytes.Repeat(tiny, 1000)...)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			seen := make(chan ws.StatusCode, 1)
+			up := startUpstream(t, nil, reportClose(seen))
+			base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), MaxControlRate: 20, MaxTinyFrameRate: 200}}})
+			c := dialRaw(t, base)
+			go c.nc.Write(tc.flood())
+			awaitCode(t, seen, ws.StatusGoingAway, "upstream")
+			if code := c.closeFrame(t); code != ws.StatusPolicyViolation {
+				t.Fatalf("client got %d, want 1008", code)
+			}
+		})
+	}
+	t.Run("under the limits", func(t *testing.T) {
+		t.Parallel()
+		up := startUpstream(t, nil, echoHandle)
+		base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), MaxControlRate: 20, MaxTinyFrameRate: 200}}})
+		c := dial(t, base, nil)
+		ctx := ctxT(t)
+		for i := range 150 { // tiny messages, and frames of 128 bytes and more are not counted
+			size := 1
+			if i%2 == 0 {
+				size = 4096
+			}
+			if err := c.WriteMessage(ctx, ws.MessageBinary, make([]byte, size)); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.ReadMessage(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Close(ws.StatusNormalClosure, ""); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -20,6 +20,14 @@ import (
 // dropped NAT mapping, a powered-off device) is found within twice this.
 const DefaultPingInterval = 30 * time.Second
 
+// Flood limits, per leg and second, unless a route says otherwise: far
+// above what chat, telemetry or a browser sends, far below what a flood
+// of empty frames or pings costs to relay.
+const (
+	DefaultMaxTinyFrameRate = 20000
+	DefaultMaxControlRate   = 100
+)
+
 // Route sends the WebSocket requests that match Host and Path to one
 // upstream. Zero values mean the defaults documented on each field.
 type Route struct {
@@ -82,6 +90,13 @@ type Route struct {
 	// a write for that long (it stopped reading). Default 30s each
 	// (ws.DefaultFrameTimeout, ws.DefaultWriteTimeout), negative none.
 	FrameTimeout, WriteTimeout time.Duration
+	// MaxTinyFrameRate bounds the data frames under 128 bytes a second
+	// each leg may send, and MaxControlRate its pings and pongs: a leg
+	// over either is closed with 1008 (a tiny-frame or ping flood), the
+	// other leg as after a protocol error. Defaults
+	// DefaultMaxTinyFrameRate and DefaultMaxControlRate; negative: no
+	// limit.
+	MaxTinyFrameRate, MaxControlRate int
 
 	upstream *url.URL
 }
@@ -120,6 +135,12 @@ func (r *Route) compile() error {
 	}
 	if r.OutgoingFrameSize <= 0 {
 		r.OutgoingFrameSize = ws.DefaultOutgoingFrameSize
+	}
+	if r.MaxTinyFrameRate == 0 {
+		r.MaxTinyFrameRate = DefaultMaxTinyFrameRate
+	}
+	if r.MaxControlRate == 0 {
+		r.MaxControlRate = DefaultMaxControlRate
 	}
 	if r.PingInterval == 0 {
 		r.PingInterval = DefaultPingInterval

@@ -323,7 +323,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	// The upstream leg has its own bound (Route.UpstreamTimeout), which
 	// covers a pause on SSL errors: the client's handshake deadline ends
 	// with its request. A client leaving meanwhile cancels it at once.
-	upstream, err := s.openUpstream(ctx, nc, route, up, clientIP, secure)
+	upstream, err := s.openUpstream(ctx, route, up, clientIP, secure)
 	if err != nil {
 		s.refuseUpstream(log, route, up, err)
 		return
@@ -374,6 +374,8 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 		upstream: newLeg("upstream", upstream, m, route.Name, "down"),
 		opts: relayOptions{
 			outgoingFrameSize: int64(route.OutgoingFrameSize),
+			maxTinyFrameRate:  route.MaxTinyFrameRate,
+			maxControlRate:    route.MaxControlRate,
 			pingInterval:      route.PingInterval,
 			pongTimeout:       route.PongTimeout,
 			idleTimeout:       route.IdleTimeout,

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,11 +30,14 @@ const pauseRefusedReason = "upstream certificate awaiting operator decision: too
 // client leg: when the client goes away first, the dial's context is
 // cancelled with errClientGone, which ends a pause on SSL errors at once
 // (its registry entry goes with its last waiter) and closes the upstream
-// connection; an upstream opened meanwhile is aborted. See watchClient.
-func (s *Server) openUpstream(ctx context.Context, nc net.Conn, r *Route, up *ws.Upgrade, clientIP string, secure bool) (*ws.Conn, error) {
+// connection; an upstream opened meanwhile is aborted. Bytes a client
+// pipelines behind its request are kept for the relay (ws.Upgrade.WatchPeer).
+func (s *Server) openUpstream(ctx context.Context, r *Route, up *ws.Upgrade, clientIP string, secure bool) (*ws.Conn, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := watchClient(nc, time.Now().Add(r.UpstreamTimeout), cancel)
+	stop := up.WatchPeer(time.Now().Add(r.UpstreamTimeout), func(err error) {
+		cancel(fmt.Errorf("%w: %w", errClientGone, err))
+	})
 	c, err := s.dialUpstream(ctx, r, up, clientIP, secure)
 	stop()
 	if cause := context.Cause(ctx); errors.Is(cause, errClientGone) {
@@ -48,52 +50,6 @@ func (s *Server) openUpstream(ctx context.Context, nc net.Conn, r *Route, up *ws
 		return nil, fmt.Errorf("%w: %w", cause, err)
 	}
 	return c, err
-}
-
-// watchClient waits, on one goroutine, for the client leg to end while
-// its upstream is opened, and then calls gone with errClientGone; stop
-// ends the watch and returns once the goroutine has. It reads one byte
-// from nc, bounded by until (the upstream's own timeout ends the dial
-// then) and by stop, which sets a past read deadline; the deadline is
-// cleared afterwards (Upgrade.Accept and Reject set their own).
-//
-// Any outcome of that read but a timeout means the client is done: EOF
-// (FIN, or TLS close_notify), an error (RST), or a byte. A byte is a
-// protocol error, not pipelining: RFC 6455 §4.1 has the client wait for
-// the server's handshake response before it sends anything, and a request
-// pipelined behind an upgrade request has no meaning (after a 101 the
-// bytes would be WebSocket frames), so a client sending data before its
-// 101 is dropped like one that hung up.
-// Bytes the client sent together with its request are in the Upgrade's
-// buffer, not on nc, and do not count. A client that half-closes its
-// sending side after the request is treated as gone as well.
-func watchClient(nc net.Conn, until time.Time, gone context.CancelCauseFunc) (stop func()) {
-	_ = nc.SetReadDeadline(until)
-	var stopping atomic.Bool
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var b [1]byte
-		n, err := nc.Read(b[:])
-		if stopping.Load() {
-			return
-		}
-		var ne net.Error
-		if n == 0 && errors.As(err, &ne) && ne.Timeout() {
-			return
-		}
-		if n > 0 {
-			gone(fmt.Errorf("%w (it sent data before its 101)", errClientGone))
-			return
-		}
-		gone(fmt.Errorf("%w: %w", errClientGone, err))
-	}()
-	return func() {
-		stopping.Store(true)
-		_ = nc.SetReadDeadline(time.Unix(1, 0))
-		<-done
-		_ = nc.SetReadDeadline(time.Time{})
-	}
 }
 
 // refuseUpstream answers a client whose upstream could not be opened:

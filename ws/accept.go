@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -367,4 +368,47 @@ func requestURL(r *http.Request, nc net.Conn) *url.URL {
 	}
 	u.Host = r.Host
 	return &u
+}
+
+// WatchPeer watches the client of a raw connection (ReadUpgrade) while
+// the application decides how to answer it, as a proxy does while it
+// opens its upstream: gone is called with the read's error if the client
+// hangs up (FIN, TLS close_notify, reset) before until. Bytes the client
+// sends meanwhile stay buffered for the connection, unread: a client that
+// pipelines frames behind its request loses nothing (the watch ends when
+// the read buffer is full). stop ends the watch and returns once it has
+// ended; call it before Accept or Reject. The watch runs on one goroutine
+// and uses the connection's read deadline, which stop clears.
+func (u *Upgrade) WatchPeer(until time.Time, gone func(error)) (stop func()) {
+	if u.nc == nil || u.br == nil {
+		return func() {}
+	}
+	_ = u.nc.SetReadDeadline(until)
+	var stopping atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			n := u.br.Buffered() + 1
+			if n > u.br.Size() {
+				return // a full buffer: the handshake's own bounds apply
+			}
+			_, err := u.br.Peek(n)
+			if err == nil {
+				continue
+			}
+			var ne net.Error
+			if stopping.Load() || errors.As(err, &ne) && ne.Timeout() {
+				return
+			}
+			gone(err)
+			return
+		}
+	}()
+	return func() {
+		stopping.Store(true)
+		_ = u.nc.SetReadDeadline(time.Unix(1, 0))
+		<-done
+		_ = u.nc.SetReadDeadline(time.Time{})
+	}
 }
