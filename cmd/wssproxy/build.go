@@ -87,6 +87,15 @@ func offIfZero(d time.Duration) time.Duration {
 	return d
 }
 
+// unlimitedIfZero maps a configured rate of 0 ("no limit") to the
+// negative value proxy.Route takes for it.
+func unlimitedIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // route builds a proxy.Route; an empty upstream starts the built-in echo
 // server (once).
 func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
@@ -96,6 +105,7 @@ func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
 		MaxFrameSize: rc.maxFrame, MaxMessageSize: rc.maxMessage, OutgoingFrameSize: rc.outgoingFrame,
 		PingInterval: offIfZero(rc.pingInterval), PongTimeout: rc.pongTimeout, IdleTimeout: rc.idleTimeout,
 		FrameTimeout: offIfZero(rc.frameTimeout), WriteTimeout: offIfZero(rc.writeTimeout),
+		MaxControlRate: unlimitedIfZero(rc.maxControlRate), MaxTinyFrameRate: unlimitedIfZero(rc.maxTinyFrameRate),
 	}
 	if rc.upstream == "" {
 		if b.echoURL == "" {

@@ -302,7 +302,10 @@ func (d *decoder) boolean(n *yaml.Node, path string, dst *bool) {
 }
 
 // positiveInt reads an integer greater than zero.
-func (d *decoder) positiveInt(n *yaml.Node, path string, dst *int) {
+func (d *decoder) positiveInt(n *yaml.Node, path string, dst *int) { d.wholeNumber(n, path, dst, 1) }
+
+// wholeNumber reads an integer of at least least.
+func (d *decoder) wholeNumber(n *yaml.Node, path string, dst *int, least int) {
 	v, ok := d.scalar(n, path, "a number")
 	if !ok {
 		return
@@ -312,8 +315,12 @@ func (d *decoder) positiveInt(n *yaml.Node, path string, dst *int) {
 		d.failf(n, path, "%q is not a whole number", v)
 		return
 	}
-	if i <= 0 {
-		d.failf(n, path, "must be positive, not %d", i)
+	if i < least {
+		if least == 1 {
+			d.failf(n, path, "must be positive, not %d", i)
+		} else {
+			d.failf(n, path, "must be at least %d, not %d", least, i)
+		}
 		return
 	}
 	*dst = i
@@ -820,6 +827,7 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 		where: d.where(n, path), line: n.Line, upstreamProxy: "direct",
 		maxFrame: ws.DefaultMaxIncomingFrameSize, maxMessage: ws.DefaultMaxIncomingMessageSize, outgoingFrame: ws.DefaultOutgoingFrameSize,
 		pingInterval: proxy.DefaultPingInterval, frameTimeout: ws.DefaultFrameTimeout, writeTimeout: ws.DefaultWriteTimeout,
+		maxControlRate: proxy.DefaultMaxControlRate, maxTinyFrameRate: proxy.DefaultMaxTinyFrameRate,
 	}
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
 		"name": func(v *yaml.Node, p string) { d.str(v, p, &r.name) },
@@ -878,11 +886,13 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 			}
 			r.outgoingFrame = int(s)
 		},
-		"ping_interval": func(v *yaml.Node, p string) { d.duration(v, p, &r.pingInterval, true) },
-		"pong_timeout":  func(v *yaml.Node, p string) { d.duration(v, p, &r.pongTimeout, true) },
-		"idle_timeout":  func(v *yaml.Node, p string) { d.duration(v, p, &r.idleTimeout, true) },
-		"frame_timeout": func(v *yaml.Node, p string) { d.duration(v, p, &r.frameTimeout, true) },
-		"write_timeout": func(v *yaml.Node, p string) { d.duration(v, p, &r.writeTimeout, true) },
+		"ping_interval":       func(v *yaml.Node, p string) { d.duration(v, p, &r.pingInterval, true) },
+		"pong_timeout":        func(v *yaml.Node, p string) { d.duration(v, p, &r.pongTimeout, true) },
+		"idle_timeout":        func(v *yaml.Node, p string) { d.duration(v, p, &r.idleTimeout, true) },
+		"frame_timeout":       func(v *yaml.Node, p string) { d.duration(v, p, &r.frameTimeout, true) },
+		"max_control_rate":    func(v *yaml.Node, p string) { d.wholeNumber(v, p, &r.maxControlRate, 0) },
+		"max_tiny_frame_rate": func(v *yaml.Node, p string) { d.wholeNumber(v, p, &r.maxTinyFrameRate, 0) },
+		"write_timeout":       func(v *yaml.Node, p string) { d.duration(v, p, &r.writeTimeout, true) },
 		"extensions": func(v *yaml.Node, p string) {
 			var mode string
 			d.str(v, p, &mode)

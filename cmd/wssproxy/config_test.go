@@ -95,6 +95,7 @@ func TestConfigErrors(t *testing.T) {
 		{"idle negative", route("      - upstream: ws://x/", "        idle_timeout: -5s"), 5, "idle_timeout: must not be negative"},
 		{"pong without ping", route("      - upstream: ws://x/", "        ping_interval: 0s", "        pong_timeout: 5s"), 6, "pong_timeout: needs ping_interval"},
 		{"frame timeout negative", route("      - upstream: ws://x/", "        frame_timeout: -1s"), 5, "frame_timeout: must not be negative"},
+		{"control rate", route("      - upstream: ws://x/", "        max_control_rate: -1"), 5, "max_control_rate: must be at least 0, not -1"},
 		{"write timeout", route("      - upstream: ws://x/", "        write_timeout: soon"), 5, `write_timeout: "soon" is not a duration`},
 		{"upstream timeout zero", route("      - upstream: ws://x/", "        upstream_timeout: 0s"), 5, "upstream_timeout: must be more than 0"},
 		{"strip_path", route("      - upstream: ws://x/", "        strip_path: maybe"), 5, `strip_path: "maybe" is not true or false`},
@@ -322,6 +323,12 @@ func TestRelayTimeoutDefaults(t *testing.T) {
 	}
 	if r := routeOf("--pong-timeout", "5s", "--frame-timeout", "2s"); r.PongTimeout != 5*time.Second || r.FrameTimeout != 2*time.Second {
 		t.Errorf("flags not applied: pong %s frame %s", r.PongTimeout, r.FrameTimeout)
+	}
+	if r := routeOf(); r.MaxControlRate != 100 || r.MaxTinyFrameRate != 20000 {
+		t.Errorf("flood limits: control %d tiny %d", r.MaxControlRate, r.MaxTinyFrameRate)
+	}
+	if r := routeOf("--max-control-rate", "0", "--max-tiny-frame-rate", "5"); r.MaxControlRate >= 0 || r.MaxTinyFrameRate != 5 {
+		t.Errorf("flood limit flags: control %d tiny %d", r.MaxControlRate, r.MaxTinyFrameRate)
 	}
 	d := decoder{}
 	var n yaml.Node

@@ -53,6 +53,8 @@ type serveFlags struct {
 	idleTimeout          time.Duration
 	frameTimeout         time.Duration
 	writeTimeout         time.Duration
+	maxControlRate       int
+	maxTinyFrameRate     int
 	allowedOrigins       stringList
 	noExtensions         bool
 	maxConnections       int
@@ -150,6 +152,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.DurationVar(&c.pongTimeout, "pong-timeout", 0, "drop a leg whose keepalive pong is this late (default: the ping interval)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 0, "close both legs with 1001 after this long without data (0: never)")
 	fs.DurationVar(&c.frameTimeout, "frame-timeout", ws.DefaultFrameTimeout, "drop a peer that stops this long in the middle of a frame (1008; 0: never)")
+	fs.IntVar(&c.maxControlRate, "max-control-rate", proxy.DefaultMaxControlRate, "close a leg with 1008 that sends more pings and pongs a second (0: no limit)")
+	fs.IntVar(&c.maxTinyFrameRate, "max-tiny-frame-rate", proxy.DefaultMaxTinyFrameRate, "close a leg with 1008 that sends more data frames under 128 bytes a second (0: no limit)")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", ws.DefaultWriteTimeout, "drop a peer that takes none of a write for this long: it stopped reading (0: never)")
 	fs.BoolVar(&c.noExtensions, "no-extensions", false, "do not pass the client's WebSocket extensions (permessage-deflate) upstream, so size limits count real payload bytes")
 	fs.Var(&c.allowedOrigins, "allowed-origin", "allow only this Origin, e.g. https://app.example (repeatable; others get 403)")
@@ -214,6 +218,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 		return serveConfig{}, "", nil, fmt.Errorf("--outgoing-frame-size must be positive, not %d", c.outgoingFrame)
 	case c.maxFrame == 0 || c.maxMessage == 0:
 		return serveConfig{}, "", nil, errors.New("--max-frame-size and --max-message-size must not be 0 (use -1 for no limit)")
+	case c.maxControlRate < 0 || c.maxTinyFrameRate < 0:
+		return serveConfig{}, "", nil, errors.New("--max-control-rate and --max-tiny-frame-rate must not be negative (0: no limit)")
 	case c.pingInterval < 0 || c.idleTimeout < 0 || c.pongTimeout < 0 || c.frameTimeout < 0 || c.writeTimeout < 0:
 		return serveConfig{}, "", nil, errors.New("--ping-interval and --idle-timeout must not be negative")
 	case c.upstream == "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamProxy != "direct" || c.pause):
@@ -279,6 +285,8 @@ func (c *serveFlags) config() serveConfig {
 		idleTimeout:         c.idleTimeout,
 		frameTimeout:        c.frameTimeout,
 		writeTimeout:        c.writeTimeout,
+		maxControlRate:      c.maxControlRate,
+		maxTinyFrameRate:    c.maxTinyFrameRate,
 		allowedOrigins:      c.allowedOrigins,
 		noExtensions:        c.noExtensions,
 		pause:               c.pause,
