@@ -137,9 +137,16 @@ func (hs *serverHandshakeState) processClientHello() error {
 		return illegal("TLS 1.3 ClientHello with compression methods %v", ch.compressionMethods)
 	}
 	if len(ch.identities) == 0 {
-		// Certificates are not served here: OpenSSL without a certificate
-		// answers handshake_failure too.
-		return localAlert(AlertHandshakeFailure, "ClientHello without a pre-shared key")
+		// §9.2: a TLS 1.3 ClientHello without pre_shared_key must carry
+		// signature_algorithms and supported_groups, missing_extension
+		// otherwise. A well-formed one asks for a certificate, which is
+		// not served here: OpenSSL without a certificate answers
+		// handshake_failure too. (A Listener hands such clients to
+		// crypto/tls when it has a certificate configuration.)
+		if !ch.signatureAlgs || !ch.has(extSupportedGroups) {
+			return localAlert(AlertMissingExtension, "TLS 1.3 ClientHello without pre_shared_key, signature_algorithms or supported_groups")
+		}
+		return localAlert(AlertHandshakeFailure, "ClientHello without a pre-shared key (certificates are not served here)")
 	}
 	if len(ch.pskModes) == 0 {
 		return localAlert(AlertMissingExtension, "pre_shared_key without psk_key_exchange_modes")

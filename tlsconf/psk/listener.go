@@ -25,7 +25,10 @@ import (
 // the answer is reused by the handshake). With TLS 1.2 PSK enabled
 // (ServerConfig.MinVersion), a ClientHello offering an accepted TLS 1.2
 // PSK suite and no suite crypto/tls implements is one too, as is, with
-// ServerConfig.TLS12PreferPSK, any offering an accepted TLS 1.2 PSK suite. Browsers resuming a crypto/tls
+// ServerConfig.TLS12PreferPSK, any offering an accepted TLS 1.2 PSK suite;
+// but not one that also offers TLS 1.3 while the PSK configuration allows
+// TLS 1.3 (the PSK server would answer TLS 1.3 and refuse it: it goes to
+// crypto/tls and its certificate). Browsers resuming a crypto/tls
 // or other session also send pre_shared_key, with a ticket as identity:
 // GetKey does not know it and they get the certificate handshake, as an
 // OpenSSL server with PSK and certificates does.
@@ -195,10 +198,17 @@ func (l *Listener) wantsPSK(ctx context.Context, ch *clientHelloMsg) (bool, *loo
 // one of the accepted TLS 1.2 PSK suites, and either no suite crypto/tls
 // can serve with a certificate or TLS12PreferPSK is set. Browsers and
 // other certificate clients offer no PSK suite (OpenSSL leaves them out
-// unless a PSK callback is set).
+// unless a PSK callback is set). A client that also offers TLS 1.3 stays
+// with crypto/tls unless the PSK configuration is limited to TLS 1.2
+// (MaxVersion): the PSK server would have to answer it with TLS 1.3.
 func (l *Listener) wantsPSK12(ch *clientHelloMsg) bool {
-	lo, _, err := versionRange(l.psk.MinVersion, l.psk.MaxVersion)
+	lo, hi, err := versionRange(l.psk.MinVersion, l.psk.MaxVersion)
 	if err != nil || lo > VersionTLS12 {
+		return false
+	}
+	if hi >= VersionTLS13 && slices.Contains(ch.supportedVersions, VersionTLS13) {
+		// The PSK server would answer TLS 1.3 and, without a
+		// pre_shared_key, refuse it; crypto/tls serves it a certificate.
 		return false
 	}
 	accepted := suites12For(l.psk.TLS12CipherSuites)
