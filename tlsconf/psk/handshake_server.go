@@ -37,6 +37,7 @@ type serverHandshakeState struct {
 }
 
 func (c *Conn) serverHandshake(ctx context.Context) error {
+	defer c.releasePreKeys() // the keys a Listener looked up: not kept after the handshake
 	if c.scfg == nil || c.scfg.GetKey == nil {
 		return localAlert(AlertInternalError, "psk: ServerConfig without GetKey")
 	}
@@ -467,9 +468,28 @@ func (hs *serverHandshakeState) readClientFinished() error {
 }
 
 // lookupCache holds key lookups a Listener made while routing, so the
-// handshake does not repeat them.
+// handshake does not repeat them. The keys are copies, zeroed by release
+// when the handshake ends.
 type lookupCache struct {
 	keys map[string][]byte
+}
+
+// release zeroes and drops the cached keys; a nil cache is a no-op.
+func (l *lookupCache) release() {
+	if l == nil {
+		return
+	}
+	for _, k := range l.keys {
+		clear(k)
+	}
+	l.keys = nil
+}
+
+// releasePreKeys drops the Listener's lookups (handshake over, or the
+// connection was not handed out).
+func (c *Conn) releasePreKeys() {
+	c.preKeys.release()
+	c.preKeys = nil
 }
 
 // lookupKey calls the server hook with a deadline (or uses the cache).

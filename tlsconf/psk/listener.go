@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -72,16 +73,24 @@ func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
 // when its ClientHello arrives: on the first Read, Write or
 // HandshakeContext. Deadlines apply to the underlying connection, so a
 // deadline set before the first Read (as ws.ReadUpgrade does) bounds the
-// routing and the handshake too.
+// routing and the handshake too; the routing is bounded by the PSK
+// configuration's HandshakeTimeout as well.
+//
+// Routing never holds a lock while it reads the ClientHello or looks keys
+// up: PSK, TLS, the addresses, the deadlines and Close answer at once
+// meanwhile, and Close ends the routing (the key lookups' contexts are
+// cancelled). Concurrent Read and Write calls wait for the one routing.
 type MuxConn struct {
 	raw net.Conn
 	l   *Listener
 
-	mu     sync.Mutex
-	routed bool
-	err    error
-	pskc   *Conn
-	tlsc   *tls.Conn
+	mu      sync.Mutex
+	routing chan struct{} // closed when the route is decided; nil before the first call
+	cancel  context.CancelFunc
+	closed  bool
+	err     error
+	pskc    *Conn
+	tlsc    *tls.Conn
 }
 
 // HandshakeContext reads the ClientHello, routes the connection and runs
@@ -91,8 +100,8 @@ func (m *MuxConn) HandshakeContext(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if m.pskc != nil {
-		return m.pskc.HandshakeContext(ctx)
+	if p, ok := c.(*Conn); ok {
+		return p.HandshakeContext(ctx)
 	}
 	return c.(*tls.Conn).HandshakeContext(ctx)
 }
@@ -114,48 +123,121 @@ func (m *MuxConn) TLS() *tls.Conn {
 }
 
 // route peeks at the ClientHello once and builds the secured connection.
+// The first caller routes, without holding m.mu; later callers wait for
+// it (or their ctx).
 func (m *MuxConn) route(ctx context.Context) (net.Conn, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.routed {
-		if m.err != nil {
-			return nil, m.err
+	if m.routing != nil {
+		done := m.routing
+		m.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("psk: waiting for the ClientHello: %w", ctx.Err())
 		}
-		if m.pskc != nil {
-			return m.pskc, nil
-		}
-		return m.tlsc, nil
+		return m.result()
 	}
-	m.routed = true
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	m.routing = make(chan struct{})
 	timeout := m.l.psk.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = DefaultHandshakeTimeout
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
+	m.cancel = cancel
+	m.mu.Unlock()
 	defer cancel()
-	stop := context.AfterFunc(pctx, func() { _ = m.raw.Close() })
-	defer stop()
 
-	prefix, ch := peekClientHello(m.raw)
-	pc := &prefixConn{Conn: m.raw, prefix: prefix}
-	if len(prefix) == 0 {
-		m.err = errors.New("psk: connection closed before a ClientHello")
-		_ = m.raw.Close()
-		return nil, m.err
+	r, err := m.decide(pctx)
+	m.mu.Lock()
+	if err == nil && m.closed {
+		err = ErrClosed // Close came while routing
 	}
-	usePSK, cache, err := m.l.wantsPSK(pctx, ch)
 	if err != nil {
+		if ctxErr := pctx.Err(); ctxErr != nil && !errors.Is(err, ErrClosed) {
+			err = fmt.Errorf("%w (%w)", err, ctxErr)
+		}
 		m.err = err
+	} else {
+		switch r := r.(type) {
+		case pskRoute:
+			m.pskc = r.Conn
+		case tlsRoute:
+			m.tlsc = r.Conn
+		}
+	}
+	close(m.routing)
+	m.mu.Unlock()
+	if err != nil {
+		if r != nil {
+			r.release()
+		}
 		_ = m.raw.Close()
 		return nil, err
 	}
-	if usePSK {
-		m.pskc = Server(pc, m.l.psk)
-		m.pskc.preKeys = cache
+	return r.conn(), nil
+}
+
+// result returns the route decided by another caller.
+func (m *MuxConn) result() (net.Conn, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.err != nil:
+		return nil, m.err
+	case m.pskc != nil:
 		return m.pskc, nil
 	}
-	m.tlsc = tls.Server(pc, m.l.cert)
 	return m.tlsc, nil
+}
+
+// routed is the outcome of decide: one of the two connections.
+type routed interface {
+	conn() net.Conn
+	release()
+}
+
+type pskRoute struct{ *Conn }
+
+func (r pskRoute) conn() net.Conn { return r.Conn }
+
+// release drops the keys looked up for a route that was not taken.
+func (r pskRoute) release() { r.Conn.releasePreKeys() }
+
+type tlsRoute struct{ *tls.Conn }
+
+func (r tlsRoute) conn() net.Conn { return r.Conn }
+func (r tlsRoute) release()       {}
+
+// decide reads the ClientHello (bounded by ctx: the socket is closed when
+// it ends) and picks the route.
+func (m *MuxConn) decide(ctx context.Context) (routed, error) {
+	stop := context.AfterFunc(ctx, func() { _ = m.raw.Close() })
+	defer stop()
+	prefix, ch := peekClientHello(m.raw)
+	if len(prefix) == 0 {
+		return nil, errors.New("psk: connection closed before a ClientHello")
+	}
+	pc := &prefixConn{Conn: m.raw, prefix: prefix}
+	usePSK, cache, err := m.l.wantsPSK(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	if !stop() {
+		// The deadline or Close came during the lookups: the socket is
+		// closed.
+		cache.release()
+		return nil, errors.New("psk: connection closed while routing")
+	}
+	if usePSK {
+		c := Server(pc, m.l.psk)
+		c.preKeys = cache
+		return pskRoute{c}, nil
+	}
+	return tlsRoute{tls.Server(pc, m.l.cert)}, nil
 }
 
 // wantsPSK decides the route; lookups made here are handed to the PSK
@@ -173,6 +255,8 @@ func (l *Listener) wantsPSK(ctx context.Context, ch *clientHelloMsg) (bool, *loo
 	if !ch.signatureAlgs {
 		return true, nil, nil // cannot do certificates anyway
 	}
+	// The lookups run without any lock held (see MuxConn.route). The
+	// cache keeps copies: the PSK handshake zeroes them when it ends.
 	cache := &lookupCache{keys: make(map[string][]byte)}
 	for i, id := range ch.identities {
 		if i == maxIdentities {
@@ -183,13 +267,15 @@ func (l *Listener) wantsPSK(ctx context.Context, ch *clientHelloMsg) (bool, *loo
 		}
 		key, err := callGetKey(ctx, l.psk, id.identity)
 		if err != nil {
-			return false, nil, err
+			cache.release()
+			return false, nil, fmt.Errorf("psk: routing: %w", err)
 		}
-		cache.keys[string(id.identity)] = key
+		cache.keys[string(id.identity)] = slices.Clone(key)
 		if len(key) > 0 {
 			return true, cache, nil
 		}
 	}
+	cache.release()
 	return false, nil, nil
 }
 
@@ -310,19 +396,21 @@ func (m *MuxConn) Write(b []byte) (int, error) {
 }
 
 // Close closes the connection (with close_notify once routed and
-// handshaken).
+// handshaken). During routing it ends the routing at once: the ClientHello
+// read fails and the key lookups' contexts are cancelled.
 func (m *MuxConn) Close() error {
-	if !m.mu.TryLock() {
-		// Routing in progress: closing the transport ends it.
-		return m.raw.Close()
-	}
-	p, t := m.pskc, m.tlsc
+	m.mu.Lock()
+	m.closed = true
+	cancel, p, t := m.cancel, m.pskc, m.tlsc
 	m.mu.Unlock()
 	switch {
 	case p != nil:
 		return p.Close()
 	case t != nil:
 		return t.Close()
+	}
+	if cancel != nil {
+		cancel()
 	}
 	return m.raw.Close()
 }

@@ -19,7 +19,7 @@ type ext struct {
 }
 
 // helloParts returns a valid ClientHello's fixed part and extensions.
-func helloParts(t *testing.T) (*clientHelloMsg, []ext) {
+func helloParts(t testing.TB) (*clientHelloMsg, []ext) {
 	t.Helper()
 	priv, _ := ecdh.X25519().GenerateKey(rand.Reader)
 	m := &clientHelloMsg{
