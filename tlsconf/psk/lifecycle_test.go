@@ -310,3 +310,49 @@ func TestCloseWithStuckWrite(t *testing.T) {
 		t.Fatal("the stuck Write is still blocked after Close")
 	}
 }
+
+// TestMuxCertificateHandshakeBounded: a certificate client that sends its
+// ClientHello and then nothing is cut at the PSK configuration's
+// HandshakeTimeout too, whether the handshake runs from HandshakeContext
+// or from the first Read, without any deadline set by the caller. The
+// crypto/tls route used to wait forever.
+func TestMuxCertificateHandshakeBounded(t *testing.T) {
+	cert, _, _ := testCert(t)
+	hello := firstFlight(t, func(c net.Conn) error {
+		return tls.Client(c, &tls.Config{ServerName: "localhost", InsecureSkipVerify: true}).Handshake()
+	})
+	for _, how := range []string{"HandshakeContext", "Read"} {
+		t.Run(how, func(t *testing.T) {
+			cfg := testServerConfig(t)
+			cfg.HandshakeTimeout = 300 * time.Millisecond
+			cc, sc := tcpPair(t)
+			m := Mux(sc, cfg, &tls.Config{Certificates: []tls.Certificate{cert}})
+			defer m.Close()
+			if _, err := cc.Write(hello); err != nil {
+				t.Fatal(err)
+			}
+			errc := make(chan error, 1)
+			go func() {
+				if how == "Read" {
+					_, err := m.Read(make([]byte, 1))
+					errc <- err
+					return
+				}
+				errc <- m.HandshakeContext(context.Background())
+			}()
+			select {
+			case err := <-errc:
+				if err == nil {
+					t.Fatal("handshake succeeded")
+				}
+				if m.TLS() == nil {
+					t.Fatalf("not routed to crypto/tls: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				cc.Close() // unblock it
+				<-errc
+				t.Fatal("a silent certificate client is still handshaking after 5 s")
+			}
+		})
+	}
+}

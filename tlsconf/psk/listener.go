@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,8 +74,8 @@ func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
 // when its ClientHello arrives: on the first Read, Write or
 // HandshakeContext. Deadlines apply to the underlying connection, so a
 // deadline set before the first Read (as ws.ReadUpgrade does) bounds the
-// routing and the handshake too; the routing is bounded by the PSK
-// configuration's HandshakeTimeout as well.
+// routing and the handshake too; the PSK configuration's HandshakeTimeout
+// bounds them as well, for both kinds of client.
 //
 // Routing never holds a lock while it reads the ClientHello or looks keys
 // up: PSK, TLS, the addresses, the deadlines and Close answer at once
@@ -91,19 +92,60 @@ type MuxConn struct {
 	err     error
 	pskc    *Conn
 	tlsc    *tls.Conn
+	secured net.Conn    // pskc or tlsc once the handshake succeeded
+	ready   atomic.Bool // secured is set
 }
 
 // HandshakeContext reads the ClientHello, routes the connection and runs
 // the chosen handshake. Cancelling ctx closes the connection.
+//
+// The PSK configuration's HandshakeTimeout (default
+// DefaultHandshakeTimeout) bounds the routing and the handshake together,
+// for certificate clients too; Read and Write run the handshake the same
+// way, so a client that stops mid-handshake is cut even without a
+// deadline.
 func (m *MuxConn) HandshakeContext(ctx context.Context) error {
-	c, err := m.route(ctx)
+	if m.ready.Load() {
+		return nil
+	}
+	hctx, cancel := context.WithTimeout(ctx, m.l.handshakeTimeout())
+	defer cancel()
+	c, err := m.route(hctx)
 	if err != nil {
 		return err
 	}
 	if p, ok := c.(*Conn); ok {
-		return p.HandshakeContext(ctx)
+		err = p.HandshakeContext(hctx)
+	} else {
+		err = c.(*tls.Conn).HandshakeContext(hctx)
 	}
-	return c.(*tls.Conn).HandshakeContext(ctx)
+	if err == nil {
+		m.mu.Lock()
+		m.secured = c
+		m.mu.Unlock()
+		m.ready.Store(true)
+	}
+	return err
+}
+
+// secure runs the handshake if needed and returns the secured
+// connection.
+func (m *MuxConn) secure() (net.Conn, error) {
+	if !m.ready.Load() {
+		if err := m.HandshakeContext(context.Background()); err != nil {
+			return nil, err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.secured, nil
+}
+
+func (l *Listener) handshakeTimeout() time.Duration {
+	if t := l.psk.HandshakeTimeout; t > 0 {
+		return t
+	}
+	return DefaultHandshakeTimeout
 }
 
 // PSK returns the PSK connection, or nil before routing or for a
@@ -142,11 +184,7 @@ func (m *MuxConn) route(ctx context.Context) (net.Conn, error) {
 		return nil, ErrClosed
 	}
 	m.routing = make(chan struct{})
-	timeout := m.l.psk.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
+	pctx, cancel := context.WithTimeout(ctx, m.l.handshakeTimeout())
 	m.cancel = cancel
 	m.mu.Unlock()
 	defer cancel()
@@ -377,18 +415,20 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
-// Read routes the connection if needed and reads application data.
+// Read routes the connection and runs the handshake if needed (bounded
+// as in HandshakeContext), and reads application data.
 func (m *MuxConn) Read(b []byte) (int, error) {
-	c, err := m.route(context.Background())
+	c, err := m.secure()
 	if err != nil {
 		return 0, err
 	}
 	return c.Read(b)
 }
 
-// Write routes the connection if needed and writes application data.
+// Write routes the connection and runs the handshake if needed (bounded
+// as in HandshakeContext), and writes application data.
 func (m *MuxConn) Write(b []byte) (int, error) {
-	c, err := m.route(context.Background())
+	c, err := m.secure()
 	if err != nil {
 		return 0, err
 	}
