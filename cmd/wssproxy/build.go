@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -26,7 +25,7 @@ import (
 type builder struct {
 	log      zerolog.Logger
 	echoURL  string
-	stopEcho func()
+	echo     *echo.Server // the built-in echo server, if started
 	devCAs   map[string]*certs.DevCAResult
 	devHosts map[string][]string // dev CA folder -> hosts of every listener using it
 	// Shared by every listener: the paused handshakes, the metrics, the
@@ -37,10 +36,31 @@ type builder struct {
 	admin    *adminAPI
 }
 
-func (b *builder) close() {
-	if b.stopEcho != nil {
-		b.stopEcho()
+// close stops the built-in echo server (its connections get 1001) and
+// joins it. It returns the error that had stopped it early, if any;
+// connections aborted after the grace period are only logged.
+func (b *builder) close() error {
+	if b.echo == nil {
+		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := b.echo.Shutdown(ctx, ws.StatusGoingAway, "shutting down"); err != nil {
+		if serr := b.echo.Err(); serr != nil {
+			return fmt.Errorf("built-in echo server: %w", serr)
+		}
+		b.log.Warn().Err(err).Msg("built-in echo server: connections aborted at shutdown")
+	}
+	return nil
+}
+
+// echoDone is closed if the built-in echo server stops serving (its
+// listener failed); nil (never ready) without one.
+func (b *builder) echoDone() <-chan struct{} {
+	if b.echo == nil {
+		return nil
+	}
+	return b.echo.Done()
 }
 
 // listener builds one listener's TLS, routes and proxy.Server.
@@ -109,11 +129,12 @@ func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
 	}
 	if rc.upstream == "" {
 		if b.echoURL == "" {
-			url, stop, err := startEmbeddedEcho(b.log)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
-				return r, err
+				return r, fmt.Errorf("starting the built-in echo server: %w", err)
 			}
-			b.echoURL, b.stopEcho = url, stop
+			b.echo = startEmbeddedEcho(ln, b.log)
+			b.echoURL = "ws://" + ln.Addr().String() + "/"
 		}
 		r.Upstream = b.echoURL
 		return r, nil
@@ -150,22 +171,11 @@ func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
 	return r, nil
 }
 
-// startEmbeddedEcho runs the built-in echo server on a loopback port.
-func startEmbeddedEcho(log zerolog.Logger) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("starting the built-in echo server: %w", err)
-	}
+// startEmbeddedEcho runs the built-in echo server on ln (a loopback
+// port); builder.close joins it.
+func startEmbeddedEcho(ln net.Listener, log zerolog.Logger) *echo.Server {
 	h := &echo.Handler{Accept: &ws.AcceptOptions{Options: ws.Options{MaxIncomingFrameSize: -1, MaxIncomingMessageSize: ws.DefaultMaxIncomingMessageSize}}, Logger: log}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Close()
-		_ = h.CloseAll(ctx, ws.StatusGoingAway, "shutting down")
-	}
-	return "ws://" + ln.Addr().String() + "/", stop, nil
+	return echo.Start(ln, h, nil)
 }
 
 // listenerTLS builds the client leg's TLS from the listener's certificate

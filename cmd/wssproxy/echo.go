@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,7 +23,10 @@ type echoConfig struct {
 	keyFile  string
 	maxMsg   int64
 	grace    time.Duration
-	log      logFlags
+	// handshake bounds each upgrade: TLS handshake and request header,
+	// and an idle connection after a refused request.
+	handshake time.Duration
+	log       logFlags
 }
 
 func parseEchoFlags(args []string, stderr io.Writer) (echoConfig, error) {
@@ -32,7 +34,7 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoConfig, error) {
 	fs := flag.NewFlagSet("wssproxy echo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: wssproxy echo [--listen ADDR] [--cert F --key F]\n\nA WebSocket echo server: every message comes back with its type; a close\nis answered with the same code and reason. With --cert/--key it serves wss.\n\nFlags:\n")
+		fmt.Fprint(fs.Output(), "Usage: wssproxy echo [--listen ADDR] [--cert F --key F] [--handshake-timeout D]\n\nA WebSocket echo server: every message comes back with its type; a close\nis answered with the same code and reason. With --cert/--key it serves wss.\nA client that has not sent its whole upgrade request within\n--handshake-timeout (default 10s) is disconnected.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
@@ -40,6 +42,7 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoConfig, error) {
 	fs.StringVar(&cfg.keyFile, "key", "", "PEM private key for --cert")
 	fs.Int64Var(&cfg.maxMsg, "max-message-size", ws.DefaultMaxIncomingMessageSize, "largest message (and frame) accepted, in bytes; larger closes with 1009")
 	fs.DurationVar(&cfg.grace, "grace", 10*time.Second, "on SIGTERM/SIGINT, how long to wait for connections to close")
+	fs.DurationVar(&cfg.handshake, "handshake-timeout", echo.DefaultHandshakeTimeout, "a client that has not sent its whole upgrade request (TLS handshake included) by then is disconnected")
 	fs.StringVar(&cfg.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
 	fs.StringVar(&cfg.log.level, "log-level", "info", "trace, debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -53,6 +56,9 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoConfig, error) {
 	}
 	if cfg.maxMsg <= 0 {
 		return cfg, fmt.Errorf("--max-message-size must be positive, not %d", cfg.maxMsg)
+	}
+	if cfg.handshake <= 0 {
+		return cfg, fmt.Errorf("--handshake-timeout must be positive, not %v", cfg.handshake)
 	}
 	return cfg, nil
 }
@@ -92,9 +98,6 @@ func serveEcho(ctx context.Context, cfg echoConfig, stdout io.Writer, log zerolo
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
 	}
-	if tlsConfig != nil {
-		ln = tls.NewListener(ln, tlsConfig)
-	}
 	h := &echo.Handler{
 		Accept: &ws.AcceptOptions{Options: ws.Options{
 			MaxIncomingFrameSize:   cfg.maxMsg,
@@ -102,29 +105,32 @@ func serveEcho(ctx context.Context, cfg echoConfig, stdout io.Writer, log zerolo
 		}},
 		Logger: log,
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: ws.DefaultHandshakeTimeout,
-		MaxHeaderBytes:    ws.DefaultMaxHeaderBytes,
-	}
+	srv := echo.Start(ln, h, &echo.ServerOptions{
+		HandshakeTimeout: cfg.handshake,
+		MaxHeaderBytes:   ws.DefaultMaxHeaderBytes,
+		TLSConfig:        tlsConfig,
+	})
 	url := fmt.Sprintf("%s://%s/", scheme, ln.Addr())
 	fmt.Fprintln(stdout, url)
-	log.Info().Str("url", url).Msg("echo server listening")
+	log.Info().Str("url", url).Dur("handshake_timeout", cfg.handshake).Msg("echo server listening")
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	failed := false
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serving: %w", err)
+	case <-srv.Done():
+		failed = true // the listener failed: close the connections, report it
 	case <-ctx.Done():
+		log.Info().Dur("grace", cfg.grace).Msg("shutting down: closing connections with 1001")
 	}
-	log.Info().Dur("grace", cfg.grace).Msg("shutting down: closing connections with 1001")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if err := h.CloseAll(sctx, ws.StatusGoingAway, "server shutting down"); err != nil {
+	if failed {
+		return srv.Shutdown(sctx, ws.StatusGoingAway, "server failed")
+	}
+	if err := srv.Shutdown(sctx, ws.StatusGoingAway, "server shutting down"); err != nil {
+		if serr := srv.Err(); serr != nil {
+			return serr
+		}
 		log.Warn().Err(err).Msg("connections aborted after the grace period")
 	}
-	<-errc
 	return nil
 }

@@ -92,7 +92,7 @@ type builtListener struct {
 
 // serve runs every listener until ctx ends (SIGTERM), then drains them
 // together. Everything is built and checked before the first listen.
-func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.Logger) error {
+func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.Logger) (retErr error) {
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bgCtx, stopBG := context.WithCancel(context.Background())
@@ -107,7 +107,16 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 		registry: tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{
 			MaxPending: cfg.admin.pauseMaxPending, MaxWaiters: cfg.admin.pauseMaxWaiters}),
 		metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
-	defer b.close()
+	defer func() {
+		// After the drain: the built-in echo server is joined, and the
+		// error that stopped it early is reported.
+		if err := b.close(); err != nil {
+			log.Error().Err(err).Msg("built-in echo server failed")
+			if retErr == nil {
+				retErr = err
+			}
+		}
+	}()
 	for _, l := range cfg.listeners {
 		if l.devCert {
 			// Listeners sharing a dev CA folder share its leaf: it covers
@@ -216,6 +225,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 		// One listener failed (Serve returns nil only after Shutdown):
 		// drain the others and report it.
 		log.Error().Err(firstErr).Msg("a listener failed; shutting down")
+	case <-b.echoDone():
+		// The built-in echo server's listener failed: every route using
+		// it is dead. b.close reports why.
+		log.Error().Err(b.echo.Err()).Msg("the built-in echo server failed; shutting down")
 	case <-ctx.Done():
 	}
 	log.Info().Dur("grace", cfg.grace).Int("listeners", len(built)).Msg("shutting down: closing every connection with 1001")

@@ -130,8 +130,12 @@ type ServerConfig struct {
 	// MinVersion and MaxVersion bound the versions accepted; zero means
 	// VersionTLS13. MinVersion VersionTLS12 accepts TLS 1.2 ClientHellos
 	// offering the TLS 1.2 PSK suites, for embedded devices (mbedTLS,
-	// wolfSSL, Qt without TLS 1.3 PSK); a client offering TLS 1.3 with a
-	// pre_shared_key still gets TLS 1.3. In TLS 1.2, GetKey is called
+	// wolfSSL). A client that offers TLS 1.3 gets TLS 1.3 unless
+	// MaxVersion is VersionTLS12: without a pre_shared_key it is refused
+	// (handshake_failure), because a TLS 1.2 answer would carry the RFC
+	// 8446 §4.1.3 downgrade sentinel that TLS 1.3 clients must reject.
+	// Clients that offer TLS 1.3 but do PSK only in TLS 1.2 (Qt without
+	// QT_USE_TLS_1_3_PSK) need MaxVersion VersionTLS12. In TLS 1.2, GetKey is called
 	// once with the identity from ClientKeyExchange, and the Hash field
 	// does not apply (each suite has its own PRF hash).
 	MinVersion, MaxVersion uint16
@@ -151,6 +155,8 @@ type ServerConfig struct {
 	// offers certificate suites (OpenSSL's default cipher list with a PSK
 	// callback, Qt's defaults). Without it such a client goes to
 	// crypto/tls; clients offering only PSK suites always come here.
+	// Either way a ClientHello that also offers TLS 1.3 goes to
+	// crypto/tls unless MaxVersion is VersionTLS12 (see MinVersion).
 	TLS12PreferPSK bool
 }
 

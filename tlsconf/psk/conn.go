@@ -461,41 +461,58 @@ func (c *Conn) handlePostHandshake() error {
 	return localAlert(AlertUnexpectedMessage, fmt.Sprintf("handshake message type %d after the handshake", msg[0]))
 }
 
-// Close sends close_notify (if the handshake completed and no Write is in
-// progress) and closes the underlying connection.
+// closeNotifyTimeout bounds Close and CloseWrite: the wait for a Write in
+// progress and the close_notify write together.
+const closeNotifyTimeout = time.Second
+
+// Close sends close_notify if the handshake completed, then closes the
+// underlying connection. A Write in progress is waited for, at most
+// closeNotifyTimeout (a write deadline on the underlying connection bounds
+// it and the alert; a Write still blocked then fails, and no close_notify
+// follows a half-written record). Unlike crypto/tls, which skips
+// close_notify when a Write is in flight, the peer learns that the close
+// is deliberate.
 func (c *Conn) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
 	var alertErr error
-	if c.handshakeDone.Load() && c.out.TryLock() {
-		if c.out.err == nil && !c.closeNotifySent {
-			_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			alertErr = c.sendAlertLocked(AlertCloseNotify)
-		}
-		c.out.Unlock()
+	if c.handshakeDone.Load() {
+		alertErr = c.closeNotify()
 	}
 	if err := c.conn.Close(); err != nil {
 		return err
 	}
 	if alertErr != nil && !errors.Is(alertErr, net.ErrClosed) {
-		return alertErr
+		return fmt.Errorf("psk: close_notify not sent (connection closed anyway): %w", alertErr)
 	}
 	return nil
 }
 
 // CloseWrite sends close_notify: the peer reads EOF, this side can still
-// read. The underlying connection stays open, as with crypto/tls.
+// read. The underlying connection stays open, as with crypto/tls; later
+// writes fail. Like Close it waits at most closeNotifyTimeout.
 func (c *Conn) CloseWrite() error {
 	if !c.handshakeDone.Load() {
 		return errors.New("psk: CloseWrite before the handshake completed")
 	}
+	return c.closeNotify()
+}
+
+// closeNotify sends close_notify once. Everything that blocks under the
+// write lock is a write to the underlying connection, so the write
+// deadline set first bounds both the wait for the lock and the alert.
+// Afterwards writes fail at once (nothing may follow close_notify).
+func (c *Conn) closeNotify() error {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
 	c.out.Lock()
 	defer c.out.Unlock()
-	if c.closeNotifySent {
-		return nil
+	var err error
+	if !c.closeNotifySent && c.out.err == nil {
+		err = c.sendAlertLocked(AlertCloseNotify)
 	}
-	return c.sendAlertLocked(AlertCloseNotify)
+	_ = c.conn.SetWriteDeadline(time.Now())
+	return err
 }
 
 // sendAlert sends an alert, taking the write lock.

@@ -25,6 +25,8 @@
 //     offers it, renegotiation refused (RFC 5746 empty renegotiation_info,
 //     no_renegotiation warnings), the RFC 8446 §4.1.3 downgrade sentinel
 //     on both sides. No CBC, CCM, DHE-PSK or RSA-PSK, no session resumption.
+//     A client that offers TLS 1.3 gets TLS 1.3 (refused without a
+//     pre_shared_key) unless the server's MaxVersion is VersionTLS12.
 //   - Key exchange psk_dhe_ke (default, X25519 and P-256, also P-384) and
 //     psk_ke (no forward secrecy) only when both sides opt in
 //     (ClientConfig.Modes, ServerConfig.AllowPSKOnly). The server prefers

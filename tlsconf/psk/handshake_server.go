@@ -37,6 +37,7 @@ type serverHandshakeState struct {
 }
 
 func (c *Conn) serverHandshake(ctx context.Context) error {
+	defer c.releasePreKeys() // the keys a Listener looked up: not kept after the handshake
 	if c.scfg == nil || c.scfg.GetKey == nil {
 		return localAlert(AlertInternalError, "psk: ServerConfig without GetKey")
 	}
@@ -137,9 +138,16 @@ func (hs *serverHandshakeState) processClientHello() error {
 		return illegal("TLS 1.3 ClientHello with compression methods %v", ch.compressionMethods)
 	}
 	if len(ch.identities) == 0 {
-		// Certificates are not served here: OpenSSL without a certificate
-		// answers handshake_failure too.
-		return localAlert(AlertHandshakeFailure, "ClientHello without a pre-shared key")
+		// §9.2: a TLS 1.3 ClientHello without pre_shared_key must carry
+		// signature_algorithms and supported_groups, missing_extension
+		// otherwise. A well-formed one asks for a certificate, which is
+		// not served here: OpenSSL without a certificate answers
+		// handshake_failure too. (A Listener hands such clients to
+		// crypto/tls when it has a certificate configuration.)
+		if !ch.signatureAlgs || !ch.has(extSupportedGroups) {
+			return localAlert(AlertMissingExtension, "TLS 1.3 ClientHello without pre_shared_key, signature_algorithms or supported_groups")
+		}
+		return localAlert(AlertHandshakeFailure, "ClientHello without a pre-shared key (certificates are not served here)")
 	}
 	if len(ch.pskModes) == 0 {
 		return localAlert(AlertMissingExtension, "pre_shared_key without psk_key_exchange_modes")
@@ -460,9 +468,28 @@ func (hs *serverHandshakeState) readClientFinished() error {
 }
 
 // lookupCache holds key lookups a Listener made while routing, so the
-// handshake does not repeat them.
+// handshake does not repeat them. The keys are copies, zeroed by release
+// when the handshake ends.
 type lookupCache struct {
 	keys map[string][]byte
+}
+
+// release zeroes and drops the cached keys; a nil cache is a no-op.
+func (l *lookupCache) release() {
+	if l == nil {
+		return
+	}
+	for _, k := range l.keys {
+		clear(k)
+	}
+	l.keys = nil
+}
+
+// releasePreKeys drops the Listener's lookups (handshake over, or the
+// connection was not handed out).
+func (c *Conn) releasePreKeys() {
+	c.preKeys.release()
+	c.preKeys = nil
 }
 
 // lookupKey calls the server hook with a deadline (or uses the cache).

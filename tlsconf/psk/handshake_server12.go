@@ -21,9 +21,12 @@ import (
 
 // negotiatesTLS12 decides whether a ClientHello gets TLS 1.2 (RFC 8446
 // §4.2.1, RFC 5246 §E.1): only when MinVersion allows it and the client
-// offers TLS 1.2, and then unless the client can do TLS 1.3 with a PSK
-// (a pre_shared_key) and MaxVersion allows TLS 1.3. A TLS 1.3 client
-// without a pre_shared_key but with a TLS 1.2 PSK suite gets TLS 1.2.
+// offers TLS 1.2, and then only if the client cannot do TLS 1.3 or
+// MaxVersion excludes it. A client offering TLS 1.3 always gets TLS 1.3
+// from a server that speaks it, even without a pre_shared_key (it then
+// fails, see processClientHello): a TLS 1.2 ServerHello from such a
+// server must carry the RFC 8446 §4.1.3 downgrade sentinel, which every
+// compliant TLS 1.3 client rejects.
 func (hs *serverHandshakeState) negotiatesTLS12(lo, hi uint16) bool {
 	ch := hs.ch
 	if lo > VersionTLS12 {
@@ -35,18 +38,7 @@ func (hs *serverHandshakeState) negotiatesTLS12(lo, hi uint16) bool {
 	if !offers12 {
 		return false
 	}
-	if hi == VersionTLS12 || !offers13 {
-		return true
-	}
-	if len(ch.identities) > 0 {
-		return false
-	}
-	for _, id := range suites12For(hs.cfg.TLS12CipherSuites) {
-		if slices.Contains(ch.cipherSuites, id) {
-			return true
-		}
-	}
-	return false
+	return hi == VersionTLS12 || !offers13
 }
 
 type serverHandshakeState12 struct {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,7 +27,10 @@ import (
 // the answer is reused by the handshake). With TLS 1.2 PSK enabled
 // (ServerConfig.MinVersion), a ClientHello offering an accepted TLS 1.2
 // PSK suite and no suite crypto/tls implements is one too, as is, with
-// ServerConfig.TLS12PreferPSK, any offering an accepted TLS 1.2 PSK suite. Browsers resuming a crypto/tls
+// ServerConfig.TLS12PreferPSK, any offering an accepted TLS 1.2 PSK suite;
+// but not one that also offers TLS 1.3 while the PSK configuration allows
+// TLS 1.3 (the PSK server would answer TLS 1.3 and refuse it: it goes to
+// crypto/tls and its certificate). Browsers resuming a crypto/tls
 // or other session also send pre_shared_key, with a ticket as identity:
 // GetKey does not know it and they get the certificate handshake, as an
 // OpenSSL server with PSK and certificates does.
@@ -69,29 +74,78 @@ func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
 // when its ClientHello arrives: on the first Read, Write or
 // HandshakeContext. Deadlines apply to the underlying connection, so a
 // deadline set before the first Read (as ws.ReadUpgrade does) bounds the
-// routing and the handshake too.
+// routing and the handshake too; the PSK configuration's HandshakeTimeout
+// bounds them as well, for both kinds of client.
+//
+// Routing never holds a lock while it reads the ClientHello or looks keys
+// up: PSK, TLS, the addresses, the deadlines and Close answer at once
+// meanwhile, and Close ends the routing (the key lookups' contexts are
+// cancelled). Concurrent Read and Write calls wait for the one routing.
 type MuxConn struct {
 	raw net.Conn
 	l   *Listener
 
-	mu     sync.Mutex
-	routed bool
-	err    error
-	pskc   *Conn
-	tlsc   *tls.Conn
+	mu      sync.Mutex
+	routing chan struct{} // closed when the route is decided; nil before the first call
+	cancel  context.CancelFunc
+	closed  bool
+	err     error
+	pskc    *Conn
+	tlsc    *tls.Conn
+	secured net.Conn    // pskc or tlsc once the handshake succeeded
+	ready   atomic.Bool // secured is set
 }
 
 // HandshakeContext reads the ClientHello, routes the connection and runs
 // the chosen handshake. Cancelling ctx closes the connection.
+//
+// The PSK configuration's HandshakeTimeout (default
+// DefaultHandshakeTimeout) bounds the routing and the handshake together,
+// for certificate clients too; Read and Write run the handshake the same
+// way, so a client that stops mid-handshake is cut even without a
+// deadline.
 func (m *MuxConn) HandshakeContext(ctx context.Context) error {
-	c, err := m.route(ctx)
+	if m.ready.Load() {
+		return nil
+	}
+	hctx, cancel := context.WithTimeout(ctx, m.l.handshakeTimeout())
+	defer cancel()
+	c, err := m.route(hctx)
 	if err != nil {
 		return err
 	}
-	if m.pskc != nil {
-		return m.pskc.HandshakeContext(ctx)
+	if p, ok := c.(*Conn); ok {
+		err = p.HandshakeContext(hctx)
+	} else {
+		err = c.(*tls.Conn).HandshakeContext(hctx)
 	}
-	return c.(*tls.Conn).HandshakeContext(ctx)
+	if err == nil {
+		m.mu.Lock()
+		m.secured = c
+		m.mu.Unlock()
+		m.ready.Store(true)
+	}
+	return err
+}
+
+// secure runs the handshake if needed and returns the secured
+// connection.
+func (m *MuxConn) secure() (net.Conn, error) {
+	if !m.ready.Load() {
+		if err := m.HandshakeContext(context.Background()); err != nil {
+			return nil, err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.secured, nil
+}
+
+func (l *Listener) handshakeTimeout() time.Duration {
+	if t := l.psk.HandshakeTimeout; t > 0 {
+		return t
+	}
+	return DefaultHandshakeTimeout
 }
 
 // PSK returns the PSK connection, or nil before routing or for a
@@ -111,48 +165,117 @@ func (m *MuxConn) TLS() *tls.Conn {
 }
 
 // route peeks at the ClientHello once and builds the secured connection.
+// The first caller routes, without holding m.mu; later callers wait for
+// it (or their ctx).
 func (m *MuxConn) route(ctx context.Context) (net.Conn, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.routed {
-		if m.err != nil {
-			return nil, m.err
+	if m.routing != nil {
+		done := m.routing
+		m.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("psk: waiting for the ClientHello: %w", ctx.Err())
 		}
-		if m.pskc != nil {
-			return m.pskc, nil
-		}
-		return m.tlsc, nil
+		return m.result()
 	}
-	m.routed = true
-	timeout := m.l.psk.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
 	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
+	m.routing = make(chan struct{})
+	pctx, cancel := context.WithTimeout(ctx, m.l.handshakeTimeout())
+	m.cancel = cancel
+	m.mu.Unlock()
 	defer cancel()
-	stop := context.AfterFunc(pctx, func() { _ = m.raw.Close() })
-	defer stop()
 
-	prefix, ch := peekClientHello(m.raw)
-	pc := &prefixConn{Conn: m.raw, prefix: prefix}
-	if len(prefix) == 0 {
-		m.err = errors.New("psk: connection closed before a ClientHello")
-		_ = m.raw.Close()
-		return nil, m.err
+	r, err := m.decide(pctx)
+	m.mu.Lock()
+	if err == nil && m.closed {
+		err = ErrClosed // Close came while routing
 	}
-	usePSK, cache, err := m.l.wantsPSK(pctx, ch)
 	if err != nil {
+		if ctxErr := pctx.Err(); ctxErr != nil && !errors.Is(err, ErrClosed) {
+			err = fmt.Errorf("%w (%w)", err, ctxErr)
+		}
 		m.err = err
+	} else {
+		switch r := r.(type) {
+		case pskRoute:
+			m.pskc = r.Conn
+		case tlsRoute:
+			m.tlsc = r.Conn
+		}
+	}
+	close(m.routing)
+	m.mu.Unlock()
+	if err != nil {
+		if r != nil {
+			r.release()
+		}
 		_ = m.raw.Close()
 		return nil, err
 	}
-	if usePSK {
-		m.pskc = Server(pc, m.l.psk)
-		m.pskc.preKeys = cache
+	return r.conn(), nil
+}
+
+// result returns the route decided by another caller.
+func (m *MuxConn) result() (net.Conn, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.err != nil:
+		return nil, m.err
+	case m.pskc != nil:
 		return m.pskc, nil
 	}
-	m.tlsc = tls.Server(pc, m.l.cert)
 	return m.tlsc, nil
+}
+
+// routed is the outcome of decide: one of the two connections.
+type routed interface {
+	conn() net.Conn
+	release()
+}
+
+type pskRoute struct{ *Conn }
+
+func (r pskRoute) conn() net.Conn { return r.Conn }
+
+// release drops the keys looked up for a route that was not taken.
+func (r pskRoute) release() { r.Conn.releasePreKeys() }
+
+type tlsRoute struct{ *tls.Conn }
+
+func (r tlsRoute) conn() net.Conn { return r.Conn }
+func (r tlsRoute) release()       {}
+
+// decide reads the ClientHello (bounded by ctx: the socket is closed when
+// it ends) and picks the route.
+func (m *MuxConn) decide(ctx context.Context) (routed, error) {
+	stop := context.AfterFunc(ctx, func() { _ = m.raw.Close() })
+	defer stop()
+	prefix, ch := peekClientHello(m.raw)
+	if len(prefix) == 0 {
+		return nil, errors.New("psk: connection closed before a ClientHello")
+	}
+	pc := &prefixConn{Conn: m.raw, prefix: prefix}
+	usePSK, cache, err := m.l.wantsPSK(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	if !stop() {
+		// The deadline or Close came during the lookups: the socket is
+		// closed.
+		cache.release()
+		return nil, errors.New("psk: connection closed while routing")
+	}
+	if usePSK {
+		c := Server(pc, m.l.psk)
+		c.preKeys = cache
+		return pskRoute{c}, nil
+	}
+	return tlsRoute{tls.Server(pc, m.l.cert)}, nil
 }
 
 // wantsPSK decides the route; lookups made here are handed to the PSK
@@ -170,6 +293,8 @@ func (l *Listener) wantsPSK(ctx context.Context, ch *clientHelloMsg) (bool, *loo
 	if !ch.signatureAlgs {
 		return true, nil, nil // cannot do certificates anyway
 	}
+	// The lookups run without any lock held (see MuxConn.route). The
+	// cache keeps copies: the PSK handshake zeroes them when it ends.
 	cache := &lookupCache{keys: make(map[string][]byte)}
 	for i, id := range ch.identities {
 		if i == maxIdentities {
@@ -180,13 +305,15 @@ func (l *Listener) wantsPSK(ctx context.Context, ch *clientHelloMsg) (bool, *loo
 		}
 		key, err := callGetKey(ctx, l.psk, id.identity)
 		if err != nil {
-			return false, nil, err
+			cache.release()
+			return false, nil, fmt.Errorf("psk: routing: %w", err)
 		}
-		cache.keys[string(id.identity)] = key
+		cache.keys[string(id.identity)] = slices.Clone(key)
 		if len(key) > 0 {
 			return true, cache, nil
 		}
 	}
+	cache.release()
 	return false, nil, nil
 }
 
@@ -195,10 +322,17 @@ func (l *Listener) wantsPSK(ctx context.Context, ch *clientHelloMsg) (bool, *loo
 // one of the accepted TLS 1.2 PSK suites, and either no suite crypto/tls
 // can serve with a certificate or TLS12PreferPSK is set. Browsers and
 // other certificate clients offer no PSK suite (OpenSSL leaves them out
-// unless a PSK callback is set).
+// unless a PSK callback is set). A client that also offers TLS 1.3 stays
+// with crypto/tls unless the PSK configuration is limited to TLS 1.2
+// (MaxVersion): the PSK server would have to answer it with TLS 1.3.
 func (l *Listener) wantsPSK12(ch *clientHelloMsg) bool {
-	lo, _, err := versionRange(l.psk.MinVersion, l.psk.MaxVersion)
+	lo, hi, err := versionRange(l.psk.MinVersion, l.psk.MaxVersion)
 	if err != nil || lo > VersionTLS12 {
+		return false
+	}
+	if hi >= VersionTLS13 && slices.Contains(ch.supportedVersions, VersionTLS13) {
+		// The PSK server would answer TLS 1.3 and, without a
+		// pre_shared_key, refuse it; crypto/tls serves it a certificate.
 		return false
 	}
 	accepted := suites12For(l.psk.TLS12CipherSuites)
@@ -281,18 +415,20 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
-// Read routes the connection if needed and reads application data.
+// Read routes the connection and runs the handshake if needed (bounded
+// as in HandshakeContext), and reads application data.
 func (m *MuxConn) Read(b []byte) (int, error) {
-	c, err := m.route(context.Background())
+	c, err := m.secure()
 	if err != nil {
 		return 0, err
 	}
 	return c.Read(b)
 }
 
-// Write routes the connection if needed and writes application data.
+// Write routes the connection and runs the handshake if needed (bounded
+// as in HandshakeContext), and writes application data.
 func (m *MuxConn) Write(b []byte) (int, error) {
-	c, err := m.route(context.Background())
+	c, err := m.secure()
 	if err != nil {
 		return 0, err
 	}
@@ -300,19 +436,21 @@ func (m *MuxConn) Write(b []byte) (int, error) {
 }
 
 // Close closes the connection (with close_notify once routed and
-// handshaken).
+// handshaken). During routing it ends the routing at once: the ClientHello
+// read fails and the key lookups' contexts are cancelled.
 func (m *MuxConn) Close() error {
-	if !m.mu.TryLock() {
-		// Routing in progress: closing the transport ends it.
-		return m.raw.Close()
-	}
-	p, t := m.pskc, m.tlsc
+	m.mu.Lock()
+	m.closed = true
+	cancel, p, t := m.cancel, m.pskc, m.tlsc
 	m.mu.Unlock()
 	switch {
 	case p != nil:
 		return p.Close()
 	case t != nil:
 		return t.Close()
+	}
+	if cancel != nil {
+		cancel()
 	}
 	return m.raw.Close()
 }

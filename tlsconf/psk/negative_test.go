@@ -19,7 +19,7 @@ type ext struct {
 }
 
 // helloParts returns a valid ClientHello's fixed part and extensions.
-func helloParts(t *testing.T) (*clientHelloMsg, []ext) {
+func helloParts(t testing.TB) (*clientHelloMsg, []ext) {
 	t.Helper()
 	priv, _ := ecdh.X25519().GenerateKey(rand.Reader)
 	m := &clientHelloMsg{
@@ -186,8 +186,13 @@ func TestMalformedClientHello(t *testing.T) {
 			i := find(e, extPSKModes)
 			return append(e[:i], e[i+1:]...)
 		}), alert: AlertMissingExtension},
-		{name: "no pre_shared_key", hello: withExts(func(e []ext) []ext {
+		// §9.2: without pre_shared_key, signature_algorithms is mandatory.
+		{name: "no pre_shared_key nor signature_algorithms", hello: withExts(func(e []ext) []ext {
 			return e[:find(e, extPreSharedKey)]
+		}), alert: AlertMissingExtension},
+		// A certificate client: none here (OpenSSL answers the same).
+		{name: "no pre_shared_key, certificate-capable", hello: withExts(func(e []ext) []ext {
+			return append(e[:find(e, extPreSharedKey)], ext{typ: extSignatureAlgorithms, data: []byte{0, 2, 0x04, 0x03}})
 		}), alert: AlertHandshakeFailure},
 		{name: "compression", hello: withMsg(func(m *clientHelloMsg) { m.compressionMethods = []uint8{1, 0} }), alert: AlertIllegalParameter},
 		{name: "key share outside supported_groups", hello: withMsg(func(m *clientHelloMsg) { m.keyShares[0].group = P256 }), alert: AlertIllegalParameter},

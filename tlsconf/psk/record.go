@@ -87,6 +87,9 @@ func (c *Conn) readRecord() error {
 			if !c.ccsOK || n != 1 || body[0] != 1 {
 				return localAlert(AlertUnexpectedMessage, "unexpected ChangeCipherSpec")
 			}
+			if len(c.hand) != 0 {
+				return localAlert(AlertUnexpectedMessage, "ChangeCipherSpec inside a fragmented handshake message") // §5.1
+			}
 			if err := c.uselessRecord(); err != nil {
 				return err
 			}
@@ -102,9 +105,11 @@ func (c *Conn) readRecord() error {
 			}
 			body = plain
 		} else if c.in.aead != nil {
-			if typ == recordAlert && !c.handshakeDone.Load() && n == 2 {
-				// A peer that failed before installing keys alerts in clear.
-				return c.handleAlert(body)
+			// Once keys are installed every record is protected (§5.2),
+			// alerts too: a plaintext alert is unexpected_message, as
+			// crypto/tls answers, whatever it says.
+			if typ == recordAlert && n == 2 {
+				return localAlert(AlertUnexpectedMessage, fmt.Sprintf("plaintext alert %v after the handshake keys were installed", Alert(body[1])))
 			}
 			if typ != recordApplicationData {
 				return localAlert(AlertUnexpectedMessage, fmt.Sprintf("unprotected record of type %d", typ))
@@ -119,6 +124,12 @@ func (c *Conn) readRecord() error {
 			}
 			c.skipFailed = false
 			c.in.seq++
+			// §5.4: the whole TLSInnerPlaintext (content, type and
+			// padding) is at most 2^14+1 bytes; padding does not stretch
+			// the limit.
+			if len(plain) > maxPlaintext+1 {
+				return localAlert(AlertRecordOverflow, fmt.Sprintf("TLSInnerPlaintext of %d bytes", len(plain)))
+			}
 			// TLSInnerPlaintext: strip the zero padding, the last non-zero
 			// byte is the real content type (§5.4).
 			i := len(plain) - 1
@@ -129,15 +140,19 @@ func (c *Conn) readRecord() error {
 				return localAlert(AlertUnexpectedMessage, "record without content type")
 			}
 			typ, body = plain[i], plain[:i]
-			if len(body) > maxPlaintext {
-				return localAlert(AlertRecordOverflow, "plaintext over 2^14 bytes")
-			}
 		} else if typ == recordApplicationData {
 			if c.earlySkip >= n && !c.isClient {
 				c.earlySkip -= n // 0-RTT data sent before our HelloRetryRequest
 				continue
 			}
 			return localAlert(AlertUnexpectedMessage, "application data before the handshake keys")
+		}
+
+		// §5.1: in TLS 1.3 handshake messages must not be interleaved with
+		// other record types: nothing but handshake records while part of
+		// a message is buffered.
+		if !c.tls12 && typ != recordHandshake && len(c.hand) != 0 {
+			return localAlert(AlertUnexpectedMessage, fmt.Sprintf("record of type %d inside a fragmented handshake message", typ))
 		}
 
 		switch typ {
@@ -164,8 +179,10 @@ func (c *Conn) readRecord() error {
 				continue
 			}
 			if len(c.input) != 0 {
-				// Only while a fragmented handshake message is being
-				// collected: interleaving is forbidden (§5.1).
+				// TLS 1.2 allows data between the fragments of a
+				// (refused) renegotiation hello (RFC 5246 §6.2.1), but
+				// only one record of it is buffered; TLS 1.3 never gets
+				// here (checked above).
 				return localAlert(AlertUnexpectedMessage, "application data inside a handshake message")
 			}
 			c.inputBuf = append(c.inputBuf[:0], body...)

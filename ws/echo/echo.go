@@ -27,12 +27,17 @@ type Handler struct {
 
 // ServeHTTP upgrades the request and echoes until the connection closes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.track.running.Add(1)
+	defer h.track.running.Done()
 	c, err := ws.Accept(w, r, h.Accept)
 	if err != nil {
 		h.Logger.Debug().Err(err).Str("remote", r.RemoteAddr).Msg("echo: handshake refused")
 		return
 	}
-	h.track.add(c)
+	if !h.track.add(c) {
+		c.Abort() // shutting down
+		return
+	}
 	defer h.track.remove(c)
 	err = Serve(r.Context(), c)
 	code, reason := c.CloseStatus()

@@ -10,19 +10,26 @@ import (
 // tracker remembers open connections so that a shutdown can close them
 // with a status code.
 type tracker struct {
-	mu    sync.Mutex
-	conns map[*ws.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[*ws.Conn]struct{}
+	wg      sync.WaitGroup // tracked connections
+	closing bool           // CloseAll started: later upgrades are refused
+	running sync.WaitGroup // ServeHTTP calls, joined by Server.Shutdown
 }
 
-func (t *tracker) add(c *ws.Conn) {
+// add tracks c; false once CloseAll has started (the caller aborts c).
+func (t *tracker) add(c *ws.Conn) bool {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing {
+		return false
+	}
 	if t.conns == nil {
 		t.conns = make(map[*ws.Conn]struct{})
 	}
 	t.conns[c] = struct{}{}
 	t.wg.Add(1)
-	t.mu.Unlock()
+	return true
 }
 
 func (t *tracker) remove(c *ws.Conn) {
@@ -34,9 +41,11 @@ func (t *tracker) remove(c *ws.Conn) {
 
 // CloseAll starts the closing handshake with code and reason on every open
 // connection (1001 going away on shutdown) and waits until they are all
-// closed or ctx ends; connections still open then are aborted.
+// closed or ctx ends; connections still open then are aborted. It is
+// meant for shutdown: connections upgraded after it started are aborted.
 func (h *Handler) CloseAll(ctx context.Context, code ws.StatusCode, reason string) error {
 	h.track.mu.Lock()
+	h.track.closing = true
 	conns := make([]*ws.Conn, 0, len(h.track.conns))
 	for c := range h.track.conns {
 		conns = append(conns, c)

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEchoHandshakeTimeout: "wssproxy echo" cuts a client that trickles
+// its upgrade request (a slowloris) at --handshake-timeout; it used to
+// keep it for 30 s. A prompt client is still served meanwhile.
+func TestEchoHandshakeTimeout(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := lineWriter{make(chan string, 10)}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"echo", "--listen", "127.0.0.1:0", "--log-level", "warn", "--handshake-timeout", "300ms", "--grace", "2s"}, stdout, &bytes.Buffer{})
+	}()
+	var url string
+	select {
+	case url = <-stdout.lines:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no URL printed")
+	}
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	start := time.Now()
+	stop := make(chan struct{})
+	go func() {
+		req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nX-Pad: " + strings.Repeat("a", 2000)
+		for i := 0; i < len(req); i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if _, err := nc.Write([]byte{req[i]}); err != nil {
+				return
+			}
+		}
+	}()
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.Copy(io.Discard, nc)
+	close(stop)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("slow client still connected after %v", time.Since(start))
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("slow client cut after %v, want about 300ms", d)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("echo did not stop")
+	}
+}
+
+func TestEchoHandshakeTimeoutFlag(t *testing.T) {
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"echo", "--handshake-timeout", "0s"}, &out, &out); code != 2 || !strings.Contains(out.String(), "--handshake-timeout must be positive") {
+		t.Fatalf("exit %d: %q", code, out.String())
+	}
+	out.Reset()
+	if run(context.Background(), []string{"echo", "--help"}, &out, &out) != 0 || !strings.Contains(out.String(), "-handshake-timeout") {
+		t.Fatalf("echo --help: %q", out.String())
+	}
+}

@@ -1,0 +1,192 @@
+package echo_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/ws"
+	"github.com/wssproxy/wssproxy/ws/echo"
+)
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// TestServerShutdown: Shutdown closes open connections with the given
+// code, joins the serving goroutine and reports no error.
+func TestServerShutdown(t *testing.T) {
+	s := echo.Start(listen(t), nil, nil)
+	ctx := t.Context()
+	c, _, err := ws.Dial(ctx, "ws://"+s.Addr().String()+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Abort()
+	if err := c.WriteMessage(ctx, ws.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "hi" {
+		t.Fatalf("echo %q %v", msg, err)
+	}
+	read := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadMessage(ctx)
+		read <- err
+	}()
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(sctx, ws.StatusGoingAway, "bye"); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	select {
+	case <-s.Done():
+	default:
+		t.Fatal("Shutdown returned before the serving goroutine")
+	}
+	var ce *ws.CloseError
+	if err := <-read; !errors.As(err, &ce) || ce.Code != ws.StatusGoingAway {
+		t.Fatalf("client got %v, want 1001", err)
+	}
+}
+
+// failingListener fails Accept with a permanent error.
+type failingListener struct {
+	net.Listener
+}
+
+var errBroken = errors.New("listener broken")
+
+func (failingListener) Accept() (net.Conn, error) { return nil, errBroken }
+
+// TestServerSurfacesServeError: a listener failure stops serving and is
+// reported by Done/Err and by Shutdown, never dropped.
+func TestServerSurfacesServeError(t *testing.T) {
+	ln := listen(t)
+	defer ln.Close()
+	s := echo.Start(failingListener{ln}, nil, nil)
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("serving did not stop on a failed listener")
+	}
+	if err := s.Err(); !errors.Is(err, errBroken) {
+		t.Fatalf("Err() = %v", err)
+	}
+	if err := s.Shutdown(t.Context(), ws.StatusGoingAway, ""); !errors.Is(err, errBroken) {
+		t.Fatalf("Shutdown() = %v", err)
+	}
+}
+
+// cutWithin connects, runs send (which may dribble bytes) and fails unless
+// the server closes the connection within limit.
+func cutWithin(t *testing.T, addr string, limit time.Duration, send func(net.Conn)) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	start := time.Now()
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			send(nc)
+		}
+	}()
+	_ = nc.SetReadDeadline(time.Now().Add(limit + 5*time.Second))
+	_, err = io.Copy(io.Discard, nc)
+	close(stop)
+	nc.Close()
+	<-sent
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the slow client was still connected after %v", time.Since(start))
+	}
+	if d := time.Since(start); d > limit {
+		t.Fatalf("the slow client was cut after %v, want at most %v", d, limit)
+	}
+}
+
+// TestServerHandshakeTimeout: a slowloris (header one byte at a time), a
+// silent client, a client idling after a refused request and a client
+// that never starts its TLS handshake are all cut at HandshakeTimeout.
+func TestServerHandshakeTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	limit := timeout + 1500*time.Millisecond
+	dribble := func() func(net.Conn) {
+		req := []byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nX-Pad: " + strings.Repeat("a", 1000))
+		i := 0
+		return func(nc net.Conn) {
+			if i < len(req) {
+				_, _ = nc.Write(req[i : i+1])
+				i++
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	idle := func(nc net.Conn) { time.Sleep(20 * time.Millisecond) }
+	refusedThenIdle := func() func(net.Conn) {
+		sent := false
+		return func(nc net.Conn) {
+			if !sent {
+				_, _ = nc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")) // no upgrade: refused, kept alive
+				sent = true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	s := echo.Start(listen(t), nil, &echo.ServerOptions{HandshakeTimeout: timeout})
+	defer s.Shutdown(t.Context(), ws.StatusGoingAway, "")
+	addr := s.Addr().String()
+	t.Run("slowloris", func(t *testing.T) { cutWithin(t, addr, limit, dribble()) })
+	t.Run("silent", func(t *testing.T) { cutWithin(t, addr, limit, idle) })
+	t.Run("idle after a refused request", func(t *testing.T) { cutWithin(t, addr, limit, refusedThenIdle()) })
+
+	ts := echo.Start(listen(t), nil, &echo.ServerOptions{HandshakeTimeout: timeout, TLSConfig: selfSigned(t)})
+	defer ts.Shutdown(t.Context(), ws.StatusGoingAway, "")
+	t.Run("no TLS handshake", func(t *testing.T) { cutWithin(t, ts.Addr().String(), limit, idle) })
+
+	// The server still serves a prompt client.
+	c, _, err := ws.Dial(t.Context(), "ws://"+addr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Abort()
+}
+
+func selfSigned(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
