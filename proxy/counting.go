@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"strconv"
@@ -48,7 +47,7 @@ func countUpstreamError(m *Metrics, r *Route, err error) {
 		reason = "certificate" // crypto/tls's own verification: no kinds
 	case errors.As(err, &herr):
 		reason = "handshake"
-	case errors.Is(err, context.DeadlineExceeded):
+	case isTimeout(err):
 		reason = "timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		reason = "refused"

@@ -221,7 +221,7 @@ type rateWindow struct {
 // tinyFrame is the payload size under which a data frame counts towards
 // the tiny-frame rate: such frames cost the relay far more per byte than
 // their payload is worth.
-const tinyFrame = 128
+const tinyFrame = 16
 
 // take counts a frame and returns a 1008 error when the leg exceeds a
 // rate limit: a ping flood, or a flood of tiny frames.
@@ -243,7 +243,7 @@ func (w *rateWindow) take(h ws.Header, o *relayOptions) *ws.ProtocolError {
 		return nil
 	}
 	if w.frames++; o.maxTinyFrameRate > 0 && w.frames > o.maxTinyFrameRate {
-		return &ws.ProtocolError{Code: ws.StatusPolicyViolation, Msg: "frame flood: more than " + strconv.Itoa(o.maxTinyFrameRate) + " frames under 128 bytes a second"}
+		return &ws.ProtocolError{Code: ws.StatusPolicyViolation, Msg: "frame flood: more than " + strconv.Itoa(o.maxTinyFrameRate) + " frames under 16 bytes a second"}
 	}
 	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -297,7 +299,7 @@ func TestFloodsClosedWith1008(t *testing.T) {
 		base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), MaxControlRate: 20, MaxTinyFrameRate: 200}}})
 		c := dial(t, base, nil)
 		ctx := ctxT(t)
-		for i := range 150 { // tiny messages, and frames of 128 bytes and more are not counted
+		for i := range 150 { // tiny messages, and frames of 16 bytes and more are not counted
 			size := 1
 			if i%2 == 0 {
 				size = 4096
@@ -313,4 +315,16 @@ func TestFloodsClosedWith1008(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// An upstream that never answers is a timeout whichever deadline fires
+// first: the dial's context or the socket's own (regression: an
+// "i/o timeout" was reported as "upstream unavailable").
+func TestUpstreamTimeoutReason(t *testing.T) {
+	sockTimeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	for _, err := range []error{context.DeadlineExceeded, fmt.Errorf("ws: reading the response: %w", sockTimeout)} {
+		if got := badGatewayReason(err); got != "upstream timed out" {
+			t.Errorf("badGatewayReason(%v) = %q", err, got)
+		}
+	}
 }

@@ -24,7 +24,7 @@ const DefaultPingInterval = 30 * time.Second
 // above what chat, telemetry or a browser sends, far below what a flood
 // of empty frames or pings costs to relay.
 const (
-	DefaultMaxTinyFrameRate = 20000
+	DefaultMaxTinyFrameRate = 50000
 	DefaultMaxControlRate   = 100
 )
 
@@ -90,7 +90,7 @@ type Route struct {
 	// a write for that long (it stopped reading). Default 30s each
 	// (ws.DefaultFrameTimeout, ws.DefaultWriteTimeout), negative none.
 	FrameTimeout, WriteTimeout time.Duration
-	// MaxTinyFrameRate bounds the data frames under 128 bytes a second
+	// MaxTinyFrameRate bounds the data frames under 16 bytes a second
 	// each leg may send, and MaxControlRate its pings and pongs: a leg
 	// over either is closed with 1008 (a tiny-frame or ping flood), the
 	// other leg as after a protocol error. Defaults

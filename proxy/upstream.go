@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -129,7 +130,7 @@ func badGatewayReason(err error) string {
 		return "upstream certificate refused: " + cverr.Err.Error()
 	case errors.As(err, &herr):
 		return "upstream refused the WebSocket handshake: " + strconv.Itoa(herr.Status) + " " + http.StatusText(herr.Status)
-	case errors.Is(err, context.DeadlineExceeded):
+	case isTimeout(err):
 		return "upstream timed out"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "upstream refused the connection"
@@ -154,4 +155,10 @@ func logUpstreamError(log zerolog.Logger, r *Route, err error) {
 		ev = ev.Int("upstream_status", herr.Status)
 	}
 	ev.Msg("upstream failed: answered 502")
+}
+
+// isTimeout reports a timeout, whichever fired first: the dial's context
+// deadline or the connection's own deadline (an "i/o timeout").
+func isTimeout(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
 }

@@ -324,7 +324,7 @@ func TestRelayTimeoutDefaults(t *testing.T) {
 	if r := routeOf("--pong-timeout", "5s", "--frame-timeout", "2s"); r.PongTimeout != 5*time.Second || r.FrameTimeout != 2*time.Second {
 		t.Errorf("flags not applied: pong %s frame %s", r.PongTimeout, r.FrameTimeout)
 	}
-	if r := routeOf(); r.MaxControlRate != 100 || r.MaxTinyFrameRate != 20000 {
+	if r := routeOf(); r.MaxControlRate != 100 || r.MaxTinyFrameRate != 50000 {
 		t.Errorf("flood limits: control %d tiny %d", r.MaxControlRate, r.MaxTinyFrameRate)
 	}
 	if r := routeOf("--max-control-rate", "0", "--max-tiny-frame-rate", "5"); r.MaxControlRate >= 0 || r.MaxTinyFrameRate != 5 {

@@ -127,7 +127,7 @@ type routeConfig struct {
 	frameTimeout        time.Duration
 	writeTimeout        time.Duration
 	maxControlRate      int // pings and pongs a second per leg (0: no limit)
-	maxTinyFrameRate    int // data frames under 128 bytes a second per leg (0: no limit)
+	maxTinyFrameRate    int // data frames under 16 bytes a second per leg (0: no limit)
 	allowedOrigins      []string
 	noExtensions        bool // do not pass the client's extensions upstream
 	// pause holds upstream handshakes with SSL errors for a decision

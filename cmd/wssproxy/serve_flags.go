@@ -153,7 +153,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 0, "close both legs with 1001 after this long without data (0: never)")
 	fs.DurationVar(&c.frameTimeout, "frame-timeout", ws.DefaultFrameTimeout, "drop a peer that stops this long in the middle of a frame (1008; 0: never)")
 	fs.IntVar(&c.maxControlRate, "max-control-rate", proxy.DefaultMaxControlRate, "close a leg with 1008 that sends more pings and pongs a second (0: no limit)")
-	fs.IntVar(&c.maxTinyFrameRate, "max-tiny-frame-rate", proxy.DefaultMaxTinyFrameRate, "close a leg with 1008 that sends more data frames under 128 bytes a second (0: no limit)")
+	fs.IntVar(&c.maxTinyFrameRate, "max-tiny-frame-rate", proxy.DefaultMaxTinyFrameRate, "close a leg with 1008 that sends more data frames under 16 bytes a second (0: no limit)")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", ws.DefaultWriteTimeout, "drop a peer that takes none of a write for this long: it stopped reading (0: never)")
 	fs.BoolVar(&c.noExtensions, "no-extensions", false, "do not pass the client's WebSocket extensions (permessage-deflate) upstream, so size limits count real payload bytes")
 	fs.Var(&c.allowedOrigins, "allowed-origin", "allow only this Origin, e.g. https://app.example (repeatable; others get 403)")
