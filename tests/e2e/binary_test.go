@@ -65,7 +65,7 @@ func startServeBin(t *testing.T, bin string, args ...string) *serveProc {
 		t.Fatalf("serving line %q", line)
 	}
 	url := f[2]
-	addr := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(url, "wss://"), "ws://"), "/")
+	addr, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(url, "wss://"), "ws://"), "/")
 	return &serveProc{proc: p, url: url, addr: addr}
 }
 
