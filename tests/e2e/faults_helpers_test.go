@@ -39,6 +39,7 @@ type faultUpstream struct {
 	handlers map[string]upstreamHandler
 	done     chan struct{}
 	wg       sync.WaitGroup
+	accepted atomic.Int64 // connections accepted
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -70,6 +71,7 @@ func startFaultUpstream(t *testing.T, secure bool, handlers map[string]upstreamH
 			if err != nil {
 				return
 			}
+			u.accepted.Add(1)
 			u.mu.Lock()
 			u.conns[nc] = struct{}{}
 			u.mu.Unlock()
