@@ -345,7 +345,7 @@ func TestHeavyHundredThousandCycles(t *testing.T) {
 	admin := px.adminURL(t)
 	ref := startServeBin(t, bin, flags...)
 
-	run := func(url string, n int) (failed int64, first error, took time.Duration) {
+	run := func(url string, n int) (failed int64, took time.Duration, first error) {
 		var next atomic.Int64
 		var fails atomic.Int64
 		var firstErr atomic.Value
@@ -369,7 +369,7 @@ func TestHeavyHundredThousandCycles(t *testing.T) {
 		if e := firstErr.Load(); e != nil {
 			first = e.(error)
 		}
-		return fails.Load(), first, time.Since(start)
+		return fails.Load(), time.Since(start), first
 	}
 	settle := func() resources {
 		deadline := time.Now().Add(30 * time.Second)
@@ -383,13 +383,13 @@ func TestHeavyHundredThousandCycles(t *testing.T) {
 	}
 
 	for _, p := range []*serveProc{ref, px} {
-		if failed, first, _ := run(p.url, warmup); failed > 0 {
+		if failed, _, first := run(p.url, warmup); failed > 0 {
 			t.Fatalf("warm-up: %d of %d cycles failed; first: %v", failed, warmup, first)
 		}
 	}
 	base := settle()
 	t.Logf("baseline after %d warm-up cycles: %v", warmup, base)
-	failed, first, took := run(px.url, cycles)
+	failed, took, first := run(px.url, cycles)
 	t.Logf("%d connect/echo/close cycles with %d workers in %v (%.0f cycles/s), %d failed", cycles, workers,
 		took.Round(time.Millisecond), float64(cycles)/took.Seconds(), failed)
 	if failed > 0 {
