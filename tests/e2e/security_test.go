@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -294,26 +295,56 @@ func opensslTry(t *testing.T, bin, addr string, args ...string) (proto, cipher, 
 	return "", "", out
 }
 
-var negotiated = regexp.MustCompile(`New, (\S+), Cipher is (\S+)`)
+var negotiated = regexp.MustCompile(`(?:New|Reused), (\S+), Cipher is (\S+)`) // "Reused" with a PSK
 
-// TLS versions and cipher suites of serve's certificate listener, as
-// openssl s_client sees them: TLS 1.0 and 1.1 refused, 1.2 and 1.3
-// accepted, and of every TLS 1.2 suite openssl can offer only
-// ECDHE with an AEAD is accepted (no RSA key exchange, no CBC, no
-// RC4/3DES/NULL).
+// TLS versions and cipher suites of serve's listeners, as openssl
+// s_client sees them, for certificate clients and for TLS-PSK devices
+// (the project's own PSK stack, with --psk-tls12): TLS 1.0 and 1.1
+// refused, 1.2 and 1.3 accepted, and of every TLS 1.2 suite openssl can
+// offer, tried one at a time, only AEAD suites without RSA key exchange
+// are accepted (no CBC, RC4, 3DES, NULL, no RSA or RSA-PSK key exchange).
 func TestTLSVersionsAndSuites(t *testing.T) {
 	t.Parallel()
 	bin := testpeer.LookPath(t, "openssl", "apt-get install openssl")
 	t.Logf("peer: %s", testpeer.ProgramVersion(bin, "version"))
-	px := startServe(t, devCert()...)
-	// @SECLEVEL=0: openssl's own defaults would refuse old versions and
-	// weak suites itself, and the test would prove nothing about serve.
-	weak := "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	pskFile := filepath.Join(t.TempDir(), "psk.txt")
+	if err := os.WriteFile(pskFile, []byte("device-1:"+hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []struct {
+		name  string
+		flags []string
+		// suites is openssl's cipher list for TLS 1.2 and below (with
+		// @SECLEVEL=0: openssl's own defaults would refuse old versions
+		// and weak suites itself, and the test would prove nothing);
+		// client are the s_client flags of this kind of client.
+		suites string
+		client []string
+		kx     []string // the TLS 1.2 key exchanges allowed
+	}{
+		{"certificate", devCert(), "ALL:COMPLEMENTOFALL:@SECLEVEL=0", nil, []string{"ECDH"}},
+		{"psk", []string{"--psk-file", pskFile, "--psk-tls12"}, "PSK:@SECLEVEL=0",
+			[]string{"-psk_identity", "device-1", "-psk", hex.EncodeToString(key)}, []string{"PSK", "ECDHEPSK", "DHEPSK"}},
+	} {
+		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
+			px := startServe(t, l.flags...)
+			checkTLS(t, bin, px.addr, l.suites, l.client, l.kx)
+		})
+	}
+}
+
+func checkTLS(t *testing.T, bin, addr, suites string, client, kxOK []string) {
+	try := func(args ...string) (string, string, string) {
+		return opensslTry(t, bin, addr, append(append([]string{}, client...), args...)...)
+	}
 	for _, v := range []struct {
 		flag, name string
 		ok         bool
 	}{{"-tls1", "TLSv1", false}, {"-tls1_1", "TLSv1.1", false}, {"-tls1_2", "TLSv1.2", true}, {"-tls1_3", "TLSv1.3", true}} {
-		proto, cipher, out := opensslTry(t, bin, px.addr, v.flag, "-cipher", weak)
+		proto, cipher, out := try(v.flag, "-cipher", suites)
 		if strings.Contains(out, "no protocols available") || strings.Contains(out, "no ciphers available") {
 			t.Fatalf("%s: openssl could not offer it here, the check proves nothing:\n%s", v.name, out)
 		}
@@ -326,8 +357,8 @@ func TestTLSVersionsAndSuites(t *testing.T) {
 			t.Logf("%s: accepted %v %s", v.name, v.ok, cipher)
 		}
 	}
-	// Every TLS 1.2 suite openssl knows, one at a time.
-	list, err := exec.Command(bin, "ciphers", "-v", weak).Output()
+	// Every TLS 1.2 suite of the list, one at a time.
+	list, err := exec.Command(bin, "ciphers", "-v", suites).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,14 +370,14 @@ func TestTLSVersionsAndSuites(t *testing.T) {
 		}
 		name, kx, enc := f[0], strings.TrimPrefix(f[2], "Kx="), strings.TrimPrefix(f[4], "Enc=")
 		tried = append(tried, name)
-		proto, cipher, _ := opensslTry(t, bin, px.addr, "-tls1_2", "-cipher", name+":@SECLEVEL=0")
+		proto, cipher, _ := try("-tls1_2", "-cipher", name+":@SECLEVEL=0")
 		if proto == "" {
 			continue
 		}
 		accepted = append(accepted, cipher)
-		aead := strings.Contains(enc, "GCM") || strings.Contains(enc, "CHACHA20")
-		if kx != "ECDH" || !aead {
-			t.Errorf("TLS 1.2 suite %s accepted: key exchange %s, encryption %s (want ECDHE with an AEAD)", name, kx, enc)
+		aead := strings.Contains(enc, "GCM") || strings.Contains(enc, "CHACHA20") || strings.Contains(enc, "CCM")
+		if !slices.Contains(kxOK, kx) || !aead {
+			t.Errorf("TLS 1.2 suite %s accepted: key exchange %s, encryption %s (want %v with an AEAD)", name, kx, enc, kxOK)
 		}
 	}
 	if len(accepted) == 0 {
@@ -355,7 +386,7 @@ func TestTLSVersionsAndSuites(t *testing.T) {
 	t.Logf("TLS 1.2: %d suites tried, accepted %v", len(tried), accepted)
 	var accepted13 []string
 	for _, s := range []string{"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"} {
-		if proto, cipher, _ := opensslTry(t, bin, px.addr, "-tls1_3", "-ciphersuites", s); proto != "" {
+		if proto, cipher, _ := try("-tls1_3", "-ciphersuites", s); proto != "" {
 			accepted13 = append(accepted13, cipher)
 		}
 	}
