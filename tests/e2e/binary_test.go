@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,7 +22,8 @@ type serveProc struct {
 // devCert are the serve flags of a wss client leg with the test's dev CA.
 func devCert() []string { return []string{"--dev-cert", "--dev-cert-dir", env.devDir} }
 
-// startServe runs "wssproxy serve --listen 127.0.0.1:0 args…" and reads
+// startServe runs "wssproxy serve --listen 127.0.0.1:0 args…" (without
+// --listen when args has --config) and reads
 // the URL from its first stdout line. At cleanup it gets SIGTERM (then
 // SIGKILL), and a data race reported by the race-enabled binary fails the
 // test.
@@ -33,7 +35,11 @@ func startServe(t *testing.T, args ...string) *serveProc {
 func startServeBin(t *testing.T, bin string, args ...string) *serveProc {
 	t.Helper()
 	// --grace 3s keeps the cleanup's SIGTERM under its 5s wait; args may override it.
-	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug", "--grace", "3s"}, args...)
+	all := []string{"serve", "--log-format", "json", "--log-level", "debug", "--grace", "3s"}
+	if !slices.Contains(args, "--config") { // a config file names its own listeners
+		all = append(all, "--listen", "127.0.0.1:0")
+	}
+	all = append(all, args...)
 	cmd := exec.Command(bin, all...)
 	// Never the developer's state directory. A race-enabled binary sleeps
 	// 1s at exit by default: not here.
@@ -55,11 +61,11 @@ func startServeBin(t *testing.T, bin string, args ...string) *serveProc {
 		t.Errorf("first stdout line %q, want the serving line", first)
 	}
 	f := strings.Fields(line)
-	if len(f) < 5 || f[3] != "->" {
+	if len(f) < 5 || !slices.Contains(f[3:], "->") { // "(host H)" may come before the arrow
 		t.Fatalf("serving line %q", line)
 	}
 	url := f[2]
-	addr := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(url, "wss://"), "ws://"), "/")
+	addr, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(url, "wss://"), "ws://"), "/")
 	return &serveProc{proc: p, url: url, addr: addr}
 }
 

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,17 +28,8 @@ const rssBound = 64 << 20
 // (VmHWM) stays under rssBound. Always measured on a binary built without
 // -race, as shipped.
 func TestHeavyOneGiBThroughBinary(t *testing.T) {
-	if os.Getenv("WSSPROXY_HEAVY") != "1" {
-		t.Skip("heavy test: set WSSPROXY_HEAVY=1")
-	}
+	bin := heavyBinary(t)
 	const size = 1 << 30
-	bin := env.bin
-	if raceEnabled {
-		bin = filepath.Join(t.TempDir(), "wssproxy")
-		if err := buildBinary(bin, false); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ctx := ctxTimeout(t, 5*time.Minute)
 
 	type got struct {
@@ -171,6 +161,13 @@ func patternSum(size int64) string {
 // procStatus reads a "kB" field of /proc/PID/status, in bytes.
 func procStatus(t *testing.T, pid int, field string) int64 {
 	t.Helper()
+	return procField(t, pid, field) << 10
+}
+
+// procField reads a number field of /proc/PID/status (its unit, if any,
+// dropped).
+func procField(t *testing.T, pid int, field string) int64 {
+	t.Helper()
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -179,11 +176,11 @@ func procStatus(t *testing.T, pid int, field string) int64 {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && k == field {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			if err != nil {
 				t.Fatalf("%s: %q", field, v)
 			}
-			return kb << 10
+			return n
 		}
 	}
 	t.Fatalf("no %s in /proc/%d/status", field, pid)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // waitTimeout bounds every wait for a child process to say or do something.
@@ -22,7 +23,7 @@ const waitTimeout = 20 * time.Second
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	stderr syncBuffer
+	stderr testpeer.Buffer
 
 	mu    sync.Mutex
 	lines []string
@@ -176,24 +177,6 @@ func (p *proc) waitEvent(t *testing.T, id, name string) event {
 		return true
 	})
 	return e
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writer and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // ctxTimeout is a context for one bounded step of a test.
