@@ -68,9 +68,9 @@ func TestNoOpenProxy(t *testing.T) {
 		t.Errorf("the configured upstream got %d connections, want 1 (the route's own request)", n)
 	}
 
-	// A catch-all route serves any Host, and so an absolute-form URI
-	// naming another host, as a reverse proxy does: but only towards its
-	// configured upstream, which sees its own host and the path alone.
+	// A catch-all route serves any Host, but only towards its configured
+	// upstream, which sees its own host and the path alone. An
+	// absolute-form URI is refused outright (400), catch-all or not.
 	seen := make(chan string, 2)
 	catchAll := startFaultUpstream(t, false, map[string]upstreamHandler{
 		"/chat": func(nc net.Conn, u *ws.Upgrade, _ <-chan struct{}) {
@@ -79,7 +79,10 @@ func TestNoOpenProxy(t *testing.T) {
 		},
 	})
 	all := serveRoutes(t, true, upstreamRoute(catchAll))
-	for _, h := range []string{head("GET ws://"+otherAddr+"/chat HTTP/1.1", "127.0.0.1"), head("GET /chat HTTP/1.1", otherAddr)} {
+	if got, body := request(t, all, head("GET ws://"+otherAddr+"/chat HTTP/1.1", "127.0.0.1")); got != http.StatusBadRequest {
+		t.Errorf("absolute-form on a catch-all route: %d %q, want 400", got, body)
+	}
+	for _, h := range []string{head("GET /chat HTTP/1.1", otherAddr)} {
 		got, body := request(t, all, h)
 		select {
 		case s := <-seen:
