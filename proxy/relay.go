@@ -309,9 +309,10 @@ func (p *pair) forward(src, dst *leg, h ws.Header, r io.Reader) error {
 	return nil
 }
 
-// stream relays a frame without refragmenting it: the payload streams
-// from src to dst (ws.Conn.WriteFrameFrom), split only at the outgoing
-// frame size as before any extension concern.
+// stream relays a frame whole, its boundaries kept (an extension the
+// proxy does not know is negotiated): the payload streams from src to dst
+// (ws.Conn.WriteFrameFrom), so a src that stalls or fails mid-frame aborts
+// dst, which cannot be sent a close frame in the middle of a frame.
 func (p *pair) stream(src, dst *leg, h ws.Header, r io.Reader) error {
 	if err := dst.conn.WriteFrameFrom(p.ctx, h, r); err != nil {
 		// Drain what is left of the frame so src's state stays in step
