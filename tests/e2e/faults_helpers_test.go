@@ -234,6 +234,23 @@ func dialThrough(t *testing.T, px *serveProc, path string, opts *ws.DialOptions)
 	return c
 }
 
+// expectUpstreamLost dials path through px, whose upstream fails the
+// connection, while a steady connection runs: the client must get 1014,
+// the close line must blame the upstream, and the steady connection must
+// be unaffected.
+func expectUpstreamLost(t *testing.T, px *serveProc, path string) {
+	t.Helper()
+	st := startSteady(t, px)
+	c := dialThrough(t, px, path, nil)
+	if code, reason := readClose(t, c); code != ws.StatusBadGateway {
+		t.Errorf("client got %d %q, want 1014", code, reason)
+	} else {
+		t.Logf("client got %d %q", code, reason)
+	}
+	closedLog(t, px, c, "upstream")
+	st.check(t)
+}
+
 // readClose reads (and drops) messages until the connection ends and
 // returns the close code and reason received: 1006 and the error when it
 // ended without a close frame.

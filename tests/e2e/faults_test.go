@@ -124,18 +124,7 @@ func TestFaultUpstreamReset(t *testing.T) {
 	})
 	px := serveRoutes(t, true, upstreamRoute(up))
 	for _, path := range []string{"rst-mid-frame", "rst-mid-message"} {
-		t.Run(path, func(t *testing.T) {
-			st := startSteady(t, px)
-			c := dialThrough(t, px, path, nil)
-			code, reason := readClose(t, c)
-			if code != ws.StatusBadGateway {
-				t.Errorf("client got %d %q, want 1014", code, reason)
-			} else {
-				t.Logf("client got %d %q", code, reason)
-			}
-			closedLog(t, px, c, "upstream")
-			st.check(t)
-		})
+		t.Run(path, func(t *testing.T) { expectUpstreamLost(t, px, path) })
 	}
 }
 
@@ -373,16 +362,7 @@ func TestFaultHalfClose(t *testing.T) {
 		{"upstream-tls-close-notify", secure, "close-notify"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			px := serveRoutes(t, true, caRoute(tc.up))
-			st := startSteady(t, px)
-			c := dialThrough(t, px, tc.path, nil)
-			if code, reason := readClose(t, c); code != ws.StatusBadGateway {
-				t.Errorf("client got %d %q, want 1014", code, reason)
-			} else {
-				t.Logf("client got %d %q", code, reason)
-			}
-			closedLog(t, px, c, "upstream")
-			st.check(t)
+			expectUpstreamLost(t, serveRoutes(t, true, caRoute(tc.up)), tc.path)
 		})
 	}
 }
