@@ -98,12 +98,7 @@ func TestHandshakeFailures(t *testing.T) {
 }
 
 func TestKeyUpdateGoToGo(t *testing.T) {
-	c, s, cerr, serr := handshakePair(t, testClientConfig(t), testServerConfig(t))
-	if cerr != nil || serr != nil {
-		t.Fatal(cerr, serr)
-	}
-	defer c.Close()
-	defer s.Close()
+	c, s := openPair(t)
 	for i := 0; i < 3; i++ {
 		if err := c.KeyUpdate(true); err != nil {
 			t.Fatal(err)

@@ -70,6 +70,18 @@ func tcpPair(t testing.TB) (client, server net.Conn) {
 	return client, r.c
 }
 
+// openPair returns a client and a server Conn that completed a handshake
+// with the test configurations, both closed when the test ends.
+func openPair(t testing.TB) (c, s *Conn) {
+	t.Helper()
+	c, s, cerr, serr := handshakePair(t, testClientConfig(t), testServerConfig(t))
+	if cerr != nil || serr != nil {
+		t.Fatalf("handshake: client %v, server %v", cerr, serr)
+	}
+	t.Cleanup(func() { s.Close(); c.Close() })
+	return c, s
+}
+
 // handshakePair runs both handshakes concurrently and returns both errors.
 func handshakePair(t testing.TB, ccfg *ClientConfig, scfg *ServerConfig) (*Conn, *Conn, error, error) {
 	t.Helper()

@@ -66,12 +66,7 @@ func TestInterleavedApplicationData(t *testing.T) {
 		{"alert", sealed(recordAlert, []byte{1, byte(AlertUserCanceled)}, 0)},
 	} {
 		t.Run(between.name, func(t *testing.T) {
-			c, s, cerr, serr := handshakePair(t, testClientConfig(t), testServerConfig(t))
-			if cerr != nil || serr != nil {
-				t.Fatalf("client %v, server %v", cerr, serr)
-			}
-			defer c.Close()
-			defer s.Close()
+			c, s := openPair(t)
 			ku := marshalKeyUpdate(false)
 			sealInner(t, c, sealed(recordHandshake, ku[:2], 0))
 			sealInner(t, c, between.inner)
@@ -91,12 +86,7 @@ func TestInterleavedApplicationData(t *testing.T) {
 // TestApplicationDataAfterFragmentedKeyUpdate: the same records in an
 // allowed order still work (the fix must not reject fragmentation).
 func TestApplicationDataAfterFragmentedKeyUpdate(t *testing.T) {
-	c, s, cerr, serr := handshakePair(t, testClientConfig(t), testServerConfig(t))
-	if cerr != nil || serr != nil {
-		t.Fatalf("client %v, server %v", cerr, serr)
-	}
-	defer c.Close()
-	defer s.Close()
+	c, s := openPair(t)
 	ku := marshalKeyUpdate(false)
 	sealInner(t, c, sealed(recordHandshake, ku[:2], 0))
 	sealInner(t, c, sealed(recordHandshake, ku[2:], 0))
@@ -133,12 +123,7 @@ func TestInnerPlaintextLimit(t *testing.T) {
 		{"padding only, past the limit", 0, maxPlaintext + 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, s, cerr, serr := handshakePair(t, testClientConfig(t), testServerConfig(t))
-			if cerr != nil || serr != nil {
-				t.Fatalf("client %v, server %v", cerr, serr)
-			}
-			defer c.Close()
-			defer s.Close()
+			c, s := openPair(t)
 			content := bytes.Repeat([]byte{'x'}, tc.content)
 			if tc.content == 0 {
 				content = nil
