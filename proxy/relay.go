@@ -100,7 +100,8 @@ func newToken() []byte {
 
 // bind gives the pair its context, bound to both legs: the relay's reads
 // and writes are cancellable through it (cancel ends them all) without a
-// watch per call. It runs before the pair is visible to other goroutines.
+// watch per call. It runs before the pair is visible to other goroutines;
+// the caller cancels it when the relay is over.
 func (p *pair) bind(ctx context.Context) {
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	_ = p.client.conn.BindContext(p.ctx)
@@ -111,7 +112,6 @@ func (p *pair) bind(ctx context.Context) {
 // run relays frames both ways until both legs are closed, and returns how
 // the connection ended. ctx ending closes both legs with 1001.
 func (p *pair) run(ctx context.Context) relayResult {
-	defer p.cancel()
 	p.lastData.Store(time.Now().UnixNano())
 	stop := context.AfterFunc(ctx, func() { p.shutdown(ws.StatusGoingAway, "proxy shutting down") })
 	defer stop()
