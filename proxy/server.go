@@ -282,12 +282,12 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 			return
 		}
 	}
-	hctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
+	hctx, cancelRequest := context.WithDeadline(ctx, deadline)
 	up, err := ws.ReadUpgrade(hctx, nc, &ws.AcceptOptions{
 		MaxHeaderBytes:   s.opts.MaxHeaderBytes,
 		HandshakeTimeout: s.opts.HandshakeTimeout,
 	})
+	cancelRequest() // its timer would otherwise live as long as the connection
 	if err != nil {
 		log.Debug().Err(err).Str("peer", clientAddr).Msg("client handshake refused")
 		countRefusal(m, err)
