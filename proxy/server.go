@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -171,7 +172,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.opts.Logger.Warn().Err(err).Dur("retry_in", backoff).Msg("accept failed")
+				s.opts.Logger.Warn().Err(err).Float64("retry_in_seconds", backoff.Seconds()).Msg("accept failed")
 				time.Sleep(backoff)
 				continue
 			}
@@ -277,7 +278,15 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		var err error
 		nc, err = s.secure(ctx, nc, deadline, &log)
 		if err != nil {
-			log.Debug().Err(err).Str("peer", clientAddr).Msg("client TLS handshake failed")
+			// Info, with the cause: a device with a wrong PSK key or a
+			// client refusing the certificate must show in a normal log.
+			// A peer that closed before sending a byte (a TCP health
+			// check, a port scan) is only worth debug.
+			ev := log.Info()
+			if errors.Is(err, io.EOF) {
+				ev = log.Debug()
+			}
+			ev.Err(err).Str("peer", clientAddr).Msg("client TLS handshake failed")
 			m.ClientHandshakeFailures.With("tls").Inc()
 			return
 		}
@@ -413,7 +422,7 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 		Uint16("client_close", uint16(res.clientCode)).Uint16("upstream_close", uint16(res.upstreamCode)).
 		Int64("bytes_up", p.client.stats.bytes.Load()).Int64("bytes_down", p.upstream.stats.bytes.Load()).
 		Int64("messages_up", p.client.stats.messages.Load()).Int64("messages_down", p.upstream.stats.messages.Load()).
-		Dur("duration", time.Since(start)).
+		Float64("duration_seconds", time.Since(start).Seconds()).
 		Msg("connection closed")
 }
 
