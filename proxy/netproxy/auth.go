@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -298,12 +299,32 @@ func (n *negotiation) ntlmAuthenticate(token string, alive bool) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("%w: proxy %s sent an NTLM challenge that is not base64", ErrProtocol, n.d.name)
 	}
+	dropBadFields(challenge)
 	msg, err := ntlmssp.NewAuthenticateMessage(challenge, n.creds.user, n.creds.pass, nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: proxy %s's NTLM challenge: %v", ErrProtocol, n.d.name, err)
 	}
 	n.ntlmSent = 2
 	return SchemeNTLM + " " + base64.StdEncoding.EncodeToString(msg), nil
+}
+
+// dropBadFields empties the TargetName and TargetInfo fields of an NTLM
+// CHALLENGE message (MS-NLMP §2.2.1.2) that point outside the message.
+// squid's ntlm_fake_auth sends an old-style challenge: a garbage
+// TargetName offset (0xaaaaaaae) and no TargetInfo field at all, its
+// place taken by the target name's bytes. NTLMv2 does not need the name;
+// without TargetInfo the response covers an empty one.
+func dropBadFields(msg []byte) {
+	for _, at := range []int{12, 40} { // TargetName, TargetInfo
+		if len(msg) < at+8 {
+			return
+		}
+		n := uint64(binary.LittleEndian.Uint16(msg[at : at+2]))
+		off := uint64(binary.LittleEndian.Uint32(msg[at+4 : at+8]))
+		if off+n > uint64(len(msg)) {
+			clear(msg[at : at+8])
+		}
+	}
 }
 
 // digest answers a Digest challenge with a fresh client nonce.
