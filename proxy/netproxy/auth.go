@@ -135,7 +135,7 @@ type negotiation struct {
 
 // needsSameConn reports whether the next request must go on the
 // connection that carried the last challenge: the NTLM AUTHENTICATE.
-func (n *negotiation) needsSameConn() bool { return n.last == SchemeNTLM && n.ntlmSent == 1 }
+func (n *negotiation) needsSameConn() bool { return n.last == SchemeNTLM && n.ntlmSent == 2 }
 
 // next returns the Proxy-Authorization value for the next request after
 // a 401/407 carrying challenges, or the error that ends the dial. alive

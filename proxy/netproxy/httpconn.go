@@ -160,7 +160,25 @@ func (d *Dialer) dropBody(pc *proxyConn, resp *http.Response) bool {
 		return false // delimited by the connection's end
 	}
 	n, err := io.Copy(io.Discard, io.LimitReader(body, maxAuthBodyBytes+1))
-	return err == nil && n <= maxAuthBodyBytes && (resp.ContentLength < 0 || n == resp.ContentLength)
+	if err != nil || n > maxAuthBodyBytes || (resp.ContentLength >= 0 && n != resp.ContentLength) {
+		return false
+	}
+	if resp.ContentLength < 0 {
+		// The chunked reader stops after the last chunk: the trailer
+		// section and its empty line follow (RFC 9112 §7.1.2).
+		for total := 0; total <= d.o.MaxResponseHeaderBytes; {
+			line, err := pc.br.ReadSlice('\n')
+			if err != nil {
+				return false
+			}
+			total += len(line)
+			if len(bytes.TrimRight(line, "\r\n")) == 0 {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // tunnelConn turns pc into the tunnel: no deadline, no ctx watcher, the
