@@ -95,4 +95,3 @@ func TestNodeThroughAuthenticatingSquid(t *testing.T) {
 		}
 	})
 }
-
