@@ -292,11 +292,11 @@ func pinServer(ctx context.Context, cfg certsPinConfig, w io.Writer) error {
 		return err
 	}
 	res, err := certs.ProbeChain(ctx, cfg.addr, &certs.ProbeOptions{SNI: cfg.sni, Dial: dial, Timeout: cfg.timeout})
-	if errors.Is(err, netproxy.ErrAuthRequired) || errors.Is(err, netproxy.ErrAuthFailed) {
-		if proxyHasCredentials(cfg.proxy) {
-			return fmt.Errorf("the proxy refused the credentials: %w", err)
-		}
-		return fmt.Errorf("%w (give the credentials in the proxy URL: scheme://user:pass@host:port, or DOMAIN%%5Cuser:pass@ for NTLM; for Kerberos, kinit or KRB5CCNAME)", err)
+	switch {
+	case errors.Is(err, netproxy.ErrAuthFailed):
+		return fmt.Errorf("the proxy refused the credentials: %w", err)
+	case errors.Is(err, netproxy.ErrAuthRequired) && !proxyHasCredentials(cfg.proxy):
+		return fmt.Errorf("%w (give the credentials in the proxy URL: scheme://user:pass@host:port, DOMAIN%%5Cuser:pass@ for NTLM; for Kerberos, kinit or KRB5CCNAME)", err)
 	}
 	if err != nil {
 		return err

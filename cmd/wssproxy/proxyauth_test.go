@@ -97,12 +97,13 @@ func TestUpstreamProxyAuthSchemes(t *testing.T) {
 	}
 
 	cases := []struct {
-		name   string
-		squid  testpeer.SquidOptions
-		proxy  func(sq *testpeer.Squid) string
-		env    func(t *testing.T)
-		wrong  func(sq *testpeer.Squid) string // refused credentials
-		reason string
+		name     string
+		squid    testpeer.SquidOptions
+		proxy    func(sq *testpeer.Squid) string
+		env      func(t *testing.T)
+		wrong    func(sq *testpeer.Squid) string // refused credentials
+		wrongEnv func(t *testing.T)
+		reason   string
 	}{
 		{name: "Basic", squid: testpeer.SquidOptions{Basic: map[string]string{"alice": "s3cret"}},
 			proxy:  func(sq *testpeer.Squid) string { return "http://alice:s3cret@127.0.0.1:" + port(sq) },
@@ -125,11 +126,28 @@ func TestUpstreamProxyAuthSchemes(t *testing.T) {
 			// Without a Kerberos ticket the NTLM user is not let in.
 			wrong:  func(sq *testpeer.Squid) string { return "http://CORP%5Calice:wrong-pw@localhost:" + port(sq) },
 			reason: "upstream proxy refused: 407 Proxy Authentication Required (schemes offered: NTLM, Negotiate)"},
+		{name: "Kerberos keytab", squid: withKerberos(testpeer.SquidOptions{Users: []string{"alice@" + kdc.Realm}}),
+			proxy: func(sq *testpeer.Squid) string { return "http://localhost:" + port(sq) },
+			env: func(t *testing.T) {
+				t.Setenv("KRB5_CONFIG", kdc.Conf)
+				t.Setenv("KRB5_CLIENT_KTNAME", kdc.Keytab(t, "alice"))
+			},
+			// bob has a ticket, but the proxy lets only alice in.
+			wrong: func(sq *testpeer.Squid) string { return "http://localhost:" + port(sq) },
+			wrongEnv: func(t *testing.T) {
+				kdc.AddUser(t, "bob", "bobpw")
+				t.Setenv("KRB5_CONFIG", kdc.Conf)
+				t.Setenv("KRB5_CLIENT_KTNAME", kdc.Keytab(t, "bob"))
+			},
+			reason: "upstream proxy refused: 407 Proxy Authentication Required (schemes offered: Negotiate)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sq := testpeer.StartSquid(t, tc.squid)
 			t.Run("wrong credentials", func(t *testing.T) {
+				if tc.wrongEnv != nil {
+					tc.wrongEnv(t)
+				}
 				addr := startServeVia(t, echoAddr, ca, tc.wrong(sq))
 				if code, body := upgradeAnswer(t, addr); code != 502 || body != tc.reason {
 					t.Fatalf("got %d %q, want 502 %q", code, body, tc.reason)
@@ -150,7 +168,7 @@ func TestUpstreamProxyAuthSchemes(t *testing.T) {
 			switch tc.name {
 			case "NTLM":
 				user = `CORP\alice`
-			case "Kerberos":
+			case "Kerberos", "Kerberos keytab":
 				user = "alice@" + kdc.Realm
 			}
 			if log := sq.AccessLog(); !strings.Contains(log, user+" CONNECT "+echoAddr+" 200") {

@@ -131,6 +131,7 @@ type negotiation struct {
 	kerberosErr   error // why Negotiate could not be used
 	kerberosPass  bool  // Kerberos needs a password (no keytab or cache)
 	hookCalls     int
+	wasRefused    bool // the proxy answered credentials with 407 again
 }
 
 // needsSameConn reports whether the next request must go on the
@@ -165,6 +166,7 @@ func (n *negotiation) next(cs []authChallenge, alive bool, cerr *ConnectError) (
 		n.refused()
 	case SchemeNegotiate:
 		n.kerberosErr = errors.New("the proxy refused the Kerberos ticket")
+		n.wasRefused = true
 	}
 	n.last = ""
 
@@ -192,7 +194,10 @@ func (n *negotiation) next(cs []authChallenge, alive bool, cerr *ConnectError) (
 }
 
 // refused marks the current user name and password as refused.
-func (n *negotiation) refused() { n.creds = credentials{} }
+func (n *negotiation) refused() {
+	n.creds = credentials{}
+	n.wasRefused = true
+}
 
 // usable reports whether the options allow scheme and the proxy offers it.
 func (n *negotiation) allowed(scheme string, cs []authChallenge) bool {
@@ -347,10 +352,31 @@ func (n *negotiation) giveUp(cs []authChallenge, cerr *ConnectError) error {
 	if n.allowed(SchemeBasic, cs) && !n.basicAllowed(cs) && n.hookScheme(cs) == "" {
 		why = append(why, "Basic: not sent in clear to an http:// proxy that offers other schemes (allow it with the Basic scheme option)")
 	}
+	if n.wasRefused {
+		why = append(why, "the credentials were refused")
+	}
 	if len(why) == 0 {
 		return cerr
 	}
-	return fmt.Errorf("%w; %s", cerr, strings.Join(why, "; "))
+	return &authError{cerr: cerr, why: strings.Join(why, "; "), refused: n.wasRefused}
+}
+
+// authError is a 407 the dialer could not answer, with why.
+type authError struct {
+	cerr    *ConnectError
+	why     string
+	refused bool
+}
+
+func (e *authError) Error() string { return e.cerr.Error() + "; " + e.why }
+
+// Unwrap returns the ConnectError, and ErrAuthFailed when credentials
+// were sent and refused.
+func (e *authError) Unwrap() []error {
+	if e.refused {
+		return []error{e.cerr, ErrAuthFailed}
+	}
+	return []error{e.cerr}
 }
 
 // realmOf returns the realm of the scheme's challenge, if any (printable).

@@ -131,19 +131,19 @@ func TestSquidEachScheme(t *testing.T) {
 	t.Run("Basic", func(t *testing.T) {
 		sq := testpeer.StartSquid(t, testpeer.SquidOptions{Basic: map[string]string{"alice": "basic-pw"}})
 		checkScheme(t, url, tc, proxyURL("http", "alice", "basic-pw", sq.Addr), nil, "Basic")
-		checkRefused(t, proxyURL("http", "alice", "wrong-pw", sq.Addr), nil, "Basic")
+		checkRefused(t, proxyURL("http", "alice", "wrong-pw", sq.Addr), nil, "Basic", true)
 	})
 	t.Run("Digest", func(t *testing.T) {
 		sq := testpeer.StartSquid(t, testpeer.SquidOptions{Digest: map[string]string{"alice": "digest-pw"}})
 		checkScheme(t, url, tc, proxyURL("http", "alice", "digest-pw", sq.Addr), nil, "Digest")
-		checkRefused(t, proxyURL("http", "alice", "wrong-pw", sq.Addr), nil, "Digest")
+		checkRefused(t, proxyURL("http", "alice", "wrong-pw", sq.Addr), nil, "Digest", true)
 	})
 	t.Run("NTLM", func(t *testing.T) {
 		// ntlm_fake_auth accepts any password: the ACL lets only
 		// TESTDOM\alice in, so a wrong user is refused.
 		sq := testpeer.StartSquid(t, testpeer.SquidOptions{NTLM: true, Users: []string{`TESTDOM\alice`}})
 		checkScheme(t, url, tc, proxyURL("http", `TESTDOM\alice`, "ntlm-pw", sq.Addr), nil, "NTLM", "NTLM")
-		checkRefused(t, proxyURL("http", `TESTDOM\mallory`, "ntlm-pw", sq.Addr), nil, "NTLM")
+		checkRefused(t, proxyURL("http", `TESTDOM\mallory`, "ntlm-pw", sq.Addr), nil, "NTLM", true)
 		if log := sq.AccessLog(); !strings.Contains(log, `TESTDOM\alice CONNECT`) {
 			t.Fatalf("squid did not see the NTLM user:\n%s", log)
 		}
@@ -194,7 +194,7 @@ func TestSquidEachScheme(t *testing.T) {
 			}
 		})
 		t.Run("not configured", func(t *testing.T) {
-			checkRefused(t, localhostURL("alice", "alicepw", sq), nil, "Negotiate")
+			checkRefused(t, localhostURL("alice", "alicepw", sq), nil, "Negotiate", false)
 		})
 	})
 }
@@ -216,10 +216,14 @@ func checkScheme(t *testing.T, url string, tc *tls.Config, proxy string, opts *n
 }
 
 // checkRefused expects a 407 ConnectError (ErrAuthRequired) naming the
-// offered scheme, without the credentials.
-func checkRefused(t *testing.T, proxy string, opts *netproxy.Options, scheme string) {
+// offered scheme, without the credentials; ErrAuthFailed too when the
+// credentials were sent and refused (not when none could be used).
+func checkRefused(t *testing.T, proxy string, opts *netproxy.Options, scheme string, refused bool) {
 	t.Helper()
 	_, err := mustDialer(t, proxy, opts).DialContext(ctxT(t), "tcp", "127.0.0.1:9")
+	if errors.Is(err, netproxy.ErrAuthFailed) != refused {
+		t.Fatalf("got %v; ErrAuthFailed should be %v", err, refused)
+	}
 	var ce *netproxy.ConnectError
 	if !errors.Is(err, netproxy.ErrAuthRequired) || !errors.As(err, &ce) || ce.StatusCode != 407 || !slices.Contains(ce.Schemes, scheme) {
 		t.Fatalf("got %v; want a 407 offering %s", err, scheme)

@@ -16,7 +16,10 @@ var (
 	// SOCKS5 proxy that accepts none of the offered methods) and none
 	// were available, or the offered ones were refused by an HTTP proxy.
 	ErrAuthRequired = errors.New("netproxy: proxy authentication required")
-	// ErrAuthFailed: a SOCKS5 proxy refused the username and password.
+	// ErrAuthFailed: the proxy refused the credentials sent: a SOCKS5
+	// proxy the username and password, an HTTP proxy by answering them
+	// (Basic, Digest, NTLM, a Kerberos ticket) with 407 again. For HTTP
+	// the error is also a ConnectError and ErrAuthRequired.
 	ErrAuthFailed = errors.New("netproxy: proxy authentication failed")
 	// ErrResponseTooLarge: an HTTP proxy's response head exceeds
 	// Options.MaxResponseHeaderBytes.
