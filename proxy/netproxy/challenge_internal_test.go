@@ -69,3 +69,22 @@ func FuzzParseChallenges(f *testing.F) {
 		_, _ = bestDigest(cs)
 	})
 }
+
+// FuzzNTLMChallenge: whatever CHALLENGE message a proxy sends, answering
+// it returns a message or an error, never a panic (go-ntlmssp before
+// v0.1.1 panicked on some, GO-2026-5543).
+func FuzzNTLMChallenge(f *testing.F) {
+	for _, s := range []string{
+		"TlRMTVNTUAACAAAACQAJAK6qqqoBgoighJ8Jv8oVw84AAAAAAAA6AFdPUktHUk9VUA==", // squid's ntlm_fake_auth
+		"TlRMTVNTUAACAAAAAAAAADgAAAAFgomiESIzRFVmd4gAAAAAAAAAAAAAAAAAAAAA",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		n := &negotiation{d: &Dialer{name: "http://proxy.test"}, creds: credentials{user: `D\u`, pass: "p", ok: true}}
+		v, err := n.ntlmAuthenticate(token, true)
+		if err == nil && !strings.HasPrefix(v, "NTLM ") {
+			t.Fatalf("answer %q", v)
+		}
+	})
+}
