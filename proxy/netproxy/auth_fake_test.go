@@ -148,3 +148,29 @@ func TestProxyUnreachable(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A proxy that drops a kept-alive connection instead of answering the
+// next request (an idle timeout racing the request): the request is
+// repeated once on a new connection.
+func TestKeptAliveConnectionLost(t *testing.T) {
+	var got []string
+	proxy := scriptedProxy(t, func(conn, n int, req *http.Request) (string, bool) {
+		got = append(got, fmt.Sprintf("%d/%d %s", conn, n, strings.SplitN(req.Header.Get("Proxy-Authorization"), " ", 2)[0]))
+		switch {
+		case conn == 1 && n == 1:
+			return "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"r\"\r\nContent-Length: 0\r\n\r\n", false
+		case conn == 1:
+			return "", true // closes without an answer
+		}
+		return established, false
+	})
+	c, err := mustDialer(t, proxyURL("http", "u", "p", proxy), nil).DialContext(ctxT(t), "tcp", startEcho(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c)
+	if strings.Join(got, ",") != "1/1 ,1/2 Basic,2/1 Basic" {
+		t.Fatalf("requests %v", got)
+	}
+}
