@@ -292,8 +292,11 @@ func pinServer(ctx context.Context, cfg certsPinConfig, w io.Writer) error {
 		return err
 	}
 	res, err := certs.ProbeChain(ctx, cfg.addr, &certs.ProbeOptions{SNI: cfg.sni, Dial: dial, Timeout: cfg.timeout})
-	if errors.Is(err, netproxy.ErrAuthRequired) {
-		return fmt.Errorf("%w (give the credentials in the proxy URL: scheme://user:pass@host:port)", err)
+	switch {
+	case errors.Is(err, netproxy.ErrAuthFailed):
+		return fmt.Errorf("the proxy refused the credentials: %w", err)
+	case errors.Is(err, netproxy.ErrAuthRequired) && !proxyHasCredentials(cfg.proxy):
+		return fmt.Errorf("%w (give the credentials in the proxy URL: scheme://user:pass@host:port, DOMAIN%%5Cuser:pass@ for NTLM; for Kerberos, kinit or KRB5CCNAME)", err)
 	}
 	if err != nil {
 		return err
@@ -342,10 +345,16 @@ func pinServer(ctx context.Context, cfg certsPinConfig, w io.Writer) error {
 	return err
 }
 
+// proxyHasCredentials reports whether a --proxy URL carries user:pass.
+func proxyHasCredentials(proxy string) bool {
+	u, err := netproxy.ParseURL(proxy)
+	return err == nil && u.User != nil
+}
+
 // probeDialer returns the dial function for --proxy and a note on the
 // route for the output.
 func probeDialer(cfg certsPinConfig) (netproxy.DialFunc, string, error) {
-	opts := &netproxy.Options{Timeout: cfg.timeout}
+	opts := &netproxy.Options{Timeout: cfg.timeout, Kerberos: netproxy.KerberosFromEnvironment()}
 	switch cfg.proxy {
 	case "direct":
 		return nil, "", nil

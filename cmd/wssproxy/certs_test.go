@@ -348,6 +348,11 @@ func TestCertsPinServer(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, "407") || !strings.Contains(errOut, "give the credentials in the proxy URL") {
 			t.Fatalf("without credentials: exit %d %s", code, errOut)
 		}
+		bad := url.URL{Scheme: "http", User: url.UserPassword("carol", "wrong-pw"), Host: proxy}
+		code, _, errOut = runCmd(t, "certs", "pin", "--proxy", bad.String(), addr)
+		if code != 1 || !strings.Contains(errOut, "the proxy refused the credentials") || strings.Contains(errOut, "give the credentials") || strings.Contains(errOut, "wrong-pw") {
+			t.Fatalf("wrong credentials: exit %d %s", code, errOut)
+		}
 		u := url.URL{Scheme: "http", User: url.UserPassword("carol", "pr0xy-pw"), Host: proxy}
 		code, out, errOut := runCmd(t, "certs", "pin", "--proxy", u.String(), addr)
 		if code != 0 || strings.Contains(out+errOut, "pr0xy-pw") {
