@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -24,9 +25,17 @@ const (
 func dialExit(stderr io.Writer, err error) int {
 	var te *tlsError
 	var he *ws.HandshakeError
+	var oe *net.OpError
 	switch {
 	case errors.As(err, &te):
 		fmt.Fprintf(stderr, "wssproxy client: TLS failure: %v\n", err)
+		return exitClientTLS
+	case errors.As(err, &oe) && oe.Op == "remote error":
+		// crypto/tls reports a TLS alert from the server this way. With
+		// TLS 1.3 the server checks the client certificate after the
+		// client's handshake is done, so its refusal arrives here, while
+		// the client reads the HTTP answer.
+		fmt.Fprintf(stderr, "wssproxy client: TLS failure: the server ended the TLS session: %v (does it want a client certificate? --cert/--key)\n", err)
 		return exitClientTLS
 	case errors.As(err, &he):
 		fmt.Fprintf(stderr, "wssproxy client: handshake refused: HTTP %d %s\n", he.Status, he.Reason)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -216,6 +218,9 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 			return c, fmt.Errorf("--subprotocol %q: want a token (letters, digits and !#$%%&'*+-.^_`|~)", p)
 		}
 	}
+	if err := checkClientFiles(&c); err != nil {
+		return c, err
+	}
 	pins, err := resolvePins(c.pins)
 	if err != nil {
 		return c, err
@@ -297,6 +302,31 @@ func checkControl(what, v string) error {
 	for i := 0; i < len(v); i++ {
 		if b := v[i]; (b < ' ' && b != '\t') || b == 0x7f {
 			return fmt.Errorf("%s: control character 0x%02x refused (CR and LF would inject headers)", what, b)
+		}
+	}
+	return nil
+}
+
+// checkClientFiles reads --ca and --cert/--key once so that a missing or
+// malformed file is a usage error naming the flag and the file.
+func checkClientFiles(c *clientConfig) error {
+	if c.caFile != "" {
+		data, err := os.ReadFile(c.caFile)
+		if err != nil {
+			return fmt.Errorf("--ca: %w", err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(data) {
+			return fmt.Errorf("--ca %s: no PEM CERTIFICATE block in it", c.caFile)
+		}
+	}
+	if c.certFile != "" {
+		for _, f := range []struct{ flag, name string }{{"--cert", c.certFile}, {"--key", c.keyFile}} {
+			if _, err := os.ReadFile(f.name); err != nil {
+				return fmt.Errorf("%s: %w", f.flag, err)
+			}
+		}
+		if _, err := tls.LoadX509KeyPair(c.certFile, c.keyFile); err != nil {
+			return fmt.Errorf("--cert %s --key %s: %w", c.certFile, c.keyFile, err)
 		}
 	}
 	return nil
