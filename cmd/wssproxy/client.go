@@ -61,7 +61,7 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	c, _, err := ws.Dial(ctx, cfg.url, opts)
 	if err != nil {
-		return dialExit(stderr, err)
+		return dialExit(stderr, err, cfg.connectTimeout)
 	}
 	s.c = c
 	defer c.Abort()

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"time"
 
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -21,12 +24,19 @@ const (
 	exitClientClosedOther = 7 // the server closed with another code
 )
 
-// dialExit reports a failed ws.Dial and returns the exit status for it.
-func dialExit(stderr io.Writer, err error) int {
+// dialExit reports a failed ws.Dial and returns the exit status for it;
+// timeout is --connect-timeout.
+func dialExit(stderr io.Writer, err error, timeout time.Duration) int {
 	var te *tlsError
 	var he *ws.HandshakeError
 	var oe *net.OpError
+	var ne net.Error
 	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		// Whatever step it was (proxy, TCP, TLS, HTTP), the server did
+		// not answer in time: no connection.
+		fmt.Fprintf(stderr, "wssproxy client: cannot connect: no answer within --connect-timeout %v: %v\n", timeout, err)
+		return exitClientFailure
 	case errors.As(err, &te):
 		fmt.Fprintf(stderr, "wssproxy client: TLS failure: %v\n", err)
 		return exitClientTLS

@@ -332,7 +332,9 @@ func TestClientNodeBinary(t *testing.T) {
 	if code != exitClientOK || out != string(data) {
 		t.Fatalf("exit %d, %d bytes back (want %d), %q", code, len(out), len(data), errOut)
 	}
-	isBinary := func(m map[string]any) bool { return m["event"] == "message" && m["path"] == "/echo" && m["binary"] == true }
+	isBinary := func(m map[string]any) bool {
+		return m["event"] == "message" && m["path"] == "/echo" && m["binary"] == true
+	}
 	p.events.waitFor(t, "binary message", isBinary)
 	p.events.waitFor(t, "close", eventIs("close", "/echo"))
 	if msgs := p.events.matching(isBinary); len(msgs) != 1 {
