@@ -377,7 +377,7 @@ func writeAcceptLines(b *strings.Builder, cfg certsPinConfig, name string, leaf 
 		return
 	}
 	note := func(pinOnly, ca string) string {
-		return fmt.Sprintf("  # %s: the system roots do not trust this chain for %q, so the pin replaces CA verification; or, holding the CA that signed it, %s CA.pem with the pin", pinOnly, name, ca)
+		return fmt.Sprintf("  # %s: the system roots do not trust this chain for %q; holding its CA, use %s CA.pem instead of %s", pinOnly, name, ca, pinOnly)
 	}
 	fmt.Fprintf(b, "%s%s\n", clientLine("--pin", pin, "--pin-only"), note("--pin-only", "--ca"))
 	fmt.Fprintf(b, "%s%s\n", serveLine("--upstream-pin", pin, "--upstream-pin-only"), note("--upstream-pin-only", "--upstream-ca"))
