@@ -45,7 +45,7 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return code
 	}
 	pause := clientPause(&cfg, stdin, stderr)
-	opts, err := cfg.dialOptions(log, pause)
+	opts, err := cfg.dialOptions(log, pause, stderr)
 	if code, done := usageExit(stderr, "client", err); done {
 		return code
 	}

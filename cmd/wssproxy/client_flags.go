@@ -40,6 +40,9 @@ type clientConfig struct {
 	ignore         stringList
 	insecure       bool
 	pause          bool
+	tofu           bool
+	knownPinsFile  string
+	noKnownPins    bool
 	sni            string
 	certFile       string
 	keyFile        string
@@ -101,13 +104,22 @@ KIND[:SHA256]). --cert/--key present a client certificate.
 --pause-on-ssl-errors shows the errors and, on a terminal, asks whether to
 continue (y/n on the terminal); without a terminal the handshake fails.
 
+Known pins, like OpenSSH's known_hosts: the client reads "HOST:PORT PIN"
+lines from --known-pins (default $XDG_STATE_HOME/wssproxy/known_pins).
+A server with remembered keys must present one of them (they replace CA
+verification; another key is refused with a loud warning naming both).
+With --tofu, an unknown server's certificate is accepted on first use
+whatever its errors (they are listed) and its key is remembered. --pin
+and --psk-identity leave the file aside; --no-known-pins ignores it.
+
 Exit status:
   0  the connection ended with a closing handshake: code 1000 or 1005 (no
      code) from the server, or the server answered the close code we sent
   1  no connection (DNS, refused, timeout, proxy) or a local failure
      (unreadable or malformed input)
   2  usage error (bad flag, URL, header, pin or file)
-  3  TLS failure (certificate errors, pin mismatch, PSK refused)
+  3  TLS failure (certificate errors, pin mismatch, changed key, PSK
+     refused, client certificate refused, pause declined)
   4  handshake refused: the server answered HTTP without 101 (status shown)
   5  protocol error: the server broke RFC 6455, or closed with 1002
   6  abnormal closure: the connection ended without a close frame (1006)
@@ -129,6 +141,9 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	fs.Var(&c.ignore, "ignore-ssl-error", "accept this SSL error: KIND or KIND:SHA256 (repeatable)")
 	fs.BoolVar(&c.insecure, "insecure", false, "accept every SSL error except a pin mismatch (insecure)")
 	fs.BoolVar(&c.pause, "pause-on-ssl-errors", false, "on SSL errors, print them and ask on the terminal whether to continue (no terminal: fail)")
+	fs.BoolVar(&c.tofu, "tofu", false, "trust on first use: accept an unknown server's certificate whatever its errors and remember its key in the known-pins file")
+	fs.StringVar(&c.knownPinsFile, "known-pins", "", "file of remembered server keys, \"HOST:PORT PIN\" lines (default $XDG_STATE_HOME/wssproxy/known_pins, else ~/.local/state/wssproxy/known_pins)")
+	fs.BoolVar(&c.noKnownPins, "no-known-pins", false, "neither read nor write the known-pins file")
 	fs.StringVar(&c.sni, "sni", "", "server name to send and verify (default: the URL's host)")
 	fs.StringVar(&c.certFile, "cert", "", "PEM client certificate (chain) to present, with --key")
 	fs.StringVar(&c.keyFile, "key", "", "PEM private key of --cert")
@@ -206,6 +221,19 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	}
 	if c.pskIdentity != "" && (c.caFile != "" || len(c.pins) > 0 || len(c.ignore) > 0 || c.insecure || c.pause || c.certFile != "") {
 		return c, errors.New("a PSK connection has no certificate: drop --ca, --pin, --ignore-ssl-error, --insecure, --pause-on-ssl-errors and --cert")
+	}
+	if c.noKnownPins && (c.knownPinsFile != "" || c.tofu) {
+		return c, errors.New("--no-known-pins excludes --known-pins and --tofu")
+	}
+	if c.tofu {
+		switch {
+		case !strings.HasPrefix(strings.ToLower(c.url), "wss:"):
+			return c, errors.New("--tofu needs a wss:// URL")
+		case len(c.pins) > 0 || c.pskIdentity != "":
+			return c, errors.New("--tofu remembers a key when none is given: drop --pin (or --psk-identity)")
+		case c.pause || c.insecure || len(c.ignore) > 0:
+			return c, errors.New("--tofu accepts the first certificate by itself: drop --pause-on-ssl-errors, --insecure and --ignore-ssl-error")
+		}
 	}
 	if c.pause && c.insecure {
 		return c, errors.New("--insecure already accepts every SSL error: drop --pause-on-ssl-errors")
@@ -368,6 +396,53 @@ func looksLikePath(v string) bool {
 	return strings.ContainsRune(v, os.PathSeparator) && !strings.HasPrefix(l, "sha256/")
 }
 
+// knownPins loads the remembered keys that apply to this connection: nil
+// when the file is not used (--no-known-pins, ws://, PSK, or --pin given:
+// explicit pins decide).
+func (c clientConfig) knownPins() (*knownPins, error) {
+	if c.noKnownPins || c.pskIdentity != "" || len(c.pins) > 0 || !strings.HasPrefix(strings.ToLower(c.url), "wss:") {
+		return nil, nil
+	}
+	file := c.knownPinsFile
+	if file == "" {
+		var err error
+		if file, err = defaultKnownPinsFile(); err != nil {
+			if c.tofu {
+				return nil, fmt.Errorf("--tofu: %w (give --known-pins FILE)", err)
+			}
+			return nil, nil // no state directory: nothing remembered
+		}
+	}
+	host, err := knownPinsHost(c.url)
+	if err != nil {
+		return nil, err
+	}
+	return loadKnownPins(file, host)
+}
+
+// rememberFirstUse records the key of the server just accepted on first
+// use and says what was accepted.
+func (c clientConfig) rememberFirstUse(conn net.Conn, known *knownPins, name string, stderr io.Writer) {
+	cs, ok := conn.(interface{ ConnectionState() tls.ConnectionState })
+	if !ok || len(cs.ConnectionState().PeerCertificates) == 0 {
+		return
+	}
+	chain := cs.ConnectionState().PeerCertificates
+	var kinds []string
+	for _, e := range tlsconf.Verify(chain, tlsconf.VerifyOptions{DNSName: name}) {
+		kinds = append(kinds, e.Kind.String())
+	}
+	accepted := "the system roots trust it"
+	if len(kinds) > 0 {
+		accepted = "accepting " + strings.Join(kinds, ", ")
+	}
+	if err := known.remember(chain[0]); err != nil {
+		fmt.Fprintf(stderr, "wssproxy client: first use of %s (%s), but its key was not remembered: %v\n", known.host, accepted, err)
+		return
+	}
+	fmt.Fprintf(stderr, "first use of %s (%s): remembered its key %s in %s\n", known.host, accepted, tlsconf.SPKIPinOf(chain[0]), known.file)
+}
+
 // tlsError marks a failure of the TLS handshake (verification, pins, PSK)
 // so that the exit status can tell it from other dial failures.
 type tlsError struct{ err error }
@@ -377,15 +452,28 @@ func (e *tlsError) Unwrap() error { return e.err }
 
 // dialOptions turns the flags into ws.DialOptions; pause, if not nil,
 // completes the TLS policy (--pause-on-ssl-errors).
-func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy)) (*ws.DialOptions, error) {
+func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy), stderr io.Writer) (*ws.DialOptions, error) {
 	h, err := c.requestHeader()
 	if err != nil {
 		return nil, err
 	}
+	known, err := c.knownPins()
+	if err != nil {
+		return nil, err
+	}
 	v := verifyConfig{pins: c.pins, pinOnly: c.pinOnly, ignoreAll: c.insecure, ignore: c.ignore}
+	remembered := known != nil && len(known.pins) > 0
+	firstUse := known != nil && !remembered && c.tofu
+	if remembered {
+		// A remembered key decides, as a pin without CA verification.
+		v.pins, v.pinOnly = known.pinStrings(), true
+	}
 	pol, err := v.policy("server", log)
 	if err != nil {
 		return nil, err
+	}
+	if firstUse {
+		pol.Ignore = tlsconf.IgnorePolicy{Mode: tlsconf.IgnoreAll}
 	}
 	if pause != nil {
 		pause(&pol)
@@ -419,7 +507,17 @@ func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy
 	tlsClient := func(ctx context.Context, nc net.Conn, serverName string) (net.Conn, error) {
 		conn, err := handshake(ctx, nc, serverName)
 		if err != nil {
+			if remembered && isPinMismatch(err) {
+				fmt.Fprint(stderr, known.changedKeyMessage(presentedLeaf(err)))
+			}
 			return nil, &tlsError{err}
+		}
+		if firstUse {
+			name := serverName
+			if c.sni != "" {
+				name = c.sni
+			}
+			c.rememberFirstUse(conn, known, name, stderr)
 		}
 		return conn, nil
 	}
