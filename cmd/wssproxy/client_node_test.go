@@ -282,13 +282,13 @@ func TestClientNodeEcho(t *testing.T) {
 func TestClientNodeHeadersAndPings(t *testing.T) {
 	p := startNodeClientPeer(t)
 	code, out, errOut := clientRun(t, openStdin(t, ""), p.url("ws", "/hold?ms=400"), "--jsonl",
-		"--header", "X-Test: yes it is", "--origin", "https://app.example", "--subprotocol", "chat.v2", "--subprotocol", "chat.v1",
+		"--header", "X-Test: yes it is", "--header", "x-test: twice", "--origin", "https://app.example", "--subprotocol", "chat.v2", "--subprotocol", "chat.v1",
 		"--ping-interval", "50ms")
 	if code != exitClientOK {
 		t.Fatalf("exit %d, %q", code, errOut)
 	}
 	open := p.events.waitFor(t, "open", eventIs("open", "/hold"))
-	if open["origin"] != "https://app.example" || open["x_test"] != "yes it is" || open["protocol"] != "chat.v2" {
+	if open["origin"] != "https://app.example" || open["x_test"] != "yes it is, twice" || open["protocol"] != "chat.v2" {
 		t.Fatalf("server saw %v", open)
 	}
 	if !strings.Contains(errOut, "(subprotocol chat.v2)") {
@@ -339,5 +339,45 @@ func TestClientNodeBinary(t *testing.T) {
 	p.events.waitFor(t, "close", eventIs("close", "/echo"))
 	if msgs := p.events.matching(isBinary); len(msgs) != 1 {
 		t.Fatalf("server got %d binary messages, want 1", len(msgs))
+	}
+}
+
+// An interrupt (the command's context ending: Ctrl-C, SIGTERM) closes
+// with --close-code and waits for the answer: exit 0, and the server saw
+// the code.
+func TestClientNodeInterrupt(t *testing.T) {
+	p := startNodeClientPeer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runClient(ctx, []string{p.url("ws", "/hold?ms=20000"), "--proxy", "direct", "--close-reason", "interrupted"}, openStdin(t, ""), &out, &errb)
+	}()
+	p.events.waitFor(t, "open", eventIs("open", "/hold"))
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitClientOK {
+			t.Fatalf("exit %d, %q", code, errb.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the client did not end on interrupt")
+	}
+	p.events.waitFor(t, "close 1000", func(m map[string]any) bool {
+		return m["event"] == "close" && m["code"] == 1000.0 && m["reason"] == "interrupted"
+	})
+}
+
+// --help documents every exit status.
+func TestClientHelpListsExitStatus(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := runClient(context.Background(), []string{"--help"}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"Exit status:", "\n  0  ", "\n  1  ", "\n  2  usage error", "\n  3  TLS failure", "\n  4  handshake refused", "\n  5  protocol error", "\n  6  abnormal closure", "\n  7  the server closed"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("--help lacks %q", want)
+		}
 	}
 }
