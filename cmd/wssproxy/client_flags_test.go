@@ -143,3 +143,34 @@ func TestClientBadInputLines(t *testing.T) {
 		t.Fatalf("not UTF-8: exit %d, %q, %q", code, out, errOut)
 	}
 }
+
+// FuzzParseJSONLine: any line is either refused or gives a frame the
+// codec may send (control payloads within bounds, close codes valid on
+// the wire).
+func FuzzParseJSONLine(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"text","data":"hi"}`, `{"type":"binary","data":"AAEC/w=="}`, `{"type":"ping","data":"p"}`,
+		`{"type":"close","code":4000,"reason":"bye"}`, `{"type":"close"}`, `{"type":`, `[]`, `null`, `{"type":"text","data":"\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		op, p, code, err := parseJSONLine(line)
+		if err != nil {
+			return
+		}
+		switch op {
+		case ws.OpText, ws.OpBinary:
+		case ws.OpPing:
+			if len(p) > ws.MaxControlPayload {
+				t.Fatalf("ping payload %d bytes", len(p))
+			}
+		case ws.OpClose:
+			if !code.ValidOnWire() || len(p) > ws.MaxCloseReason {
+				t.Fatalf("close %d with %d-byte reason", code, len(p))
+			}
+		default:
+			t.Fatalf("opcode %v", op)
+		}
+	})
+}
