@@ -86,11 +86,8 @@ func (s *clientSession) run(ctx context.Context, stdin io.Reader) int {
 	var wg sync.WaitGroup
 	var inputErr atomic.Pointer[inputError]
 	defer func() {
-		// A read of stdin still waiting (a terminal, an open pipe) is
-		// woken where the file allows deadlines; otherwise, for the
-		// process's own stdin, the exit ends it.
-		if f, ok := stdin.(interface{ SetReadDeadline(time.Time) error }); !cfg.echo && ok && f.SetReadDeadline(time.Now()) != nil && stdin == io.Reader(os.Stdin) {
-			return
+		if !cfg.echo && !wakeReader(stdin) && stdin == io.Reader(os.Stdin) {
+			return // the input side still reads the process's stdin: the exit ends it
 		}
 		wg.Wait()
 	}()
@@ -132,6 +129,13 @@ func (s *clientSession) run(ctx context.Context, stdin io.Reader) int {
 		fmt.Fprintf(s.stderr, "wssproxy client: connection ended without a closing handshake: %v\n", err)
 	}
 	return status
+}
+
+// wakeReader ends a read of r still waiting (a terminal, an open pipe)
+// where r allows deadlines, and reports whether it could.
+func wakeReader(r io.Reader) bool {
+	f, ok := r.(interface{ SetReadDeadline(time.Time) error })
+	return ok && f.SetReadDeadline(time.Now()) == nil
 }
 
 // read reads frames until the connection ends and returns the error that
