@@ -161,7 +161,7 @@ func writeDevCA(w io.Writer, r *certs.DevCAResult) error {
 	fmt.Fprintf(&b, "  curl --cacert %s https://localhost:8443/\n", ca)
 	fmt.Fprintf(&b, "  SSL_CERT_FILE=%s PROGRAM    (Go and OpenSSL programs; replaces the system roots)\n", ca)
 	fmt.Fprintf(&b, "  openssl verify -CAfile %s %s\n", ca, shellQuote(r.CertFile))
-	fmt.Fprintf(&b, "\nOr pin the leaf's key instead (until a new leaf is issued):\n  --pin %s\n", r.SPKIPin)
+	fmt.Fprintf(&b, "\nOr pin the leaf's key instead (until a new leaf is issued; --pin-only: the system roots do not trust the dev CA):\n  wssproxy client wss://localhost:8443/ --pin %s --pin-only\n", r.SPKIPin)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -206,3 +206,23 @@ func TestClientConnectTimeout(t *testing.T) {
 		t.Fatalf("took %v", d)
 	}
 }
+
+// The pin line "certs dev" prints connects (port aside): the dev CA is
+// not a system root, so it carries --pin-only.
+func TestCertsDevPinLineWorks(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCmd(t, "certs", "dev", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("certs dev: exit %d %s", code, errOut)
+	}
+	m := regexp.MustCompile(`(?m)^  wssproxy client (wss://localhost:8443/ .*)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no client line:\n%s", out)
+	}
+	p := startNodeClientPeer(t, "--cert", filepath.Join(dir, "cert.pem"), "--key", filepath.Join(dir, "key.pem"))
+	args := strings.Fields(strings.Replace(m[1], ":8443/", ":"+p.port+"/", 1))
+	code, got, errOut := clientRun(t, strings.NewReader("dev\n"), args...)
+	if code != exitClientOK || got != "dev\n" {
+		t.Fatalf("%v: exit %d, %q, %q", args, code, got, errOut)
+	}
+}
