@@ -307,11 +307,9 @@ func (c clientConfig) requestHeader() (http.Header, error) {
 			return nil, err
 		}
 		switch http.CanonicalHeaderKey(name) {
-		case "Host", "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version",
+		case "Upgrade", "Connection", "Sec-Websocket-Key", "Sec-Websocket-Version",
 			"Sec-Websocket-Accept", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
-			if http.CanonicalHeaderKey(name) != "Host" {
-				return nil, fmt.Errorf("--header %s is set by the handshake itself (use --subprotocol for Sec-WebSocket-Protocol)", name)
-			}
+			return nil, fmt.Errorf("--header %s is set by the handshake itself (use --subprotocol for Sec-WebSocket-Protocol)", name)
 		}
 		h.Add(name, value)
 	}
