@@ -211,6 +211,11 @@ func (p *pair) pump(src, dst *leg) {
 			p.finish(src, dst, err)
 			return
 		}
+		// Data frames are written without a flush (the legs defer it):
+		// frames that arrived together leave together, in one write.
+		if !src.conn.FrameBuffered() {
+			_ = dst.conn.Flush(p.ctx)
+		}
 	}
 }
 

@@ -448,6 +448,7 @@ func (s *Server) legOptions(r *Route) *ws.Options {
 		CloseTimeout:           s.opts.CloseTimeout,
 		FrameTimeout:           r.FrameTimeout,
 		WriteTimeout:           r.WriteTimeout,
+		DeferFlush:             true, // the relay flushes when no further frame is at hand
 		DisableAutoPong:        true, // peer pings travel end to end
 		ManualCloseReply:       true, // a close is answered once the other leg answered it
 	}

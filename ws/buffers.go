@@ -3,6 +3,7 @@ package ws
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"net"
 	"os"
@@ -128,4 +129,42 @@ func (c *Conn) awaitReadable() error {
 	}
 	c.attachReader()
 	return nil
+}
+
+// FrameBuffered reports whether the next frame, header and payload, is
+// already in the read buffer: reading it will not wait on the network. A
+// relay uses it to coalesce writes (flush only when no further frame is
+// at hand); call it from the reading goroutine, between frames. Bytes a
+// TLS layer holds below the buffer are not counted.
+func (c *Conn) FrameBuffered() bool {
+	c.readSem <- struct{}{}
+	defer func() { <-c.readSem }()
+	if c.br == nil || c.remaining > 0 || c.readErr != nil {
+		return false
+	}
+	n := c.br.Buffered()
+	if n < 2 {
+		return false
+	}
+	b, _ := c.br.Peek(min(n, MaxHeaderSize))
+	size, length := 2, int64(b[1]&0x7f)
+	switch length {
+	case 126:
+		size += 2
+	case 127:
+		size += 8
+	}
+	if len(b) < size {
+		return false
+	}
+	switch length {
+	case 126:
+		length = int64(binary.BigEndian.Uint16(b[2:4]))
+	case 127:
+		length = int64(binary.BigEndian.Uint64(b[2:10]) & (1<<63 - 1))
+	}
+	if b[1]&0x80 != 0 {
+		size += 4
+	}
+	return int64(n)-int64(size) >= length
 }
