@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/proxy"
@@ -125,7 +126,7 @@ func (a *adminAPI) listen() error {
 }
 
 // serve starts answering on the listener.
-func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m *proxy.Metrics, stdout io.Writer, log zerolog.Logger) error {
+func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m prometheus.Gatherer, stdout io.Writer, log zerolog.Logger) error {
 	if a == nil {
 		return nil
 	}
@@ -197,7 +198,7 @@ func (a *adminAPI) curl(path string) string {
 // and logs a warning saying what is wrong and how to resume or abort.
 func pauseLogger(log zerolog.Logger, route string, m *proxy.Metrics, a *adminAPI) func(tlsconf.PausedHandshake) {
 	return func(p tlsconf.PausedHandshake) {
-		m.PausedHandshakes.Inc()
+		m.CountPause()
 		errs := make([]string, 0, len(p.Unignored))
 		for _, e := range p.Unignored {
 			s := e.Kind.String()

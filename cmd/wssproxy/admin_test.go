@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -309,13 +310,19 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 		`wssproxy_connections_open{route="default"} 1`,
 		`wssproxy_connections_total{route="default"} 1`,
 		`wssproxy_paused_handshakes_total 2`,
-		`wssproxy_upstream_failures_total{route="default",reason="pause-aborted"} 1`,
-		`wssproxy_upstream_ssl_errors_total{route="default",kind="self-signed"} 1`,
+		`wssproxy_upstream_failures_total{reason="pause-aborted",route="default"} 1`,
+		`wssproxy_upstream_ssl_errors_total{kind="self-signed",route="default"} 1`,
 		`wssproxy_handshakes_refused_total{status="502"} 1`,
 		`wssproxy_ready 1`,
 	} {
 		if !strings.Contains(metrics, want+"\n") {
 			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
+	}
+	// The Go runtime's and the process's standard series are there too.
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "process_open_fds"} {
+		if !regexp.MustCompile(`(?m)^` + name + ` [0-9.e+]+$`).MatchString(metrics) {
+			t.Errorf("/metrics lacks %s:\n%s", name, metrics)
 		}
 	}
 

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/certs"
@@ -103,10 +105,21 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 		return err
 	}
 	var ids atomic.Uint64
+	metrics := proxy.NewMetrics()
+	promReg := prometheus.NewRegistry()
+	if err := promReg.Register(metrics); err != nil {
+		return err
+	}
+	if err := promReg.Register(collectors.NewGoCollector()); err != nil {
+		return err
+	}
+	if err := promReg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return err
+	}
 	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
 		registry: tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{
 			MaxPending: cfg.admin.pauseMaxPending, MaxWaiters: cfg.admin.pauseMaxWaiters}),
-		metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
+		metrics: metrics, nextID: func() uint64 { return ids.Add(1) }, admin: adm}
 	defer func() {
 		// After the drain: the built-in echo server is joined, and the
 		// error that stopped it early is reported.
@@ -192,7 +205,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 	for _, bl := range built {
 		bl.announce(stdout, log)
 	}
-	if err := adm.serve(built, b.registry, b.metrics, stdout, log); err != nil {
+	if err := adm.serve(built, b.registry, promReg, stdout, log); err != nil {
 		for _, o := range built {
 			o.ln.Close()
 		}
