@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/wssproxy/wssproxy/internal/config"
+
 	"context"
 	"errors"
 	"fmt"
@@ -21,41 +23,10 @@ import (
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
-// checkAdmin cross-checks the admin API against the routes once flags
-// have overridden the file: a TCP admin API needs a token, and pausing
-// routes need the admin API to be resumed.
-func (c *serveConfig) checkAdmin() error {
-	a := c.admin
-	unix, isUnix := strings.CutPrefix(a.listen, "unix:")
-	switch {
-	case a.listen == "" && a.tokenFile != "":
-		return withWhere(a.where, errors.New("an admin token file needs the admin API (--admin ADDR, or admin.listen in the file)"))
-	case isUnix && unix == "":
-		return withWhere(a.where, errors.New("admin address unix: needs a socket path (unix:/run/wssproxy.sock)"))
-	case a.listen != "" && !isUnix && a.tokenFile == "":
-		return withWhere(a.where, fmt.Errorf("the admin API on TCP (%s) needs a bearer token: --admin-token-file F (admin.token_file in the file), or listen on unix:/path", a.listen))
-	case a.listen != "" && !isUnix:
-		if _, _, err := net.SplitHostPort(a.listen); err != nil {
-			return withWhere(a.where, fmt.Errorf("admin address %q is not host:port or unix:/path", a.listen))
-		}
-	}
-	if a.listen != "" {
-		return nil
-	}
-	for _, l := range c.listeners {
-		for _, r := range l.routes {
-			if r.pause {
-				return withWhere(r.where, errors.New("pausing on SSL errors needs the admin API to resume or abort the paused handshakes: add --admin ADDR (admin.listen in the file)"))
-			}
-		}
-	}
-	return nil
-}
-
 // adminAPI is the admin API of "wssproxy serve"; a nil *adminAPI is no
 // admin API and its methods do nothing.
 type adminAPI struct {
-	cfg       adminConfig
+	cfg       config.Admin
 	token     []byte
 	unixPath  string
 	ln        net.Listener
@@ -67,20 +38,20 @@ type adminAPI struct {
 
 // prepareAdmin reads the token before anything listens; nil without an
 // admin API.
-func prepareAdmin(cfg adminConfig) (*adminAPI, error) {
-	if cfg.listen == "" {
+func prepareAdmin(cfg config.Admin) (*adminAPI, error) {
+	if cfg.Listen == "" {
 		return nil, nil
 	}
 	a := &adminAPI{cfg: cfg}
-	if cfg.tokenFile != "" {
-		tok, err := admin.LoadToken(cfg.tokenFile)
+	if cfg.TokenFile != "" {
+		tok, err := admin.LoadToken(cfg.TokenFile)
 		if err != nil {
-			return nil, withWhere(cfg.where, err)
+			return nil, withWhere(cfg.Where, err)
 		}
 		a.token = tok
 	}
-	a.unixPath, _ = strings.CutPrefix(cfg.listen, "unix:")
-	if !strings.HasPrefix(cfg.listen, "unix:") {
+	a.unixPath, _ = strings.CutPrefix(cfg.Listen, "unix:")
+	if !strings.HasPrefix(cfg.Listen, "unix:") {
 		a.unixPath = ""
 	}
 	return a, nil
@@ -104,7 +75,7 @@ func (a *adminAPI) listen() error {
 		a.url = "http://localhost"
 		a.curlFlags = "--unix-socket " + shellQuote(a.unixPath) + " "
 	} else {
-		a.ln, err = net.Listen("tcp", a.cfg.listen)
+		a.ln, err = net.Listen("tcp", a.cfg.Listen)
 		if err == nil {
 			a.url = "http://" + a.ln.Addr().String()
 		}
@@ -113,10 +84,10 @@ func (a *adminAPI) listen() error {
 		if a.ln != nil {
 			a.ln.Close()
 		}
-		return withWhere(a.cfg.where, fmt.Errorf("admin API on %s: %w", a.cfg.listen, err))
+		return withWhere(a.cfg.Where, fmt.Errorf("admin API on %s: %w", a.cfg.Listen, err))
 	}
-	if a.cfg.tokenFile != "" {
-		tf := a.cfg.tokenFile
+	if a.cfg.TokenFile != "" {
+		tf := a.cfg.TokenFile
 		if abs, err := filepath.Abs(tf); err == nil {
 			tf = abs // the hint works from any folder
 		}
@@ -156,15 +127,15 @@ func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m promet
 		}
 	}()
 	auth := "no token: the socket's permissions guard it"
-	if a.cfg.tokenFile != "" {
-		auth = "bearer token from " + a.cfg.tokenFile
+	if a.cfg.TokenFile != "" {
+		auth = "bearer token from " + a.cfg.TokenFile
 	}
 	if a.unixPath != "" {
 		fmt.Fprintf(stdout, "admin API:       unix:%s (%s)\n", a.unixPath, auth)
 	} else {
 		fmt.Fprintf(stdout, "admin API:       %s/ (%s)\n", a.url, auth)
 	}
-	log.Info().Str("admin", a.cfg.listen).Str("url", a.url).Msg("admin API serving")
+	log.Info().Str("admin", a.cfg.Listen).Str("url", a.url).Msg("admin API serving")
 	return nil
 }
 

@@ -125,7 +125,7 @@ func (c clientConfig) dialOptions(log zerolog.Logger) (*ws.DialOptions, error) {
 	if c.origin != "" {
 		h.Set("Origin", c.origin)
 	}
-	v := verifyConfig{pins: c.pins, pinOnly: c.pinOnly, ignoreAll: c.insecure, ignore: c.ignore}
+	v := verifyConfig{Pins: c.pins, PinOnly: c.pinOnly, IgnoreAll: c.insecure, Ignore: c.ignore}
 	pol, err := v.policy("server", log)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/wssproxy/wssproxy/internal/config"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -33,40 +35,40 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	}
 	if err == nil && file != "" {
-		var fc serveConfig
-		if fc, err = loadConfigFile(file); err == nil {
+		var fc config.Config
+		if fc, err = config.Load(file); err == nil {
 			// Flags given on the command line override the file.
 			if set["log-format"] {
-				fc.log.format = cfg.log.format
+				fc.Log.Format = cfg.Log.Format
 			}
 			if set["log-level"] {
-				fc.log.level = cfg.log.level
+				fc.Log.Level = cfg.Log.Level
 			}
 			if set["grace"] {
-				fc.grace = cfg.grace
+				fc.Grace = cfg.Grace
 			}
 			if set["admin"] {
-				fc.admin.listen, fc.admin.where = cfg.admin.listen, ""
+				fc.Admin.Listen, fc.Admin.Where = cfg.Admin.Listen, ""
 			}
 			if set["admin-token-file"] {
-				fc.admin.tokenFile, fc.admin.where = cfg.admin.tokenFile, ""
+				fc.Admin.TokenFile, fc.Admin.Where = cfg.Admin.TokenFile, ""
 			}
 			if set["pause-max-pending"] {
-				fc.admin.pauseMaxPending = cfg.admin.pauseMaxPending
+				fc.Admin.PauseMaxPending = cfg.Admin.PauseMaxPending
 			}
 			if set["pause-max-waiters"] {
-				fc.admin.pauseMaxWaiters = cfg.admin.pauseMaxWaiters
+				fc.Admin.PauseMaxWaiters = cfg.Admin.PauseMaxWaiters
 			}
 			cfg = fc
 		}
 	}
 	if err == nil {
-		err = cfg.checkAdmin()
+		err = cfg.CheckAdmin()
 	}
 	if code, done := usageExit(stderr, "serve", err); done {
 		return code
 	}
-	log, err := cfg.log.logger(stderr)
+	log, err := logFlags{format: cfg.Log.Format, level: cfg.Log.Level}.logger(stderr)
 	if code, done := usageExit(stderr, "serve", err); done {
 		return code
 	}
@@ -81,7 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // builtListener is a listener ready to serve: its proxy.Server, TLS and
 // certificate source, and what to print about it.
 type builtListener struct {
-	cfg    *listenerConfig
+	cfg    *config.Listener
 	srv    *proxy.Server
 	tls    *tls.Config
 	src    certs.Source
@@ -94,13 +96,13 @@ type builtListener struct {
 
 // serve runs every listener until ctx ends (SIGTERM), then drains them
 // together. Everything is built and checked before the first listen.
-func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.Logger) (retErr error) {
+func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog.Logger) (retErr error) {
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 
-	adm, err := prepareAdmin(cfg.admin)
+	adm, err := prepareAdmin(cfg.Admin)
 	if err != nil {
 		return err
 	}
@@ -118,7 +120,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 	}
 	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
 		registry: tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{
-			MaxPending: cfg.admin.pauseMaxPending, MaxWaiters: cfg.admin.pauseMaxWaiters}),
+			MaxPending: cfg.Admin.PauseMaxPending, MaxWaiters: cfg.Admin.PauseMaxWaiters}),
 		metrics: metrics, nextID: func() uint64 { return ids.Add(1) }, admin: adm}
 	defer func() {
 		// After the drain: the built-in echo server is joined, and the
@@ -130,35 +132,35 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 			}
 		}
 	}()
-	for _, l := range cfg.listeners {
-		if l.devCert {
+	for _, l := range cfg.Listeners {
+		if l.DevCert {
 			// Listeners sharing a dev CA folder share its leaf: it covers
 			// the hosts of all of them.
-			for _, h := range l.devCertHosts {
-				if !slices.Contains(b.devHosts[l.devCertDir], h) {
-					b.devHosts[l.devCertDir] = append(b.devHosts[l.devCertDir], h)
+			for _, h := range l.DevCertHosts {
+				if !slices.Contains(b.devHosts[l.DevCertDir], h) {
+					b.devHosts[l.DevCertDir] = append(b.devHosts[l.DevCertDir], h)
 				}
 			}
 		}
 	}
 	var built []*builtListener
-	for i := range cfg.listeners {
-		bl, err := b.listener(&cfg.listeners[i])
+	for i := range cfg.Listeners {
+		bl, err := b.listener(&cfg.Listeners[i])
 		if err != nil {
-			return withWhere(cfg.listeners[i].where, err)
+			return withWhere(cfg.Listeners[i].Where, err)
 		}
 		built = append(built, bl)
 	}
 
 	for _, bl := range built {
-		ln, err := net.Listen("tcp", bl.cfg.listen)
+		ln, err := net.Listen("tcp", bl.cfg.Listen)
 		if err != nil {
 			for _, o := range built {
 				if o.ln != nil {
 					o.ln.Close()
 				}
 			}
-			return withWhere(bl.cfg.where, fmt.Errorf("listening on %s: %w", bl.cfg.listen, err))
+			return withWhere(bl.cfg.Where, fmt.Errorf("listening on %s: %w", bl.cfg.Listen, err))
 		}
 		bl.ln = ln
 	}
@@ -183,13 +185,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 			continue
 		}
 		defer acme.Close()
-		if addr := bl.cfg.acme.http; addr != "" {
+		if addr := bl.cfg.ACME.HTTP; addr != "" {
 			hln, err := net.Listen("tcp", addr)
 			if err != nil {
 				for _, o := range built {
 					o.ln.Close()
 				}
-				return withWhere(bl.cfg.where, fmt.Errorf("ACME HTTP-01 listener %s: %w", addr, err))
+				return withWhere(bl.cfg.Where, fmt.Errorf("ACME HTTP-01 listener %s: %w", addr, err))
 			}
 			hs := &http.Server{Handler: acme.HTTPHandler(http.NotFoundHandler()), ReadHeaderTimeout: 10 * time.Second}
 			bg.Go(func() { _ = hs.Serve(hln) })
@@ -244,14 +246,14 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 		log.Error().Err(b.echo.Err()).Msg("the built-in echo server failed; shutting down")
 	case <-ctx.Done():
 	}
-	log.Info().Dur("grace", cfg.grace).Int("listeners", len(built)).Msg("shutting down: closing every connection with 1001")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
+	log.Info().Dur("grace", cfg.Grace).Int("listeners", len(built)).Msg("shutting down: closing every connection with 1001")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Grace)
 	defer cancel()
 	var drain sync.WaitGroup
 	for _, bl := range built {
 		drain.Go(func() {
 			if err := bl.srv.Shutdown(sctx, ws.StatusGoingAway, "proxy shutting down"); err != nil {
-				log.Warn().Err(err).Str("listener", bl.cfg.listen).Msg("connections aborted after the grace period")
+				log.Warn().Err(err).Str("listener", bl.cfg.Listen).Msg("connections aborted after the grace period")
 			}
 		})
 	}
@@ -307,7 +309,7 @@ func (bl *builtListener) announce(stdout io.Writer, log zerolog.Logger) {
 			host = " (host " + r.Host + ")"
 		}
 		up := r.Upstream
-		if bl.cfg.routes[i].upstream == "" {
+		if bl.cfg.Routes[i].Upstream == "" {
 			up = "built-in echo server"
 		}
 		fmt.Fprintf(stdout, "wssproxy: serving %s%s -> %s\n", url, host, up)
@@ -323,7 +325,7 @@ func (bl *builtListener) announce(stdout io.Writer, log zerolog.Logger) {
 		fmt.Fprintf(stdout, "try it:          wssproxy client %s\n", first)
 	}
 	if bl.psk {
-		fmt.Fprintf(stdout, "TLS-PSK clients: keys from %s (wssproxy client %s --psk-identity ID --psk-key-file F)\n", bl.cfg.pskFile, first)
+		fmt.Fprintf(stdout, "TLS-PSK clients: keys from %s (wssproxy client %s --psk-identity ID --psk-key-file F)\n", bl.cfg.PSKFile, first)
 	}
 }
 

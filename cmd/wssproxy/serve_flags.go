@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/wssproxy/wssproxy/internal/config"
+
 	"errors"
 	"flag"
 	"fmt"
@@ -46,8 +48,8 @@ type serveFlags struct {
 	pskHint         string
 	upstreamPSK12   bool
 	// Frames and HTTP.
-	maxFrame, maxMessage byteSize
-	outgoingFrame        byteSize
+	maxFrame, maxMessage config.Size
+	outgoingFrame        config.Size
 	pingInterval         time.Duration
 	pongTimeout          time.Duration
 	idleTimeout          time.Duration
@@ -109,9 +111,9 @@ Flags:
 var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true, "pause-max-pending": true, "pause-max-waiters": true}
 
 // parseServeFlags parses the flags. With --config it returns the file's
-// path and a serveConfig holding only the overriding flags (see
+// path and a config.Config holding only the overriding flags (see
 // applyOverrides); otherwise the single-listener configuration.
-func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[string]bool, error) {
+func parseServeFlags(args []string, stderr io.Writer) (config.Config, string, map[string]bool, error) {
 	var c serveFlags
 	fs := flag.NewFlagSet("wssproxy serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -158,7 +160,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.BoolVar(&c.noExtensions, "no-extensions", false, "do not pass the client's WebSocket extensions (permessage-deflate) upstream, so size limits count real payload bytes")
 	fs.Var(&c.allowedOrigins, "allowed-origin", "allow only this Origin, e.g. https://app.example (repeatable; others get 403)")
 	fs.IntVar(&c.maxConnections, "max-connections", 10000, "connections served at once; more wait")
-	fs.DurationVar(&c.grace, "grace", defaultGrace, "on SIGTERM/SIGINT, how long to wait for connections to close after sending 1001")
+	fs.DurationVar(&c.grace, "grace", config.DefaultGrace, "on SIGTERM/SIGINT, how long to wait for connections to close after sending 1001")
 	fs.BoolVar(&c.pause, "pause-on-ssl-errors", false, "hold upstream handshakes with SSL errors until resumed or aborted through the admin API (needs --admin)")
 	fs.DurationVar(&c.pauseTimeout, "pause-timeout", 0, "abort a paused upstream handshake after this long (default 30s)")
 	fs.IntVar(&c.pauseMax, "pause-max-pending", tlsconf.DefaultMaxPending, "pending pause decisions allowed at once over every route (one per upstream certificate; beyond, clients get 503)")
@@ -169,10 +171,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	fs.StringVar(&c.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
 	fs.StringVar(&c.log.level, "log-level", "info", "trace, debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return serveConfig{}, "", nil, err
+		return config.Config{}, "", nil, err
 	}
 	if fs.NArg() > 0 {
-		return serveConfig{}, "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return config.Config{}, "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -184,12 +186,12 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 			}
 		})
 		if len(excluded) > 0 {
-			return serveConfig{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin, --admin-token-file, --pause-max-pending and --pause-max-waiters may override the file)", strings.Join(excluded, ", "))
+			return config.Config{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin, --admin-token-file, --pause-max-pending and --pause-max-waiters may override the file)", strings.Join(excluded, ", "))
 		}
 		if c.pauseMax <= 0 || c.pauseWaiters <= 0 {
-			return serveConfig{}, "", nil, fmt.Errorf("--pause-max-pending and --pause-max-waiters must be positive, not %d and %d", c.pauseMax, c.pauseWaiters)
+			return config.Config{}, "", nil, fmt.Errorf("--pause-max-pending and --pause-max-waiters must be positive, not %d and %d", c.pauseMax, c.pauseWaiters)
 		}
-		return serveConfig{grace: c.grace, log: c.log, admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile, pauseMaxPending: c.pauseMax, pauseMaxWaiters: c.pauseWaiters}}, c.configFile, set, nil
+		return config.Config{Grace: c.grace, Log: config.Log{Format: c.log.format, Level: c.log.level}, Admin: config.Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}, c.configFile, set, nil
 	}
 	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 && c.pskFile == "" {
 		// The embedded default (logging and frame flags may still be set).
@@ -207,95 +209,92 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[
 	}
 	switch {
 	case sources > 1:
-		return serveConfig{}, "", nil, errors.New("choose one certificate source: --cert/--key, --dev-cert or --acme-domain")
+		return config.Config{}, "", nil, errors.New("choose one certificate source: --cert/--key, --dev-cert or --acme-domain")
 	case (c.certFile == "") != (c.keyFile == ""):
-		return serveConfig{}, "", nil, errors.New("--cert and --key go together")
+		return config.Config{}, "", nil, errors.New("--cert and --key go together")
 	case !acme && (c.acmeHTTP != "" || c.acmeCARoot != "" || c.acmeReuseKey || c.acmeEmail != "" || c.acmeStorage != ""):
-		return serveConfig{}, "", nil, errors.New("ACME flags need --acme-domain or --acme-on-demand")
+		return config.Config{}, "", nil, errors.New("ACME flags need --acme-domain or --acme-on-demand")
 	case c.maxConnections <= 0:
-		return serveConfig{}, "", nil, fmt.Errorf("--max-connections must be positive, not %d", c.maxConnections)
+		return config.Config{}, "", nil, fmt.Errorf("--max-connections must be positive, not %d", c.maxConnections)
 	case c.outgoingFrame <= 0:
-		return serveConfig{}, "", nil, fmt.Errorf("--outgoing-frame-size must be positive, not %d", c.outgoingFrame)
+		return config.Config{}, "", nil, fmt.Errorf("--outgoing-frame-size must be positive, not %d", c.outgoingFrame)
 	case c.maxFrame == 0 || c.maxMessage == 0:
-		return serveConfig{}, "", nil, errors.New("--max-frame-size and --max-message-size must not be 0 (use -1 for no limit)")
+		return config.Config{}, "", nil, errors.New("--max-frame-size and --max-message-size must not be 0 (use -1 for no limit)")
 	case c.maxControlRate < 0 || c.maxTinyFrameRate < 0:
-		return serveConfig{}, "", nil, errors.New("--max-control-rate and --max-tiny-frame-rate must not be negative (0: no limit)")
+		return config.Config{}, "", nil, errors.New("--max-control-rate and --max-tiny-frame-rate must not be negative (0: no limit)")
 	case c.pingInterval < 0 || c.idleTimeout < 0 || c.pongTimeout < 0 || c.frameTimeout < 0 || c.writeTimeout < 0:
-		return serveConfig{}, "", nil, errors.New("--ping-interval and --idle-timeout must not be negative")
+		return config.Config{}, "", nil, errors.New("--ping-interval and --idle-timeout must not be negative")
 	case c.upstream == "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamProxy != "direct" || c.pause):
-		return serveConfig{}, "", nil, errors.New("upstream flags need --upstream")
+		return config.Config{}, "", nil, errors.New("upstream flags need --upstream")
 	case c.upstreamInsec && len(c.upstreamIgnore) > 0:
-		return serveConfig{}, "", nil, errors.New("--upstream-insecure already ignores every error; drop --upstream-ignore-ssl-error")
+		return config.Config{}, "", nil, errors.New("--upstream-insecure already ignores every error; drop --upstream-ignore-ssl-error")
 	case c.upstreamPinOnly && len(c.upstreamPins) == 0:
-		return serveConfig{}, "", nil, errors.New("--upstream-pin-only needs at least one --upstream-pin")
+		return config.Config{}, "", nil, errors.New("--upstream-pin-only needs at least one --upstream-pin")
 	case (c.pskTLS12 || c.pskHint != "") && c.pskFile == "":
-		return serveConfig{}, "", nil, errors.New("--psk-tls12 and --psk-identity-hint need --psk-file")
+		return config.Config{}, "", nil, errors.New("--psk-tls12 and --psk-identity-hint need --psk-file")
 	case c.upstreamPSK12 && c.upstreamPSKID == "":
-		return serveConfig{}, "", nil, errors.New("--upstream-psk-tls12 needs --upstream-psk-identity")
+		return config.Config{}, "", nil, errors.New("--upstream-psk-tls12 needs --upstream-psk-identity")
 	case (c.upstreamPSKID == "") != (c.upstreamPSKKey == ""):
-		return serveConfig{}, "", nil, errors.New("--upstream-psk-identity and --upstream-psk-key-file go together")
+		return config.Config{}, "", nil, errors.New("--upstream-psk-identity and --upstream-psk-key-file go together")
 	case c.upstreamPSKID != "" && !strings.HasPrefix(c.upstream, "wss:"):
-		return serveConfig{}, "", nil, errors.New("--upstream-psk-identity needs a wss:// --upstream")
+		return config.Config{}, "", nil, errors.New("--upstream-psk-identity needs a wss:// --upstream")
 	case c.upstreamPSKID != "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamSNI != "" || c.pause):
-		return serveConfig{}, "", nil, errors.New("a PSK upstream has no certificate: drop the --upstream-ca/-pin/-ignore-ssl-error/-insecure/-sni and --pause-on-ssl-errors flags")
+		return config.Config{}, "", nil, errors.New("a PSK upstream has no certificate: drop the --upstream-ca/-pin/-ignore-ssl-error/-insecure/-sni and --pause-on-ssl-errors flags")
 	case c.pause && !strings.HasPrefix(c.upstream, "wss:"):
-		return serveConfig{}, "", nil, errors.New("--pause-on-ssl-errors needs a wss:// --upstream")
+		return config.Config{}, "", nil, errors.New("--pause-on-ssl-errors needs a wss:// --upstream")
 	case c.pause && c.upstreamInsec:
-		return serveConfig{}, "", nil, errors.New("--upstream-insecure accepts every SSL error: nothing would pause; drop one of them")
+		return config.Config{}, "", nil, errors.New("--upstream-insecure accepts every SSL error: nothing would pause; drop one of them")
 	case c.pauseTimeout < 0:
-		return serveConfig{}, "", nil, errors.New("--pause-timeout must not be negative")
+		return config.Config{}, "", nil, errors.New("--pause-timeout must not be negative")
 	case c.pauseTimeout > 0 && !c.pause:
-		return serveConfig{}, "", nil, errors.New("--pause-timeout needs --pause-on-ssl-errors")
+		return config.Config{}, "", nil, errors.New("--pause-timeout needs --pause-on-ssl-errors")
 	case c.pauseMax <= 0 || c.pauseMaxRoute <= 0 || c.pauseWaiters <= 0:
-		return serveConfig{}, "", nil, fmt.Errorf("--pause-max-pending, --pause-max-pending-per-route and --pause-max-waiters must be positive, not %d, %d and %d", c.pauseMax, c.pauseMaxRoute, c.pauseWaiters)
+		return config.Config{}, "", nil, fmt.Errorf("--pause-max-pending, --pause-max-pending-per-route and --pause-max-waiters must be positive, not %d, %d and %d", c.pauseMax, c.pauseMaxRoute, c.pauseWaiters)
 	case (set["pause-max-pending"] || set["pause-max-pending-per-route"] || set["pause-max-waiters"]) && !c.pause:
-		return serveConfig{}, "", nil, errors.New("--pause-max-pending, --pause-max-pending-per-route and --pause-max-waiters need --pause-on-ssl-errors")
+		return config.Config{}, "", nil, errors.New("--pause-max-pending, --pause-max-pending-per-route and --pause-max-waiters need --pause-on-ssl-errors")
 	}
 	return c.config(), "", set, nil
 }
 
 // config turns the flags into the one-listener, one-route configuration.
-func (c *serveFlags) config() serveConfig {
-	l := listenerConfig{
-		name: c.listen, listen: c.listen, certFile: c.certFile, keyFile: c.keyFile,
-		devCert: c.devCert, devCertDir: c.devCertDir, maxConnections: c.maxConnections, pskFile: c.pskFile,
-		pskTLS12: c.pskTLS12, pskIdentityHint: c.pskHint,
+func (c *serveFlags) config() config.Config {
+	l := config.Listener{
+		Name: c.listen, Listen: c.listen, CertFile: c.certFile, KeyFile: c.keyFile,
+		DevCert: c.devCert, DevCertDir: c.devCertDir, MaxConnections: c.maxConnections, PSKFile: c.pskFile,
+		PSKTLS12: c.pskTLS12, PSKIdentityHint: c.pskHint,
 	}
 	if len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0 {
-		l.acme = &acmeConfig{
-			domains: c.acmeDomains, onDemand: c.acmeOnDemand, email: c.acmeEmail, ca: c.acmeCA,
-			caRoot: c.acmeCARoot, storage: c.acmeStorage, http: c.acmeHTTP, reuseKey: c.acmeReuseKey,
+		l.ACME = &config.ACME{
+			Domains: c.acmeDomains, OnDemand: c.acmeOnDemand, Email: c.acmeEmail, CA: c.acmeCA,
+			CARoot: c.acmeCARoot, Storage: c.acmeStorage, HTTP: c.acmeHTTP, ReuseKey: c.acmeReuseKey,
 		}
 	}
-	l.routes = []routeConfig{{
-		name:                "default",
-		upstream:            c.upstream,
-		upstreamCA:          c.upstreamCA,
-		upstreamSNI:         c.upstreamSNI,
-		upstreamVerify:      verifyConfig{pins: c.upstreamPins, pinOnly: c.upstreamPinOnly, ignoreAll: c.upstreamInsec, ignore: c.upstreamIgnore},
-		upstreamProxy:       c.upstreamProxy,
-		upstreamPSKIdentity: c.upstreamPSKID,
-		upstreamPSKKeyFile:  c.upstreamPSKKey,
-		upstreamPSKTLS12:    c.upstreamPSK12,
-		maxFrame:            int64(c.maxFrame),
-		maxMessage:          int64(c.maxMessage),
-		outgoingFrame:       int(c.outgoingFrame),
-		pingInterval:        c.pingInterval,
-		pongTimeout:         c.pongTimeout,
-		idleTimeout:         c.idleTimeout,
-		frameTimeout:        c.frameTimeout,
-		writeTimeout:        c.writeTimeout,
-		maxControlRate:      c.maxControlRate,
-		maxTinyFrameRate:    c.maxTinyFrameRate,
-		allowedOrigins:      c.allowedOrigins,
-		noExtensions:        c.noExtensions,
-		pause:               c.pause,
-		pauseTimeout:        c.pauseTimeout,
-		pauseMaxPending:     c.pauseMaxRoute,
+	l.Routes = []config.Route{{
+		Name:                "default",
+		Upstream:            c.upstream,
+		UpstreamCA:          c.upstreamCA,
+		UpstreamSNI:         c.upstreamSNI,
+		UpstreamVerify:      config.Verify{Pins: c.upstreamPins, PinOnly: c.upstreamPinOnly, IgnoreAll: c.upstreamInsec, Ignore: c.upstreamIgnore},
+		UpstreamProxy:       c.upstreamProxy,
+		UpstreamPSKIdentity: c.upstreamPSKID,
+		UpstreamPSKKeyFile:  c.upstreamPSKKey,
+		UpstreamPSKTLS12:    c.upstreamPSK12,
+		MaxFrameSize:        int64(c.maxFrame),
+		MaxMessageSize:      int64(c.maxMessage),
+		OutgoingFrameSize:   int(c.outgoingFrame),
+		PingInterval:        c.pingInterval,
+		PongTimeout:         c.pongTimeout,
+		IdleTimeout:         c.idleTimeout,
+		FrameTimeout:        c.frameTimeout,
+		WriteTimeout:        c.writeTimeout,
+		MaxControlRate:      c.maxControlRate,
+		MaxTinyFrameRate:    c.maxTinyFrameRate,
+		AllowedOrigins:      c.allowedOrigins,
+		NoExtensions:        c.noExtensions,
+		Pause:               c.pause,
+		PauseTimeout:        c.pauseTimeout,
+		PauseMaxPending:     c.pauseMaxRoute,
 	}}
-	return serveConfig{listeners: []listenerConfig{l}, grace: c.grace, log: c.log,
-		admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile, pauseMaxPending: c.pauseMax, pauseMaxWaiters: c.pauseWaiters}}
+	return config.Config{Listeners: []config.Listener{l}, Grace: c.grace, Log: config.Log{Format: c.log.format, Level: c.log.level},
+		Admin: config.Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}
 }
-
-// defaultGrace is the drain period when neither --grace nor the file set one.
-const defaultGrace = 10 * time.Second

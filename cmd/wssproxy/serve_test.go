@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/wssproxy/wssproxy/internal/config"
+
 	"bytes"
 	"context"
 	"net"
@@ -46,7 +48,7 @@ func TestServeUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d (%s), want 1", args, code, errb.String())
 		}
 	}
-	if got, _ := parseSize("16MiB"); got != 16<<20 {
+	if got, _ := config.ParseSize("16MiB"); got != 16<<20 {
 		t.Errorf("16MiB = %d", got)
 	}
 }

@@ -1,11 +1,10 @@
-package main
+package config
 
-// The YAML file of "wssproxy serve --config FILE". It is decoded by walking
-// yaml.Node trees, not by unmarshalling into structs, so that every unknown
-// key, repeated key and invalid value is reported with its line and its
-// path ("listeners[0].routes[1].max_message_size"), and so that one pass
-// checks everything before anything listens. docs/config.md documents the
-// schema; docs/config.example.yaml is parsed by the tests.
+// The file is decoded by walking yaml.Node trees, not by unmarshalling
+// into the structs, so that every unknown key, repeated key and invalid
+// value is reported with its line and its path, and one pass checks
+// everything; scalar values with a type of their own (Size, Duration)
+// are decoded by their UnmarshalYAML.
 
 import (
 	"bytes"
@@ -55,23 +54,23 @@ type fileRef struct {
 	key  string
 }
 
-// loadConfigFile reads, parses and checks a config file: after it returns
+// Load reads, parses and checks a config file: after it returns
 // without error, only the network (listening, ACME) can still fail.
-func loadConfigFile(name string) (serveConfig, error) {
+func Load(name string) (Config, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
-		return serveConfig{}, fmt.Errorf("--config: %w", err)
+		return Config{}, fmt.Errorf("--config: %w", err)
 	}
 	dir, err := filepath.Abs(filepath.Dir(name))
 	if err != nil {
-		return serveConfig{}, fmt.Errorf("--config: %w", err)
+		return Config{}, fmt.Errorf("--config: %w", err)
 	}
 	cfg, files, err := parseConfig(data, name, dir)
 	if err != nil {
-		return serveConfig{}, err
+		return Config{}, err
 	}
 	if err := checkFiles(name, files); err != nil {
-		return serveConfig{}, err
+		return Config{}, err
 	}
 	return cfg, nil
 }
@@ -91,25 +90,25 @@ func checkFiles(name string, files []fileRef) error {
 // parseConfig decodes and validates a config file's content. name labels
 // errors; relative paths in the file are resolved against dir. It does not
 // touch the files named (see checkFiles) or the network.
-func parseConfig(data []byte, name, dir string) (serveConfig, []fileRef, error) {
+func parseConfig(data []byte, name, dir string) (Config, []fileRef, error) {
 	d := &decoder{name: name, dir: dir}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return serveConfig{}, nil, fmt.Errorf("%s: empty config file", name)
+			return Config{}, nil, fmt.Errorf("%s: empty config file", name)
 		}
-		return serveConfig{}, nil, fmt.Errorf("%s: %w", name, err)
+		return Config{}, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return serveConfig{}, nil, &configError{name, extra.Line, "", "a second YAML document; the file must hold one"}
+		return Config{}, nil, &configError{name, extra.Line, "", "a second YAML document; the file must hold one"}
 	} else if !errors.Is(err, io.EOF) {
-		return serveConfig{}, nil, fmt.Errorf("%s: %w", name, err)
+		return Config{}, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	cfg := d.root(&doc)
 	if d.err != nil {
-		return serveConfig{}, nil, d.err
+		return Config{}, nil, d.err
 	}
 	return cfg, d.files, nil
 }
@@ -326,42 +325,55 @@ func (d *decoder) wholeNumber(n *yaml.Node, path string, dst *int, least int) {
 	*dst = i
 }
 
-// duration reads a Go duration ("30s", "1m30s", "0" where zero is allowed).
+// duration reads a Duration ("30s", "1m30s", "0" where zero is allowed).
 func (d *decoder) duration(n *yaml.Node, path string, dst *time.Duration, allowZero bool) {
-	v, ok := d.scalar(n, path, "a duration")
-	if !ok {
+	var t Duration
+	if !d.decode(n, path, &t, "a duration", "(want e.g. 30s, 1m30s, 250ms)") {
 		return
 	}
-	t, err := time.ParseDuration(v)
 	switch {
-	case err != nil:
-		d.failf(n, path, "%q is not a duration (want e.g. 30s, 1m30s, 250ms)", v)
 	case t < 0:
-		d.failf(n, path, "must not be negative, not %s", v)
+		d.failf(n, path, "must not be negative, not %s", n.Value)
 	case t == 0 && !allowZero:
 		d.failf(n, path, "must be more than 0")
 	default:
-		*dst = t
+		*dst = time.Duration(t)
 	}
 }
 
-// size reads bytes, or a number with a KiB/MiB/GiB suffix. noLimit allows
-// -1 (no limit); zero is never allowed.
+// decode unmarshals a scalar with its own UnmarshalYAML (Size, Duration),
+// wording a syntax error as "VALUE is not WHAT HINT".
+func (d *decoder) decode(n *yaml.Node, path string, dst yaml.Unmarshaler, what, hint string) bool {
+	if d.err != nil {
+		return false
+	}
+	if _, ok := d.scalar(n, path, what); !ok {
+		return false
+	}
+	if err := n.Decode(dst); err != nil {
+		if errors.Is(err, errSyntax) {
+			d.failf(n, path, "%q is not %s %s", n.Value, what, hint)
+		} else {
+			d.failf(n, path, "%v", err)
+		}
+		return false
+	}
+	return true
+}
+
+// size reads a Size. noLimit allows -1 (no limit); zero is never allowed.
 func (d *decoder) size(n *yaml.Node, path string, dst *int64, noLimit bool) {
-	v, ok := d.scalar(n, path, "a size")
-	if !ok {
+	var sz Size
+	if !d.decode(n, path, &sz, "a size", "(want bytes, or a number with KiB, MiB or GiB)") {
 		return
 	}
-	s, err := parseSize(v)
-	switch {
-	case err != nil:
-		d.failf(n, path, "%q is not a size (want bytes, or a number with KiB, MiB or GiB)", v)
+	switch s := int64(sz); {
 	case s == 0:
 		d.failf(n, path, "must not be 0")
 	case s < 0 && !noLimit:
-		d.failf(n, path, "must be positive, not %s", v)
+		d.failf(n, path, "must be positive, not %s", n.Value)
 	case s < 0 && s != -1:
-		d.failf(n, path, "%s: use -1 for no limit", v)
+		d.failf(n, path, "%s: use -1 for no limit", n.Value)
 	default:
 		*dst = s
 	}
@@ -417,8 +429,8 @@ func (d *decoder) where(n *yaml.Node, path string) string {
 }
 
 // root decodes the top level: log, grace, listeners.
-func (d *decoder) root(doc *yaml.Node) serveConfig {
-	cfg := serveConfig{grace: defaultGrace, log: logFlags{level: "info"}}
+func (d *decoder) root(doc *yaml.Node) Config {
+	cfg := Config{Grace: DefaultGrace, Log: Log{Level: "info"}}
 	n := doc
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
@@ -433,32 +445,32 @@ func (d *decoder) root(doc *yaml.Node) serveConfig {
 		"log": func(v *yaml.Node, p string) {
 			d.fields(v, p, map[string]func(*yaml.Node, string){
 				"format": func(v *yaml.Node, p string) {
-					d.str(v, p, &cfg.log.format)
-					if d.err == nil && cfg.log.format != "json" && cfg.log.format != "console" {
-						d.failf(v, p, "%q: want json or console", cfg.log.format)
+					d.str(v, p, &cfg.Log.Format)
+					if d.err == nil && cfg.Log.Format != "json" && cfg.Log.Format != "console" {
+						d.failf(v, p, "%q: want json or console", cfg.Log.Format)
 					}
 				},
 				"level": func(v *yaml.Node, p string) {
-					d.str(v, p, &cfg.log.level)
-					if d.err == nil && !slices.Contains([]string{"trace", "debug", "info", "warn", "error"}, cfg.log.level) {
-						d.failf(v, p, "%q: want trace, debug, info, warn or error", cfg.log.level)
+					d.str(v, p, &cfg.Log.Level)
+					if d.err == nil && !slices.Contains([]string{"trace", "debug", "info", "warn", "error"}, cfg.Log.Level) {
+						d.failf(v, p, "%q: want trace, debug, info, warn or error", cfg.Log.Level)
 					}
 				},
 			})
 		},
-		"grace": func(v *yaml.Node, p string) { d.duration(v, p, &cfg.grace, true) },
-		"admin": func(v *yaml.Node, p string) { cfg.admin = d.admin(v, p, &adminUses) },
+		"grace": func(v *yaml.Node, p string) { d.duration(v, p, &cfg.Grace, true) },
+		"admin": func(v *yaml.Node, p string) { cfg.Admin = d.admin(v, p, &adminUses) },
 		"listeners": func(v *yaml.Node, p string) {
 			listenersNode = v
 			d.seq(v, p, func(_ int, item *yaml.Node, p string) {
-				cfg.listeners = append(cfg.listeners, d.listener(item, p))
+				cfg.Listeners = append(cfg.Listeners, d.listener(item, p))
 			})
 		},
 	})
 	if d.err != nil {
 		return cfg
 	}
-	if present["listeners"] == nil || len(cfg.listeners) == 0 {
+	if present["listeners"] == nil || len(cfg.Listeners) == 0 {
 		at := n
 		if listenersNode != nil {
 			at = listenersNode
@@ -466,14 +478,14 @@ func (d *decoder) root(doc *yaml.Node) serveConfig {
 		d.failf(at, "listeners", "at least one listener is needed")
 		return cfg
 	}
-	d.checkAddresses(cfg.listeners, adminUses)
+	d.checkAddresses(cfg.Listeners, adminUses)
 	return cfg
 }
 
 // admin decodes the top-level admin mapping: listen (host:port or
 // unix:/path), token_file, pause_max_pending and pause_max_waiters.
-func (d *decoder) admin(n *yaml.Node, path string, uses *[]addrUse) adminConfig {
-	a := adminConfig{where: d.where(n, path)}
+func (d *decoder) admin(n *yaml.Node, path string, uses *[]addrUse) Admin {
+	a := Admin{Where: d.where(n, path)}
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
 		"listen": func(v *yaml.Node, p string) {
 			s, ok := d.scalar(v, p, "host:port or unix:/path")
@@ -485,14 +497,14 @@ func (d *decoder) admin(n *yaml.Node, path string, uses *[]addrUse) adminConfig 
 					d.failf(v, p, "unix: needs a socket path, e.g. unix:/run/wssproxy/admin.sock")
 					return
 				}
-				a.listen = "unix:" + d.abs(sock)
+				a.Listen = "unix:" + d.abs(sock)
 				return
 			}
-			d.address(v, p, &a.listen, uses)
+			d.address(v, p, &a.Listen, uses)
 		},
-		"token_file":        func(v *yaml.Node, p string) { d.file(v, p, &a.tokenFile) },
-		"pause_max_pending": func(v *yaml.Node, p string) { d.positiveInt(v, p, &a.pauseMaxPending) },
-		"pause_max_waiters": func(v *yaml.Node, p string) { d.positiveInt(v, p, &a.pauseMaxWaiters) },
+		"token_file":        func(v *yaml.Node, p string) { d.file(v, p, &a.TokenFile) },
+		"pause_max_pending": func(v *yaml.Node, p string) { d.positiveInt(v, p, &a.PauseMaxPending) },
+		"pause_max_waiters": func(v *yaml.Node, p string) { d.positiveInt(v, p, &a.PauseMaxWaiters) },
 	})
 	if d.err == nil && present["listen"] == nil {
 		d.failf(n, join(path, "listen"), "missing (host:port or unix:/path)")
@@ -511,7 +523,7 @@ func wildcard(host string) bool { return host == "" || host == "0.0.0.0" || host
 
 // checkAddresses refuses two listeners (or ACME HTTP-01 listeners) on the
 // same address; port 0 (any free port) never clashes.
-func (d *decoder) checkAddresses(ls []listenerConfig, more []addrUse) {
+func (d *decoder) checkAddresses(ls []Listener, more []addrUse) {
 	uses := append([]addrUse(nil), more...)
 	for _, l := range ls {
 		uses = append(uses, l.addrs...)
@@ -565,29 +577,29 @@ func (d *decoder) prefixes(v *yaml.Node, path string, out *[]netip.Prefix) {
 	})
 }
 
-func (d *decoder) listener(n *yaml.Node, path string) listenerConfig {
-	l := listenerConfig{where: d.where(n, path), maxConnections: 10000}
+func (d *decoder) listener(n *yaml.Node, path string) Listener {
+	l := Listener{Where: d.where(n, path), MaxConnections: 10000}
 	var routesNode *yaml.Node
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
-		"name":               func(v *yaml.Node, p string) { d.str(v, p, &l.name) },
-		"listen":             func(v *yaml.Node, p string) { d.address(v, p, &l.listen, &l.addrs) },
+		"name":               func(v *yaml.Node, p string) { d.str(v, p, &l.Name) },
+		"listen":             func(v *yaml.Node, p string) { d.address(v, p, &l.Listen, &l.addrs) },
 		"tls":                func(v *yaml.Node, p string) { d.listenerTLS(v, p, &l) },
-		"trusted_proxies":    func(v *yaml.Node, p string) { d.prefixes(v, p, &l.trustedProxies) },
-		"trusted_forwarders": func(v *yaml.Node, p string) { d.prefixes(v, p, &l.trustedForwarders) },
-		"max_connections":    func(v *yaml.Node, p string) { d.positiveInt(v, p, &l.maxConnections) },
+		"trusted_proxies":    func(v *yaml.Node, p string) { d.prefixes(v, p, &l.TrustedProxies) },
+		"trusted_forwarders": func(v *yaml.Node, p string) { d.prefixes(v, p, &l.TrustedForwarders) },
+		"max_connections":    func(v *yaml.Node, p string) { d.positiveInt(v, p, &l.MaxConnections) },
 		"max_header_bytes": func(v *yaml.Node, p string) {
 			var s int64
 			if d.size(v, p, &s, false); d.err == nil && s > math.MaxInt32 {
 				d.failf(v, p, "too large")
 			}
-			l.maxHeaderBytes = int(s)
+			l.MaxHeaderBytes = int(s)
 		},
-		"handshake_timeout": func(v *yaml.Node, p string) { d.duration(v, p, &l.handshakeTimeout, false) },
-		"close_timeout":     func(v *yaml.Node, p string) { d.duration(v, p, &l.closeTimeout, false) },
+		"handshake_timeout": func(v *yaml.Node, p string) { d.duration(v, p, &l.HandshakeTimeout, false) },
+		"close_timeout":     func(v *yaml.Node, p string) { d.duration(v, p, &l.CloseTimeout, false) },
 		"routes": func(v *yaml.Node, p string) {
 			routesNode = v
 			d.seq(v, p, func(_ int, item *yaml.Node, p string) {
-				l.routes = append(l.routes, d.route(item, p))
+				l.Routes = append(l.Routes, d.route(item, p))
 			})
 		},
 	})
@@ -598,10 +610,10 @@ func (d *decoder) listener(n *yaml.Node, path string) listenerConfig {
 		d.failf(n, join(path, "listen"), "missing (host:port to listen on)")
 		return l
 	}
-	if l.name == "" {
-		l.name = l.listen
+	if l.Name == "" {
+		l.Name = l.Listen
 	}
-	if routesNode == nil || len(l.routes) == 0 {
+	if routesNode == nil || len(l.Routes) == 0 {
 		at := n
 		if routesNode != nil {
 			at = routesNode
@@ -612,11 +624,11 @@ func (d *decoder) listener(n *yaml.Node, path string) listenerConfig {
 	// Two routes of a listener may not match the same host and path.
 	type key struct{ host, path string }
 	seen := map[key]int{}
-	for i, r := range l.routes {
-		k := key{strings.ToLower(r.host), strings.TrimSuffix(r.path, "/")}
+	for i, r := range l.Routes {
+		k := key{strings.ToLower(r.Host), strings.TrimSuffix(r.Path, "/")}
 		if j, dup := seen[k]; dup {
-			d.err = &configError{d.name, l.routes[i].line, fmt.Sprintf("%s.routes[%d]", path, i),
-				fmt.Sprintf("host %q and path %q are already routed by routes[%d] (line %d)", r.host, r.path, j, l.routes[j].line)}
+			d.err = &configError{d.name, l.Routes[i].line, fmt.Sprintf("%s.routes[%d]", path, i),
+				fmt.Sprintf("host %q and path %q are already routed by routes[%d] (line %d)", r.Host, r.Path, j, l.Routes[j].line)}
 			return l
 		}
 		seen[k] = i
@@ -625,30 +637,30 @@ func (d *decoder) listener(n *yaml.Node, path string) listenerConfig {
 }
 
 // listenerTLS decodes a listener's tls mapping.
-func (d *decoder) listenerTLS(n *yaml.Node, path string, l *listenerConfig) {
+func (d *decoder) listenerTLS(n *yaml.Node, path string, l *Listener) {
 	key := d.key
 	var sources []*yaml.Node
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
-		"cert_file": func(v *yaml.Node, p string) { d.file(v, p, &l.certFile) },
-		"key_file":  func(v *yaml.Node, p string) { d.file(v, p, &l.keyFile) },
+		"cert_file": func(v *yaml.Node, p string) { d.file(v, p, &l.CertFile) },
+		"key_file":  func(v *yaml.Node, p string) { d.file(v, p, &l.KeyFile) },
 		"dev_cert": func(v *yaml.Node, p string) {
 			if v.Kind == yaml.ScalarNode {
-				d.boolean(v, p, &l.devCert)
+				d.boolean(v, p, &l.DevCert)
 				return
 			}
-			l.devCert = true
+			l.DevCert = true
 			d.fields(v, p, map[string]func(*yaml.Node, string){
-				"dir":   func(v *yaml.Node, p string) { d.dirName(v, p, &l.devCertDir) },
-				"hosts": func(v *yaml.Node, p string) { d.strList(v, p, &l.devCertHosts) },
+				"dir":   func(v *yaml.Node, p string) { d.dirName(v, p, &l.DevCertDir) },
+				"hosts": func(v *yaml.Node, p string) { d.strList(v, p, &l.DevCertHosts) },
 			})
 		},
-		"acme":         func(v *yaml.Node, p string) { l.acme = d.acme(v, p, l) },
-		"client_certs": func(v *yaml.Node, p string) { d.clientCerts(v, p, &l.clientCerts) },
-		"psk_file":     func(v *yaml.Node, p string) { d.file(v, p, &l.pskFile) },
-		"psk_tls12":    func(v *yaml.Node, p string) { d.boolean(v, p, &l.pskTLS12) },
+		"acme":         func(v *yaml.Node, p string) { l.ACME = d.acme(v, p, l) },
+		"client_certs": func(v *yaml.Node, p string) { d.clientCerts(v, p, &l.ClientCerts) },
+		"psk_file":     func(v *yaml.Node, p string) { d.file(v, p, &l.PSKFile) },
+		"psk_tls12":    func(v *yaml.Node, p string) { d.boolean(v, p, &l.PSKTLS12) },
 		"psk_identity_hint": func(v *yaml.Node, p string) {
-			d.str(v, p, &l.pskIdentityHint)
-			if err := psk.CheckIdentity([]byte(l.pskIdentityHint)); d.err == nil && err != nil {
+			d.str(v, p, &l.PSKIdentityHint)
+			if err := psk.CheckIdentity([]byte(l.PSKIdentityHint)); d.err == nil && err != nil {
 				d.failf(v, p, "%v", err)
 			}
 		},
@@ -657,7 +669,7 @@ func (d *decoder) listenerTLS(n *yaml.Node, path string, l *listenerConfig) {
 		return
 	}
 	for _, k := range []string{"psk_tls12", "psk_identity_hint"} {
-		if present[k] != nil && l.pskFile == "" {
+		if present[k] != nil && l.PSKFile == "" {
 			d.failf(present[k], join(path, k), "needs psk_file")
 			return
 		}
@@ -667,50 +679,50 @@ func (d *decoder) listenerTLS(n *yaml.Node, path string, l *listenerConfig) {
 	} else if k := present["key_file"]; k != nil {
 		sources = append(sources, k)
 	}
-	if k := present["dev_cert"]; k != nil && l.devCert {
+	if k := present["dev_cert"]; k != nil && l.DevCert {
 		sources = append(sources, k)
 	}
 	if k := present["acme"]; k != nil {
 		sources = append(sources, k)
 	}
 	switch {
-	case len(sources) == 0 && l.pskFile != "" && present["client_certs"] != nil:
+	case len(sources) == 0 && l.PSKFile != "" && present["client_certs"] != nil:
 		d.failf(present["client_certs"], join(path, "client_certs"), "needs a certificate source for the certificate clients")
-	case len(sources) == 0 && l.pskFile != "":
+	case len(sources) == 0 && l.PSKFile != "":
 		// A PSK-only port.
 	case len(sources) == 0:
 		d.failf(key, path, "needs a certificate source: cert_file and key_file, dev_cert or acme, or psk_file (leave tls out for plain ws)")
 	case len(sources) > 1:
 		slices.SortFunc(sources, func(a, b *yaml.Node) int { return a.Line - b.Line })
 		d.failf(sources[1], join(path, sources[1].Value), "choose one certificate source: cert_file/key_file, dev_cert or acme")
-	case (l.certFile == "") != (l.keyFile == ""):
+	case (l.CertFile == "") != (l.KeyFile == ""):
 		d.failf(sources[0], path, "cert_file and key_file go together")
 	}
 }
 
 // acme decodes a listener's tls.acme mapping.
-func (d *decoder) acme(n *yaml.Node, path string, l *listenerConfig) *acmeConfig {
+func (d *decoder) acme(n *yaml.Node, path string, l *Listener) *ACME {
 	key := d.key
-	a := &acmeConfig{ca: certs.LetsEncryptProduction}
+	a := &ACME{CA: certs.LetsEncryptProduction}
 	var tlsALPNNode *yaml.Node
 	d.fields(n, path, map[string]func(*yaml.Node, string){
-		"domains":   func(v *yaml.Node, p string) { d.strList(v, p, &a.domains) },
-		"on_demand": func(v *yaml.Node, p string) { d.strList(v, p, &a.onDemand) },
-		"email":     func(v *yaml.Node, p string) { d.str(v, p, &a.email) },
+		"domains":   func(v *yaml.Node, p string) { d.strList(v, p, &a.Domains) },
+		"on_demand": func(v *yaml.Node, p string) { d.strList(v, p, &a.OnDemand) },
+		"email":     func(v *yaml.Node, p string) { d.str(v, p, &a.Email) },
 		"ca": func(v *yaml.Node, p string) {
-			d.str(v, p, &a.ca)
-			if u, err := url.Parse(a.ca); d.err == nil && (err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
-				d.failf(v, p, "%q is not an ACME directory URL (https://…/directory)", a.ca)
+			d.str(v, p, &a.CA)
+			if u, err := url.Parse(a.CA); d.err == nil && (err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
+				d.failf(v, p, "%q is not an ACME directory URL (https://…/directory)", a.CA)
 			}
 		},
-		"ca_root":   func(v *yaml.Node, p string) { d.file(v, p, &a.caRoot) },
-		"storage":   func(v *yaml.Node, p string) { d.dirName(v, p, &a.storage) },
-		"http":      func(v *yaml.Node, p string) { d.address(v, p, &a.http, &l.addrs) },
-		"reuse_key": func(v *yaml.Node, p string) { d.boolean(v, p, &a.reuseKey) },
+		"ca_root":   func(v *yaml.Node, p string) { d.file(v, p, &a.CARoot) },
+		"storage":   func(v *yaml.Node, p string) { d.dirName(v, p, &a.Storage) },
+		"http":      func(v *yaml.Node, p string) { d.address(v, p, &a.HTTP, &l.addrs) },
+		"reuse_key": func(v *yaml.Node, p string) { d.boolean(v, p, &a.ReuseKey) },
 		"clients_pin_spki": func(v *yaml.Node, p string) {
-			d.boolean(v, p, &a.clientsPinSPKI)
+			d.boolean(v, p, &a.ClientsPinSPKI)
 		},
-		"disable_tls_alpn": func(v *yaml.Node, p string) { tlsALPNNode = v; d.boolean(v, p, &a.disableTLSALPN) },
+		"disable_tls_alpn": func(v *yaml.Node, p string) { tlsALPNNode = v; d.boolean(v, p, &a.DisableTLSALPN) },
 		"renewal_window_ratio": func(v *yaml.Node, p string) {
 			s, ok := d.scalar(v, p, "a number")
 			if !ok {
@@ -721,14 +733,14 @@ func (d *decoder) acme(n *yaml.Node, path string, l *listenerConfig) *acmeConfig
 				d.failf(v, p, "%q: want a fraction between 0 and 1, e.g. 0.33", s)
 				return
 			}
-			a.renewalWindowRatio = f
+			a.RenewalWindowRatio = f
 		},
 	})
 	switch {
 	case d.err != nil:
-	case len(a.domains) == 0 && len(a.onDemand) == 0:
+	case len(a.Domains) == 0 && len(a.OnDemand) == 0:
 		d.failf(key, path, "needs domains or on_demand")
-	case a.disableTLSALPN && a.http == "":
+	case a.DisableTLSALPN && a.HTTP == "":
 		d.failf(tlsALPNNode, join(path, "disable_tls_alpn"), "needs http (an HTTP-01 listener), or no challenge can be answered")
 	}
 	return a
@@ -736,7 +748,7 @@ func (d *decoder) acme(n *yaml.Node, path string, l *listenerConfig) *acmeConfig
 
 // verify decodes the keys a tlsconf policy shares between client
 // certificates and upstreams: pins, pin_only, pin_match, ignore.
-func (d *decoder) verifyFields(v *verifyConfig, pinOnlyNode **yaml.Node) map[string]func(*yaml.Node, string) {
+func (d *decoder) verifyFields(v *Verify, pinOnlyNode **yaml.Node) map[string]func(*yaml.Node, string) {
 	return map[string]func(*yaml.Node, string){
 		"pins": func(n *yaml.Node, p string) {
 			d.list(n, p, func(s string, n *yaml.Node, p string) {
@@ -744,17 +756,17 @@ func (d *decoder) verifyFields(v *verifyConfig, pinOnlyNode **yaml.Node) map[str
 					d.failf(n, p, "%v", err)
 					return
 				}
-				v.pins = append(v.pins, s)
+				v.Pins = append(v.Pins, s)
 			})
 		},
-		"pin_only": func(n *yaml.Node, p string) { *pinOnlyNode = n; d.boolean(n, p, &v.pinOnly) },
+		"pin_only": func(n *yaml.Node, p string) { *pinOnlyNode = n; d.boolean(n, p, &v.PinOnly) },
 		"pin_match": func(n *yaml.Node, p string) {
 			var s string
 			switch d.str(n, p, &s); s {
 			case "leaf":
-				v.pinMatch = tlsconf.PinMatchLeaf
+				v.PinMatch = tlsconf.PinMatchLeaf
 			case "chain":
-				v.pinMatch = tlsconf.PinMatchChain
+				v.PinMatch = tlsconf.PinMatchChain
 			default:
 				d.failf(n, p, "%q: want leaf or chain", s)
 			}
@@ -766,10 +778,10 @@ func (d *decoder) verifyFields(v *verifyConfig, pinOnlyNode **yaml.Node) map[str
 				case err != nil:
 					d.failf(n, p, "%v (want none, all, or a list of KIND or KIND:SHA256)", err)
 				case pol.Mode == tlsconf.IgnoreAll:
-					v.ignoreAll = true
+					v.IgnoreAll = true
 				default:
 					for _, e := range pol.Expected {
-						v.ignore = append(v.ignore, e.String())
+						v.Ignore = append(v.Ignore, e.String())
 					}
 				}
 				return
@@ -779,77 +791,77 @@ func (d *decoder) verifyFields(v *verifyConfig, pinOnlyNode **yaml.Node) map[str
 					d.failf(n, p, "%v", err)
 					return
 				}
-				v.ignore = append(v.ignore, s)
+				v.Ignore = append(v.Ignore, s)
 			})
 		},
 	}
 }
 
-func (d *decoder) checkPinOnly(v *verifyConfig, pinOnlyNode *yaml.Node, path string) {
-	if d.err == nil && v.pinOnly && len(v.pins) == 0 {
+func (d *decoder) checkPinOnly(v *Verify, pinOnlyNode *yaml.Node, path string) {
+	if d.err == nil && v.PinOnly && len(v.Pins) == 0 {
 		d.failf(pinOnlyNode, join(path, "pin_only"), "needs at least one pin in pins")
 	}
 }
 
 // clientCerts decodes a listener's tls.client_certs mapping.
-func (d *decoder) clientCerts(n *yaml.Node, path string, c *clientCertConfig) {
+func (d *decoder) clientCerts(n *yaml.Node, path string, c *ClientCerts) {
 	key := d.key
 	var pinOnlyNode *yaml.Node
-	h := d.verifyFields(&c.verify, &pinOnlyNode)
+	h := d.verifyFields(&c.Verify, &pinOnlyNode)
 	h["mode"] = func(v *yaml.Node, p string) {
 		var s string
 		switch d.str(v, p, &s); s {
 		case "none":
-			c.mode = tlsconf.ClientCertNone
+			c.Mode = tlsconf.ClientCertNone
 		case "optional":
-			c.mode = tlsconf.ClientCertOptional
+			c.Mode = tlsconf.ClientCertOptional
 		case "required":
-			c.mode = tlsconf.ClientCertRequired
+			c.Mode = tlsconf.ClientCertRequired
 		default:
 			d.failf(v, p, "%q: want none, optional or required", s)
 		}
 	}
-	h["ca_file"] = func(v *yaml.Node, p string) { d.file(v, p, &c.caFile) }
+	h["ca_file"] = func(v *yaml.Node, p string) { d.file(v, p, &c.CAFile) }
 	present := d.fields(n, path, h)
 	switch {
 	case d.err != nil:
 	case present["mode"] == nil:
 		d.failf(key, join(path, "mode"), "missing (none, optional or required)")
-	case c.mode == tlsconf.ClientCertNone && len(present) > 1:
+	case c.Mode == tlsconf.ClientCertNone && len(present) > 1:
 		d.failf(present["mode"], join(path, "mode"), "is none: the other client_certs keys would have no effect")
 	}
-	d.checkPinOnly(&c.verify, pinOnlyNode, path)
+	d.checkPinOnly(&c.Verify, pinOnlyNode, path)
 }
 
 // route decodes one element of a listener's routes.
-func (d *decoder) route(n *yaml.Node, path string) routeConfig {
-	r := routeConfig{
-		where: d.where(n, path), line: n.Line, upstreamProxy: "direct",
-		maxFrame: ws.DefaultMaxIncomingFrameSize, maxMessage: ws.DefaultMaxIncomingMessageSize, outgoingFrame: ws.DefaultOutgoingFrameSize,
-		pingInterval: proxy.DefaultPingInterval, frameTimeout: ws.DefaultFrameTimeout, writeTimeout: ws.DefaultWriteTimeout,
-		maxControlRate: proxy.DefaultMaxControlRate, maxTinyFrameRate: proxy.DefaultMaxTinyFrameRate,
+func (d *decoder) route(n *yaml.Node, path string) Route {
+	r := Route{
+		Where: d.where(n, path), line: n.Line, UpstreamProxy: "direct",
+		MaxFrameSize: ws.DefaultMaxIncomingFrameSize, MaxMessageSize: ws.DefaultMaxIncomingMessageSize, OutgoingFrameSize: ws.DefaultOutgoingFrameSize,
+		PingInterval: proxy.DefaultPingInterval, FrameTimeout: ws.DefaultFrameTimeout, WriteTimeout: ws.DefaultWriteTimeout,
+		MaxControlRate: proxy.DefaultMaxControlRate, MaxTinyFrameRate: proxy.DefaultMaxTinyFrameRate,
 	}
 	present := d.fields(n, path, map[string]func(*yaml.Node, string){
-		"name": func(v *yaml.Node, p string) { d.str(v, p, &r.name) },
+		"name": func(v *yaml.Node, p string) { d.str(v, p, &r.Name) },
 		"host": func(v *yaml.Node, p string) {
-			d.str(v, p, &r.host)
-			if h := r.host; d.err == nil && (strings.ContainsAny(h, "/ ") || strings.Contains(h, ":") && !isIP(h)) {
+			d.str(v, p, &r.Host)
+			if h := r.Host; d.err == nil && (strings.ContainsAny(h, "/ ") || strings.Contains(h, ":") && !isIP(h)) {
 				d.failf(v, p, "%q: want a host name without scheme, port or path", h)
 			}
 		},
 		"path": func(v *yaml.Node, p string) {
-			d.str(v, p, &r.path)
-			if s := r.path; d.err == nil && s != "" && s != "/" && (!strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/")) {
+			d.str(v, p, &r.Path)
+			if s := r.Path; d.err == nil && s != "" && s != "/" && (!strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/")) {
 				d.failf(v, p, "%q must start with / and not end with one", s)
 			}
 		},
-		"strip_path": func(v *yaml.Node, p string) { d.boolean(v, p, &r.stripPath) },
+		"strip_path": func(v *yaml.Node, p string) { d.boolean(v, p, &r.StripPath) },
 		"upstream": func(v *yaml.Node, p string) {
-			d.str(v, p, &r.upstream)
+			d.str(v, p, &r.Upstream)
 			if d.err != nil {
 				return
 			}
-			u, err := url.Parse(r.upstream)
+			u, err := url.Parse(r.Upstream)
 			switch {
 			case err != nil:
 				d.failf(v, p, "not a URL: want ws://host[:port][/path] or wss://…")
@@ -863,43 +875,43 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 		"upstream_psk": func(v *yaml.Node, p string) {
 			present := d.fields(v, p, map[string]func(*yaml.Node, string){
 				"identity": func(v *yaml.Node, p string) {
-					d.str(v, p, &r.upstreamPSKIdentity)
-					if err := psk.CheckIdentity([]byte(r.upstreamPSKIdentity)); d.err == nil && err != nil {
+					d.str(v, p, &r.UpstreamPSKIdentity)
+					if err := psk.CheckIdentity([]byte(r.UpstreamPSKIdentity)); d.err == nil && err != nil {
 						d.failf(v, p, "%v", err)
 					}
 				},
-				"key_file": func(v *yaml.Node, p string) { d.file(v, p, &r.upstreamPSKKeyFile) },
-				"tls12":    func(v *yaml.Node, p string) { d.boolean(v, p, &r.upstreamPSKTLS12) },
+				"key_file": func(v *yaml.Node, p string) { d.file(v, p, &r.UpstreamPSKKeyFile) },
+				"tls12":    func(v *yaml.Node, p string) { d.boolean(v, p, &r.UpstreamPSKTLS12) },
 			})
 			if d.err == nil && (present["identity"] == nil || present["key_file"] == nil) {
 				d.failf(v, p, "needs identity and key_file")
 			}
 		},
-		"upstream_proxy":   func(v *yaml.Node, p string) { d.upstreamProxy(v, p, &r.upstreamProxy) },
-		"upstream_timeout": func(v *yaml.Node, p string) { d.duration(v, p, &r.upstreamTimeout, false) },
-		"max_frame_size":   func(v *yaml.Node, p string) { d.size(v, p, &r.maxFrame, true) },
-		"max_message_size": func(v *yaml.Node, p string) { d.size(v, p, &r.maxMessage, true) },
+		"upstream_proxy":   func(v *yaml.Node, p string) { d.upstreamProxy(v, p, &r.UpstreamProxy) },
+		"upstream_timeout": func(v *yaml.Node, p string) { d.duration(v, p, &r.UpstreamTimeout, false) },
+		"max_frame_size":   func(v *yaml.Node, p string) { d.size(v, p, &r.MaxFrameSize, true) },
+		"max_message_size": func(v *yaml.Node, p string) { d.size(v, p, &r.MaxMessageSize, true) },
 		"outgoing_frame_size": func(v *yaml.Node, p string) {
-			s := int64(r.outgoingFrame)
+			s := int64(r.OutgoingFrameSize)
 			if d.size(v, p, &s, false); d.err == nil && s > math.MaxInt32 {
 				d.failf(v, p, "too large")
 			}
-			r.outgoingFrame = int(s)
+			r.OutgoingFrameSize = int(s)
 		},
-		"ping_interval":       func(v *yaml.Node, p string) { d.duration(v, p, &r.pingInterval, true) },
-		"pong_timeout":        func(v *yaml.Node, p string) { d.duration(v, p, &r.pongTimeout, true) },
-		"idle_timeout":        func(v *yaml.Node, p string) { d.duration(v, p, &r.idleTimeout, true) },
-		"frame_timeout":       func(v *yaml.Node, p string) { d.duration(v, p, &r.frameTimeout, true) },
-		"max_control_rate":    func(v *yaml.Node, p string) { d.wholeNumber(v, p, &r.maxControlRate, 0) },
-		"max_tiny_frame_rate": func(v *yaml.Node, p string) { d.wholeNumber(v, p, &r.maxTinyFrameRate, 0) },
-		"write_timeout":       func(v *yaml.Node, p string) { d.duration(v, p, &r.writeTimeout, true) },
+		"ping_interval":       func(v *yaml.Node, p string) { d.duration(v, p, &r.PingInterval, true) },
+		"pong_timeout":        func(v *yaml.Node, p string) { d.duration(v, p, &r.PongTimeout, true) },
+		"idle_timeout":        func(v *yaml.Node, p string) { d.duration(v, p, &r.IdleTimeout, true) },
+		"frame_timeout":       func(v *yaml.Node, p string) { d.duration(v, p, &r.FrameTimeout, true) },
+		"max_control_rate":    func(v *yaml.Node, p string) { d.wholeNumber(v, p, &r.MaxControlRate, 0) },
+		"max_tiny_frame_rate": func(v *yaml.Node, p string) { d.wholeNumber(v, p, &r.MaxTinyFrameRate, 0) },
+		"write_timeout":       func(v *yaml.Node, p string) { d.duration(v, p, &r.WriteTimeout, true) },
 		"extensions": func(v *yaml.Node, p string) {
 			var mode string
 			d.str(v, p, &mode)
 			switch mode {
 			case "pass":
 			case "none":
-				r.noExtensions = true
+				r.NoExtensions = true
 			default:
 				if d.err == nil {
 					d.failf(v, p, "%q: want pass (extensions negotiated end to end) or none", mode)
@@ -913,24 +925,24 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 					d.failf(n, p, "%q is not an origin (want scheme://host[:port], e.g. https://app.example)", s)
 					return
 				}
-				r.allowedOrigins = append(r.allowedOrigins, s)
+				r.AllowedOrigins = append(r.AllowedOrigins, s)
 			})
 		},
 	})
 	switch {
 	case d.err != nil:
-	case present["upstream"] == nil || r.upstream == "":
+	case present["upstream"] == nil || r.Upstream == "":
 		d.failf(n, join(path, "upstream"), "missing (the ws:// or wss:// URL to relay to)")
-	case present["upstream_tls"] != nil && !strings.HasPrefix(r.upstream, "wss:"):
-		d.failf(present["upstream_tls"], join(path, "upstream_tls"), "applies to wss:// upstreams only, not %q", r.upstream)
-	case present["upstream_psk"] != nil && !strings.HasPrefix(r.upstream, "wss:"):
-		d.failf(present["upstream_psk"], join(path, "upstream_psk"), "applies to wss:// upstreams only, not %q", r.upstream)
+	case present["upstream_tls"] != nil && !strings.HasPrefix(r.Upstream, "wss:"):
+		d.failf(present["upstream_tls"], join(path, "upstream_tls"), "applies to wss:// upstreams only, not %q", r.Upstream)
+	case present["upstream_psk"] != nil && !strings.HasPrefix(r.Upstream, "wss:"):
+		d.failf(present["upstream_psk"], join(path, "upstream_psk"), "applies to wss:// upstreams only, not %q", r.Upstream)
 	case present["upstream_psk"] != nil && present["upstream_tls"] != nil:
 		d.failf(present["upstream_psk"], join(path, "upstream_psk"), "excludes upstream_tls: a PSK upstream has no certificate")
-	case present["pong_timeout"] != nil && r.pongTimeout > 0 && r.pingInterval == 0:
+	case present["pong_timeout"] != nil && r.PongTimeout > 0 && r.PingInterval == 0:
 		d.failf(present["pong_timeout"], join(path, "pong_timeout"), "needs ping_interval")
-	case r.pause && present["upstream_timeout"] != nil && r.upstreamTimeout <= pauseTimeout(&r):
-		d.failf(present["upstream_timeout"], join(path, "upstream_timeout"), "must be longer than upstream_tls.pause_timeout (%s): it covers the pause", pauseTimeout(&r))
+	case r.Pause && present["upstream_timeout"] != nil && r.UpstreamTimeout <= r.EffectivePauseTimeout():
+		d.failf(present["upstream_timeout"], join(path, "upstream_timeout"), "must be longer than upstream_tls.pause_timeout (%s): it covers the pause", r.EffectivePauseTimeout())
 	}
 	return r
 }
@@ -938,25 +950,25 @@ func (d *decoder) route(n *yaml.Node, path string) routeConfig {
 func isIP(s string) bool { _, err := netip.ParseAddr(s); return err == nil }
 
 // upstreamTLS decodes a route's upstream_tls mapping.
-func (d *decoder) upstreamTLS(n *yaml.Node, path string, r *routeConfig) {
+func (d *decoder) upstreamTLS(n *yaml.Node, path string, r *Route) {
 	var pinOnlyNode *yaml.Node
-	h := d.verifyFields(&r.upstreamVerify, &pinOnlyNode)
-	h["ca_file"] = func(v *yaml.Node, p string) { d.file(v, p, &r.upstreamCA) }
-	h["sni"] = func(v *yaml.Node, p string) { d.str(v, p, &r.upstreamSNI) }
-	h["verify_name"] = func(v *yaml.Node, p string) { d.str(v, p, &r.upstreamVerifyName) }
-	h["cert_file"] = func(v *yaml.Node, p string) { d.file(v, p, &r.upstreamCert) }
-	h["key_file"] = func(v *yaml.Node, p string) { d.file(v, p, &r.upstreamKey) }
-	h["pause"] = func(v *yaml.Node, p string) { d.boolean(v, p, &r.pause) }
-	h["pause_timeout"] = func(v *yaml.Node, p string) { d.duration(v, p, &r.pauseTimeout, false) }
-	h["pause_max_pending"] = func(v *yaml.Node, p string) { d.positiveInt(v, p, &r.pauseMaxPending) }
+	h := d.verifyFields(&r.UpstreamVerify, &pinOnlyNode)
+	h["ca_file"] = func(v *yaml.Node, p string) { d.file(v, p, &r.UpstreamCA) }
+	h["sni"] = func(v *yaml.Node, p string) { d.str(v, p, &r.UpstreamSNI) }
+	h["verify_name"] = func(v *yaml.Node, p string) { d.str(v, p, &r.UpstreamVerifyName) }
+	h["cert_file"] = func(v *yaml.Node, p string) { d.file(v, p, &r.UpstreamCert) }
+	h["key_file"] = func(v *yaml.Node, p string) { d.file(v, p, &r.UpstreamKey) }
+	h["pause"] = func(v *yaml.Node, p string) { d.boolean(v, p, &r.Pause) }
+	h["pause_timeout"] = func(v *yaml.Node, p string) { d.duration(v, p, &r.PauseTimeout, false) }
+	h["pause_max_pending"] = func(v *yaml.Node, p string) { d.positiveInt(v, p, &r.PauseMaxPending) }
 	present := d.fields(n, path, h)
 	switch {
 	case d.err != nil:
-	case present["pause_timeout"] != nil && !r.pause:
+	case present["pause_timeout"] != nil && !r.Pause:
 		d.failf(present["pause_timeout"], join(path, "pause_timeout"), "needs pause: true")
-	case present["pause_max_pending"] != nil && !r.pause:
+	case present["pause_max_pending"] != nil && !r.Pause:
 		d.failf(present["pause_max_pending"], join(path, "pause_max_pending"), "needs pause: true")
-	case r.pause && r.upstreamVerify.ignoreAll:
+	case r.Pause && r.UpstreamVerify.IgnoreAll:
 		d.failf(present["pause"], join(path, "pause"), "ignore: all accepts every SSL error: nothing would pause")
 	}
 	if d.err == nil && (present["cert_file"] == nil) != (present["key_file"] == nil) {
@@ -966,7 +978,7 @@ func (d *decoder) upstreamTLS(n *yaml.Node, path string, r *routeConfig) {
 		}
 		d.failf(at, path, "cert_file and key_file go together")
 	}
-	d.checkPinOnly(&r.upstreamVerify, pinOnlyNode, path)
+	d.checkPinOnly(&r.UpstreamVerify, pinOnlyNode, path)
 }
 
 // upstreamProxy reads "direct", "env" or a proxy URL.
@@ -982,4 +994,12 @@ func (d *decoder) upstreamProxy(n *yaml.Node, path string, dst *string) {
 	if _, err := netproxy.ParseURL(*dst); d.err == nil && err != nil {
 		d.failf(n, path, "%v (want direct, env, or http://, https://, socks5://, socks5h:// URL)", err)
 	}
+}
+
+// Parse decodes and validates a config file's content, as Load does,
+// without opening the files it names. name labels errors; relative paths
+// in the file are resolved against dir.
+func Parse(data []byte, name, dir string) (Config, error) {
+	cfg, _, err := parseConfig(data, name, dir)
+	return cfg, err
 }
