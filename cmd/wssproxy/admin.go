@@ -46,7 +46,7 @@ func prepareAdmin(cfg config.Admin) (*adminAPI, error) {
 	if cfg.TokenFile != "" {
 		tok, err := admin.LoadToken(cfg.TokenFile)
 		if err != nil {
-			return nil, withWhere(cfg.Where, err)
+			return nil, config.WithWhere(cfg.Where, err)
 		}
 		a.token = tok
 	}
@@ -84,7 +84,7 @@ func (a *adminAPI) listen() error {
 		if a.ln != nil {
 			a.ln.Close()
 		}
-		return withWhere(a.cfg.Where, fmt.Errorf("admin API on %s: %w", a.cfg.Listen, err))
+		return config.WithWhere(a.cfg.Where, fmt.Errorf("admin API on %s: %w", a.cfg.Listen, err))
 	}
 	if a.cfg.TokenFile != "" {
 		tf := a.cfg.TokenFile

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"path/filepath"
+
 	"github.com/wssproxy/wssproxy/internal/config"
 
 	"context"
@@ -72,6 +74,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, done := usageExit(stderr, "serve", err); done {
 		return code
 	}
+	if set["check"] {
+		errs := checkConfig(cfg, log)
+		for _, err := range errs {
+			fmt.Fprintf(stderr, "wssproxy serve --check: %v\n", err)
+		}
+		if len(errs) > 0 {
+			return 2
+		}
+		routes := 0
+		for _, l := range cfg.Listeners {
+			routes += len(l.Routes)
+		}
+		fmt.Fprintf(stdout, "wssproxy serve --check: configuration OK (%d listeners, %d routes)\n", len(cfg.Listeners), routes)
+		return 0
+	}
 	if err := serve(ctx, cfg, stdout, log); err != nil {
 		log.Error().Err(err).Msg("serve failed")
 		fmt.Fprintf(stderr, "wssproxy serve: %v\n", err)
@@ -94,6 +111,80 @@ type builtListener struct {
 	ln     net.Listener
 }
 
+// newBuilder returns the builder of cfg's listeners, sharing the pause
+// registry, the metrics and the connection ids among them.
+func newBuilder(cfg config.Config, log zerolog.Logger, adm *adminAPI) *builder {
+	var ids atomic.Uint64
+	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
+		registry: tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{
+			MaxPending: cfg.Admin.PauseMaxPending, MaxWaiters: cfg.Admin.PauseMaxWaiters}),
+		metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
+	for _, l := range cfg.Listeners {
+		if l.DevCert {
+			// Listeners sharing a dev CA folder share its leaf: it covers
+			// the hosts of all of them.
+			for _, h := range l.DevCertHosts {
+				if !slices.Contains(b.devHosts[l.DevCertDir], h) {
+					b.devHosts[l.DevCertDir] = append(b.devHosts[l.DevCertDir], h)
+				}
+			}
+		}
+	}
+	return b
+}
+
+// checkConfig builds what serve would before listening (certificates and
+// keys, PSK files, upstream TLS, the admin token) and tries every address
+// it would listen on, without serving. It returns every error met. A
+// development certificate is not created: serve does that on its first
+// start.
+func checkConfig(cfg config.Config, log zerolog.Logger) []error {
+	var errs []error
+	adm, err := prepareAdmin(cfg.Admin)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	b := newBuilder(cfg, log, adm)
+	b.check = true
+	for i := range cfg.Listeners {
+		l := &cfg.Listeners[i]
+		bl, err := b.listener(l)
+		if err != nil {
+			errs = append(errs, config.WithWhere(l.Where, err))
+		} else if acme, ok := bl.src.(*certs.ACMESource); ok {
+			acme.Close()
+		}
+		addrs := []string{l.Listen}
+		if l.ACME != nil && l.ACME.HTTP != "" {
+			addrs = append(addrs, l.ACME.HTTP)
+		}
+		for _, addr := range addrs {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				errs = append(errs, config.WithWhere(l.Where, fmt.Errorf("listening on %s: %w", addr, err)))
+				continue
+			}
+			ln.Close()
+		}
+	}
+	switch {
+	case adm != nil && adm.unixPath != "":
+		// Listening would replace the socket of a running instance.
+		if _, err := os.Stat(filepath.Dir(adm.unixPath)); err != nil {
+			errs = append(errs, config.WithWhere(cfg.Admin.Where, fmt.Errorf("admin API socket folder: %w", err)))
+		}
+	default:
+		if err := adm.listen(); err != nil {
+			errs = append(errs, err)
+		}
+		adm.stop()
+	}
+	if err := b.close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
 // serve runs every listener until ctx ends (SIGTERM), then drains them
 // together. Everything is built and checked before the first listen.
 func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog.Logger) (retErr error) {
@@ -106,22 +197,13 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog
 	if err != nil {
 		return err
 	}
-	var ids atomic.Uint64
-	metrics := proxy.NewMetrics()
+	b := newBuilder(cfg, log, adm)
 	promReg := prometheus.NewRegistry()
-	if err := promReg.Register(metrics); err != nil {
-		return err
+	for _, c := range []prometheus.Collector{b.metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := promReg.Register(c); err != nil {
+			return err
+		}
 	}
-	if err := promReg.Register(collectors.NewGoCollector()); err != nil {
-		return err
-	}
-	if err := promReg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
-		return err
-	}
-	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
-		registry: tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{
-			MaxPending: cfg.Admin.PauseMaxPending, MaxWaiters: cfg.Admin.PauseMaxWaiters}),
-		metrics: metrics, nextID: func() uint64 { return ids.Add(1) }, admin: adm}
 	defer func() {
 		// After the drain: the built-in echo server is joined, and the
 		// error that stopped it early is reported.
@@ -132,22 +214,11 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog
 			}
 		}
 	}()
-	for _, l := range cfg.Listeners {
-		if l.DevCert {
-			// Listeners sharing a dev CA folder share its leaf: it covers
-			// the hosts of all of them.
-			for _, h := range l.DevCertHosts {
-				if !slices.Contains(b.devHosts[l.DevCertDir], h) {
-					b.devHosts[l.DevCertDir] = append(b.devHosts[l.DevCertDir], h)
-				}
-			}
-		}
-	}
 	var built []*builtListener
 	for i := range cfg.Listeners {
 		bl, err := b.listener(&cfg.Listeners[i])
 		if err != nil {
-			return withWhere(cfg.Listeners[i].Where, err)
+			return config.WithWhere(cfg.Listeners[i].Where, err)
 		}
 		built = append(built, bl)
 	}
@@ -160,7 +231,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog
 					o.ln.Close()
 				}
 			}
-			return withWhere(bl.cfg.Where, fmt.Errorf("listening on %s: %w", bl.cfg.Listen, err))
+			return config.WithWhere(bl.cfg.Where, fmt.Errorf("listening on %s: %w", bl.cfg.Listen, err))
 		}
 		bl.ln = ln
 	}
@@ -191,7 +262,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog
 				for _, o := range built {
 					o.ln.Close()
 				}
-				return withWhere(bl.cfg.Where, fmt.Errorf("ACME HTTP-01 listener %s: %w", addr, err))
+				return config.WithWhere(bl.cfg.Where, fmt.Errorf("ACME HTTP-01 listener %s: %w", addr, err))
 			}
 			hs := &http.Server{Handler: acme.HTTPHandler(http.NotFoundHandler()), ReadHeaderTimeout: 10 * time.Second}
 			bg.Go(func() { _ = hs.Serve(hln) })
@@ -327,11 +398,4 @@ func (bl *builtListener) announce(stdout io.Writer, log zerolog.Logger) {
 	if bl.psk {
 		fmt.Fprintf(stdout, "TLS-PSK clients: keys from %s (wssproxy client %s --psk-identity ID --psk-key-file F)\n", bl.cfg.PSKFile, first)
 	}
-}
-
-func withWhere(where string, err error) error {
-	if where == "" {
-		return err
-	}
-	return fmt.Errorf("%s: %w", where, err)
 }

@@ -19,6 +19,7 @@ import (
 // serveFlags are the flags of "wssproxy serve".
 type serveFlags struct {
 	configFile string
+	check      bool // validate and exit
 	listen     string
 	// Client leg.
 	certFile, keyFile string
@@ -108,7 +109,7 @@ Flags:
 `
 
 // fileOverrides are the flags that may be combined with --config.
-var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true, "pause-max-pending": true, "pause-max-waiters": true}
+var fileOverrides = map[string]bool{"config": true, "check": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true, "pause-max-pending": true, "pause-max-waiters": true}
 
 // parseServeFlags parses the flags. With --config it returns the file's
 // path and a config.Config holding only the overriding flags (see
@@ -116,8 +117,6 @@ var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-lev
 func parseServeFlags(args []string, stderr io.Writer) (config.Config, string, map[string]bool, error) {
 	var c serveFlags
 	fs := flag.NewFlagSet("wssproxy serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), serveUsage); fs.PrintDefaults() }
 	fs.StringVar(&c.configFile, "config", "", "YAML file of listeners and routes (excludes the listener, certificate, upstream and frame flags)")
 	fs.StringVar(&c.listen, "listen", "", "address to listen on (default 127.0.0.1:8443 for the embedded default)")
 	fs.StringVar(&c.certFile, "cert", "", "PEM certificate chain for wss (reloaded on change and SIGHUP)")
@@ -170,7 +169,11 @@ func parseServeFlags(args []string, stderr io.Writer) (config.Config, string, ma
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token (mode 0600; required on host:port)")
 	fs.StringVar(&c.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
 	fs.StringVar(&c.log.level, "log-level", "info", "trace, debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	fs.BoolVar(&c.check, "check", false, "validate the configuration (files readable, certificates and keys parse, addresses free) and exit: 0 if it would serve, 2 with the errors")
+	if err := parseFlags(fs, serveUsage, args, stderr); err != nil {
+		return config.Config{}, "", nil, err
+	}
+	if err := c.checkValues(); err != nil {
 		return config.Config{}, "", nil, err
 	}
 	if fs.NArg() > 0 {
@@ -254,6 +257,22 @@ func parseServeFlags(args []string, stderr io.Writer) (config.Config, string, ma
 		return config.Config{}, "", nil, errors.New("--pause-max-pending, --pause-max-pending-per-route and --pause-max-waiters need --pause-on-ssl-errors")
 	}
 	return c.config(), "", set, nil
+}
+
+// checkValues checks the values of the flags that name TLS errors and
+// pins, so that the error names the flag.
+func (c *serveFlags) checkValues() error {
+	for _, s := range c.upstreamIgnore {
+		if _, err := tlsconf.ParseExpectedError(s); err != nil {
+			return fmt.Errorf("--upstream-ignore-ssl-error: %w", err)
+		}
+	}
+	for _, s := range c.upstreamPins {
+		if _, err := tlsconf.ParsePin(s); err != nil {
+			return fmt.Errorf("--upstream-pin: %w", err)
+		}
+	}
+	return nil
 }
 
 // config turns the flags into the one-listener, one-route configuration.
