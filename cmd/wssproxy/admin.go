@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/wssproxy/wssproxy/internal/config"
-
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/proxy/admin"
 	"github.com/wssproxy/wssproxy/tlsconf"

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/wssproxy/wssproxy/internal/config"
-
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/wssproxy/wssproxy/internal/config"
-
 	"bytes"
 	"context"
 	"os"
@@ -11,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 )
 

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"path/filepath"
-
-	"github.com/wssproxy/wssproxy/internal/config"
-
 	"context"
 	"crypto/tls"
 	"errors"
@@ -15,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/wssproxy/wssproxy/internal/config"
-
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
