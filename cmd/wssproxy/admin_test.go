@@ -61,7 +61,7 @@ func TestAdminConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := cfg.Listeners[0].Routes[0]; !r.Pause || r.PauseTimeout != time.Minute {
+	if r := cfg.Listeners[0].Routes[0]; !r.Pause || r.PauseTimeout.D() != time.Minute {
 		t.Fatalf("route %+v", r)
 	}
 	if err := cfg.CheckAdmin(); err == nil || !strings.HasPrefix(err.Error(), "config.yaml:4: listeners[0].routes[0]: pausing on SSL errors needs the admin API") {

@@ -93,8 +93,8 @@ func (b *builder) listener(lc *config.Listener) (*builtListener, error) {
 	}
 	bl.psk = pskCfg != nil
 	bl.srv, err = proxy.New(&proxy.Options{
-		Routes: bl.routes, TLS: bl.tls, PSK: pskCfg, MaxConnections: lc.MaxConnections, MaxHeaderBytes: lc.MaxHeaderBytes,
-		HandshakeTimeout: lc.HandshakeTimeout, CloseTimeout: lc.CloseTimeout, TrustedProxies: lc.TrustedProxies, TrustedForwarders: lc.TrustedForwarders,
+		Routes: bl.routes, TLS: bl.tls, PSK: pskCfg, MaxConnections: lc.MaxConnections, MaxHeaderBytes: int(lc.MaxHeaderBytes),
+		HandshakeTimeout: lc.HandshakeTimeout.D(), CloseTimeout: lc.CloseTimeout.D(), TrustedProxies: lc.TrustedProxies, TrustedForwarders: lc.TrustedForwarders,
 		Logger:  b.log.With().Str("listener", lc.Name).Logger(),
 		Metrics: b.metrics, NextID: b.nextID,
 	})
@@ -124,10 +124,10 @@ func unlimitedIfZero(n int) int {
 func (b *builder) route(rc *config.Route) (proxy.Route, error) {
 	r := proxy.Route{
 		Name: rc.Name, Host: rc.Host, Path: rc.Path, StripPath: rc.StripPath, Upstream: rc.Upstream,
-		UpstreamTimeout: rc.UpstreamTimeout, AllowedOrigins: rc.AllowedOrigins, NoExtensions: rc.NoExtensions,
-		MaxFrameSize: rc.MaxFrameSize, MaxMessageSize: rc.MaxMessageSize, OutgoingFrameSize: rc.OutgoingFrameSize,
-		PingInterval: offIfZero(rc.PingInterval), PongTimeout: rc.PongTimeout, IdleTimeout: rc.IdleTimeout,
-		FrameTimeout: offIfZero(rc.FrameTimeout), WriteTimeout: offIfZero(rc.WriteTimeout),
+		UpstreamTimeout: rc.UpstreamTimeout.D(), AllowedOrigins: rc.AllowedOrigins, NoExtensions: rc.NoExtensions,
+		MaxFrameSize: int64(rc.MaxFrameSize), MaxMessageSize: int64(rc.MaxMessageSize), OutgoingFrameSize: int(rc.OutgoingFrameSize),
+		PingInterval: offIfZero(rc.PingInterval.D()), PongTimeout: rc.PongTimeout.D(), IdleTimeout: rc.IdleTimeout.D(),
+		FrameTimeout: offIfZero(rc.FrameTimeout.D()), WriteTimeout: offIfZero(rc.WriteTimeout.D()),
 		MaxControlRate: unlimitedIfZero(rc.MaxControlRate), MaxTinyFrameRate: unlimitedIfZero(rc.MaxTinyFrameRate),
 	}
 	if rc.Upstream == "" {
@@ -191,9 +191,9 @@ func (b *builder) listenerTLS(lc *config.Listener) (*tls.Config, certs.Source, s
 		pin, caFile string
 	)
 	switch {
-	case lc.DevCert && b.check:
+	case lc.DevCert.Enabled && b.check:
 		return nil, nil, "", "", nil
-	case lc.DevCert:
+	case lc.DevCert.Enabled:
 		r, err := b.devCA(lc)
 		if err != nil {
 			return nil, nil, "", "", fmt.Errorf("development certificate: %w", err)
@@ -243,14 +243,15 @@ func (b *builder) listenerTLS(lc *config.Listener) (*tls.Config, certs.Source, s
 		return nil, nil, "", "", err
 	}
 	cc := lc.ClientCerts
-	if cc.Mode == tlsconf.ClientCertNone {
+	mode := clientCertModes[cc.Mode]
+	if mode == tlsconf.ClientCertNone {
 		return plain, src, pin, caFile, nil
 	}
 	pol, err := verifyConfig(cc.Verify).policy("client certificate", b.log)
 	if err != nil {
 		return nil, nil, "", "", err
 	}
-	cfg, err := tlsconf.ServerConfig(&tlsconf.ServerOptions{Base: plain, ClientCerts: cc.Mode, ClientCAFile: cc.CAFile, Policy: pol})
+	cfg, err := tlsconf.ServerConfig(&tlsconf.ServerOptions{Base: plain, ClientCerts: mode, ClientCAFile: cc.CAFile, Policy: pol})
 	if err != nil {
 		return nil, nil, "", "", fmt.Errorf("client certificates: %w", err)
 	}
@@ -271,14 +272,14 @@ func (b *builder) listenerTLS(lc *config.Listener) (*tls.Config, certs.Source, s
 // devCA returns the dev CA for the listener's folder, creating it once per
 // folder with the hosts every listener sharing it asks for.
 func (b *builder) devCA(lc *config.Listener) (*certs.DevCAResult, error) {
-	if r, ok := b.devCAs[lc.DevCertDir]; ok {
+	if r, ok := b.devCAs[lc.DevCert.Dir]; ok {
 		return r, nil
 	}
-	r, err := certs.DevCA(&certs.DevCAOptions{Dir: lc.DevCertDir, Hosts: b.devHosts[lc.DevCertDir], Logger: b.log})
+	r, err := certs.DevCA(&certs.DevCAOptions{Dir: lc.DevCert.Dir, Hosts: b.devHosts[lc.DevCert.Dir], Logger: b.log})
 	if err != nil {
 		return nil, err
 	}
-	b.devCAs[lc.DevCertDir] = r
+	b.devCAs[lc.DevCert.Dir] = r
 	return r, nil
 }
 
@@ -293,11 +294,20 @@ func portOf(addr string) int {
 }
 
 // policy builds the tlsconf policy; what names the peer in errors.
+// clientCertModes maps config.ClientCerts.Mode to tlsconf's.
+var clientCertModes = map[string]tlsconf.ClientCertMode{
+	"": tlsconf.ClientCertNone, "none": tlsconf.ClientCertNone,
+	"optional": tlsconf.ClientCertOptional, "required": tlsconf.ClientCertRequired,
+}
+
 // verifyConfig is a config.Verify that builds its tlsconf policy.
 type verifyConfig config.Verify
 
 func (v verifyConfig) policy(what string, log zerolog.Logger) (tlsconf.Policy, error) {
-	pol := tlsconf.Policy{PinOnly: v.PinOnly, PinMatch: v.PinMatch, Logger: log}
+	pol := tlsconf.Policy{PinOnly: v.PinOnly, PinMatch: tlsconf.PinMatchLeaf, Logger: log}
+	if v.PinMatch == "chain" {
+		pol.PinMatch = tlsconf.PinMatchChain
+	}
 	for _, s := range v.Pins {
 		p, err := tlsconf.ParsePin(s)
 		if err != nil {

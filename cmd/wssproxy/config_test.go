@@ -46,7 +46,7 @@ func TestServeConfigFlags(t *testing.T) {
 		}
 	}
 	cfg, file, set, err := parseServeFlags([]string{"--config", name, "--log-format", "console", "--grace", "3s"}, &bytes.Buffer{})
-	if err != nil || file != name || !set["log-format"] || !set["grace"] || set["log-level"] || cfg.Grace != 3*time.Second {
+	if err != nil || file != name || !set["log-format"] || !set["grace"] || set["log-level"] || cfg.Grace.D() != 3*time.Second {
 		t.Fatalf("%v %q %v %+v", err, file, set, cfg)
 	}
 	// An invalid file is a usage error with the line.

@@ -1,9 +1,6 @@
 package main
 
-import "strings"
+import "github.com/wssproxy/wssproxy/internal/config"
 
 // stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+type stringList = config.StringList

@@ -118,12 +118,12 @@ func newBuilder(cfg config.Config, log zerolog.Logger, adm *adminAPI) *builder {
 			MaxPending: cfg.Admin.PauseMaxPending, MaxWaiters: cfg.Admin.PauseMaxWaiters}),
 		metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
 	for _, l := range cfg.Listeners {
-		if l.DevCert {
+		if l.DevCert.Enabled {
 			// Listeners sharing a dev CA folder share its leaf: it covers
 			// the hosts of all of them.
-			for _, h := range l.DevCertHosts {
-				if !slices.Contains(b.devHosts[l.DevCertDir], h) {
-					b.devHosts[l.DevCertDir] = append(b.devHosts[l.DevCertDir], h)
+			for _, h := range l.DevCert.Hosts {
+				if !slices.Contains(b.devHosts[l.DevCert.Dir], h) {
+					b.devHosts[l.DevCert.Dir] = append(b.devHosts[l.DevCert.Dir], h)
 				}
 			}
 		}
@@ -315,8 +315,8 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog
 		log.Error().Err(b.echo.Err()).Msg("the built-in echo server failed; shutting down")
 	case <-ctx.Done():
 	}
-	log.Info().Dur("grace", cfg.Grace).Int("listeners", len(built)).Msg("shutting down: closing every connection with 1001")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Grace)
+	log.Info().Dur("grace", cfg.Grace.D()).Int("listeners", len(built)).Msg("shutting down: closing every connection with 1001")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Grace.D())
 	defer cancel()
 	var drain sync.WaitGroup
 	for _, bl := range built {

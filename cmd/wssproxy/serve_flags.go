@@ -172,9 +172,6 @@ func parseServeFlags(args []string, stderr io.Writer) (config.Config, string, ma
 	if err := parseFlags(fs, serveUsage, args, stderr); err != nil {
 		return config.Config{}, "", nil, err
 	}
-	if err := c.checkValues(); err != nil {
-		return config.Config{}, "", nil, err
-	}
 	if fs.NArg() > 0 {
 		return config.Config{}, "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -193,7 +190,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config.Config, string, ma
 		if c.pauseMax <= 0 || c.pauseWaiters <= 0 {
 			return config.Config{}, "", nil, fmt.Errorf("--pause-max-pending and --pause-max-waiters must be positive, not %d and %d", c.pauseMax, c.pauseWaiters)
 		}
-		return config.Config{Grace: c.grace, Log: config.Log{Format: c.log.format, Level: c.log.level}, Admin: config.Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}, c.configFile, set, nil
+		return config.Config{Grace: config.Duration(c.grace), Log: config.Log{Format: c.log.format, Level: c.log.level}, Admin: config.Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}, c.configFile, set, nil
 	}
 	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 && c.pskFile == "" {
 		// The embedded default (logging and frame flags may still be set).
@@ -255,6 +252,9 @@ func parseServeFlags(args []string, stderr io.Writer) (config.Config, string, ma
 	case (set["pause-max-pending"] || set["pause-max-pending-per-route"] || set["pause-max-waiters"]) && !c.pause:
 		return config.Config{}, "", nil, errors.New("--pause-max-pending, --pause-max-pending-per-route and --pause-max-waiters need --pause-on-ssl-errors")
 	}
+	if err := c.checkValues(); err != nil {
+		return config.Config{}, "", nil, err
+	}
 	return c.config(), "", set, nil
 }
 
@@ -277,9 +277,11 @@ func (c *serveFlags) checkValues() error {
 // config turns the flags into the one-listener, one-route configuration.
 func (c *serveFlags) config() config.Config {
 	l := config.Listener{
-		Name: c.listen, Listen: c.listen, CertFile: c.certFile, KeyFile: c.keyFile,
-		DevCert: c.devCert, DevCertDir: c.devCertDir, MaxConnections: c.maxConnections, PSKFile: c.pskFile,
-		PSKTLS12: c.pskTLS12, PSKIdentityHint: c.pskHint,
+		Name: c.listen, Listen: c.listen, MaxConnections: c.maxConnections,
+		ListenerTLS: config.ListenerTLS{
+			CertFile: c.certFile, KeyFile: c.keyFile, DevCert: config.DevCert{Enabled: c.devCert, Dir: c.devCertDir},
+			PSKFile: c.pskFile, PSKTLS12: c.pskTLS12, PSKIdentityHint: c.pskHint,
+		},
 	}
 	if len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0 {
 		l.ACME = &config.ACME{
@@ -288,31 +290,28 @@ func (c *serveFlags) config() config.Config {
 		}
 	}
 	l.Routes = []config.Route{{
-		Name:                "default",
-		Upstream:            c.upstream,
-		UpstreamCA:          c.upstreamCA,
-		UpstreamSNI:         c.upstreamSNI,
-		UpstreamVerify:      config.Verify{Pins: c.upstreamPins, PinOnly: c.upstreamPinOnly, IgnoreAll: c.upstreamInsec, Ignore: c.upstreamIgnore},
-		UpstreamProxy:       c.upstreamProxy,
-		UpstreamPSKIdentity: c.upstreamPSKID,
-		UpstreamPSKKeyFile:  c.upstreamPSKKey,
-		UpstreamPSKTLS12:    c.upstreamPSK12,
-		MaxFrameSize:        int64(c.maxFrame),
-		MaxMessageSize:      int64(c.maxMessage),
-		OutgoingFrameSize:   int(c.outgoingFrame),
-		PingInterval:        c.pingInterval,
-		PongTimeout:         c.pongTimeout,
-		IdleTimeout:         c.idleTimeout,
-		FrameTimeout:        c.frameTimeout,
-		WriteTimeout:        c.writeTimeout,
-		MaxControlRate:      c.maxControlRate,
-		MaxTinyFrameRate:    c.maxTinyFrameRate,
-		AllowedOrigins:      c.allowedOrigins,
-		NoExtensions:        c.noExtensions,
-		Pause:               c.pause,
-		PauseTimeout:        c.pauseTimeout,
-		PauseMaxPending:     c.pauseMaxRoute,
+		Name:     "default",
+		Upstream: c.upstream,
+		UpstreamTLS: config.UpstreamTLS{
+			UpstreamCA: c.upstreamCA, UpstreamSNI: c.upstreamSNI,
+			UpstreamVerify: config.Verify{Pins: c.upstreamPins, PinOnly: c.upstreamPinOnly, IgnoreAll: c.upstreamInsec, Ignore: c.upstreamIgnore},
+			Pause:          c.pause, PauseTimeout: config.Duration(c.pauseTimeout), PauseMaxPending: c.pauseMaxRoute,
+		},
+		UpstreamPSK:       config.UpstreamPSK{UpstreamPSKIdentity: c.upstreamPSKID, UpstreamPSKKeyFile: c.upstreamPSKKey, UpstreamPSKTLS12: c.upstreamPSK12},
+		UpstreamProxy:     c.upstreamProxy,
+		MaxFrameSize:      c.maxFrame,
+		MaxMessageSize:    c.maxMessage,
+		OutgoingFrameSize: c.outgoingFrame,
+		PingInterval:      config.Duration(c.pingInterval),
+		PongTimeout:       config.Duration(c.pongTimeout),
+		IdleTimeout:       config.Duration(c.idleTimeout),
+		FrameTimeout:      config.Duration(c.frameTimeout),
+		WriteTimeout:      config.Duration(c.writeTimeout),
+		MaxControlRate:    c.maxControlRate,
+		MaxTinyFrameRate:  c.maxTinyFrameRate,
+		AllowedOrigins:    c.allowedOrigins,
+		NoExtensions:      c.noExtensions,
 	}}
-	return config.Config{Listeners: []config.Listener{l}, Grace: c.grace, Log: config.Log{Format: c.log.format, Level: c.log.level},
+	return config.Config{Listeners: []config.Listener{l}, Grace: config.Duration(c.grace), Log: config.Log{Format: c.log.format, Level: c.log.level},
 		Admin: config.Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}
 }

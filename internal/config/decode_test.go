@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
 // y joins lines, so that a case's line numbers are its indexes + 1.
@@ -213,12 +211,12 @@ func TestConfigExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Grace != 10*time.Second || cfg.Log.Format != "json" || cfg.Log.Level != "info" || len(cfg.Listeners) != 4 {
+	if cfg.Grace.D() != 10*time.Second || cfg.Log.Format != "json" || cfg.Log.Level != "info" || len(cfg.Listeners) != 4 {
 		t.Fatalf("top level: %+v", cfg)
 	}
 	pub, internal, local, dev := cfg.Listeners[0], cfg.Listeners[1], cfg.Listeners[2], cfg.Listeners[3]
 	if pub.Name != "public" || pub.ACME == nil || !pub.ACME.ReuseKey || pub.ACME.HTTP != "0.0.0.0:80" || pub.ACME.RenewalWindowRatio != 0.33 ||
-		len(pub.ACME.OnDemand) != 1 || pub.MaxHeaderBytes != 16<<10 || pub.HandshakeTimeout != 10*time.Second || pub.CloseTimeout != 5*time.Second {
+		len(pub.ACME.OnDemand) != 1 || pub.MaxHeaderBytes != 16<<10 || pub.HandshakeTimeout.D() != 10*time.Second || pub.CloseTimeout.D() != 5*time.Second {
 		t.Errorf("public listener: %+v %+v", pub, pub.ACME)
 	}
 	if want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}; fmt.Sprint(pub.TrustedProxies) != fmt.Sprint(want) {
@@ -229,7 +227,7 @@ func TestConfigExample(t *testing.T) {
 	}
 	chat, feed := pub.Routes[0], pub.Routes[1]
 	if !chat.StripPath || chat.Path != "/chat" || chat.MaxFrameSize != 1<<20 || chat.MaxMessageSize != 16<<20 || chat.OutgoingFrameSize != 512<<10 ||
-		chat.PingInterval != 30*time.Second || chat.PongTimeout != 10*time.Second || chat.IdleTimeout != 10*time.Minute || chat.UpstreamProxy != "direct" {
+		chat.PingInterval.D() != 30*time.Second || chat.PongTimeout.D() != 10*time.Second || chat.IdleTimeout.D() != 10*time.Minute || chat.UpstreamProxy != "direct" {
 		t.Errorf("chat route (merged limits): %+v", chat)
 	}
 	if feed.MaxMessageSize != 64<<20 || feed.MaxFrameSize != 1<<20 {
@@ -237,16 +235,16 @@ func TestConfigExample(t *testing.T) {
 	}
 	v := feed.UpstreamVerify
 	if feed.UpstreamCA != filepath.Join("..", "..", "docs", "internal-ca.pem") || feed.UpstreamSNI != "feed.internal" || len(v.Pins) != 1 ||
-		v.PinMatch != tlsconf.PinMatchLeaf || len(v.Ignore) != 1 || feed.UpstreamProxy != "http://proxy.internal:3128" {
+		v.PinMatch != "leaf" || len(v.Ignore) != 1 || feed.UpstreamProxy != "http://proxy.internal:3128" {
 		t.Errorf("feed upstream TLS: %+v", feed)
 	}
-	if internal.ClientCerts.Mode != tlsconf.ClientCertRequired || internal.CertFile == "" || internal.Routes[0].Host != "admin.internal" {
+	if internal.ClientCerts.Mode != "required" || internal.CertFile == "" || internal.Routes[0].Host != "admin.internal" {
 		t.Errorf("internal: %+v", internal)
 	}
-	if local.CertFile != "" || local.DevCert || local.ACME != nil || local.MaxConnections != 10000 {
+	if local.CertFile != "" || local.DevCert.Enabled || local.ACME != nil || local.MaxConnections != 10000 {
 		t.Errorf("local must be plain ws with defaults: %+v", local)
 	}
-	if !dev.DevCert || dev.DevCertDir != filepath.Join("..", "..", "docs", "devca") || len(dev.DevCertHosts) != 1 {
+	if !dev.DevCert.Enabled || dev.DevCert.Dir != filepath.Join("..", "..", "docs", "devca") || len(dev.DevCert.Hosts) != 1 {
 		t.Errorf("dev: %+v", dev)
 	}
 	// The example names files that exist only on a deployed machine.

@@ -7,7 +7,10 @@
 // Load and Parse check everything before anything listens: every unknown
 // key, repeated key and invalid value is an error naming the file, the
 // line and the key's path ("config.yaml:7: listeners[0].routes[1].max_message_size:
-// ..."). The flags of serve fill the same structs (one listener, one
-// route). docs/config.md documents the schema; docs/config.example.yaml
+// ..."). A walk of the YAML tree against the structs' yaml tags checks
+// the shape and records where each key is; a yaml.Decoder with
+// KnownFields fills the structs; Config.Validate checks the values and
+// how they combine. The flags of serve fill the same structs (one
+// listener, one route). docs/config.md documents the schema; docs/config.example.yaml
 // is parsed by the tests.
 package config

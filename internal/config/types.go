@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -16,20 +18,7 @@ import (
 // one.
 const DefaultGrace = 10 * time.Second
 
-// Log is the logging of a long-running command.
-type Log struct {
-	Format string // json | console | "" (console on a terminal, else json)
-	Level  string // trace, debug, info, warn or error
-}
-
-// EffectivePauseTimeout is how long a paused upstream handshake of the
-// route waits for a decision: PauseTimeout, or tlsconf's default.
-func (r *Route) EffectivePauseTimeout() time.Duration {
-	if r.PauseTimeout > 0 {
-		return r.PauseTimeout
-	}
-	return tlsconf.DefaultPauseTimeout
-}
+const defaultPauseTimeout = tlsconf.DefaultPauseTimeout
 
 // Size is a number of bytes, written as plain bytes or with a KiB, MiB or
 // GiB suffix ("16MiB"); -1 means "no limit" where the option allows it.
@@ -94,6 +83,9 @@ func ParseSize(v string) (int64, error) {
 // allowed), a yaml.Unmarshaler.
 type Duration time.Duration
 
+// D is d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
 // UnmarshalYAML reads a scalar duration.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
@@ -106,3 +98,98 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	*d = Duration(t)
 	return nil
 }
+
+// StringList is a list of strings; in the file a single string is a list
+// of one. It is also a repeatable flag (flag.Value).
+type StringList []string
+
+// String joins the list with commas (flag.Value).
+func (l *StringList) String() string { return strings.Join(*l, ",") }
+
+// Set appends v (flag.Value).
+func (l *StringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// UnmarshalYAML reads a list of strings, or one string.
+func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*l = nil
+		if n.Tag != "!!null" {
+			*l = StringList{n.Value}
+		}
+		return nil
+	case yaml.SequenceNode:
+		var s []string
+		if err := n.Decode(&s); err != nil {
+			return err
+		}
+		*l = s
+		return nil
+	}
+	return fmt.Errorf("want a list, not %s", kindName(n))
+}
+
+// Prefixes are IP prefixes, written as CIDR prefixes or single addresses
+// (a list, or one).
+type Prefixes []netip.Prefix
+
+// UnmarshalYAML reads a list of prefixes or addresses, or one.
+func (p *Prefixes) UnmarshalYAML(n *yaml.Node) error {
+	var l StringList
+	if err := l.UnmarshalYAML(n); err != nil {
+		return err
+	}
+	*p = nil
+	for _, s := range l {
+		pfx, err := parsePrefix(s)
+		if err != nil {
+			return err
+		}
+		*p = append(*p, pfx)
+	}
+	return nil
+}
+
+// parsePrefix reads a CIDR prefix, or an address as the prefix of it alone.
+func parsePrefix(s string) (netip.Prefix, error) {
+	pfx, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR prefix", s)
+		}
+		pfx = netip.PrefixFrom(a, a.BitLen())
+	}
+	return pfx.Masked(), nil
+}
+
+// parseBool reads YAML's true and false (any case the spec allows).
+func parseBool(s string) (bool, error) {
+	switch s {
+	case "true", "True", "TRUE":
+		return true, nil
+	case "false", "False", "FALSE":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not true or false", s)
+}
+
+// UnmarshalYAML reads true or false, or a mapping (dir, hosts) that
+// enables the development certificate.
+func (d *DevCert) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		b, err := parseBool(n.Value)
+		*d = DevCert{Enabled: b}
+		return err
+	}
+	type plain DevCert
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*d = DevCert(p)
+	d.Enabled = true
+	return nil
+}
+
+var reflectTypeClientCerts = reflect.TypeFor[ClientCerts]()
