@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	stdlog "log"
 	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,8 +25,7 @@ type adminAPI struct {
 	token     []byte
 	unixPath  string
 	ln        net.Listener
-	srv       *http.Server
-	done      chan struct{}
+	srv       *admin.Server
 	url       string // base URL for curl
 	curlFlags string // --unix-socket and the token header
 }
@@ -49,41 +44,25 @@ func prepareAdmin(cfg config.Admin) (*adminAPI, error) {
 		}
 		a.token = tok
 	}
-	a.unixPath, _ = strings.CutPrefix(cfg.Listen, "unix:")
-	if !strings.HasPrefix(cfg.Listen, "unix:") {
-		a.unixPath = ""
+	if path, ok := strings.CutPrefix(cfg.Listen, "unix:"); ok {
+		a.unixPath = path
 	}
 	return a, nil
 }
 
-// listen opens the admin listener. A stale unix socket file is replaced;
-// the new one is made accessible to its owner only.
+// listen opens the admin listener (admin.Listen) and prepares the curl
+// hints of the log lines.
 func (a *adminAPI) listen() error {
 	if a == nil {
 		return nil
 	}
-	var err error
-	if a.unixPath != "" {
-		if fi, serr := os.Lstat(a.unixPath); serr == nil && fi.Mode()&os.ModeSocket != 0 {
-			_ = os.Remove(a.unixPath)
-		}
-		a.ln, err = net.Listen("unix", a.unixPath)
-		if err == nil {
-			err = os.Chmod(a.unixPath, 0o600)
-		}
-		a.url = "http://localhost"
-		a.curlFlags = "--unix-socket " + shellQuote(a.unixPath) + " "
-	} else {
-		a.ln, err = net.Listen("tcp", a.cfg.Listen)
-		if err == nil {
-			a.url = "http://" + a.ln.Addr().String()
-		}
-	}
+	ln, err := admin.Listen(a.cfg.Listen)
 	if err != nil {
-		if a.ln != nil {
-			a.ln.Close()
-		}
 		return config.WithWhere(a.cfg.Where, fmt.Errorf("admin API on %s: %w", a.cfg.Listen, err))
+	}
+	a.ln, a.url = ln, "http://"+ln.Addr().String()
+	if a.unixPath != "" {
+		a.url, a.curlFlags = "http://localhost", "--unix-socket "+shellQuote(a.unixPath)+" "
 	}
 	if a.cfg.TokenFile != "" {
 		tf := a.cfg.TokenFile
@@ -109,22 +88,7 @@ func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m promet
 	if err != nil {
 		return err
 	}
-	a.srv = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          stdlog.New(alog, "", 0),
-	}
-	a.done = make(chan struct{})
-	go func() {
-		defer close(a.done)
-		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			alog.Error().Err(err).Msg("admin API stopped")
-		}
-	}()
+	a.srv = admin.Serve(a.ln, h, alog)
 	auth := "no token: the socket's permissions guard it"
 	if a.cfg.TokenFile != "" {
 		auth = "bearer token from " + a.cfg.TokenFile
@@ -141,19 +105,15 @@ func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m promet
 // stop closes the admin API, letting requests in flight finish for a
 // moment. It is called after the drain, so /readyz answers 503 during it.
 func (a *adminAPI) stop() {
-	if a == nil || a.ln == nil {
-		return
-	}
-	if a.srv == nil {
+	switch {
+	case a == nil || a.ln == nil:
+	case a.srv == nil:
 		a.ln.Close()
-		return
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		a.srv.Shutdown(ctx)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := a.srv.Shutdown(ctx); err != nil {
-		a.srv.Close()
-	}
-	<-a.done
 }
 
 // curl returns the command that POSTs to path on the admin API.
