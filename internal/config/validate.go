@@ -198,9 +198,13 @@ type addrUse struct {
 // they combine (a certificate source per tls mapping, upstream_tls only
 // on wss upstreams, no two listeners on one address, no two routes of a
 // listener on one host and path, …). The error names the file, the line
-// and the key.
+// and the key. A Config not read from a file (flags: ServeFlags.Config
+// checks those) has no positions, and Validate returns nil for it.
 func (c *Config) Validate() error {
 	p := c.pos
+	if p == nil {
+		return nil
+	}
 	var uses []addrUse
 	if p.has("log.format") && c.Log.Format != "json" && c.Log.Format != "console" {
 		return p.fail("log.format", "%q: want json or console", c.Log.Format)
