@@ -47,7 +47,7 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoConfig, error) {
 	fs.StringVar(&cfg.certFile, "cert", "", "PEM certificate chain: serve wss (needs --key)")
 	fs.StringVar(&cfg.keyFile, "key", "", "PEM private key for --cert")
 	maxMsg := config.Size(ws.DefaultMaxIncomingMessageSize)
-	fs.Var(&maxMsg, "max-message-size", "largest message (and frame) accepted (bytes, or with KiB/MiB/GiB); larger closes with 1009")
+	fs.Var(&maxMsg, "max-message-size", "largest message (and frame) accepted (a `size`: bytes, or with KiB/MiB/GiB); larger closes with 1009")
 	fs.DurationVar(&cfg.grace, "grace", 10*time.Second, "on SIGTERM/SIGINT, how long to wait for connections to close")
 	fs.DurationVar(&cfg.handshake, "handshake-timeout", echo.DefaultHandshakeTimeout, "a client that has not sent its whole upgrade request (TLS handshake included) by then is disconnected")
 	fs.StringVar(&cfg.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")

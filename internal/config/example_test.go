@@ -43,7 +43,7 @@ func ExampleNewServeFlags() {
 		panic(err)
 	}
 	r := cfg.Listeners[0].Routes[0]
-	fmt.Println(cfg.Listeners[0].Listen, r.Name, r.Upstream, r.MaxMessageSize)
+	fmt.Println(cfg.Listeners[0].Listen, r.Name, r.Upstream, r.MaxMessageSize.String(), r.MaxFrameSize.String())
 	// Output:
-	// 127.0.0.1:9000 default ws://127.0.0.1:9001/ 1048576
+	// 127.0.0.1:9000 default ws://127.0.0.1:9001/ 1MiB 32MiB
 }

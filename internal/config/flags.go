@@ -109,9 +109,9 @@ func NewServeFlags(fs *flag.FlagSet) *ServeFlags {
 	fs.StringVar(&c.upstreamProxy, "upstream-proxy", "direct", "reach the upstream through this HTTP CONNECT or SOCKS5 proxy URL (http://, https://, socks5://, socks5h://; user:pass@ allowed), \"env\" for HTTPS_PROXY/ALL_PROXY/NO_PROXY, or \"direct\"")
 	fs.StringVar(&c.upstreamSNI, "upstream-sni", "", "server name sent to and verified for a wss upstream (default: the URL's host)")
 	c.maxFrame, c.maxMessage, c.outgoingFrame = ws.DefaultMaxIncomingFrameSize, ws.DefaultMaxIncomingMessageSize, ws.DefaultOutgoingFrameSize
-	fs.Var(&c.maxFrame, "max-frame-size", "largest frame either leg may send (bytes, or with KiB/MiB/GiB; -1: no limit); more closes it with 1009")
-	fs.Var(&c.maxMessage, "max-message-size", "largest message either leg may send; more closes it with 1009")
-	fs.Var(&c.outgoingFrame, "outgoing-frame-size", "relayed frames larger than this are split")
+	fs.Var(&c.maxFrame, "max-frame-size", "largest frame either leg may send (a `size`: bytes, or with KiB/MiB/GiB; -1: no limit); more closes it with 1009")
+	fs.Var(&c.maxMessage, "max-message-size", "largest message either leg may send (a `size`; -1: no limit); more closes it with 1009")
+	fs.Var(&c.outgoingFrame, "outgoing-frame-size", "relayed frames larger than this `size` are split")
 	fs.DurationVar(&c.pingInterval, "ping-interval", proxy.DefaultPingInterval, "send keepalive pings on each leg this often (0: off); a leg that does not answer in time is dropped")
 	fs.DurationVar(&c.pongTimeout, "pong-timeout", 0, "drop a leg whose keepalive pong is this late (default: the ping interval)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 0, "close both legs with 1001 after this long without data (0: never)")

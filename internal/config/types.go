@@ -26,8 +26,20 @@ const defaultPauseTimeout = tlsconf.DefaultPauseTimeout
 // allows is checked where it is used.
 type Size int64
 
-// String formats the size in bytes (flag.Value).
-func (s *Size) String() string { return strconv.FormatInt(int64(*s), 10) }
+// String formats the size in the largest unit that divides it ("32MiB",
+// "1000"): flag.Value.
+func (s *Size) String() string {
+	n := int64(*s)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n > 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 // Set parses a size (flag.Value).
 func (s *Size) Set(v string) error {
