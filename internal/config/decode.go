@@ -135,24 +135,6 @@ func parseConfig(data []byte, name, dir string) (Config, []fileRef, error) {
 	return cfg, pos.files, nil
 }
 
-// positions are where a file put each key and value, by path, for the
-// errors Validate finds.
-type positions struct {
-	name string // the file, for errors
-	dir  string // relative paths are resolved against it
-	root *yaml.Node
-	// keys and vals hold the key and value node of every path present
-	// ("listeners[0].tls.cert_file"); vals also the items of lists
-	// ("…allowed_origins[1]").
-	keys, vals map[string]*yaml.Node
-	files      []fileRef // files named, filled by Validate
-}
-
-// errAt is the error msg about path, at n's line.
-func (p *positions) errAt(n *yaml.Node, path, format string, args ...any) error {
-	return &configError{p.name, n.Line, path, fmt.Sprintf(format, args...)}
-}
-
 // resolve follows aliases (*anchor).
 func resolve(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {

@@ -1,191 +1,21 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/wssproxy/wssproxy/certs"
-	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/proxy/netproxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
-	"github.com/wssproxy/wssproxy/ws"
 )
-
-// at is the value node of path, or the closest recorded parent's (items
-// of a list written as one scalar have none of their own).
-func (p *positions) at(path string) *yaml.Node {
-	for {
-		if n := p.vals[path]; n != nil {
-			return n
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			return p.root
-		}
-		path = path[:i]
-	}
-}
-
-// item is the path of a list's i-th item: list[i], or list itself when
-// the file wrote the list as one scalar.
-func (p *positions) item(list string, i int) string {
-	ip := fmt.Sprintf("%s[%d]", list, i)
-	if p != nil && p.vals[ip] == nil {
-		return list
-	}
-	return ip
-}
-
-// has reports whether the file has the key at path.
-func (p *positions) has(path string) bool { return p != nil && p.keys[path] != nil }
-
-// fail is the error msg about the value at path.
-func (p *positions) fail(path, format string, args ...any) error {
-	if p == nil {
-		return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...))
-	}
-	return p.errAt(p.at(path), path, format, args...)
-}
-
-// failKey is the error msg about the key at path (its line).
-func (p *positions) failKey(path, format string, args ...any) error {
-	if p == nil || p.keys[path] == nil {
-		return p.fail(path, format, args...)
-	}
-	return p.errAt(p.keys[path], path, format, args...)
-}
-
-// raw is the text of the scalar at path.
-func (p *positions) raw(path string) string {
-	if p == nil {
-		return ""
-	}
-	return p.at(path).Value
-}
-
-// where is "FILE:LINE: path" for errors found while building.
-func (p *positions) where(path string) string {
-	return fmt.Sprintf("%s:%d: %s", p.name, p.at(path).Line, path)
-}
-
-// abs resolves a relative path against the config file's folder.
-func (p *positions) abs(s string) string {
-	if s == "" || filepath.IsAbs(s) || p.dir == "" {
-		return s
-	}
-	return filepath.Join(p.dir, s)
-}
-
-// file resolves the file at path, if the file names one, and records it
-// for checkFiles.
-func (p *positions) file(path string, dst *string) {
-	if !p.has(path) || *dst == "" {
-		return
-	}
-	*dst = p.abs(*dst)
-	p.files = append(p.files, fileRef{*dst, p.at(path).Line, path})
-}
-
-// complete fills what the file left out with the defaults, derives
-// NoExtensions and IgnoreAll, and resolves relative paths against the
-// file's folder, recording the files named.
-func (c *Config) complete() {
-	p := c.pos
-	if p.has("admin") {
-		c.Admin.Where = p.where("admin")
-		if sock, ok := strings.CutPrefix(c.Admin.Listen, "unix:"); ok && sock != "" {
-			c.Admin.Listen = "unix:" + p.abs(sock)
-		}
-		p.file("admin.token_file", &c.Admin.TokenFile)
-	}
-	for i := range c.Listeners {
-		l := &c.Listeners[i]
-		lp := fmt.Sprintf("listeners[%d]", i)
-		l.Where = p.where(lp)
-		if l.Name == "" {
-			l.Name = l.Listen
-		}
-		if !p.has(lp + ".max_connections") {
-			l.MaxConnections = 10000
-		}
-		tp := lp + ".tls"
-		p.file(tp+".cert_file", &l.CertFile)
-		p.file(tp+".key_file", &l.KeyFile)
-		l.DevCert.Dir = p.abs(l.DevCert.Dir)
-		if a := l.ACME; a != nil {
-			if !p.has(tp + ".acme.ca") {
-				a.CA = certs.LetsEncryptProduction
-			}
-			p.file(tp+".acme.ca_root", &a.CARoot)
-			a.Storage = p.abs(a.Storage)
-		}
-		p.file(tp+".client_certs.ca_file", &l.ClientCerts.CAFile)
-		completeVerify(p, tp+".client_certs", &l.ClientCerts.Verify)
-		p.file(tp+".psk_file", &l.PSKFile)
-		for j := range l.Routes {
-			completeRoute(p, fmt.Sprintf("%s.routes[%d]", lp, j), &l.Routes[j])
-		}
-	}
-}
-
-func completeRoute(p *positions, rp string, r *Route) {
-	r.Where, r.line = p.where(rp), p.at(rp).Line
-	defaults := []struct {
-		key string
-		set func()
-	}{
-		{"max_frame_size", func() { r.MaxFrameSize = ws.DefaultMaxIncomingFrameSize }},
-		{"max_message_size", func() { r.MaxMessageSize = ws.DefaultMaxIncomingMessageSize }},
-		{"outgoing_frame_size", func() { r.OutgoingFrameSize = ws.DefaultOutgoingFrameSize }},
-		{"ping_interval", func() { r.PingInterval = Duration(proxy.DefaultPingInterval) }},
-		{"frame_timeout", func() { r.FrameTimeout = Duration(ws.DefaultFrameTimeout) }},
-		{"write_timeout", func() { r.WriteTimeout = Duration(ws.DefaultWriteTimeout) }},
-		{"max_control_rate", func() { r.MaxControlRate = proxy.DefaultMaxControlRate }},
-		{"max_tiny_frame_rate", func() { r.MaxTinyFrameRate = proxy.DefaultMaxTinyFrameRate }},
-	}
-	for _, d := range defaults {
-		if !p.has(rp + "." + d.key) {
-			d.set()
-		}
-	}
-	if r.UpstreamProxy == "" {
-		r.UpstreamProxy = "direct"
-	}
-	r.NoExtensions = r.Extensions == "none"
-	up := rp + ".upstream_tls"
-	p.file(up+".ca_file", &r.UpstreamCA)
-	p.file(up+".cert_file", &r.UpstreamCert)
-	p.file(up+".key_file", &r.UpstreamKey)
-	completeVerify(p, up, &r.UpstreamVerify)
-	p.file(rp+".upstream_psk.key_file", &r.UpstreamPSKKeyFile)
-}
-
-// completeVerify turns "ignore: all", "ignore: none" and "ignore: A,B"
-// into IgnoreAll and the list (Validate reports a bad one).
-func completeVerify(p *positions, vp string, v *Verify) {
-	n := p.vals[vp+".ignore"]
-	if n == nil || n.Kind != yaml.ScalarNode {
-		return
-	}
-	v.Ignore = nil
-	if pol, err := tlsconf.ParseIgnorePolicy(n.Value); err == nil {
-		v.IgnoreAll = pol.Mode == tlsconf.IgnoreAll
-		for _, e := range pol.Expected {
-			v.Ignore = append(v.Ignore, e.String())
-		}
-	}
-}
 
 // addrUse is a listening address and where the file asks for it.
 type addrUse struct {
@@ -640,44 +470,4 @@ func (p *positions) checkAddresses(uses []addrUse) error {
 		}
 	}
 	return nil
-}
-
-// CheckAdmin cross-checks the admin API against the routes once flags
-// have overridden the file: a TCP admin API needs a token, and pausing
-// routes need the admin API to be resumed.
-func (c *Config) CheckAdmin() error {
-	a := c.Admin
-	unix, isUnix := strings.CutPrefix(a.Listen, "unix:")
-	switch {
-	case a.Listen == "" && a.TokenFile != "":
-		return WithWhere(a.Where, errors.New("an admin token file needs the admin API (--admin ADDR, or admin.listen in the file)"))
-	case isUnix && unix == "":
-		return WithWhere(a.Where, errors.New("admin address unix: needs a socket path (unix:/run/wssproxy.sock)"))
-	case a.Listen != "" && !isUnix && a.TokenFile == "":
-		return WithWhere(a.Where, fmt.Errorf("the admin API on TCP (%s) needs a bearer token: --admin-token-file F (admin.token_file in the file), or listen on unix:/path", a.Listen))
-	case a.Listen != "" && !isUnix:
-		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
-			return WithWhere(a.Where, fmt.Errorf("admin address %q is not host:port or unix:/path", a.Listen))
-		}
-	}
-	if a.Listen != "" {
-		return nil
-	}
-	for _, l := range c.Listeners {
-		for _, r := range l.Routes {
-			if r.Pause {
-				return WithWhere(r.Where, errors.New("pausing on SSL errors needs the admin API to resume or abort the paused handshakes: add --admin ADDR (admin.listen in the file)"))
-			}
-		}
-	}
-	return nil
-}
-
-// WithWhere prefixes err with where ("FILE:LINE: listeners[0]"), the
-// position of the configuration it is about; "" (flags) leaves it alone.
-func WithWhere(where string, err error) error {
-	if where == "" {
-		return err
-	}
-	return fmt.Errorf("%s: %w", where, err)
 }
