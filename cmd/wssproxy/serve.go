@@ -37,28 +37,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err == nil && file != "" {
 		var fc config.Config
 		if fc, err = config.Load(file); err == nil {
-			// Flags given on the command line override the file.
-			if set["log-format"] {
-				fc.Log.Format = cfg.Log.Format
-			}
-			if set["log-level"] {
-				fc.Log.Level = cfg.Log.Level
-			}
-			if set["grace"] {
-				fc.Grace = cfg.Grace
-			}
-			if set["admin"] {
-				fc.Admin.Listen, fc.Admin.Where = cfg.Admin.Listen, ""
-			}
-			if set["admin-token-file"] {
-				fc.Admin.TokenFile, fc.Admin.Where = cfg.Admin.TokenFile, ""
-			}
-			if set["pause-max-pending"] {
-				fc.Admin.PauseMaxPending = cfg.Admin.PauseMaxPending
-			}
-			if set["pause-max-waiters"] {
-				fc.Admin.PauseMaxWaiters = cfg.Admin.PauseMaxWaiters
-			}
+			fc.Override(cfg, set)
 			cfg = fc
 		}
 	}

@@ -73,6 +73,19 @@ func TestServeCheck(t *testing.T) {
 		}
 	}
 
+	// A file it names that cannot be read: exit 2 with its line and key.
+	missing := write("missing.yaml",
+		"listeners:",
+		"  - listen: 127.0.0.1:0",
+		"    tls: {cert_file: "+dev.CertFile+", key_file: "+filepath.Join(dir, "nokey.pem")+"}",
+		"    routes: [{upstream: 'ws://127.0.0.1:1/'}]")
+	out.Reset()
+	errb.Reset()
+	if code := run(context.Background(), []string{"serve", "--config", missing, "--check"}, &out, &errb); code != 2 ||
+		!strings.Contains(errb.String(), missing+":3: listeners[0].tls.key_file: open ") {
+		t.Fatalf("missing file: exit %d, stderr %q", code, errb.String())
+	}
+
 	// With flags: the same check.
 	out.Reset()
 	errb.Reset()

@@ -281,3 +281,31 @@ func (c *ServeFlags) config() Config {
 	return Config{Listeners: []Listener{l}, Grace: Duration(c.grace), Log: c.log,
 		Admin: Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}
 }
+
+// Override replaces what a file set with the flags given beside --config
+// (set names them; flags holds their values): --log-format, --log-level,
+// --grace, --admin, --admin-token-file, --pause-max-pending and
+// --pause-max-waiters.
+func (c *Config) Override(flags Config, set map[string]bool) {
+	if set["log-format"] {
+		c.Log.Format = flags.Log.Format
+	}
+	if set["log-level"] {
+		c.Log.Level = flags.Log.Level
+	}
+	if set["grace"] {
+		c.Grace = flags.Grace
+	}
+	if set["admin"] {
+		c.Admin.Listen, c.Admin.Where = flags.Admin.Listen, ""
+	}
+	if set["admin-token-file"] {
+		c.Admin.TokenFile, c.Admin.Where = flags.Admin.TokenFile, ""
+	}
+	if set["pause-max-pending"] {
+		c.Admin.PauseMaxPending = flags.Admin.PauseMaxPending
+	}
+	if set["pause-max-waiters"] {
+		c.Admin.PauseMaxWaiters = flags.Admin.PauseMaxWaiters
+	}
+}
