@@ -33,7 +33,9 @@ func TestConnectionsCloseAndMetrics(t *testing.T) {
 	var ids atomic.Uint64
 	ids.Store(100)
 	base, s := startProxy(t, Options{
-		Routes:  []Route{{Name: "r1", Path: "/r1", Upstream: up.url(), PingInterval: 20 * time.Millisecond}},
+		// Pings often, for RTTs to show soon; a pong late under -race on a
+		// loaded machine must not drop the connection the test looks at.
+		Routes:  []Route{{Name: "r1", Path: "/r1", Upstream: up.url(), PingInterval: 20 * time.Millisecond, PongTimeout: 10 * time.Second}},
 		Metrics: m,
 		NextID:  func() uint64 { return ids.Add(1) },
 	})
@@ -58,7 +60,11 @@ func TestConnectionsCloseAndMetrics(t *testing.T) {
 		}
 	}
 	waitFor(t, "counters and RTTs", func() bool {
-		ci := s.Connections()[0]
+		cs := s.Connections()
+		if len(cs) != 1 {
+			t.Fatalf("the connection ended early: %+v", cs)
+		}
+		ci := cs[0]
 		return ci.MessagesUp == 3 && ci.MessagesDown == 3 && ci.ClientRTT > 0 && ci.UpstreamRTT > 0
 	})
 	ci := s.Connections()[0]
