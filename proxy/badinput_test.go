@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -198,11 +197,7 @@ func TestBadUpgradeCorpus(t *testing.T) {
 	if reached != 0 {
 		t.Errorf("%d bad inputs reached the upstream", reached)
 	}
-	var prom bytes.Buffer
-	if err := m.WritePrometheus(&prom); err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(prom.String(), "\n") {
+	for _, line := range strings.Split(exposition(t, m), "\n") {
 		if strings.HasPrefix(line, "wssproxy_upstream_failures_total{") {
 			t.Errorf("a client's bad input counted as an upstream failure: %s", line)
 		}
@@ -210,7 +205,7 @@ func TestBadUpgradeCorpus(t *testing.T) {
 	// Counted after the answer is written: wait for the last ones.
 	waitFor(t, "the refusal metrics to match the answers", func() bool {
 		for status, n := range refused {
-			if m.HandshakesRefused.With(strconv.Itoa(status)).Value() != n {
+			if count(m.handshakesRefused.WithLabelValues(strconv.Itoa(status))) != n {
 				return false
 			}
 		}

@@ -16,10 +16,10 @@ import (
 func countRefusal(m *Metrics, err error) {
 	var herr *ws.HandshakeError
 	if errors.As(err, &herr) {
-		m.HandshakesRefused.With(strconv.Itoa(herr.Status)).Inc()
+		m.handshakesRefused.WithLabelValues(strconv.Itoa(herr.Status)).Inc()
 		return
 	}
-	m.ClientHandshakeFailures.With("request").Inc()
+	m.clientHandshakeFailures.WithLabelValues("request").Inc()
 }
 
 // countUpstreamError counts a failed upstream leg by reason and, for a
@@ -32,7 +32,7 @@ func countUpstreamError(m *Metrics, r *Route, err error) {
 	switch {
 	case errors.As(err, &verr):
 		for _, k := range verr.Kinds() {
-			m.UpstreamSSLErrors.With(r.Name, k.String()).Inc()
+			m.upstreamSSLErrors.WithLabelValues(r.Name, k.String()).Inc()
 		}
 		switch {
 		case errors.Is(verr.Cause, tlsconf.ErrPauseAborted):
@@ -55,5 +55,5 @@ func countUpstreamError(m *Metrics, r *Route, err error) {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		reason = "refused"
 	}
-	m.UpstreamFailures.With(r.Name, reason).Inc()
+	m.upstreamFailures.WithLabelValues(r.Name, reason).Inc()
 }

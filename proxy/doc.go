@@ -43,8 +43,8 @@
 //
 // For operations, Server.Connections lists the relayed connections with
 // their counters and keepalive round trips, Server.CloseConnection closes
-// one, and the Server counts into the Metrics handles given in Options
-// (written in the Prometheus text format by Metrics.WritePrometheus).
+// one, and the Server counts into the Metrics given in Options (a
+// prometheus.Collector the caller registers on its own registry).
 // Package proxy/admin serves all of it, and the paused upstream
 // handshakes of a tlsconf.Registry, over HTTP.
 package proxy

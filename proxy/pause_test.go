@@ -160,7 +160,7 @@ func TestPauseOneDecisionPerCertificate(t *testing.T) {
 	if !errors.As(err, &herr) || herr.Status != http.StatusServiceUnavailable {
 		t.Fatalf("client %d: %v, want 503", n+1, err)
 	}
-	if v := srv.Metrics().PauseRefused.With("a").Value(); v != 1 {
+	if v := count(srv.Metrics().pauseRefused.WithLabelValues("a")); v != 1 {
 		t.Fatalf("pause_refused_total{route=a} = %d, want 1", v)
 	}
 	if err := reg.Resume(reg.List()[0].ID, nil, false); err != nil {
@@ -233,9 +233,9 @@ func TestPauseClientHangupReleases(t *testing.T) {
 	}
 	m := srv.Metrics()
 	waitUntil(t, 2*time.Second, "3 client failures at the upstream stage", func() bool {
-		return m.ClientHandshakeFailures.With("upstream").Value() == 3
+		return count(m.clientHandshakeFailures.WithLabelValues("upstream")) == 3
 	})
-	if v := m.UpstreamFailures.With("a", "pause-cancelled").Value(); v != 0 {
+	if v := count(m.upstreamFailures.WithLabelValues("a", "pause-cancelled")); v != 0 {
 		t.Fatalf("clients leaving counted as %d upstream failures", v)
 	}
 }
@@ -263,7 +263,7 @@ func TestPauseLimitAnswers503(t *testing.T) {
 		if !errors.As(err, &herr) || herr.Status != http.StatusServiceUnavailable || herr.Reason != "upstream certificate awaiting operator decision: too many pending" {
 			t.Fatalf("%s: %v, want 503 with the reason", path, err)
 		}
-		if v := m.PauseRefused.With(route).Value(); v != n {
+		if v := count(m.pauseRefused.WithLabelValues(route)); v != n {
 			t.Fatalf("pause_refused_total{route=%q} = %d, want %d", route, v, n)
 		}
 		want := fmt.Sprintf(`"route":%q`, route)
@@ -283,7 +283,7 @@ func TestPauseLimitAnswers503(t *testing.T) {
 	b1 := dialAsync(t, base+"/b")
 	waitUntil(t, 10*time.Second, "route b's decision", func() bool { d, _ := reg.Pending(); return d == 2 })
 	refused("/c", "c", 1) // route c has a share, the registry is full
-	if v := m.HandshakesRefused.With("503").Value(); v != 2 {
+	if v := count(m.handshakesRefused.WithLabelValues("503")); v != 2 {
 		t.Fatalf("handshakes_refused_total{status=503} = %d, want 2", v)
 	}
 	if d, h := reg.Pending(); d != 2 || h != 2 {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -42,16 +44,16 @@ type leg struct {
 	stats legStats
 	// Metric handles, resolved once per connection: what this leg sent
 	// (bytes, messages) and its keepalive round trips.
-	bytesSent, messagesSent *Counter
-	rttSeen                 *Histogram
+	bytesSent, messagesSent prometheus.Counter
+	rttSeen                 prometheus.Observer
 }
 
 func newLeg(name string, conn *ws.Conn, m *Metrics, route, direction string) *leg {
 	return &leg{
 		name: name, conn: conn, token: newToken(),
-		bytesSent:    m.Bytes.With(route, direction),
-		messagesSent: m.Messages.With(route, direction),
-		rttSeen:      m.KeepaliveRTT.With(route, name),
+		bytesSent:    m.bytes.WithLabelValues(route, direction),
+		messagesSent: m.messages.WithLabelValues(route, direction),
+		rttSeen:      m.keepaliveRTT.WithLabelValues(route, name),
 	}
 }
 
@@ -259,7 +261,7 @@ func (w *rateWindow) take(h ws.Header, o *relayOptions) *ws.ProtocolError {
 func (l *leg) count(h ws.Header) {
 	l.stats.frames.Add(1)
 	l.stats.bytes.Add(h.Length)
-	l.bytesSent.Add(uint64(h.Length))
+	l.bytesSent.Add(float64(h.Length))
 	if h.Fin && h.OpCode.IsData() {
 		l.stats.messages.Add(1)
 		l.messagesSent.Inc()

@@ -104,18 +104,27 @@ type Route struct {
 	upstream *url.URL
 }
 
+// EffectiveName returns the route's name in logs and metrics: Name, or
+// when it is empty the host and path (lower-cased host, "/" as no path),
+// or "*" for a route matching every host and path.
+func (r *Route) EffectiveName() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	name := strings.ToLower(r.Host) + strings.TrimSuffix(r.Path, "/")
+	if name == "" {
+		return "*"
+	}
+	return name
+}
+
 // compile checks the route and fills defaults.
 func (r *Route) compile() error {
 	if r.Path == "/" {
 		r.Path = ""
 	}
 	r.Host = strings.ToLower(r.Host)
-	if r.Name == "" {
-		r.Name = r.Host + r.Path
-		if r.Name == "" {
-			r.Name = "*"
-		}
-	}
+	r.Name = r.EffectiveName()
 	u, err := url.Parse(r.Upstream)
 	if err != nil {
 		return fmt.Errorf("route %q: upstream: %w", r.Name, err)

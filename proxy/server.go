@@ -265,7 +265,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		pc, src, err := readProxyHeader(nc)
 		if err != nil {
 			log.Warn().Err(err).Str("peer", clientAddr).Msg("bad PROXY protocol header")
-			m.ClientHandshakeFailures.With("proxy-header").Inc()
+			m.clientHandshakeFailures.WithLabelValues("proxy-header").Inc()
 			return
 		}
 		nc = pc
@@ -287,7 +287,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 				ev = log.Debug()
 			}
 			ev.Err(err).Str("peer", clientAddr).Msg("client TLS handshake failed")
-			m.ClientHandshakeFailures.With("tls").Inc()
+			m.clientHandshakeFailures.WithLabelValues("tls").Inc()
 			return
 		}
 	}
@@ -311,21 +311,21 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	}
 	if err := checkPath(up.Request.URL); err != nil {
 		_ = up.Reject(http.StatusBadRequest, "path refused: "+err.Error())
-		m.HandshakesRefused.With("400").Inc()
+		m.handshakesRefused.WithLabelValues("400").Inc()
 		log.Info().Err(err).Str("peer", clientAddr).Str("path", up.Request.URL.EscapedPath()).Msg("path refused")
 		return
 	}
 	route := s.route(up.Request)
 	if route == nil {
 		_ = up.Reject(http.StatusNotFound, "no route for this host and path")
-		m.HandshakesRefused.With("404").Inc()
+		m.handshakesRefused.WithLabelValues("404").Inc()
 		log.Info().Str("peer", clientAddr).Str("host", up.Request.Host).Str("path", up.Request.URL.Path).Msg("no route")
 		return
 	}
 	log = log.With().Str("route", route.Name).Str("peer", clientAddr).Logger()
 	if err := route.originAllowed(up.Request); err != nil {
 		_ = up.Reject(http.StatusForbidden, err.Error())
-		m.HandshakesRefused.With("403").Inc()
+		m.handshakesRefused.WithLabelValues("403").Inc()
 		log.Info().Err(err).Msg("origin refused")
 		return
 	}
@@ -401,9 +401,9 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 	}
 	s.pairs[p] = struct{}{}
 	s.mu.Unlock()
-	open := m.ConnectionsOpen.With(route.Name)
+	open := m.connectionsOpen.WithLabelValues(route.Name)
 	open.Add(1)
-	m.ConnectionsTotal.With(route.Name).Inc()
+	m.connectionsTotal.WithLabelValues(route.Name).Inc()
 	defer func() {
 		s.mu.Lock()
 		delete(s.pairs, p)
@@ -414,8 +414,8 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 	log.Info().Str("legs", info.legs).Str("upstream", info.upstream).
 		Str("subprotocol", info.subprotocol).Msg("connection open")
 	res := p.run(ctx)
-	m.Closes.With(route.Name, "client", closeCodeLabel(res.clientCode)).Inc()
-	m.Closes.With(route.Name, "upstream", closeCodeLabel(res.upstreamCode)).Inc()
+	m.closes.WithLabelValues(route.Name, "client", closeCodeLabel(res.clientCode)).Inc()
+	m.closes.WithLabelValues(route.Name, "upstream", closeCodeLabel(res.upstreamCode)).Inc()
 	log.Info().
 		Str("legs", info.legs).
 		Str("ended_by", res.initiator).Str("cause", res.cause).

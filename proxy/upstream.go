@@ -62,18 +62,18 @@ func (s *Server) refuseUpstream(log zerolog.Logger, r *Route, up *ws.Upgrade, er
 	m := s.opts.Metrics
 	switch {
 	case errors.Is(err, errClientGone):
-		m.ClientHandshakeFailures.With("upstream").Inc()
+		m.clientHandshakeFailures.WithLabelValues("upstream").Inc()
 		log.Info().Err(err).Str("upstream", r.upstream.Redacted()).Msg("client left while its upstream was being opened: upstream closed")
 	case errors.Is(err, tlsconf.ErrTooManyPending):
 		// Counted and logged before the answer, so a client seeing its 503
 		// finds them done.
-		m.HandshakesRefused.With("503").Inc()
-		m.PauseRefused.With(r.Name).Inc()
+		m.handshakesRefused.WithLabelValues("503").Inc()
+		m.pauseRefused.WithLabelValues(r.Name).Inc()
 		log.Warn().Err(err).Str("upstream", r.upstream.Redacted()).
 			Msg("upstream certificate awaiting operator decision: too many pending: answered 503")
 		_ = up.Reject(http.StatusServiceUnavailable, pauseRefusedReason)
 	default:
-		m.HandshakesRefused.With("502").Inc()
+		m.handshakesRefused.WithLabelValues("502").Inc()
 		countUpstreamError(m, r, err)
 		logUpstreamError(log, r, err)
 		_ = up.Reject(http.StatusBadGateway, badGatewayReason(err))

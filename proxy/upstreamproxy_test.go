@@ -32,7 +32,7 @@ func TestUpstreamProxyReasons(t *testing.T) {
 		}
 		m := NewMetrics()
 		countUpstreamError(m, &Route{Name: "r"}, tc.err)
-		if v := m.UpstreamFailures.With("r", tc.metric).Value(); v != 1 {
+		if v := count(m.upstreamFailures.WithLabelValues("r", tc.metric)); v != 1 {
 			t.Errorf("%v: reason %s counted %d times", tc.err, tc.metric, v)
 		}
 	}

@@ -2,120 +2,70 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	stdlog "log"
 	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/proxy/admin"
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
-// checkAdmin cross-checks the admin API against the routes once flags
-// have overridden the file: a TCP admin API needs a token, and pausing
-// routes need the admin API to be resumed.
-func (c *serveConfig) checkAdmin() error {
-	a := c.admin
-	unix, isUnix := strings.CutPrefix(a.listen, "unix:")
-	switch {
-	case a.listen == "" && a.tokenFile != "":
-		return withWhere(a.where, errors.New("an admin token file needs the admin API (--admin ADDR, or admin.listen in the file)"))
-	case isUnix && unix == "":
-		return withWhere(a.where, errors.New("admin address unix: needs a socket path (unix:/run/wssproxy.sock)"))
-	case a.listen != "" && !isUnix && a.tokenFile == "":
-		return withWhere(a.where, fmt.Errorf("the admin API on TCP (%s) needs a bearer token: --admin-token-file F (admin.token_file in the file), or listen on unix:/path", a.listen))
-	case a.listen != "" && !isUnix:
-		if _, _, err := net.SplitHostPort(a.listen); err != nil {
-			return withWhere(a.where, fmt.Errorf("admin address %q is not host:port or unix:/path", a.listen))
-		}
-	}
-	if a.listen != "" {
-		return nil
-	}
-	for _, l := range c.listeners {
-		for _, r := range l.routes {
-			if r.pause {
-				return withWhere(r.where, errors.New("pausing on SSL errors needs the admin API to resume or abort the paused handshakes: add --admin ADDR (admin.listen in the file)"))
-			}
-		}
-	}
-	return nil
-}
-
 // adminAPI is the admin API of "wssproxy serve"; a nil *adminAPI is no
 // admin API and its methods do nothing.
 type adminAPI struct {
-	cfg       adminConfig
+	cfg       config.Admin
 	token     []byte
 	unixPath  string
 	ln        net.Listener
-	srv       *http.Server
-	done      chan struct{}
+	srv       *admin.Server
 	url       string // base URL for curl
 	curlFlags string // --unix-socket and the token header
 }
 
 // prepareAdmin reads the token before anything listens; nil without an
 // admin API.
-func prepareAdmin(cfg adminConfig) (*adminAPI, error) {
-	if cfg.listen == "" {
+func prepareAdmin(cfg config.Admin) (*adminAPI, error) {
+	if cfg.Listen == "" {
 		return nil, nil
 	}
 	a := &adminAPI{cfg: cfg}
-	if cfg.tokenFile != "" {
-		tok, err := admin.LoadToken(cfg.tokenFile)
+	if cfg.TokenFile != "" {
+		tok, err := admin.LoadToken(cfg.TokenFile)
 		if err != nil {
-			return nil, withWhere(cfg.where, err)
+			return nil, config.WithWhere(cfg.Where, err)
 		}
 		a.token = tok
 	}
-	a.unixPath, _ = strings.CutPrefix(cfg.listen, "unix:")
-	if !strings.HasPrefix(cfg.listen, "unix:") {
-		a.unixPath = ""
+	if path, ok := strings.CutPrefix(cfg.Listen, "unix:"); ok {
+		a.unixPath = path
 	}
 	return a, nil
 }
 
-// listen opens the admin listener. A stale unix socket file is replaced;
-// the new one is made accessible to its owner only.
+// listen opens the admin listener (admin.Listen) and prepares the curl
+// hints of the log lines.
 func (a *adminAPI) listen() error {
 	if a == nil {
 		return nil
 	}
-	var err error
-	if a.unixPath != "" {
-		if fi, serr := os.Lstat(a.unixPath); serr == nil && fi.Mode()&os.ModeSocket != 0 {
-			_ = os.Remove(a.unixPath)
-		}
-		a.ln, err = net.Listen("unix", a.unixPath)
-		if err == nil {
-			err = os.Chmod(a.unixPath, 0o600)
-		}
-		a.url = "http://localhost"
-		a.curlFlags = "--unix-socket " + shellQuote(a.unixPath) + " "
-	} else {
-		a.ln, err = net.Listen("tcp", a.cfg.listen)
-		if err == nil {
-			a.url = "http://" + a.ln.Addr().String()
-		}
-	}
+	ln, err := admin.Listen(a.cfg.Listen)
 	if err != nil {
-		if a.ln != nil {
-			a.ln.Close()
-		}
-		return withWhere(a.cfg.where, fmt.Errorf("admin API on %s: %w", a.cfg.listen, err))
+		return config.WithWhere(a.cfg.Where, fmt.Errorf("admin API on %s: %w", a.cfg.Listen, err))
 	}
-	if a.cfg.tokenFile != "" {
-		tf := a.cfg.tokenFile
+	a.ln, a.url = ln, "http://"+ln.Addr().String()
+	if a.unixPath != "" {
+		a.url, a.curlFlags = "http://localhost", "--unix-socket "+shellQuote(a.unixPath)+" "
+	}
+	if a.cfg.TokenFile != "" {
+		tf := a.cfg.TokenFile
 		if abs, err := filepath.Abs(tf); err == nil {
 			tf = abs // the hint works from any folder
 		}
@@ -125,7 +75,7 @@ func (a *adminAPI) listen() error {
 }
 
 // serve starts answering on the listener.
-func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m *proxy.Metrics, stdout io.Writer, log zerolog.Logger) error {
+func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m prometheus.Gatherer, stdout io.Writer, log zerolog.Logger) error {
 	if a == nil {
 		return nil
 	}
@@ -138,51 +88,32 @@ func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m *proxy
 	if err != nil {
 		return err
 	}
-	a.srv = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          stdlog.New(alog, "", 0),
-	}
-	a.done = make(chan struct{})
-	go func() {
-		defer close(a.done)
-		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			alog.Error().Err(err).Msg("admin API stopped")
-		}
-	}()
+	a.srv = admin.Serve(a.ln, h, alog)
 	auth := "no token: the socket's permissions guard it"
-	if a.cfg.tokenFile != "" {
-		auth = "bearer token from " + a.cfg.tokenFile
+	if a.cfg.TokenFile != "" {
+		auth = "bearer token from " + a.cfg.TokenFile
 	}
 	if a.unixPath != "" {
 		fmt.Fprintf(stdout, "admin API:       unix:%s (%s)\n", a.unixPath, auth)
 	} else {
 		fmt.Fprintf(stdout, "admin API:       %s/ (%s)\n", a.url, auth)
 	}
-	log.Info().Str("admin", a.cfg.listen).Str("url", a.url).Msg("admin API serving")
+	log.Info().Str("admin", a.cfg.Listen).Str("url", a.url).Msg("admin API serving")
 	return nil
 }
 
 // stop closes the admin API, letting requests in flight finish for a
 // moment. It is called after the drain, so /readyz answers 503 during it.
 func (a *adminAPI) stop() {
-	if a == nil || a.ln == nil {
-		return
-	}
-	if a.srv == nil {
+	switch {
+	case a == nil || a.ln == nil:
+	case a.srv == nil:
 		a.ln.Close()
-		return
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		a.srv.Shutdown(ctx)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := a.srv.Shutdown(ctx); err != nil {
-		a.srv.Close()
-	}
-	<-a.done
 }
 
 // curl returns the command that POSTs to path on the admin API.
@@ -197,7 +128,7 @@ func (a *adminAPI) curl(path string) string {
 // and logs a warning saying what is wrong and how to resume or abort.
 func pauseLogger(log zerolog.Logger, route string, m *proxy.Metrics, a *adminAPI) func(tlsconf.PausedHandshake) {
 	return func(p tlsconf.PausedHandshake) {
-		m.PausedHandshakes.Inc()
+		m.CountPause()
 		errs := make([]string, 0, len(p.Unignored))
 		for _, e := range p.Unignored {
 			s := e.Kind.String()

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestAdminConfigErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := parseConfig([]byte(tc.yaml), "config.yaml", "")
+			_, err := parseConfig([]byte(tc.yaml), "config.yaml", "")
 			want := fmt.Sprintf("config.yaml:%d: ", tc.line)
 			if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("error %v\nwant prefix %q containing %q", err, want, tc.msg)
@@ -56,26 +57,26 @@ func TestAdminConfigErrors(t *testing.T) {
 	}
 
 	// Cross-checks after parsing (flags may override the admin keys).
-	cfg, _, err := parseConfig([]byte(y(append(routes, "          pause: true", "          pause_timeout: 1m")...)), "config.yaml", "/etc/wssproxy")
+	cfg, err := parseConfig([]byte(y(append(routes, "          pause: true", "          pause_timeout: 1m")...)), "config.yaml", "/etc/wssproxy")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := cfg.listeners[0].routes[0]; !r.pause || r.pauseTimeout != time.Minute {
+	if r := cfg.Listeners[0].Routes[0]; !r.Pause || r.PauseTimeout.D() != time.Minute {
 		t.Fatalf("route %+v", r)
 	}
-	if err := cfg.checkAdmin(); err == nil || !strings.HasPrefix(err.Error(), "config.yaml:4: listeners[0].routes[0]: pausing on SSL errors needs the admin API") {
+	if err := cfg.CheckAdmin(); err == nil || !strings.HasPrefix(err.Error(), "config.yaml:4: listeners[0].routes[0]: pausing on SSL errors needs the admin API") {
 		t.Fatalf("pause without admin: %v", err)
 	}
-	cfg, _, err = parseConfig([]byte(y("admin:", "  listen: 127.0.0.1:9000", "listeners:", "  - listen: 127.0.0.1:0", "    routes: [{upstream: 'ws://x/'}]")), "config.yaml", "")
+	cfg, err = parseConfig([]byte(y("admin:", "  listen: 127.0.0.1:9000", "listeners:", "  - listen: 127.0.0.1:0", "    routes: [{upstream: 'ws://x/'}]")), "config.yaml", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.checkAdmin(); err == nil || !strings.HasPrefix(err.Error(), "config.yaml:2: admin: the admin API on TCP (127.0.0.1:9000) needs a bearer token") {
+	if err := cfg.CheckAdmin(); err == nil || !strings.HasPrefix(err.Error(), "config.yaml:2: admin: the admin API on TCP (127.0.0.1:9000) needs a bearer token") {
 		t.Fatalf("TCP admin without a token: %v", err)
 	}
-	cfg, _, err = parseConfig([]byte(y("admin:", "  listen: unix:run/admin.sock", "listeners:", "  - listen: 127.0.0.1:0", "    routes: [{upstream: 'ws://x/'}]")), "config.yaml", "/srv")
-	if err != nil || cfg.admin.listen != "unix:/srv/run/admin.sock" || cfg.checkAdmin() != nil {
-		t.Fatalf("unix admin: %+v %v", cfg.admin, err)
+	cfg, err = parseConfig([]byte(y("admin:", "  listen: unix:run/admin.sock", "listeners:", "  - listen: 127.0.0.1:0", "    routes: [{upstream: 'ws://x/'}]")), "config.yaml", "/srv")
+	if err != nil || cfg.Admin.Listen != "unix:/srv/run/admin.sock" || cfg.CheckAdmin() != nil {
+		t.Fatalf("unix admin: %+v %v", cfg.Admin, err)
 	}
 }
 
@@ -301,21 +302,27 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 		} `json:"connections"`
 	}
 	a.json("GET", "/v1/connections", "", 200, &conns)
-	if len(conns.Connections) != 1 || conns.Connections[0].Route != "default" || conns.Connections[0].Legs != "ws->wss" || conns.Connections[0].MessagesUp != 1 {
+	if len(conns.Connections) != 1 || conns.Connections[0].Route != "*" || conns.Connections[0].Legs != "ws->wss" || conns.Connections[0].MessagesUp != 1 {
 		t.Fatalf("connections %+v", conns)
 	}
 	_, metrics := a.do("GET", "/metrics", "")
 	for _, want := range []string{
-		`wssproxy_connections_open{route="default"} 1`,
-		`wssproxy_connections_total{route="default"} 1`,
+		`wssproxy_connections_open{route="*"} 1`,
+		`wssproxy_connections_total{route="*"} 1`,
 		`wssproxy_paused_handshakes_total 2`,
-		`wssproxy_upstream_failures_total{route="default",reason="pause-aborted"} 1`,
-		`wssproxy_upstream_ssl_errors_total{route="default",kind="self-signed"} 1`,
+		`wssproxy_upstream_failures_total{reason="pause-aborted",route="*"} 1`,
+		`wssproxy_upstream_ssl_errors_total{kind="self-signed",route="*"} 1`,
 		`wssproxy_handshakes_refused_total{status="502"} 1`,
 		`wssproxy_ready 1`,
 	} {
 		if !strings.Contains(metrics, want+"\n") {
 			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
+	}
+	// The Go runtime's and the process's standard series are there too.
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "process_open_fds"} {
+		if !regexp.MustCompile(`(?m)^` + name + ` [0-9.e+]+$`).MatchString(metrics) {
+			t.Errorf("/metrics lacks %s:\n%s", name, metrics)
 		}
 	}
 

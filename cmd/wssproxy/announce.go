@@ -34,7 +34,7 @@ func (bl *builtListener) announce(stdout io.Writer) {
 		}
 	}
 	if bl.psk {
-		fmt.Fprintf(stdout, "TLS-PSK clients: keys from %s (wssproxy client %s --psk-identity ID --psk-key-file F)\n", bl.cfg.pskFile, bl.routeURL(bl.routes[0]))
+		fmt.Fprintf(stdout, "TLS-PSK clients: keys from %s (wssproxy client %s --psk-identity ID --psk-key-file F)\n", bl.cfg.PSKFile, bl.routeURL(bl.routes[0]))
 	}
 }
 
@@ -68,7 +68,7 @@ func hostNote(r proxy.Route) string {
 }
 
 func (bl *builtListener) upstreamName(i int) string {
-	if bl.cfg.routes[i].upstream == "" {
+	if bl.cfg.Routes[i].Upstream == "" {
 		return "built-in echo server"
 	}
 	return bl.routes[i].Upstream

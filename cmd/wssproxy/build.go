@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
@@ -34,6 +35,8 @@ type builder struct {
 	metrics  *proxy.Metrics
 	nextID   func() uint64
 	admin    *adminAPI
+	// check: build for serve --check (no development CA is created).
+	check bool
 }
 
 // close stops the built-in echo server (its connections get 1001) and
@@ -64,35 +67,35 @@ func (b *builder) echoDone() <-chan struct{} {
 }
 
 // listener builds one listener's TLS, routes and proxy.Server.
-func (b *builder) listener(lc *listenerConfig) (*builtListener, error) {
+func (b *builder) listener(lc *config.Listener) (*builtListener, error) {
 	bl := &builtListener{cfg: lc}
 	var err error
 	if bl.tls, bl.src, bl.pin, bl.caFile, err = b.listenerTLS(lc); err != nil {
 		return nil, err
 	}
-	for i := range lc.routes {
-		r, err := b.route(&lc.routes[i])
+	for i := range lc.Routes {
+		r, err := b.route(&lc.Routes[i])
 		if err != nil {
-			return nil, withWhere(lc.routes[i].where, err)
+			return nil, config.WithWhere(lc.Routes[i].Where, err)
 		}
 		bl.routes = append(bl.routes, r)
 	}
 	var pskCfg *psk.ServerConfig
-	if lc.pskFile != "" {
-		kf, err := psk.OpenKeyFile(lc.pskFile, &psk.KeyFileOptions{Logger: b.log})
+	if lc.PSKFile != "" {
+		kf, err := psk.OpenKeyFile(lc.PSKFile, &psk.KeyFileOptions{Logger: b.log})
 		if err != nil {
 			return nil, fmt.Errorf("PSK file: %w", err)
 		}
-		pskCfg = &psk.ServerConfig{GetKey: kf.GetKey, Logger: b.log, IdentityHint: []byte(lc.pskIdentityHint)}
-		if lc.pskTLS12 {
+		pskCfg = &psk.ServerConfig{GetKey: kf.GetKey, Logger: b.log, IdentityHint: []byte(lc.PSKIdentityHint)}
+		if lc.PSKTLS12 {
 			pskCfg.MinVersion = psk.VersionTLS12
 		}
 	}
 	bl.psk = pskCfg != nil
 	bl.srv, err = proxy.New(&proxy.Options{
-		Routes: bl.routes, TLS: bl.tls, PSK: pskCfg, MaxConnections: lc.maxConnections, MaxHeaderBytes: lc.maxHeaderBytes,
-		HandshakeTimeout: lc.handshakeTimeout, CloseTimeout: lc.closeTimeout, TrustedProxies: lc.trustedProxies, TrustedForwarders: lc.trustedForwarders,
-		Logger:  b.log.With().Str("listener", lc.name).Logger(),
+		Routes: bl.routes, TLS: bl.tls, PSK: pskCfg, MaxConnections: lc.MaxConnections, MaxHeaderBytes: int(lc.MaxHeaderBytes),
+		HandshakeTimeout: lc.HandshakeTimeout.D(), CloseTimeout: lc.CloseTimeout.D(), TrustedProxies: lc.TrustedProxies, TrustedForwarders: lc.TrustedForwarders,
+		Logger:  b.log.With().Str("listener", lc.Name).Logger(),
 		Metrics: b.metrics, NextID: b.nextID,
 	})
 	return bl, err
@@ -118,16 +121,16 @@ func unlimitedIfZero(n int) int {
 
 // route builds a proxy.Route; an empty upstream starts the built-in echo
 // server (once).
-func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
+func (b *builder) route(rc *config.Route) (proxy.Route, error) {
 	r := proxy.Route{
-		Name: rc.name, Host: rc.host, Path: rc.path, StripPath: rc.stripPath, Upstream: rc.upstream,
-		UpstreamTimeout: rc.upstreamTimeout, AllowedOrigins: rc.allowedOrigins, NoExtensions: rc.noExtensions,
-		MaxFrameSize: rc.maxFrame, MaxMessageSize: rc.maxMessage, OutgoingFrameSize: rc.outgoingFrame,
-		PingInterval: offIfZero(rc.pingInterval), PongTimeout: rc.pongTimeout, IdleTimeout: rc.idleTimeout,
-		FrameTimeout: offIfZero(rc.frameTimeout), WriteTimeout: offIfZero(rc.writeTimeout),
-		MaxControlRate: unlimitedIfZero(rc.maxControlRate), MaxTinyFrameRate: unlimitedIfZero(rc.maxTinyFrameRate),
+		Name: rc.Name, Host: rc.Host, Path: rc.Path, StripPath: rc.StripPath, Upstream: rc.Upstream,
+		UpstreamTimeout: rc.UpstreamTimeout.D(), AllowedOrigins: rc.AllowedOrigins, NoExtensions: rc.NoExtensions,
+		MaxFrameSize: int64(rc.MaxFrameSize), MaxMessageSize: int64(rc.MaxMessageSize), OutgoingFrameSize: int(rc.OutgoingFrameSize),
+		PingInterval: offIfZero(rc.PingInterval.D()), PongTimeout: rc.PongTimeout.D(), IdleTimeout: rc.IdleTimeout.D(),
+		FrameTimeout: offIfZero(rc.FrameTimeout.D()), WriteTimeout: offIfZero(rc.WriteTimeout.D()),
+		MaxControlRate: unlimitedIfZero(rc.MaxControlRate), MaxTinyFrameRate: unlimitedIfZero(rc.MaxTinyFrameRate),
 	}
-	if rc.upstream == "" {
+	if rc.Upstream == "" {
 		if b.echoURL == "" {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -139,33 +142,33 @@ func (b *builder) route(rc *routeConfig) (proxy.Route, error) {
 		r.Upstream = b.echoURL
 		return r, nil
 	}
-	if rc.upstreamPSKIdentity != "" {
-		getKey, err := psk.ClientKeyFile([]byte(rc.upstreamPSKIdentity), rc.upstreamPSKKeyFile)
+	if rc.UpstreamPSKIdentity != "" {
+		getKey, err := psk.ClientKeyFile([]byte(rc.UpstreamPSKIdentity), rc.UpstreamPSKKeyFile)
 		if err != nil {
 			return r, fmt.Errorf("upstream PSK: %w", err)
 		}
 		r.UpstreamPSK = &psk.ClientConfig{GetKey: getKey}
-		if rc.upstreamPSKTLS12 {
+		if rc.UpstreamPSKTLS12 {
 			r.UpstreamPSK.MinVersion = psk.VersionTLS12
 		}
 	} else {
-		client, err := upstreamTLS(rc, b.log, b.pausePolicy(rc))
+		client, err := upstreamTLS(rc, b.log, b.pausePolicy(rc, r.EffectiveName()))
 		if err != nil {
 			return r, err
 		}
 		r.UpstreamTLS = client
-		if rc.pause && rc.upstreamTimeout == 0 {
+		if rc.Pause && rc.UpstreamTimeout == 0 {
 			// The upstream timeout covers the pause: leave time to dial
 			// after it.
-			r.UpstreamTimeout = pauseTimeout(rc) + 30*time.Second
+			r.UpstreamTimeout = rc.EffectivePauseTimeout() + 30*time.Second
 		}
 	}
 	var err error
 	scheme := "ws"
-	if strings.HasPrefix(rc.upstream, "wss:") {
+	if strings.HasPrefix(rc.Upstream, "wss:") {
 		scheme = "wss"
 	}
-	if r.UpstreamDial, err = proxyDialer("upstream proxy", rc.upstreamProxy, scheme); err != nil {
+	if r.UpstreamDial, err = proxyDialer("upstream proxy", rc.UpstreamProxy, scheme); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -182,13 +185,15 @@ func startEmbeddedEcho(ln net.Listener, log zerolog.Logger) *echo.Server {
 // source and client-certificate verification; nil for plain ws. It returns
 // the source (for reloads), the certificate's pin and, for the dev CA, the
 // CA file to trust.
-func (b *builder) listenerTLS(lc *listenerConfig) (*tls.Config, certs.Source, string, string, error) {
+func (b *builder) listenerTLS(lc *config.Listener) (*tls.Config, certs.Source, string, string, error) {
 	var (
 		src         certs.Source
 		pin, caFile string
 	)
 	switch {
-	case lc.devCert:
+	case lc.DevCert.Enabled && b.check:
+		return nil, nil, "", "", nil
+	case lc.DevCert.Enabled:
 		r, err := b.devCA(lc)
 		if err != nil {
 			return nil, nil, "", "", fmt.Errorf("development certificate: %w", err)
@@ -198,29 +203,29 @@ func (b *builder) listenerTLS(lc *listenerConfig) (*tls.Config, certs.Source, st
 			return nil, nil, "", "", err
 		}
 		src, pin, caFile = fsrc, r.SPKIPin, r.CACertFile
-	case lc.certFile != "":
-		fsrc, err := certs.NewFileSource(lc.certFile, lc.keyFile, &certs.FileOptions{Logger: b.log})
+	case lc.CertFile != "":
+		fsrc, err := certs.NewFileSource(lc.CertFile, lc.KeyFile, &certs.FileOptions{Logger: b.log})
 		if err != nil {
 			return nil, nil, "", "", err
 		}
 		src, pin = fsrc, tlsconf.SPKIPin(fsrc.Leaf())
-	case lc.acme != nil:
-		a := lc.acme
+	case lc.ACME != nil:
+		a := lc.ACME
 		o := &certs.ACMEOptions{
-			Domains: a.domains, OnDemandAllow: a.onDemand, Email: a.email, CA: a.ca,
-			StorageDir: a.storage, TLSPort: portOf(lc.listen), ReusePrivateKeys: a.reuseKey,
-			ClientsPinSPKI: a.clientsPinSPKI, RenewalWindowRatio: a.renewalWindowRatio,
-			DisableHTTP01: a.http == "", HTTPPort: portOf(a.http), DisableTLSALPN01: a.disableTLSALPN,
+			Domains: a.Domains, OnDemandAllow: a.OnDemand, Email: a.Email, CA: a.CA,
+			StorageDir: a.Storage, TLSPort: portOf(lc.Listen), ReusePrivateKeys: a.ReuseKey,
+			ClientsPinSPKI: a.ClientsPinSPKI, RenewalWindowRatio: a.RenewalWindowRatio,
+			DisableHTTP01: a.HTTP == "", HTTPPort: portOf(a.HTTP), DisableTLSALPN01: a.DisableTLSALPN,
 			Logger: b.log,
 		}
-		if a.caRoot != "" {
-			pem, err := os.ReadFile(a.caRoot)
+		if a.CARoot != "" {
+			pem, err := os.ReadFile(a.CARoot)
 			if err != nil {
 				return nil, nil, "", "", fmt.Errorf("ACME CA root: %w", err)
 			}
 			o.RootCAs = x509.NewCertPool()
 			if !o.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, nil, "", "", fmt.Errorf("ACME CA root %s: no PEM certificate", a.caRoot)
+				return nil, nil, "", "", fmt.Errorf("ACME CA root %s: no PEM certificate", a.CARoot)
 			}
 		}
 		asrc, err := certs.NewACMESource(o)
@@ -237,15 +242,16 @@ func (b *builder) listenerTLS(lc *listenerConfig) (*tls.Config, certs.Source, st
 	if err != nil {
 		return nil, nil, "", "", err
 	}
-	cc := lc.clientCerts
-	if cc.mode == tlsconf.ClientCertNone {
+	cc := lc.ClientCerts
+	mode := clientCertModes[cc.Mode]
+	if mode == tlsconf.ClientCertNone {
 		return plain, src, pin, caFile, nil
 	}
-	pol, err := cc.verify.policy("client certificate", b.log)
+	pol, err := verifyConfig(cc.Verify).policy("client certificate", b.log)
 	if err != nil {
 		return nil, nil, "", "", err
 	}
-	cfg, err := tlsconf.ServerConfig(&tlsconf.ServerOptions{Base: plain, ClientCerts: cc.mode, ClientCAFile: cc.caFile, Policy: pol})
+	cfg, err := tlsconf.ServerConfig(&tlsconf.ServerOptions{Base: plain, ClientCerts: mode, ClientCAFile: cc.CAFile, Policy: pol})
 	if err != nil {
 		return nil, nil, "", "", fmt.Errorf("client certificates: %w", err)
 	}
@@ -265,15 +271,15 @@ func (b *builder) listenerTLS(lc *listenerConfig) (*tls.Config, certs.Source, st
 
 // devCA returns the dev CA for the listener's folder, creating it once per
 // folder with the hosts every listener sharing it asks for.
-func (b *builder) devCA(lc *listenerConfig) (*certs.DevCAResult, error) {
-	if r, ok := b.devCAs[lc.devCertDir]; ok {
+func (b *builder) devCA(lc *config.Listener) (*certs.DevCAResult, error) {
+	if r, ok := b.devCAs[lc.DevCert.Dir]; ok {
 		return r, nil
 	}
-	r, err := certs.DevCA(&certs.DevCAOptions{Dir: lc.devCertDir, Hosts: b.devHosts[lc.devCertDir], Logger: b.log})
+	r, err := certs.DevCA(&certs.DevCAOptions{Dir: lc.DevCert.Dir, Hosts: b.devHosts[lc.DevCert.Dir], Logger: b.log})
 	if err != nil {
 		return nil, err
 	}
-	b.devCAs[lc.devCertDir] = r
+	b.devCAs[lc.DevCert.Dir] = r
 	return r, nil
 }
 
@@ -288,9 +294,21 @@ func portOf(addr string) int {
 }
 
 // policy builds the tlsconf policy; what names the peer in errors.
+// clientCertModes maps config.ClientCerts.Mode to tlsconf's.
+var clientCertModes = map[string]tlsconf.ClientCertMode{
+	"": tlsconf.ClientCertNone, "none": tlsconf.ClientCertNone,
+	"optional": tlsconf.ClientCertOptional, "required": tlsconf.ClientCertRequired,
+}
+
+// verifyConfig is a config.Verify that builds its tlsconf policy.
+type verifyConfig config.Verify
+
 func (v verifyConfig) policy(what string, log zerolog.Logger) (tlsconf.Policy, error) {
-	pol := tlsconf.Policy{PinOnly: v.pinOnly, PinMatch: v.pinMatch, Logger: log}
-	for _, s := range v.pins {
+	pol := tlsconf.Policy{PinOnly: v.PinOnly, PinMatch: tlsconf.PinMatchLeaf, Logger: log}
+	if v.PinMatch == "chain" {
+		pol.PinMatch = tlsconf.PinMatchChain
+	}
+	for _, s := range v.Pins {
 		p, err := tlsconf.ParsePin(s)
 		if err != nil {
 			return pol, fmt.Errorf("%s pin: %w", what, err)
@@ -298,11 +316,11 @@ func (v verifyConfig) policy(what string, log zerolog.Logger) (tlsconf.Policy, e
 		pol.Pins = append(pol.Pins, p)
 	}
 	switch {
-	case v.ignoreAll:
+	case v.IgnoreAll:
 		pol.Ignore = tlsconf.IgnorePolicy{Mode: tlsconf.IgnoreAll}
 		log.Warn().Msgf("%s: every SSL error is ignored (insecure; pins are still checked)", what)
-	case len(v.ignore) > 0:
-		list, err := tlsconf.ParseExpectedErrors(v.ignore)
+	case len(v.Ignore) > 0:
+		list, err := tlsconf.ParseExpectedErrors(v.Ignore)
 		if err != nil {
 			return pol, fmt.Errorf("%s ignored SSL errors: %w", what, err)
 		}
@@ -313,30 +331,23 @@ func (v verifyConfig) policy(what string, log zerolog.Logger) (tlsconf.Policy, e
 
 // pausePolicy returns what a pausing route adds to its tlsconf policy:
 // the shared registry, the timeout and the hook logging how to resume.
-func (b *builder) pausePolicy(rc *routeConfig) func(*tlsconf.Policy) {
-	if !rc.pause {
+func (b *builder) pausePolicy(rc *config.Route, route string) func(*tlsconf.Policy) {
+	if !rc.Pause {
 		return nil
 	}
 	return func(pol *tlsconf.Policy) {
 		pol.Pause = tlsconf.PauseOnSSLErrors
 		pol.Registry = b.registry
-		pol.PauseTimeout = pauseTimeout(rc)
-		pol.MaxPending = rc.pauseMaxPending
-		pol.OnPause = pauseLogger(b.log, rc.name, b.metrics, b.admin)
+		pol.PauseTimeout = rc.EffectivePauseTimeout()
+		pol.MaxPending = rc.PauseMaxPending
+		pol.OnPause = pauseLogger(b.log, route, b.metrics, b.admin)
 	}
-}
-
-func pauseTimeout(rc *routeConfig) time.Duration {
-	if rc.pauseTimeout > 0 {
-		return rc.pauseTimeout
-	}
-	return tlsconf.DefaultPauseTimeout
 }
 
 // upstreamTLS builds the tlsconf client for a route's wss upstream; pause,
 // if set, completes the policy.
-func upstreamTLS(rc *routeConfig, log zerolog.Logger, pause func(*tlsconf.Policy)) (*tlsconf.Client, error) {
-	pol, err := rc.upstreamVerify.policy("upstream "+rc.upstream, log)
+func upstreamTLS(rc *config.Route, log zerolog.Logger, pause func(*tlsconf.Policy)) (*tlsconf.Client, error) {
+	pol, err := verifyConfig(rc.UpstreamVerify).policy("upstream "+rc.Upstream, log)
 	if err != nil {
 		return nil, err
 	}
@@ -344,8 +355,8 @@ func upstreamTLS(rc *routeConfig, log zerolog.Logger, pause func(*tlsconf.Policy
 		pause(&pol)
 	}
 	c, err := tlsconf.NewClient(&tlsconf.ClientOptions{
-		CAFile: rc.upstreamCA, ServerName: rc.upstreamSNI, VerifyName: rc.upstreamVerifyName,
-		CertFile: rc.upstreamCert, KeyFile: rc.upstreamKey, Policy: pol,
+		CAFile: rc.UpstreamCA, ServerName: rc.UpstreamSNI, VerifyName: rc.UpstreamVerifyName,
+		CertFile: rc.UpstreamCert, KeyFile: rc.UpstreamKey, Policy: pol,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upstream TLS: %w", err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
@@ -58,8 +59,8 @@ type clientConfig struct {
 	echo           bool
 	raw            bool
 	pingInterval   time.Duration
-	outgoingFrame  byteSize
-	maxMessage     byteSize
+	outgoingFrame  config.Size
+	maxMessage     config.Size
 	closeCode      int
 	closeReason    string
 	log            logFlags
@@ -459,12 +460,12 @@ func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy
 	if err != nil {
 		return nil, err
 	}
-	v := verifyConfig{pins: c.pins, pinOnly: c.pinOnly, ignoreAll: c.insecure, ignore: c.ignore}
+	v := verifyConfig{Pins: c.pins, PinOnly: c.pinOnly, IgnoreAll: c.insecure, Ignore: c.ignore}
 	remembered := known != nil && len(known.pins) > 0
 	firstUse := known != nil && !remembered && c.tofu
 	if remembered {
 		// A remembered key decides, as a pin without CA verification.
-		v.pins, v.pinOnly = known.pinStrings(), true
+		v.Pins, v.PinOnly = known.pinStrings(), true
 	}
 	pol, err := v.policy("server", log)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -29,25 +30,32 @@ type echoConfig struct {
 	log       logFlags
 }
 
+const echoUsage = `Usage: wssproxy echo [--listen ADDR] [--cert F --key F] [--handshake-timeout D]
+
+A WebSocket echo server: every message comes back with its type; a close
+is answered with the same code and reason. With --cert/--key it serves wss.
+A client that has not sent its whole upgrade request within
+--handshake-timeout (default 10s) is disconnected.
+
+Flags:
+`
+
 func parseEchoFlags(args []string, stderr io.Writer) (echoConfig, error) {
 	var cfg echoConfig
 	fs := flag.NewFlagSet("wssproxy echo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: wssproxy echo [--listen ADDR] [--cert F --key F] [--handshake-timeout D]\n\nA WebSocket echo server: every message comes back with its type; a close\nis answered with the same code and reason. With --cert/--key it serves wss.\nA client that has not sent its whole upgrade request within\n--handshake-timeout (default 10s) is disconnected.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	fs.StringVar(&cfg.certFile, "cert", "", "PEM certificate chain: serve wss (needs --key)")
 	fs.StringVar(&cfg.keyFile, "key", "", "PEM private key for --cert")
-	fs.Int64Var(&cfg.maxMsg, "max-message-size", ws.DefaultMaxIncomingMessageSize, "largest message (and frame) accepted, in bytes; larger closes with 1009")
+	maxMsg := config.Size(ws.DefaultMaxIncomingMessageSize)
+	fs.Var(&maxMsg, "max-message-size", "largest message (and frame) accepted (a `size`: bytes, or with KiB/MiB/GiB); larger closes with 1009")
 	fs.DurationVar(&cfg.grace, "grace", 10*time.Second, "on SIGTERM/SIGINT, how long to wait for connections to close")
 	fs.DurationVar(&cfg.handshake, "handshake-timeout", echo.DefaultHandshakeTimeout, "a client that has not sent its whole upgrade request (TLS handshake included) by then is disconnected")
 	fs.StringVar(&cfg.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
 	fs.StringVar(&cfg.log.level, "log-level", "info", "trace, debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, echoUsage, args, stderr); err != nil {
 		return cfg, err
 	}
+	cfg.maxMsg = int64(maxMsg)
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}

@@ -32,19 +32,19 @@ func TestPauseLimitConfig(t *testing.T) {
 		{"route key not positive", y(append(routes, "          pause: true", "          pause_max_pending: 0")...), 7, "upstream_tls.pause_max_pending: must be positive"},
 		{"admin key not a number", y("admin:", "  listen: unix:/a.sock", "  pause_max_pending: many"), 3, `admin.pause_max_pending: "many" is not a whole number`},
 	} {
-		_, _, err := parseConfig([]byte(tc.yaml), "config.yaml", "")
+		_, err := parseConfig([]byte(tc.yaml), "config.yaml", "")
 		want := fmt.Sprintf("config.yaml:%d: ", tc.line)
 		if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s: error %v\nwant prefix %q containing %q", tc.name, err, want, tc.msg)
 		}
 	}
-	cfg, _, err := parseConfig([]byte(y(append([]string{"admin:", "  listen: unix:/a.sock", "  pause_max_pending: 7", "  pause_max_waiters: 9"},
+	cfg, err := parseConfig([]byte(y(append([]string{"admin:", "  listen: unix:/a.sock", "  pause_max_pending: 7", "  pause_max_waiters: 9"},
 		append(routes, "          pause: true", "          pause_max_pending: 3")...)...)), "config.yaml", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.admin.pauseMaxPending != 7 || cfg.admin.pauseMaxWaiters != 9 || cfg.listeners[0].routes[0].pauseMaxPending != 3 {
-		t.Fatalf("admin %+v, route %+v", cfg.admin, cfg.listeners[0].routes[0])
+	if cfg.Admin.PauseMaxPending != 7 || cfg.Admin.PauseMaxWaiters != 9 || cfg.Listeners[0].Routes[0].PauseMaxPending != 3 {
+		t.Fatalf("admin %+v, route %+v", cfg.Admin, cfg.Listeners[0].Routes[0])
 	}
 
 	for _, tc := range []struct {
@@ -63,8 +63,8 @@ func TestPauseLimitConfig(t *testing.T) {
 		}
 	}
 	c, _, _, err := parseServeFlags([]string{"--upstream", "wss://x/", "--pause-on-ssl-errors"}, io.Discard)
-	if err != nil || c.admin.pauseMaxPending != 16 || c.admin.pauseMaxWaiters != 64 || c.listeners[0].routes[0].pauseMaxPending != 4 {
-		t.Fatalf("defaults: %+v %+v %v", c.admin, c.listeners[0].routes, err)
+	if err != nil || c.Admin.PauseMaxPending != 16 || c.Admin.PauseMaxWaiters != 64 || c.Listeners[0].Routes[0].PauseMaxPending != 4 {
+		t.Fatalf("defaults: %+v %+v %v", c.Admin, c.Listeners[0].Routes, err)
 	}
 	var help bytes.Buffer
 	parseServeFlags([]string{"--help"}, &help)

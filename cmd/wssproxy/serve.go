@@ -11,15 +11,19 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
@@ -31,42 +35,36 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	}
 	if err == nil && file != "" {
-		var fc serveConfig
-		if fc, err = loadConfigFile(file); err == nil {
-			// Flags given on the command line override the file.
-			if set["log-format"] {
-				fc.log.format = cfg.log.format
-			}
-			if set["log-level"] {
-				fc.log.level = cfg.log.level
-			}
-			if set["grace"] {
-				fc.grace = cfg.grace
-			}
-			if set["admin"] {
-				fc.admin.listen, fc.admin.where = cfg.admin.listen, ""
-			}
-			if set["admin-token-file"] {
-				fc.admin.tokenFile, fc.admin.where = cfg.admin.tokenFile, ""
-			}
-			if set["pause-max-pending"] {
-				fc.admin.pauseMaxPending = cfg.admin.pauseMaxPending
-			}
-			if set["pause-max-waiters"] {
-				fc.admin.pauseMaxWaiters = cfg.admin.pauseMaxWaiters
-			}
+		var fc config.Config
+		if fc, err = config.Load(file); err == nil {
+			fc.Override(cfg, set)
 			cfg = fc
 		}
 	}
 	if err == nil {
-		err = cfg.checkAdmin()
+		err = cfg.CheckAdmin()
 	}
 	if code, done := usageExit(stderr, "serve", err); done {
 		return code
 	}
-	log, err := cfg.log.logger(stderr)
+	log, err := logFlags{format: cfg.Log.Format, level: cfg.Log.Level}.logger(stderr)
 	if code, done := usageExit(stderr, "serve", err); done {
 		return code
+	}
+	if set["check"] {
+		errs := checkConfig(cfg, log)
+		for _, err := range errs {
+			fmt.Fprintf(stderr, "wssproxy serve --check: %v\n", err)
+		}
+		if len(errs) > 0 {
+			return 2
+		}
+		routes := 0
+		for _, l := range cfg.Listeners {
+			routes += len(l.Routes)
+		}
+		fmt.Fprintf(stdout, "wssproxy serve --check: configuration OK (%d listeners, %d routes)\n", len(cfg.Listeners), routes)
+		return 0
 	}
 	if err := serve(ctx, cfg, stdout, log); err != nil {
 		log.Error().Err(err).Msg("serve failed")
@@ -79,7 +77,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // builtListener is a listener ready to serve: its proxy.Server, TLS and
 // certificate source, and what to print about it.
 type builtListener struct {
-	cfg    *listenerConfig
+	cfg    *config.Listener
 	srv    *proxy.Server
 	tls    *tls.Config
 	src    certs.Source
@@ -90,23 +88,99 @@ type builtListener struct {
 	ln     net.Listener
 }
 
+// newBuilder returns the builder of cfg's listeners, sharing the pause
+// registry, the metrics and the connection ids among them.
+func newBuilder(cfg config.Config, log zerolog.Logger, adm *adminAPI) *builder {
+	var ids atomic.Uint64
+	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
+		registry: tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{
+			MaxPending: cfg.Admin.PauseMaxPending, MaxWaiters: cfg.Admin.PauseMaxWaiters}),
+		metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
+	for _, l := range cfg.Listeners {
+		if l.DevCert.Enabled {
+			// Listeners sharing a dev CA folder share its leaf: it covers
+			// the hosts of all of them.
+			for _, h := range l.DevCert.Hosts {
+				if !slices.Contains(b.devHosts[l.DevCert.Dir], h) {
+					b.devHosts[l.DevCert.Dir] = append(b.devHosts[l.DevCert.Dir], h)
+				}
+			}
+		}
+	}
+	return b
+}
+
+// checkConfig builds what serve would before listening (certificates and
+// keys, PSK files, upstream TLS, the admin token) and tries every address
+// it would listen on, without serving. It returns every error met. A
+// development certificate is not created: serve does that on its first
+// start.
+func checkConfig(cfg config.Config, log zerolog.Logger) []error {
+	var errs []error
+	adm, err := prepareAdmin(cfg.Admin)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	b := newBuilder(cfg, log, adm)
+	b.check = true
+	for i := range cfg.Listeners {
+		l := &cfg.Listeners[i]
+		bl, err := b.listener(l)
+		if err != nil {
+			errs = append(errs, config.WithWhere(l.Where, err))
+		} else if acme, ok := bl.src.(*certs.ACMESource); ok {
+			acme.Close()
+		}
+		addrs := []string{l.Listen}
+		if l.ACME != nil && l.ACME.HTTP != "" {
+			addrs = append(addrs, l.ACME.HTTP)
+		}
+		for _, addr := range addrs {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				errs = append(errs, config.WithWhere(l.Where, fmt.Errorf("listening on %s: %w", addr, err)))
+				continue
+			}
+			ln.Close()
+		}
+	}
+	switch {
+	case adm != nil && adm.unixPath != "":
+		// Listening would replace the socket of a running instance.
+		if _, err := os.Stat(filepath.Dir(adm.unixPath)); err != nil {
+			errs = append(errs, config.WithWhere(cfg.Admin.Where, fmt.Errorf("admin API socket folder: %w", err)))
+		}
+	default:
+		if err := adm.listen(); err != nil {
+			errs = append(errs, err)
+		}
+		adm.stop()
+	}
+	if err := b.close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
 // serve runs every listener until ctx ends (SIGTERM), then drains them
 // together. Everything is built and checked before the first listen.
-func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.Logger) (retErr error) {
+func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog.Logger) (retErr error) {
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 
-	adm, err := prepareAdmin(cfg.admin)
+	adm, err := prepareAdmin(cfg.Admin)
 	if err != nil {
 		return err
 	}
-	var ids atomic.Uint64
-	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
-		registry: tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{
-			MaxPending: cfg.admin.pauseMaxPending, MaxWaiters: cfg.admin.pauseMaxWaiters}),
-		metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
+	b := newBuilder(cfg, log, adm)
+	promReg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{b.metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := promReg.Register(c); err != nil {
+			return err
+		}
+	}
 	defer func() {
 		// After the drain: the built-in echo server is joined, and the
 		// error that stopped it early is reported.
@@ -117,35 +191,24 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 			}
 		}
 	}()
-	for _, l := range cfg.listeners {
-		if l.devCert {
-			// Listeners sharing a dev CA folder share its leaf: it covers
-			// the hosts of all of them.
-			for _, h := range l.devCertHosts {
-				if !slices.Contains(b.devHosts[l.devCertDir], h) {
-					b.devHosts[l.devCertDir] = append(b.devHosts[l.devCertDir], h)
-				}
-			}
-		}
-	}
 	var built []*builtListener
-	for i := range cfg.listeners {
-		bl, err := b.listener(&cfg.listeners[i])
+	for i := range cfg.Listeners {
+		bl, err := b.listener(&cfg.Listeners[i])
 		if err != nil {
-			return withWhere(cfg.listeners[i].where, err)
+			return config.WithWhere(cfg.Listeners[i].Where, err)
 		}
 		built = append(built, bl)
 	}
 
 	for _, bl := range built {
-		ln, err := net.Listen("tcp", bl.cfg.listen)
+		ln, err := net.Listen("tcp", bl.cfg.Listen)
 		if err != nil {
 			for _, o := range built {
 				if o.ln != nil {
 					o.ln.Close()
 				}
 			}
-			return withWhere(bl.cfg.where, fmt.Errorf("listening on %s: %w", bl.cfg.listen, err))
+			return config.WithWhere(bl.cfg.Where, fmt.Errorf("listening on %s: %w", bl.cfg.Listen, err))
 		}
 		bl.ln = ln
 	}
@@ -170,13 +233,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 			continue
 		}
 		defer acme.Close()
-		if addr := bl.cfg.acme.http; addr != "" {
+		if addr := bl.cfg.ACME.HTTP; addr != "" {
 			hln, err := net.Listen("tcp", addr)
 			if err != nil {
 				for _, o := range built {
 					o.ln.Close()
 				}
-				return withWhere(bl.cfg.where, fmt.Errorf("ACME HTTP-01 listener %s: %w", addr, err))
+				return config.WithWhere(bl.cfg.Where, fmt.Errorf("ACME HTTP-01 listener %s: %w", addr, err))
 			}
 			hs := &http.Server{Handler: acme.HTTPHandler(http.NotFoundHandler()), ReadHeaderTimeout: 10 * time.Second}
 			bg.Go(func() { _ = hs.Serve(hln) })
@@ -192,7 +255,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 	for _, bl := range built {
 		bl.announce(stdout)
 	}
-	if err := adm.serve(built, b.registry, b.metrics, stdout, log); err != nil {
+	if err := adm.serve(built, b.registry, promReg, stdout, log); err != nil {
 		for _, o := range built {
 			o.ln.Close()
 		}
@@ -236,14 +299,14 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 		log.Error().Err(b.echo.Err()).Msg("the built-in echo server failed; shutting down")
 	case <-ctx.Done():
 	}
-	log.Info().Float64("grace_seconds", cfg.grace.Seconds()).Int("listeners", len(built)).Msg("shutting down: closing every connection with 1001")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
+	log.Info().Float64("grace_seconds", cfg.Grace.D().Seconds()).Int("listeners", len(built)).Msg("shutting down: closing every connection with 1001")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Grace.D())
 	defer cancel()
 	var drain sync.WaitGroup
 	for _, bl := range built {
 		drain.Go(func() {
 			if err := bl.srv.Shutdown(sctx, ws.StatusGoingAway, "proxy shutting down"); err != nil {
-				log.Warn().Err(err).Str("listener", bl.cfg.listen).Msg("connections aborted after the grace period")
+				log.Warn().Err(err).Str("listener", bl.cfg.Listen).Msg("connections aborted after the grace period")
 			}
 		})
 	}
@@ -275,11 +338,4 @@ func reloadSources(ctx context.Context, sources []certs.Source, log zerolog.Logg
 			log.Info().Str("source", src.Describe()).Msg("SIGHUP: certificate reloaded")
 		}
 	}
-}
-
-func withWhere(where string, err error) error {
-	if where == "" {
-		return err
-	}
-	return fmt.Errorf("%s: %w", where, err)
 }

@@ -1,74 +1,12 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"strings"
-	"time"
 
-	"github.com/wssproxy/wssproxy/certs"
-	"github.com/wssproxy/wssproxy/proxy"
-	"github.com/wssproxy/wssproxy/tlsconf"
-	"github.com/wssproxy/wssproxy/ws"
+	"github.com/wssproxy/wssproxy/internal/config"
 )
-
-// serveFlags are the flags of "wssproxy serve".
-type serveFlags struct {
-	configFile string
-	listen     string
-	// Client leg.
-	certFile, keyFile string
-	devCert           bool
-	devCertDir        string
-	acmeDomains       stringList
-	acmeEmail         string
-	acmeCA            string
-	acmeStorage       string
-	acmeCARoot        string
-	acmeHTTP          string
-	acmeOnDemand      stringList
-	acmeReuseKey      bool
-	// Upstream leg; "" means the built-in echo server.
-	upstream        string
-	upstreamCA      string
-	upstreamPins    stringList
-	upstreamPinOnly bool
-	upstreamIgnore  stringList
-	upstreamInsec   bool
-	upstreamSNI     string
-	upstreamProxy   string
-	pskFile         string
-	upstreamPSKID   string
-	upstreamPSKKey  string
-	pskTLS12        bool
-	pskHint         string
-	upstreamPSK12   bool
-	// Frames and HTTP.
-	maxFrame, maxMessage byteSize
-	outgoingFrame        byteSize
-	pingInterval         time.Duration
-	pongTimeout          time.Duration
-	idleTimeout          time.Duration
-	frameTimeout         time.Duration
-	writeTimeout         time.Duration
-	maxControlRate       int
-	maxTinyFrameRate     int
-	allowedOrigins       stringList
-	noExtensions         bool
-	maxConnections       int
-	grace                time.Duration
-	log                  logFlags
-	// Pause on SSL errors and the admin API.
-	pause          bool
-	pauseTimeout   time.Duration
-	pauseMax       int
-	pauseMaxRoute  int
-	pauseWaiters   int
-	adminListen    string
-	adminTokenFile string
-}
 
 const serveUsage = `Usage: wssproxy serve [flags]
        wssproxy serve --config FILE [--log-format F] [--log-level L] [--grace D]
@@ -105,197 +43,17 @@ SIGTERM or SIGINT drains every listener (1001 to both legs, then up to
 Flags:
 `
 
-// fileOverrides are the flags that may be combined with --config.
-var fileOverrides = map[string]bool{"config": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true, "pause-max-pending": true, "pause-max-waiters": true}
-
-// parseServeFlags parses the flags. With --config it returns the file's
-// path and a serveConfig holding only the overriding flags (see
-// applyOverrides); otherwise the single-listener configuration.
-func parseServeFlags(args []string, stderr io.Writer) (serveConfig, string, map[string]bool, error) {
-	var c serveFlags
+// parseServeFlags parses serve's arguments. With --config it returns the
+// file's path and a Config holding only the overriding flags; otherwise
+// the single-listener configuration (see config.ServeFlags).
+func parseServeFlags(args []string, stderr io.Writer) (config.Config, string, map[string]bool, error) {
 	fs := flag.NewFlagSet("wssproxy serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), serveUsage); fs.PrintDefaults() }
-	fs.StringVar(&c.configFile, "config", "", "YAML file of listeners and routes (excludes the listener, certificate, upstream and frame flags)")
-	fs.StringVar(&c.listen, "listen", "", "address to listen on (default 127.0.0.1:8443 for the embedded default)")
-	fs.StringVar(&c.certFile, "cert", "", "PEM certificate chain for wss (reloaded on change and SIGHUP)")
-	fs.StringVar(&c.keyFile, "key", "", "PEM private key for --cert")
-	fs.BoolVar(&c.devCert, "dev-cert", false, "serve wss with a certificate from the local development CA")
-	fs.StringVar(&c.devCertDir, "dev-cert-dir", "", "folder of the development CA (default: the state directory's devca)")
-	fs.Var(&c.acmeDomains, "acme-domain", "obtain the wss certificate for this domain over ACME (repeatable)")
-	fs.StringVar(&c.acmeEmail, "acme-email", "", "ACME account contact e-mail")
-	fs.StringVar(&c.acmeCA, "acme-ca", certs.LetsEncryptProduction, "ACME directory URL")
-	fs.StringVar(&c.acmeStorage, "acme-storage", "", "ACME storage folder (default: the state directory's acme)")
-	fs.StringVar(&c.acmeCARoot, "acme-ca-root", "", "PEM file of roots for the ACME server's HTTPS (a private CA; default: system roots)")
-	fs.StringVar(&c.acmeHTTP, "acme-http", "", "also answer HTTP-01 challenges on this plain-HTTP address (port 80 as the CA sees it); default: TLS-ALPN-01 on --listen only")
-	fs.Var(&c.acmeOnDemand, "acme-on-demand", "obtain certificates during handshakes for this name or *.zone (repeatable; never for other names)")
-	fs.BoolVar(&c.acmeReuseKey, "acme-reuse-key", false, "keep the private key across renewals (for clients that pin the SPKI)")
-	fs.StringVar(&c.pskFile, "psk-file", "", "accept TLS-PSK clients with the keys in this file (identity:hexkey lines, mode 0600), beside a certificate source's clients or alone")
-	fs.StringVar(&c.upstreamPSKID, "upstream-psk-identity", "", "reach a wss upstream with TLS-PSK under this identity (with --upstream-psk-key-file)")
-	fs.BoolVar(&c.pskTLS12, "psk-tls12", false, "also accept the TLS 1.2 PSK suites (AEAD only) for devices without TLS 1.3 PSK")
-	fs.StringVar(&c.pskHint, "psk-identity-hint", "", "identity hint sent to TLS 1.2 PSK clients")
-	fs.BoolVar(&c.upstreamPSK12, "upstream-psk-tls12", false, "also offer the TLS 1.2 PSK suites to the upstream")
-	fs.StringVar(&c.upstreamPSKKey, "upstream-psk-key-file", "", "file holding the upstream PSK in hex (mode 0600)")
-	fs.StringVar(&c.upstream, "upstream", "", "ws:// or wss:// URL to relay to (default: the built-in echo server)")
-	fs.StringVar(&c.upstreamCA, "upstream-ca", "", "PEM file of CAs to verify a wss upstream with (default: system roots)")
-	fs.Var(&c.upstreamPins, "upstream-pin", "pin the upstream's certificate: sha256//<base64 SPKI>, hex, or cert-sha256:<hex> (repeatable)")
-	fs.BoolVar(&c.upstreamPinOnly, "upstream-pin-only", false, "trust the pins alone, without CA verification (self-signed upstreams)")
-	fs.Var(&c.upstreamIgnore, "upstream-ignore-ssl-error", "accept this upstream SSL error: KIND or KIND:SHA256 (repeatable)")
-	fs.BoolVar(&c.upstreamInsec, "upstream-insecure", false, "accept every upstream SSL error except a pin mismatch (insecure, logged)")
-	fs.StringVar(&c.upstreamProxy, "upstream-proxy", "direct", "reach the upstream through this HTTP CONNECT or SOCKS5 proxy URL (http://, https://, socks5://, socks5h://; user:pass@ allowed), \"env\" for HTTPS_PROXY/ALL_PROXY/NO_PROXY, or \"direct\"")
-	fs.StringVar(&c.upstreamSNI, "upstream-sni", "", "server name sent to and verified for a wss upstream (default: the URL's host)")
-	c.maxFrame, c.maxMessage, c.outgoingFrame = ws.DefaultMaxIncomingFrameSize, ws.DefaultMaxIncomingMessageSize, ws.DefaultOutgoingFrameSize
-	fs.Var(&c.maxFrame, "max-frame-size", "largest frame either leg may send (bytes, or with KiB/MiB/GiB; -1: no limit); more closes it with 1009")
-	fs.Var(&c.maxMessage, "max-message-size", "largest message either leg may send; more closes it with 1009")
-	fs.Var(&c.outgoingFrame, "outgoing-frame-size", "relayed frames larger than this are split")
-	fs.DurationVar(&c.pingInterval, "ping-interval", proxy.DefaultPingInterval, "send keepalive pings on each leg this often (0: off); a leg that does not answer in time is dropped")
-	fs.DurationVar(&c.pongTimeout, "pong-timeout", 0, "drop a leg whose keepalive pong is this late (default: the ping interval)")
-	fs.DurationVar(&c.idleTimeout, "idle-timeout", 0, "close both legs with 1001 after this long without data (0: never)")
-	fs.DurationVar(&c.frameTimeout, "frame-timeout", ws.DefaultFrameTimeout, "drop a peer that stops this long in the middle of a frame (1008; 0: never)")
-	fs.IntVar(&c.maxControlRate, "max-control-rate", proxy.DefaultMaxControlRate, "close a leg with 1008 that sends more pings and pongs a second (0: no limit)")
-	fs.IntVar(&c.maxTinyFrameRate, "max-tiny-frame-rate", proxy.DefaultMaxTinyFrameRate, "close a leg with 1008 that sends more data frames under 16 bytes a second (0: no limit)")
-	fs.DurationVar(&c.writeTimeout, "write-timeout", ws.DefaultWriteTimeout, "drop a peer that takes none of a write for this long: it stopped reading (0: never)")
-	fs.BoolVar(&c.noExtensions, "no-extensions", false, "do not pass the client's WebSocket extensions (permessage-deflate) upstream, so size limits count real payload bytes")
-	fs.Var(&c.allowedOrigins, "allowed-origin", "allow only this Origin, e.g. https://app.example (repeatable; others get 403)")
-	fs.IntVar(&c.maxConnections, "max-connections", 10000, "connections served at once; more wait")
-	fs.DurationVar(&c.grace, "grace", defaultGrace, "on SIGTERM/SIGINT, how long to wait for connections to close after sending 1001")
-	fs.BoolVar(&c.pause, "pause-on-ssl-errors", false, "hold upstream handshakes with SSL errors until resumed or aborted through the admin API (needs --admin)")
-	fs.DurationVar(&c.pauseTimeout, "pause-timeout", 0, "abort a paused upstream handshake after this long (default 30s)")
-	fs.IntVar(&c.pauseMax, "pause-max-pending", tlsconf.DefaultMaxPending, "pending pause decisions allowed at once over every route (one per upstream certificate; beyond, clients get 503)")
-	fs.IntVar(&c.pauseWaiters, "pause-max-waiters", tlsconf.DefaultMaxWaiters, "handshakes allowed to wait on one pause decision (beyond, clients get 503)")
-	fs.IntVar(&c.pauseMaxRoute, "pause-max-pending-per-route", tlsconf.DefaultMaxPendingPerPolicy, "pending pause decisions allowed at once for the route (beyond, its clients get 503)")
-	fs.StringVar(&c.adminListen, "admin", "", "serve the admin API (connections, paused handshakes, /metrics, /healthz, /readyz) on host:port or unix:/path")
-	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token (mode 0600; required on host:port)")
-	fs.StringVar(&c.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
-	fs.StringVar(&c.log.level, "log-level", "info", "trace, debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return serveConfig{}, "", nil, err
+	sf := config.NewServeFlags(fs)
+	if err := parseFlags(fs, serveUsage, args, stderr); err != nil {
+		return config.Config{}, "", nil, err
 	}
 	if fs.NArg() > 0 {
-		return serveConfig{}, "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return config.Config{}, "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if c.configFile != "" {
-		var excluded []string
-		fs.Visit(func(f *flag.Flag) {
-			if !fileOverrides[f.Name] {
-				excluded = append(excluded, "--"+f.Name)
-			}
-		})
-		if len(excluded) > 0 {
-			return serveConfig{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin, --admin-token-file, --pause-max-pending and --pause-max-waiters may override the file)", strings.Join(excluded, ", "))
-		}
-		if c.pauseMax <= 0 || c.pauseWaiters <= 0 {
-			return serveConfig{}, "", nil, fmt.Errorf("--pause-max-pending and --pause-max-waiters must be positive, not %d and %d", c.pauseMax, c.pauseWaiters)
-		}
-		return serveConfig{grace: c.grace, log: c.log, admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile, pauseMaxPending: c.pauseMax, pauseMaxWaiters: c.pauseWaiters}}, c.configFile, set, nil
-	}
-	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 && c.pskFile == "" {
-		// The embedded default (logging and frame flags may still be set).
-		c.devCert = true
-	}
-	if c.listen == "" {
-		c.listen = "127.0.0.1:8443"
-	}
-	sources := 0
-	acme := len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0
-	for _, set := range []bool{c.certFile != "" || c.keyFile != "", c.devCert, acme} {
-		if set {
-			sources++
-		}
-	}
-	switch {
-	case sources > 1:
-		return serveConfig{}, "", nil, errors.New("choose one certificate source: --cert/--key, --dev-cert or --acme-domain")
-	case (c.certFile == "") != (c.keyFile == ""):
-		return serveConfig{}, "", nil, errors.New("--cert and --key go together")
-	case !acme && (c.acmeHTTP != "" || c.acmeCARoot != "" || c.acmeReuseKey || c.acmeEmail != "" || c.acmeStorage != ""):
-		return serveConfig{}, "", nil, errors.New("ACME flags need --acme-domain or --acme-on-demand")
-	case c.maxConnections <= 0:
-		return serveConfig{}, "", nil, fmt.Errorf("--max-connections must be positive, not %d", c.maxConnections)
-	case c.outgoingFrame <= 0:
-		return serveConfig{}, "", nil, fmt.Errorf("--outgoing-frame-size must be positive, not %d", c.outgoingFrame)
-	case c.maxFrame == 0 || c.maxMessage == 0:
-		return serveConfig{}, "", nil, errors.New("--max-frame-size and --max-message-size must not be 0 (use -1 for no limit)")
-	case c.maxControlRate < 0 || c.maxTinyFrameRate < 0:
-		return serveConfig{}, "", nil, errors.New("--max-control-rate and --max-tiny-frame-rate must not be negative (0: no limit)")
-	case c.pingInterval < 0 || c.idleTimeout < 0 || c.pongTimeout < 0 || c.frameTimeout < 0 || c.writeTimeout < 0:
-		return serveConfig{}, "", nil, errors.New("--ping-interval and --idle-timeout must not be negative")
-	case c.upstream == "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamProxy != "direct" || c.pause):
-		return serveConfig{}, "", nil, errors.New("upstream flags need --upstream")
-	case c.upstreamInsec && len(c.upstreamIgnore) > 0:
-		return serveConfig{}, "", nil, errors.New("--upstream-insecure already ignores every error; drop --upstream-ignore-ssl-error")
-	case c.upstreamPinOnly && len(c.upstreamPins) == 0:
-		return serveConfig{}, "", nil, errors.New("--upstream-pin-only needs at least one --upstream-pin")
-	case (c.pskTLS12 || c.pskHint != "") && c.pskFile == "":
-		return serveConfig{}, "", nil, errors.New("--psk-tls12 and --psk-identity-hint need --psk-file")
-	case c.upstreamPSK12 && c.upstreamPSKID == "":
-		return serveConfig{}, "", nil, errors.New("--upstream-psk-tls12 needs --upstream-psk-identity")
-	case (c.upstreamPSKID == "") != (c.upstreamPSKKey == ""):
-		return serveConfig{}, "", nil, errors.New("--upstream-psk-identity and --upstream-psk-key-file go together")
-	case c.upstreamPSKID != "" && !strings.HasPrefix(c.upstream, "wss:"):
-		return serveConfig{}, "", nil, errors.New("--upstream-psk-identity needs a wss:// --upstream")
-	case c.upstreamPSKID != "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamSNI != "" || c.pause):
-		return serveConfig{}, "", nil, errors.New("a PSK upstream has no certificate: drop the --upstream-ca/-pin/-ignore-ssl-error/-insecure/-sni and --pause-on-ssl-errors flags")
-	case c.pause && !strings.HasPrefix(c.upstream, "wss:"):
-		return serveConfig{}, "", nil, errors.New("--pause-on-ssl-errors needs a wss:// --upstream")
-	case c.pause && c.upstreamInsec:
-		return serveConfig{}, "", nil, errors.New("--upstream-insecure accepts every SSL error: nothing would pause; drop one of them")
-	case c.pauseTimeout < 0:
-		return serveConfig{}, "", nil, errors.New("--pause-timeout must not be negative")
-	case c.pauseTimeout > 0 && !c.pause:
-		return serveConfig{}, "", nil, errors.New("--pause-timeout needs --pause-on-ssl-errors")
-	case c.pauseMax <= 0 || c.pauseMaxRoute <= 0 || c.pauseWaiters <= 0:
-		return serveConfig{}, "", nil, fmt.Errorf("--pause-max-pending, --pause-max-pending-per-route and --pause-max-waiters must be positive, not %d, %d and %d", c.pauseMax, c.pauseMaxRoute, c.pauseWaiters)
-	case (set["pause-max-pending"] || set["pause-max-pending-per-route"] || set["pause-max-waiters"]) && !c.pause:
-		return serveConfig{}, "", nil, errors.New("--pause-max-pending, --pause-max-pending-per-route and --pause-max-waiters need --pause-on-ssl-errors")
-	}
-	return c.config(), "", set, nil
+	return sf.Config()
 }
-
-// config turns the flags into the one-listener, one-route configuration.
-func (c *serveFlags) config() serveConfig {
-	l := listenerConfig{
-		name: c.listen, listen: c.listen, certFile: c.certFile, keyFile: c.keyFile,
-		devCert: c.devCert, devCertDir: c.devCertDir, maxConnections: c.maxConnections, pskFile: c.pskFile,
-		pskTLS12: c.pskTLS12, pskIdentityHint: c.pskHint,
-	}
-	if len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0 {
-		l.acme = &acmeConfig{
-			domains: c.acmeDomains, onDemand: c.acmeOnDemand, email: c.acmeEmail, ca: c.acmeCA,
-			caRoot: c.acmeCARoot, storage: c.acmeStorage, http: c.acmeHTTP, reuseKey: c.acmeReuseKey,
-		}
-	}
-	l.routes = []routeConfig{{
-		name:                "default",
-		upstream:            c.upstream,
-		upstreamCA:          c.upstreamCA,
-		upstreamSNI:         c.upstreamSNI,
-		upstreamVerify:      verifyConfig{pins: c.upstreamPins, pinOnly: c.upstreamPinOnly, ignoreAll: c.upstreamInsec, ignore: c.upstreamIgnore},
-		upstreamProxy:       c.upstreamProxy,
-		upstreamPSKIdentity: c.upstreamPSKID,
-		upstreamPSKKeyFile:  c.upstreamPSKKey,
-		upstreamPSKTLS12:    c.upstreamPSK12,
-		maxFrame:            int64(c.maxFrame),
-		maxMessage:          int64(c.maxMessage),
-		outgoingFrame:       int(c.outgoingFrame),
-		pingInterval:        c.pingInterval,
-		pongTimeout:         c.pongTimeout,
-		idleTimeout:         c.idleTimeout,
-		frameTimeout:        c.frameTimeout,
-		writeTimeout:        c.writeTimeout,
-		maxControlRate:      c.maxControlRate,
-		maxTinyFrameRate:    c.maxTinyFrameRate,
-		allowedOrigins:      c.allowedOrigins,
-		noExtensions:        c.noExtensions,
-		pause:               c.pause,
-		pauseTimeout:        c.pauseTimeout,
-		pauseMaxPending:     c.pauseMaxRoute,
-	}}
-	return serveConfig{listeners: []listenerConfig{l}, grace: c.grace, log: c.log,
-		admin: adminConfig{listen: c.adminListen, tokenFile: c.adminTokenFile, pauseMaxPending: c.pauseMax, pauseMaxWaiters: c.pauseWaiters}}
-}
-
-// defaultGrace is the drain period when neither --grace nor the file set one.
-const defaultGrace = 10 * time.Second

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -27,6 +28,10 @@ func TestServeUsageErrors(t *testing.T) {
 		{[]string{"--max-message-size", "0"}, "must not be 0"},
 		{[]string{"--max-connections", "0"}, "must be positive"},
 		{[]string{"stray"}, `unexpected argument "stray"`},
+		// Pins and SSL error kinds are checked with the flags: the error
+		// names the flag.
+		{[]string{"--upstream", "wss://x", "--upstream-pin", "nonsense", "--listen", "127.0.0.1:0"}, `--upstream-pin: tlsconf: pin "nonsense"`},
+		{[]string{"--upstream", "wss://x", "--upstream-ignore-ssl-error", "no-such-kind", "--listen", "127.0.0.1:0"}, `--upstream-ignore-ssl-error: tlsconf: expected error "no-such-kind"`},
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
@@ -36,8 +41,6 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"--upstream", "http://x", "--listen", "127.0.0.1:0"},
-		{"--upstream", "wss://x", "--upstream-pin", "nonsense", "--listen", "127.0.0.1:0"},
-		{"--upstream", "wss://x", "--upstream-ignore-ssl-error", "no-such-kind", "--listen", "127.0.0.1:0"},
 		{"--listen", "127.0.0.1:0", "--cert", "/nonexistent.pem", "--key", "/nonexistent.key"},
 		{"--listen", "127.0.0.1:0", "--upstream", "ws://x", "--upstream-proxy", "ftp://p"},
 	} {
@@ -46,7 +49,7 @@ func TestServeUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d (%s), want 1", args, code, errb.String())
 		}
 	}
-	if got, _ := parseSize("16MiB"); got != 16<<20 {
+	if got, _ := config.ParseSize("16MiB"); got != 16<<20 {
 		t.Errorf("16MiB = %d", got)
 	}
 }

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/proxy"
@@ -27,9 +28,13 @@ type Options struct {
 	// closed. Give them one proxy.Options.NextID so that connection ids
 	// are unique among them.
 	Servers []*proxy.Server
-	// Metrics are written by /metrics; nil means the Servers' own, which
-	// must then be one shared set (proxy.Options.Metrics).
-	Metrics *proxy.Metrics
+	// Metrics is what /metrics serves, besides the admin API's own gauges
+	// (wssproxy_paused_handshakes, wssproxy_pause_decisions_pending,
+	// wssproxy_ready): typically the caller's prometheus.Registry holding
+	// the Servers' shared proxy.Metrics and the Go and process
+	// collectors. nil means a registry of the Servers' own proxy.Metrics,
+	// which must then be one shared set (proxy.Options.Metrics).
+	Metrics prometheus.Gatherer
 	// Registry holds the paused upstream handshakes (the Registry of the
 	// routes' tlsconf policies); nil lists none.
 	Registry *tlsconf.Registry
@@ -53,6 +58,7 @@ type handler struct {
 	opts      Options
 	tokenHash [sha256.Size]byte
 	mux       *http.ServeMux
+	prom      http.Handler // /metrics
 }
 
 // New returns the admin API handler. It fails when Metrics is nil and the
@@ -68,12 +74,17 @@ func New(opts *Options) (http.Handler, error) {
 		o.MaxBodyBytes = 64 << 10
 	}
 	if o.Metrics == nil && len(o.Servers) > 0 {
-		o.Metrics = o.Servers[0].Metrics()
+		m := o.Servers[0].Metrics()
 		for _, s := range o.Servers[1:] {
-			if s.Metrics() != o.Metrics {
+			if s.Metrics() != m {
 				return nil, errors.New("admin: the Servers count into different Metrics: share one (proxy.Options.Metrics) or set Options.Metrics")
 			}
 		}
+		reg := prometheus.NewRegistry()
+		if err := reg.Register(m); err != nil {
+			return nil, fmt.Errorf("admin: %w", err)
+		}
+		o.Metrics = reg
 	}
 	if o.Ready == nil {
 		servers := o.Servers
@@ -87,6 +98,19 @@ func New(opts *Options) (http.Handler, error) {
 		}
 	}
 	h := &handler{opts: o, mux: http.NewServeMux()}
+	own, err := h.ownMetrics()
+	if err != nil {
+		return nil, err
+	}
+	gatherers := prometheus.Gatherers{own}
+	if o.Metrics != nil {
+		gatherers = append(gatherers, o.Metrics)
+	}
+	h.prom = promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
+		EnableOpenMetrics: true,
+		ErrorLog:          promLogger{o.Logger},
+		ErrorHandling:     promhttp.ContinueOnError,
+	})
 	if len(o.Token) > 0 {
 		h.tokenHash = sha256.Sum256(o.Token)
 	}
@@ -95,7 +119,7 @@ func New(opts *Options) (http.Handler, error) {
 	h.route("/v1/paused", http.MethodGet, h.listPaused)
 	h.route("/v1/paused/{id}/resume", http.MethodPost, h.resume)
 	h.route("/v1/paused/{id}/abort", http.MethodPost, h.abort)
-	h.route("/metrics", http.MethodGet, h.metrics)
+	h.route("/metrics", http.MethodGet, h.prom.ServeHTTP)
 	h.route("/healthz", http.MethodGet, h.healthz)
 	h.route("/readyz", http.MethodGet, h.readyz)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -338,34 +362,43 @@ func (h *handler) paused(id string) (tlsconf.PausedHandshake, bool) {
 	return h.opts.Registry.Get(id)
 }
 
-func (h *handler) metrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	var buf bytes.Buffer
-	if h.opts.Metrics != nil {
-		_ = h.opts.Metrics.WritePrometheus(&buf)
+// ownMetrics is a registry of the gauges the admin API reads when scraped:
+// the paused handshakes and decisions of the Registry, and readiness.
+func (h *handler) ownMetrics() (*prometheus.Registry, error) {
+	pending := func(handshakes bool) func() float64 {
+		return func() float64 {
+			if h.opts.Registry == nil {
+				return 0
+			}
+			decisions, waiting := h.opts.Registry.Pending()
+			if handshakes {
+				return float64(waiting)
+			}
+			return float64(decisions)
+		}
 	}
-	bw := bufio.NewWriter(&buf)
-	decisions, waiting := 0, 0
-	if h.opts.Registry != nil {
-		decisions, waiting = h.opts.Registry.Pending()
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: proxy.MetricsPrefix + "paused_handshakes", Help: "Upstream handshakes paused now, waiting for a decision."}, pending(true)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: proxy.MetricsPrefix + "pause_decisions_pending", Help: "Operator decisions pending (GET /v1/paused entries); handshakes for the same certificate share one."}, pending(false)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: proxy.MetricsPrefix + "ready", Help: "1 while the listeners serve, 0 while draining."}, func() float64 {
+			if h.opts.Ready() {
+				return 1
+			}
+			return 0
+		}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("admin: %w", err)
+		}
 	}
-	proxy.WriteMetricHeader(bw, "paused_handshakes", "gauge", "Upstream handshakes paused now, waiting for a decision.")
-	bw.WriteString(proxy.MetricsPrefix + "paused_handshakes " + strconv.Itoa(waiting) + "\n")
-	proxy.WriteMetricHeader(bw, "pause_decisions_pending", "gauge", "Operator decisions pending (GET /v1/paused entries); handshakes for the same certificate share one.")
-	bw.WriteString(proxy.MetricsPrefix + "pause_decisions_pending " + strconv.Itoa(decisions) + "\n")
-	ready := 0
-	if h.opts.Ready() {
-		ready = 1
-	}
-	proxy.WriteMetricHeader(bw, "ready", "gauge", "1 while the listeners serve, 0 while draining.")
-	bw.WriteString(proxy.MetricsPrefix + "ready " + strconv.Itoa(ready) + "\n")
-	_ = bw.Flush()
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(buf.Bytes())
-	}
+	return reg, nil
 }
+
+// promLogger logs promhttp's errors (a collector failing) at warn.
+type promLogger struct{ log zerolog.Logger }
+
+func (l promLogger) Println(v ...any) { l.log.Warn().Msg(fmt.Sprint(v...)) }
 
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/wssproxy/wssproxy/proxy"
@@ -62,7 +63,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{reg: tlsconf.NewRegistry(), metrics: proxy.NewMetrics()}
 	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
 		Pause: tlsconf.PauseOnSSLErrors, Registry: e.reg, PauseTimeout: 20 * time.Second,
-		OnPause: func(tlsconf.PausedHandshake) { e.metrics.PausedHandshakes.Inc() },
+		OnPause: func(tlsconf.PausedHandshake) { e.metrics.CountPause() },
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -398,8 +399,9 @@ func TestPausedAbortResumeRemember(t *testing.T) {
 		t.Fatalf("after remember_as_pin: %v", err)
 	}
 	c.Close(ws.StatusNormalClosure, "")
-	if n := e.metrics.PausedHandshakes.Value(); n != 2 {
-		t.Fatalf("paused_handshakes_total %d, want 2", n)
+	w := e.do("GET", "/metrics", "")
+	if n, ok := value(parseExposition(t, w.Body.String()), "wssproxy_paused_handshakes_total", nil); !ok || n != 2 {
+		t.Fatalf("paused_handshakes_total %v (present %v), want 2", n, ok)
 	}
 }
 
@@ -593,6 +595,43 @@ func TestMetricsExposition(t *testing.T) {
 	})
 }
 
+// /metrics negotiates OpenMetrics (counters keep their _total name,
+// the exposition ends with # EOF) and serves the caller's Gatherer
+// beside the admin API's own gauges.
+func TestMetricsOpenMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	extra := prometheus.NewCounter(prometheus.CounterOpts{Name: "caller_things_total", Help: "The caller's own."})
+	reg.MustRegister(extra)
+	extra.Add(3)
+	h, err := New(&Options{Metrics: reg, Token: []byte(token)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if ct := w.Header().Get("Content-Type"); w.Code != 200 || !strings.HasPrefix(ct, "application/openmetrics-text; version=1.0.0") {
+		t.Fatalf("/metrics with OpenMetrics accepted: %d %q", w.Code, ct)
+	}
+	body := w.Body.String()
+	for _, want := range []string{"# TYPE caller_things counter\n", "caller_things_total 3.0\n", "# TYPE wssproxy_ready gauge\n", "wssproxy_ready 0.0\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("OpenMetrics exposition lacks %q:\n%s", want, body)
+		}
+	}
+	if !strings.HasSuffix(body, "# EOF\n") {
+		t.Errorf("OpenMetrics exposition does not end with # EOF:\n%s", body)
+	}
+	// Without the Accept header: the text format.
+	w = do(h, "GET", "/metrics", "Bearer "+token, "")
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") || strings.Contains(w.Body.String(), "# EOF") {
+		t.Fatalf("/metrics without Accept: %q\n%s", ct, w.Body.String())
+	}
+}
+
 func TestReadyz(t *testing.T) {
 	t.Parallel()
 	srv, err := proxy.New(&proxy.Options{Routes: []proxy.Route{{Upstream: "ws://127.0.0.1:1"}}})
@@ -629,7 +668,7 @@ func TestReadyz(t *testing.T) {
 	if _, err := New(&Options{Servers: []*proxy.Server{srv, other}}); err == nil {
 		t.Fatal("two metric sets accepted")
 	}
-	if _, err := New(&Options{Servers: []*proxy.Server{srv, other}, Metrics: proxy.NewMetrics()}); err != nil {
+	if _, err := New(&Options{Servers: []*proxy.Server{srv, other}, Metrics: prometheus.NewRegistry()}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,7 +8,7 @@
 //	GET  /v1/paused                   the tlsconf Registry's pending decisions (one per certificate, with its waiters)
 //	POST /v1/paused/{id}/resume       {"ignore":["KIND[:SHA256]",…],"remember_as_pin":true} (optional)
 //	POST /v1/paused/{id}/abort
-//	GET  /metrics                     Prometheus text format, wssproxy_ prefix
+//	GET  /metrics                     Prometheus text format or OpenMetrics (Accept), wssproxy_ prefix
 //	GET  /healthz                     200 while the process runs
 //	GET  /readyz                      200 while serving, 503 while draining
 //
