@@ -240,12 +240,13 @@ func (r *runner) openAndMeasure(ctx context.Context, res *Result) (*idleSet, err
 		res.IdleKiBPerConn = float64(after.rssKiB-before.rssKiB) / float64(r.cfg.idleConns)
 		res.IdleCPUMicrosPerConnSec = res.CPUSeconds * 1e6 / float64(r.cfg.idleConns) / win
 	}
-	if r.cfg.profileURL != "" {
-		if err := fetchProfile(ctx, r.cfg.profileURL, r.cfg.profileOut); err != nil {
+	if len(r.cfg.profileURLs) > 0 {
+		files, err := fetchProfiles(ctx, r.cfg.profileURLs, r.cfg.profileDir)
+		if err != nil {
 			set.close()
 			return nil, err
 		}
-		r.progressf("  heap profile written to %s", r.cfg.profileOut)
+		r.progressf("  profiles written: %v", files)
 	}
 	return set, nil
 }

@@ -43,8 +43,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,8 +76,8 @@ type config struct {
 	bulkSize        int
 	duration        time.Duration
 	warmup          time.Duration
-	profileURL      string
-	profileOut      string
+	profileURLs     []string
+	profileDir      string
 }
 
 // runner runs scenarios against one target.
@@ -187,8 +190,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.bulkSize, "bulk-size", 64<<10, "message size in bytes (bulk)")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured window (small, setup, bulk, mixed)")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "load before the measured window")
-	fs.StringVar(&cfg.profileURL, "profile-url", "", "with idle connections open, GET this URL (e.g. a pprof heap endpoint) and save the answer")
-	fs.StringVar(&cfg.profileOut, "profile-out", "heap.pprof", "where --profile-url's answer is saved")
+	fs.Func("profile-url", "with the idle connections open, GET this URL (a pprof endpoint) and save the answer in --profile-dir (repeatable)", func(s string) error {
+		cfg.profileURLs = append(cfg.profileURLs, s)
+		return nil
+	})
+	fs.StringVar(&cfg.profileDir, "profile-dir", ".", "folder for --profile-url's answers, named after the URL's last path element (.txt with debug=, else .pprof)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -268,6 +274,40 @@ func newRunner(cfg config, progress io.Writer) (*runner, error) {
 		cl.tls = t
 	}
 	return &runner{cfg: cfg, cl: cl, smp: &sampler{roots: cfg.pids, proc: "/proc"}, progress: progress}, nil
+}
+
+// profileFile names the file a profile URL is saved to: heap.pprof for
+// .../heap, goroutine.txt for .../goroutine?debug=1.
+func profileFile(dir, rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("--profile-url: %w", err)
+	}
+	base := path.Base(u.Path)
+	if base == "." || base == "/" {
+		base = "profile"
+	}
+	ext := ".pprof"
+	if u.Query().Has("debug") {
+		ext = ".txt"
+	}
+	return filepath.Join(dir, base+ext), nil
+}
+
+// fetchProfiles saves each profile URL's answer in dir.
+func fetchProfiles(ctx context.Context, urls []string, dir string) ([]string, error) {
+	var files []string
+	for _, u := range urls {
+		out, err := profileFile(dir, u)
+		if err != nil {
+			return files, err
+		}
+		if err := fetchProfile(ctx, u, out); err != nil {
+			return files, err
+		}
+		files = append(files, out)
+	}
+	return files, nil
 }
 
 // fetchProfile saves the answer of a GET (a pprof endpoint) to a file.
