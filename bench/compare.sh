@@ -6,7 +6,8 @@
 #   bench/compare.sh                     # install peers, 3 rounds, all scenarios, 9,000 idle
 #   ROUNDS=1 SCENARIOS="idle small" bench/compare.sh
 #   TARGETS="wssproxy haproxy" DURATION=5s bench/compare.sh
-#   PROFILE=1 bench/compare.sh           # also a heap profile of the relay at CONNS idle connections
+#   PROFILE=1 bench/compare.sh           # then profile the relay: heap at CONNS idle, CPU under small, setup, bulk
+#   ROUNDS=0 PROFILE=1 bench/compare.sh  # the profiles only
 #
 # Run by hand, never in CI: it installs packages (apt-get, go install),
 # needs root for apt, and takes about 20 minutes with the defaults.
@@ -32,9 +33,11 @@
 #   WORK [a new temporary folder]  configs, logs, results.jsonl, report.md
 #   INSTALL [1]  0: use nginx, haproxy and caddy as found on PATH
 #   CADDY_VERSION [v2.11.9]  installed with go install into $(go env GOPATH)/bin
-#   PROFILE [0]  1: after the rounds, take a heap profile of the relay
-#                (bench/profserve, the same proxy.Server with pprof) with
-#                CONNS idle connections open, and print its top.
+#   PROFILE [0]  1: after the rounds, profile the relay (bench/profserve,
+#                the same proxy.Server with pprof on PPROF_PORT): a heap
+#                profile and runtime.MemStats with CONNS idle connections
+#                open, and a CPU profile of each of small, setup and bulk
+#                over DURATION; prints the top of each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -361,31 +364,59 @@ for round in $(seq "$ROUNDS"); do
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); $(( $(date +%s) - start ))s" | tee -a "$WORK/run.txt" >&2
 
-"$LOAD" report --baseline wssproxy "$RESULTS" | tee "$WORK/report.md"
-echo
-echo "TLS negotiated per target:"
-jq -r '"\(.target): \(.tls)"' "$RESULTS" 2>/dev/null | sort -u || true
+if [ -s "$RESULTS" ]; then
+  "$LOAD" report --baseline wssproxy "$RESULTS" | tee "$WORK/report.md"
+  echo
+  echo "TLS negotiated per target:"
+  jq -r '"\(.target): \(.tls)"' "$RESULTS" 2>/dev/null | sort -u || true
+fi
 
-# --- heap profile of the relay at CONNS idle connections ---------------------
-if [ "$PROFILE" = 1 ]; then
-  log "heap profile: bench/profserve with $CONNS idle connections"
-  go build -o "$WORK/bin/profserve" ./bench/profserve
+# --- profiles of the relay --------------------------------------------------
+# to_seconds D: a Go duration of one unit (300ms, 5s, 2m) in seconds.
+to_seconds() {
+  awk -v d="$1" 'BEGIN {
+    if (d ~ /ms$/) { sub(/ms$/, "", d); print d / 1000 }
+    else if (d ~ /m$/) { sub(/m$/, "", d); print d * 60 }
+    else { sub(/s$/, "", d); print d + 0 }
+  }'
+}
+start_profserve() {
   "$WORK/bin/profserve" --listen "127.0.0.1:$WSSPROXY_PORT" --cert "$CERT" --key "$KEY" \
-    --upstream "$UPSTREAM" --pprof "127.0.0.1:$PPROF_PORT" >"$WORK/logs/profserve.log" 2>&1 &
+    --upstream "$UPSTREAM" --pprof "127.0.0.1:$PPROF_PORT" >>"$WORK/logs/profserve.log" 2>&1 &
   TARGET_PID=$!
   PIDS+=("$TARGET_PID")
   wait_port "$WSSPROXY_PORT" "$TARGET_PID" || { log "profserve did not start"; cat "$WORK/logs/profserve.log" >&2; exit 1; }
+}
+if [ "$PROFILE" = 1 ]; then
+  go build -o "$WORK/bin/profserve" ./bench/profserve
+  PPROF=http://127.0.0.1:$PPROF_PORT/debug/pprof
+  log "profile: heap with $CONNS idle connections (bench/profserve)"
+  start_profserve
   "$LOAD" --url "wss://127.0.0.1:$WSSPROXY_PORT/" --ca "$CA" --pid "$TARGET_PID" --scenario idle \
-    --conns "$CONNS" --settle "$SETTLE" --label profserve --json \
-    --profile-dir "$WORK" --profile-url "http://127.0.0.1:$PPROF_PORT/debug/pprof/heap?gc=1" \
-    --profile-url "http://127.0.0.1:$PPROF_PORT/debug/pprof/heap?debug=1" \
-    --profile-url "http://127.0.0.1:$PPROF_PORT/debug/pprof/goroutine?debug=1" \
+    --conns "$CONNS" --settle "$SETTLE" --label profserve --json --profile-dir "$WORK" \
+    --profile-url "$PPROF/heap?gc=1" --profile-url "$PPROF/heap?debug=1" --profile-url "$PPROF/goroutine?debug=1" \
     >>"$WORK/profile.jsonl" 2>>"$WORK/logs/load.log"
   stop_target
-  cat "$WORK/profile.jsonl"
-  go tool pprof -top -sample_index=inuse_space "$WORK/bin/profserve" "$WORK/heap.pprof" 2>/dev/null | head -40 | tee "$WORK/heap-top.txt"
+  tail -1 "$WORK/profile.jsonl"
+  go tool pprof -top -sample_index=inuse_space "$WORK/bin/profserve" "$WORK/heap.pprof" 2>/dev/null | head -30 | tee "$WORK/heap-top.txt"
   echo "runtime.MemStats at $CONNS idle connections:"
   grep -E '^# (Sys|HeapSys|HeapInuse|HeapIdle|HeapReleased|HeapObjects|Stack|MSpan|GCSys|OtherSys|NumGC|MaxRSS) ' "$WORK/heap.txt" | tee "$WORK/memstats.txt"
   echo "goroutines: $(head -1 "$WORK/goroutine.txt")"
+  secs=$(to_seconds "$DURATION" | awk '{ s = int($1 + 0.5); print (s < 1 ? 1 : s) }')
+  for scenario in small setup bulk; do
+    log "profile: CPU under $scenario"
+    start_profserve
+    # The CPU profile covers the measured window (after the warm-up).
+    ( sleep "$(to_seconds "$WARMUP")"; curl -fsS "$PPROF/profile?seconds=$secs" -o "$WORK/cpu-$scenario.pprof" ) &
+    curl_pid=$!
+    "$LOAD" --url "wss://127.0.0.1:$WSSPROXY_PORT/" --ca "$CA" --pid "$TARGET_PID" --scenario "$scenario" \
+      --duration "$DURATION" --warmup "$WARMUP" --label profserve --json \
+      >>"$WORK/profile.jsonl" 2>>"$WORK/logs/load.log"
+    wait "$curl_pid" || log "no CPU profile for $scenario"
+    stop_target
+    tail -1 "$WORK/profile.jsonl"
+    echo "CPU profile under $scenario (top, cumulative):"
+    go tool pprof -top -cum "$WORK/bin/profserve" "$WORK/cpu-$scenario.pprof" 2>/dev/null | head -45 | tee "$WORK/cpu-$scenario-top.txt"
+  done
 fi
 log "results: $RESULTS, report: $WORK/report.md, logs: $WORK/logs"
