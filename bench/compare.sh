@@ -33,6 +33,10 @@
 #   WORK [a new temporary folder]  configs, logs, results.jsonl, report.md
 #   INSTALL [1]  0: use nginx, haproxy and caddy as found on PATH
 #   CADDY_VERSION [v2.11.9]  installed with go install into $(go env GOPATH)/bin
+#   PSK [1]      1: after the rounds, compare TLS 1.3 PSK (psk_dhe_ke) and
+#                certificate handshakes on one wssproxy listener (--cert
+#                and --psk-file on the same port): ROUNDS rounds of setup
+#                each, order rotated; the report gives psk/cert
 #   PROFILE [0]  1: after the rounds, profile the relay (bench/profserve,
 #                the same proxy.Server with pprof on PPROF_PORT): a heap
 #                profile and runtime.MemStats with CONNS idle connections
@@ -60,6 +64,7 @@ PPROF_PORT=${PPROF_PORT:-19460}
 INSTALL=${INSTALL:-1}
 CADDY_VERSION=${CADDY_VERSION:-v2.11.9}
 PROFILE=${PROFILE:-0}
+PSK=${PSK:-1}
 WORK=${WORK:-$(mktemp -d -t wssproxy-compare.XXXXXX)}
 mkdir -p "$WORK"/{bin,certs,logs,nginx,haproxy,caddy}
 WORK=$(cd "$WORK" && pwd)
@@ -369,6 +374,36 @@ if [ -s "$RESULTS" ]; then
   echo
   echo "TLS negotiated per target:"
   jq -r '"\(.target): \(.tls)"' "$RESULTS" 2>/dev/null | sort -u || true
+fi
+
+# --- PSK against certificate handshakes on one wssproxy listener -----------
+if [ "$PSK" = 1 ] && [ "$ROUNDS" -gt 0 ]; then
+  key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+  ( umask 077; echo "bench:$key" >"$WORK/psk.keys"; echo "$key" >"$WORK/psk.key" )
+  psk_cmd=("${wssproxy_cmd[@]}" --psk-file "$WORK/psk.keys")
+  : >"$WORK/psk.jsonl"
+  for round in $(seq "$ROUNDS"); do
+    order=(cert psk)
+    [ $((round % 2)) = 0 ] && order=(psk cert)
+    for mode in "${order[@]}"; do
+      log "PSK comparison: round $round/$ROUNDS, setup with $mode"
+      "${psk_cmd[@]}" >>"$WORK/logs/wssproxy-psk.log" 2>&1 &
+      TARGET_PID=$!
+      PIDS+=("$TARGET_PID")
+      wait_port "$WSSPROXY_PORT" "$TARGET_PID" || { log "wssproxy with --psk-file did not start"; tail -5 "$WORK/logs/wssproxy-psk.log" >&2; exit 1; }
+      sleep 0.5
+      if [ "$mode" = psk ]; then auth=(--psk-identity bench --psk-key-file "$WORK/psk.key"); else auth=(--ca "$CA"); fi
+      # shellcheck disable=SC2086 # LOAD_ARGS is a list of flags
+      "$LOAD" --url "wss://127.0.0.1:$WSSPROXY_PORT/" "${auth[@]}" --pid "$TARGET_PID" --scenario setup \
+        --duration "$DURATION" --warmup "$WARMUP" --label "wssproxy-$mode" --round "$round" --json $LOAD_ARGS \
+        >>"$WORK/psk.jsonl" 2>>"$WORK/logs/load.log" || { log "PSK comparison failed; see $WORK/logs/load.log"; exit 1; }
+      stop_target
+    done
+  done
+  echo
+  echo "TLS 1.3 PSK (psk_dhe_ke) against certificate handshakes, same wssproxy listener:"
+  "$LOAD" report --baseline wssproxy-psk "$WORK/psk.jsonl" | tee "$WORK/psk-report.md"
+  jq -r '"\(.target): \(.tls)"' "$WORK/psk.jsonl" 2>/dev/null | sort -u || true
 fi
 
 # --- profiles of the relay --------------------------------------------------

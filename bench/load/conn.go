@@ -12,6 +12,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -25,6 +26,8 @@ type client struct {
 	url  string
 	tls  *tls.Config // nil for ws://
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// tlsClient, if set, replaces crypto/tls for wss:// (TLS 1.3 PSK).
+	tlsClient func(ctx context.Context, nc net.Conn, serverName string) (net.Conn, error)
 }
 
 // open dials one WebSocket connection with buffers of bufSize bytes (the
@@ -38,6 +41,7 @@ func (c *client) open(ctx context.Context, bufSize int) (*ws.Conn, error) {
 			CloseTimeout:    5 * time.Second,
 		},
 		TLSConfig:        c.tls,
+		TLSClient:        c.tlsClient,
 		NetDial:          c.dial,
 		HandshakeTimeout: 30 * time.Second,
 	}
@@ -49,14 +53,22 @@ func (c *client) open(ctx context.Context, bufSize int) (*ws.Conn, error) {
 }
 
 // tlsSummary names the version, cipher suite and key exchange of a
-// connection ("" for plain ws).
+// connection.
 func tlsSummary(c *ws.Conn) string {
-	tc, ok := c.NetConn().(*tls.Conn)
-	if !ok {
+	switch tc := c.NetConn().(type) {
+	case *tls.Conn:
+		cs := tc.ConnectionState()
+		return fmt.Sprintf("%s %s %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), cs.CurveID)
+	case *psk.Conn:
+		cs := tc.ConnectionState()
+		mode := "psk_dhe_ke"
+		if cs.Group == 0 {
+			mode = "psk_ke"
+		}
+		return fmt.Sprintf("PSK %s %s %s %s", tls.VersionName(cs.Version), psk.CipherSuiteName(cs.CipherSuite), cs.Group, mode)
+	default:
 		return "none (ws)"
 	}
-	cs := tc.ConnectionState()
-	return fmt.Sprintf("%s %s %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), cs.CurveID)
 }
 
 // payload makes the messages of one connection: each carries the

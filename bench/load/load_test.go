@@ -19,6 +19,7 @@ import (
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -98,6 +99,11 @@ func startCorruptEcho(t *testing.T) string {
 // startProxy runs an in-process proxy.Server (wss, dev CA certificate)
 // in front of upstream and returns its URL and the CA file.
 func startProxy(t *testing.T, upstream string) (string, string) {
+	return startProxyPSK(t, upstream, nil)
+}
+
+// startProxyPSK is startProxy whose listener also accepts PSK clients.
+func startProxyPSK(t *testing.T, upstream string, pskCfg *psk.ServerConfig) (string, string) {
 	t.Helper()
 	dev, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(t.TempDir(), "devca")})
 	if err != nil {
@@ -111,7 +117,7 @@ func startProxy(t *testing.T, upstream string) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := proxy.New(&proxy.Options{Routes: []proxy.Route{{Upstream: upstream}}, TLS: tlsCfg})
+	srv, err := proxy.New(&proxy.Options{Routes: []proxy.Route{{Upstream: upstream}}, TLS: tlsCfg, PSK: pskCfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +213,46 @@ func checkLatency(t *testing.T, res *Result, n int) {
 	}
 	if !(res.LatencyP50Ms > 0 && res.LatencyP50Ms <= res.LatencyP99Ms && res.LatencyP99Ms <= res.LatencyP999Ms && res.LatencyP999Ms <= res.LatencyMaxMs) {
 		t.Errorf("latency p50 %v, p99 %v, p99.9 %v, max %v ms: not ordered", res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyP999Ms, res.LatencyMaxMs)
+	}
+}
+
+// The setup scenario dials with TLS 1.3 PSK (psk_dhe_ke) when given a
+// key, on the listener that also serves certificate clients; a wrong key
+// is an error.
+func TestPSKSetup(t *testing.T) {
+	key := bytes.Repeat([]byte{0x5a}, 32)
+	srvCfg := &psk.ServerConfig{GetKey: func(_ context.Context, id []byte) ([]byte, error) {
+		if string(id) == "bench" {
+			return key, nil
+		}
+		return nil, nil
+	}}
+	url, ca := startProxyPSK(t, startEcho(t), srvCfg)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.hex")
+	bad := filepath.Join(dir, "bad.hex")
+	if err := os.WriteFile(good, []byte(strings.Repeat("5a", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte(strings.Repeat("a5", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := quickConfig(url, "")
+	cfg.pskID, cfg.pskKeyFile = "bench", good
+	res, err := runScenario(t, cfg, "setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TLS != "PSK TLS 1.3 TLS_AES_128_GCM_SHA256 X25519 psk_dhe_ke" || res.Handshakes <= 0 {
+		t.Errorf("PSK setup: TLS %q, %d handshakes", res.TLS, res.Handshakes)
+	}
+	// The same listener still serves certificate clients.
+	if _, err := runScenario(t, quickConfig(url, ca), "setup"); err != nil {
+		t.Errorf("certificate setup on the PSK listener: %v", err)
+	}
+	cfg.pskKeyFile = bad
+	if res, err := runScenario(t, cfg, "setup"); err == nil {
+		t.Errorf("a wrong PSK gave %+v", res)
 	}
 }
 
@@ -328,6 +374,8 @@ func TestParseFlags(t *testing.T) {
 		{"--url", "ws://h/", "--small-size", "8"},
 		{"--url", "ws://h/", "--duration", "0s"},
 		{"--url", "ws://h/", "extra"},
+		{"--url", "wss://h/", "--psk-identity", "x"},
+		{"--url", "wss://h/", "--psk-identity", "x", "--psk-key-file", "k", "--insecure"},
 	} {
 		if _, err := parseFlags(args, &out); err == nil {
 			t.Errorf("parseFlags(%q): no error", args)

@@ -23,6 +23,10 @@
 //     crosses the target twice) and MB/s.
 //   - mixed: idle and small at once; reports both.
 //
+// --psk-identity and --psk-key-file dial with TLS 1.3 external PSK
+// (psk_dhe_ke) instead of certificates, to compare the two handshakes on
+// wssproxy's listener.
+//
 // --pid names the target process; its descendants count with it (nginx
 // and HAProxy workers). Without --pid only client-side figures are
 // reported. --json writes one JSON object per line (see Result).
@@ -52,6 +56,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
 )
 
 // config holds the flags of one run.
@@ -60,6 +66,8 @@ type config struct {
 	caFile     string
 	insecure   bool
 	serverName string
+	pskID      string
+	pskKeyFile string
 	pids       []int
 	scenarios  []string
 	label      string
@@ -175,6 +183,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.caFile, "ca", "", "PEM file of the CA that signed the target's certificate (wss)")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "do not verify the target's certificate (wss)")
 	fs.StringVar(&cfg.serverName, "server-name", "", "TLS server name (default: the URL's host)")
+	fs.StringVar(&cfg.pskID, "psk-identity", "", "use TLS 1.3 external PSK (psk_dhe_ke, X25519) with this identity instead of certificates (wss)")
+	fs.StringVar(&cfg.pskKeyFile, "psk-key-file", "", "file holding the PSK in hex (mode 0600), with --psk-identity")
 	pids := fs.String("pid", "", "PID(s) of the target process, comma-separated; descendants are included (no PID: client-side figures only)")
 	scen := fs.String("scenario", "idle", "scenario(s), comma-separated: "+strings.Join(scenarioNames, ", ")+", or all")
 	fs.StringVar(&cfg.label, "label", "", "target name recorded in the results (e.g. wssproxy, nginx)")
@@ -231,6 +241,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.idleConns < 1 || cfg.smallConns < 1 || cfg.setupConns < 1 || cfg.bulkConns < 1 || cfg.openConcurrency < 1 {
 		return cfg, errors.New("connection counts must be at least 1")
 	}
+	if (cfg.pskID == "") != (cfg.pskKeyFile == "") {
+		return cfg, errors.New("--psk-identity and --psk-key-file go together")
+	}
+	if cfg.pskID != "" && (cfg.caFile != "" || cfg.insecure) {
+		return cfg, errors.New("--psk-identity excludes --ca and --insecure")
+	}
 	if cfg.smallSize < 16 || cfg.bulkSize < 16 {
 		return cfg, errors.New("message sizes must be at least 16 bytes")
 	}
@@ -251,7 +267,8 @@ func containsString(xs []string, x string) bool {
 
 // newRunner builds the client: TLS 1.3 only with X25519, so that every
 // target negotiates the same key exchange (TLS_AES_128_GCM_SHA256 is Go's
-// first choice on hardware with AES instructions).
+// first choice on hardware with AES instructions); with a PSK, TLS 1.3
+// psk_dhe_ke over X25519 instead of certificates.
 func newRunner(cfg config, progress io.Writer) (*runner, error) {
 	cl := &client{url: cfg.url}
 	if strings.HasPrefix(strings.ToLower(cfg.url), "wss:") {
@@ -272,6 +289,14 @@ func newRunner(cfg config, progress io.Writer) (*runner, error) {
 			}
 		}
 		cl.tls = t
+		if cfg.pskID != "" {
+			getKey, err := psk.ClientKeyFile([]byte(cfg.pskID), cfg.pskKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("--psk-key-file: %w", err)
+			}
+			pc := &psk.ClientConfig{GetKey: getKey, Groups: []psk.CurveID{psk.X25519}, NextProtos: []string{"http/1.1"}, ServerName: cfg.serverName}
+			cl.tlsClient = pc.TLSClient
+		}
 	}
 	return &runner{cfg: cfg, cl: cl, smp: &sampler{roots: cfg.pids, proc: "/proc"}, progress: progress}, nil
 }
