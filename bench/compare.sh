@@ -112,8 +112,10 @@ if [ "$INSTALL" = 1 ]; then
     log "installing ${need[*]} (apt-get)"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
-    # policy-rc.d or not, the packages' own services are not used: each
-    # target runs here in the foreground with its own configuration.
+    # The packages' own services are not used (on a machine with systemd
+    # the packages start them on their default configuration; stop them
+    # with systemctl if unwanted): each target runs here in the
+    # foreground with its own configuration and ports.
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
   fi
   if ! go version -m "$GOBIN_DIR/caddy" 2>/dev/null | grep -q "mod[[:space:]]*github.com/caddyserver/caddy/v2[[:space:]]*$CADDY_VERSION"; then

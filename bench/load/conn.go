@@ -23,9 +23,8 @@ var errCorrupt = errors.New("load: echo differs from the message sent")
 
 // client dials the target with one set of options.
 type client struct {
-	url  string
-	tls  *tls.Config // nil for ws://
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	url string
+	tls *tls.Config // nil for ws://
 	// tlsClient, if set, replaces crypto/tls for wss:// (TLS 1.3 PSK).
 	tlsClient func(ctx context.Context, nc net.Conn, serverName string) (net.Conn, error)
 }
@@ -42,7 +41,6 @@ func (c *client) open(ctx context.Context, bufSize int) (*ws.Conn, error) {
 		},
 		TLSConfig:        c.tls,
 		TLSClient:        c.tlsClient,
-		NetDial:          c.dial,
 		HandshakeTimeout: 30 * time.Second,
 	}
 	conn, _, err := ws.Dial(ctx, c.url, o)

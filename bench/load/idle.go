@@ -37,11 +37,18 @@ func (ic *idleConn) read(ctx context.Context) {
 		if err != nil {
 			return
 		}
+		var res error
 		select {
 		case want := <-ic.want:
-			ic.got <- checkEcho(typ, buf[:n], want)
+			res = checkEcho(typ, buf[:n], want)
 		default:
-			ic.got <- fmt.Errorf("%w: a message arrived that nobody sent", errCorrupt)
+			res = fmt.Errorf("%w: a message arrived that nobody sent", errCorrupt)
+		}
+		select {
+		case ic.got <- res:
+		default: // a result nobody collected is pending: the check already failed
+		}
+		if res != nil {
 			return
 		}
 	}
