@@ -66,7 +66,7 @@ func TestDevCAVerifiesWithOpenSSL(t *testing.T) {
 
 	// The pin reported is the served leaf's, and the leaf verifies with
 	// Go against the CA for every host, in a real handshake.
-	src, err := NewFileSource(r.CertFile, r.KeyFile, nil)
+	src, err := NewFileSource(&FileOptions{CertFile: r.CertFile, KeyFile: r.KeyFile})
 	if err != nil {
 		t.Fatal(err)
 	}

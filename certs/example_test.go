@@ -60,7 +60,7 @@ func ExampleNewFileSource() {
 		log.Fatal(err)
 	}
 
-	src, err := certs.NewFileSource(dev.CertFile, dev.KeyFile, nil)
+	src, err := certs.NewFileSource(&certs.FileOptions{CertFile: dev.CertFile, KeyFile: dev.KeyFile})
 	if err != nil {
 		log.Fatal(err) // unreadable files, no certificate, key mismatch, …
 	}

@@ -109,7 +109,7 @@ func TestProbeChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := NewFileSource(r.CertFile, r.KeyFile, nil)
+	src, err := NewFileSource(&FileOptions{CertFile: r.CertFile, KeyFile: r.KeyFile})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -193,13 +193,13 @@ func (b *builder) listenerTLS(lc *listenerConfig) (*tls.Config, certs.Source, st
 		if err != nil {
 			return nil, nil, "", "", fmt.Errorf("development certificate: %w", err)
 		}
-		fsrc, err := certs.NewFileSource(r.CertFile, r.KeyFile, &certs.FileOptions{Logger: b.log})
+		fsrc, err := certs.NewFileSource(&certs.FileOptions{CertFile: r.CertFile, KeyFile: r.KeyFile, Logger: b.log})
 		if err != nil {
 			return nil, nil, "", "", err
 		}
 		src, pin, caFile = fsrc, r.SPKIPin, r.CACertFile
 	case lc.certFile != "":
-		fsrc, err := certs.NewFileSource(lc.certFile, lc.keyFile, &certs.FileOptions{Logger: b.log})
+		fsrc, err := certs.NewFileSource(&certs.FileOptions{CertFile: lc.certFile, KeyFile: lc.keyFile, Logger: b.log})
 		if err != nil {
 			return nil, nil, "", "", err
 		}

@@ -141,7 +141,7 @@ func startRawTarget(t *testing.T, opts *ws.AcceptOptions) target {
 				if err != nil {
 					return // ReadUpgrade answered and closed nc
 				}
-				c, err := u.Accept(u.SelectSubprotocol(), "")
+				c, err := u.Accept(ctx, u.SelectSubprotocol(), "", nil)
 				if err != nil {
 					_ = nc.Close()
 					return

@@ -40,7 +40,7 @@ func wsEchoServer(t *testing.T, psk *ServerConfig, cert *tls.Config) string {
 				if err != nil {
 					return
 				}
-				c, err := u.Accept("", "")
+				c, err := u.Accept(ctx, "", "", nil)
 				if err != nil {
 					return
 				}
