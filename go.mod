@@ -4,9 +4,6 @@ go 1.26.0
 
 require (
 	github.com/caddyserver/certmagic v0.25.6
-	github.com/chromedp/chromedp v0.23.0
-	github.com/coder/websocket v1.8.15
-	github.com/gorilla/websocket v1.5.3
 	github.com/mholt/acmez/v3 v3.1.7
 	github.com/rs/zerolog v1.35.1
 	go.uber.org/goleak v1.3.0
@@ -20,8 +17,6 @@ require (
 
 require (
 	github.com/caddyserver/zerossl v0.1.6 // indirect
-	github.com/chromedp/cdproto v0.159.0 // indirect
-	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/libdns/libdns v1.1.1 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
