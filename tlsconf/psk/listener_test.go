@@ -2,6 +2,7 @@ package psk
 
 import (
 	"bufio"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,9 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // testCert returns a self-signed certificate for "localhost" and
@@ -59,36 +61,22 @@ func muxServer(t *testing.T, psk *ServerConfig, cert *tls.Config) (string, <-cha
 	}
 	ln := NewListener(inner, psk, cert)
 	routes := make(chan bool, 16)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				m := c.(*MuxConn)
-				br := bufio.NewReader(m)
-				line, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				routes <- m.PSK() != nil
-				if _, err := m.Write([]byte(line)); err != nil {
-					return
-				}
-				_, _ = br.ReadString('\n') // until EOF
-			}()
+	addr := testpeer.Serve(t, ln, func(_ context.Context, c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		m := c.(*MuxConn)
+		br := bufio.NewReader(m)
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String(), routes
+		routes <- m.PSK() != nil
+		if _, err := m.Write([]byte(line)); err != nil {
+			return
+		}
+		_, _ = br.ReadString('\n') // until EOF
+	})
+	return addr, routes
 }
 
 func TestListenerBothKinds(t *testing.T) {
