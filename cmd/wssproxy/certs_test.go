@@ -227,16 +227,7 @@ func startTLSServer(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testpeer.Serve(t, ln, func(_ context.Context, c net.Conn) {
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		_ = c.(*tls.Conn).Handshake()
-		_, _ = c.Read(make([]byte, 1)) // until the prober closes
-		c.Close()
-	})
+	return testpeer.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 }
 
 // checkPinOutput checks a "certs pin HOST:PORT" output: the leaf pin, the

@@ -2,9 +2,11 @@ package testpeer
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Serve runs handle on its own goroutine for every connection ln accepts,
@@ -41,4 +43,20 @@ func Listen(t testing.TB) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// ServeTLS completes a TLS handshake with cfg on every connection to a
+// 127.0.0.1 listener, then waits (at most 10 s) for the client to close,
+// so that the client reads the whole handshake (a TLS 1.3 server sends
+// its session tickets after its Finished). It stops when the test ends
+// and returns the address.
+func ServeTLS(t testing.TB, cfg *tls.Config) string {
+	t.Helper()
+	return Serve(t, tls.NewListener(Listen(t), cfg), func(_ context.Context, c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if c.(*tls.Conn).Handshake() == nil {
+			_, _ = c.Read(make([]byte, 1))
+		}
+	})
 }
