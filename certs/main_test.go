@@ -156,14 +156,8 @@ func handshakeLeaf(t testing.TB, addr string, cfg *tls.Config) (*x509.Certificat
 	return st.PeerCertificates[0], nil
 }
 
-// eventually retries f every 20 ms until it returns true or d passes.
+// eventually retries f until it returns true or d passes.
 func eventually(t testing.TB, d time.Duration, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testpeer.WaitFor(t, d, what, f)
 }
