@@ -3,7 +3,9 @@ module github.com/wssproxy/wssproxy
 go 1.26.0
 
 require (
+	github.com/Azure/go-ntlmssp v0.1.1
 	github.com/caddyserver/certmagic v0.25.6
+	github.com/jcmturner/gokrb5/v8 v8.4.4
 	github.com/mholt/acmez/v3 v3.1.7
 	github.com/rs/zerolog v1.35.1
 	go.uber.org/goleak v1.3.0
@@ -17,6 +19,12 @@ require (
 
 require (
 	github.com/caddyserver/zerossl v0.1.6 // indirect
+	github.com/hashicorp/go-uuid v1.0.3 // indirect
+	github.com/jcmturner/aescts/v2 v2.0.0 // indirect
+	github.com/jcmturner/dnsutils/v2 v2.0.0 // indirect
+	github.com/jcmturner/gofork v1.7.6 // indirect
+	github.com/jcmturner/goidentity/v6 v6.0.1 // indirect
+	github.com/jcmturner/rpc/v2 v2.0.3 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/libdns/libdns v1.1.1 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/wssproxy/wssproxy/proxy/netproxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -47,6 +48,8 @@ func countUpstreamError(m *Metrics, r *Route, err error) {
 		reason = "certificate" // crypto/tls's own verification: no kinds
 	case errors.As(err, &herr):
 		reason = "handshake"
+	case errors.Is(err, netproxy.ErrAuthRequired), errors.Is(err, netproxy.ErrAuthFailed):
+		reason = "proxy-auth"
 	case isTimeout(err):
 		reason = "timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):

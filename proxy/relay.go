@@ -116,9 +116,11 @@ func (p *pair) run(ctx context.Context) relayResult {
 	stop := context.AfterFunc(ctx, func() { p.shutdown(ws.StatusGoingAway, "proxy shutting down") })
 	defer stop()
 	p.startKeepalive()
+	// One goroutine per direction, the caller's being one of them: an
+	// idle connection parks two stacks, no more.
 	var wg sync.WaitGroup
-	wg.Go(func() { p.pump(p.client, p.upstream) })
 	wg.Go(func() { p.pump(p.upstream, p.client) })
+	p.pump(p.client, p.upstream)
 	wg.Wait()
 	p.stopKeepalive()
 	p.mu.Lock()
@@ -208,6 +210,11 @@ func (p *pair) pump(src, dst *leg) {
 		if err := p.forward(src, dst, h, r); err != nil {
 			p.finish(src, dst, err)
 			return
+		}
+		// Data frames are written without a flush (the legs defer it):
+		// frames that arrived together leave together, in one write.
+		if !src.conn.FrameBuffered() {
+			_ = dst.conn.Flush(p.ctx)
 		}
 	}
 }

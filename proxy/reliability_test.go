@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -326,5 +327,60 @@ func TestUpstreamTimeoutReason(t *testing.T) {
 		if got := badGatewayReason(err); got != "upstream timed out" {
 			t.Errorf("badGatewayReason(%v) = %q", err, got)
 		}
+	}
+}
+
+// countingConn counts the writes made to a connection.
+type countingConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// Frames that arrive together leave together: a burst of small messages
+// from the client goes upstream in a few writes, not one per frame.
+func TestRelayCoalescesWrites(t *testing.T) {
+	t.Parallel()
+	const n = 100
+	got := make(chan int, 1)
+	up := startUpstream(t, nil, func(c *ws.Conn) {
+		for i := range n {
+			if _, _, err := c.ReadMessage(context.Background()); err != nil {
+				got <- i
+				return
+			}
+		}
+		got <- n
+	})
+	var conn atomic.Pointer[countingConn]
+	dialer := &net.Dialer{}
+	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(),
+		UpstreamDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			cc := &countingConn{Conn: nc}
+			conn.Store(cc)
+			return cc, nil
+		}}}})
+	c := dialRaw(t, base)
+	before := conn.Load().writes.Load() // the upgrade request
+	var burst []byte
+	for range n {
+		burst = append(burst, clientFrame(ws.Header{Fin: true, OpCode: ws.OpBinary}, 10, make([]byte, 10))...)
+	}
+	if _, err := c.nc.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	if m := <-got; m != n {
+		t.Fatalf("upstream got %d messages, want %d", m, n)
+	}
+	if w := conn.Load().writes.Load() - before; w > n/5 {
+		t.Fatalf("%d messages that arrived in one write left in %d writes", n, w)
 	}
 }

@@ -31,7 +31,10 @@ const (
 // Route sends the WebSocket requests that match Host and Path to one
 // upstream. Zero values mean the defaults documented on each field.
 type Route struct {
-	// Name identifies the route in logs; default "Host+Path".
+	// Name identifies the route in logs, metrics and the admin API.
+	// Default: Host followed by Path ("example.com/chat", "example.com",
+	// "/chat"), or "*" for a route matching every host and path, so
+	// unnamed routes of one Server never share a name.
 	Name string
 	// Host matches the request's host (without port), case-insensitively;
 	// "" matches any host.
@@ -103,6 +106,16 @@ type Route struct {
 
 // compile checks the route and fills defaults.
 func (r *Route) compile() error {
+	if r.Path == "/" {
+		r.Path = ""
+	}
+	r.Host = strings.ToLower(r.Host)
+	if r.Name == "" {
+		r.Name = r.Host + r.Path
+		if r.Name == "" {
+			r.Name = "*"
+		}
+	}
 	u, err := url.Parse(r.Upstream)
 	if err != nil {
 		return fmt.Errorf("route %q: upstream: %w", r.Name, err)
@@ -117,18 +130,8 @@ func (r *Route) compile() error {
 	if r.UpstreamPSK != nil && (r.UpstreamTLS != nil || u.Scheme != "wss") {
 		return fmt.Errorf("route %q: a PSK upstream must be wss:// and has no certificate verification (UpstreamTLS)", r.Name)
 	}
-	if r.Path == "/" {
-		r.Path = ""
-	}
 	if r.Path != "" && (!strings.HasPrefix(r.Path, "/") || strings.HasSuffix(r.Path, "/")) {
 		return fmt.Errorf("route %q: path %q must start with / and not end with one", r.Name, r.Path)
-	}
-	r.Host = strings.ToLower(r.Host)
-	if r.Name == "" {
-		r.Name = r.Host + r.Path
-		if r.Name == "" {
-			r.Name = "default"
-		}
 	}
 	if r.UpstreamTimeout <= 0 {
 		r.UpstreamTimeout = 30 * time.Second

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -171,7 +172,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.opts.Logger.Warn().Err(err).Dur("retry_in", backoff).Msg("accept failed")
+				s.opts.Logger.Warn().Err(err).Float64("retry_in_seconds", backoff.Seconds()).Msg("accept failed")
 				time.Sleep(backoff)
 				continue
 			}
@@ -277,17 +278,25 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		var err error
 		nc, err = s.secure(ctx, nc, deadline, &log)
 		if err != nil {
-			log.Debug().Err(err).Str("peer", clientAddr).Msg("client TLS handshake failed")
+			// Info, with the cause: a device with a wrong PSK key or a
+			// client refusing the certificate must show in a normal log.
+			// A peer that closed before sending a byte (a TCP health
+			// check, a port scan) is only worth debug.
+			ev := log.Info()
+			if errors.Is(err, io.EOF) {
+				ev = log.Debug()
+			}
+			ev.Err(err).Str("peer", clientAddr).Msg("client TLS handshake failed")
 			m.ClientHandshakeFailures.With("tls").Inc()
 			return
 		}
 	}
-	hctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
+	hctx, cancelRequest := context.WithDeadline(ctx, deadline)
 	up, err := ws.ReadUpgrade(hctx, nc, &ws.AcceptOptions{
 		MaxHeaderBytes:   s.opts.MaxHeaderBytes,
 		HandshakeTimeout: s.opts.HandshakeTimeout,
 	})
+	cancelRequest() // its timer would otherwise live as long as the connection
 	if err != nil {
 		log.Debug().Err(err).Str("peer", clientAddr).Msg("client handshake refused")
 		countRefusal(m, err)
@@ -412,7 +421,7 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 		Uint16("client_close", uint16(res.clientCode)).Uint16("upstream_close", uint16(res.upstreamCode)).
 		Int64("bytes_up", p.client.stats.bytes.Load()).Int64("bytes_down", p.upstream.stats.bytes.Load()).
 		Int64("messages_up", p.client.stats.messages.Load()).Int64("messages_down", p.upstream.stats.messages.Load()).
-		Dur("duration", time.Since(start)).
+		Float64("duration_seconds", time.Since(start).Seconds()).
 		Msg("connection closed")
 }
 
@@ -438,6 +447,7 @@ func (s *Server) legOptions(r *Route) *ws.Options {
 		CloseTimeout:           s.opts.CloseTimeout,
 		FrameTimeout:           r.FrameTimeout,
 		WriteTimeout:           r.WriteTimeout,
+		DeferFlush:             true, // the relay flushes when no further frame is at hand
 		DisableAutoPong:        true, // peer pings travel end to end
 		ManualCloseReply:       true, // a close is answered once the other leg answered it
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -106,12 +105,7 @@ func TestLegCombinations(t *testing.T) {
 // startUpstreamTLS runs an echo backend that terminates TLS itself.
 func startUpstreamTLS(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := serveUpstream(t, tls.NewListener(ln, cfg), nil, echoHandle)
-	return "wss://" + up.ln.Addr().String()
+	return startUpstreamTLSHandler(t, cfg, echoHandle)
 }
 
 // startProxyTLS runs a Server with a wss client leg.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wssproxy/wssproxy/proxy/netproxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -119,7 +120,16 @@ func badGatewayReason(err error) string {
 	var verr *tlsconf.VerificationError
 	var herr *ws.HandshakeError
 	var cverr *tls.CertificateVerificationError
+	var perr *netproxy.ConnectError
 	switch {
+	case errors.As(err, &perr) && errors.Is(err, netproxy.ErrAuthRequired):
+		return "upstream proxy refused: " + perr.Reason()
+	case errors.As(err, &perr):
+		return "upstream proxy: " + perr.Reason()
+	case errors.Is(err, netproxy.ErrAuthRequired), errors.Is(err, netproxy.ErrAuthFailed):
+		return "upstream proxy refused the credentials" // SOCKS5
+	case errors.Is(err, netproxy.ErrUnreachable):
+		return "upstream proxy unreachable"
 	case errors.As(err, &verr):
 		kinds := make([]string, 0, len(verr.Errors))
 		for _, k := range verr.Kinds() {

@@ -3,6 +3,7 @@ package ws
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -31,12 +33,20 @@ const ProtocolVersion = 13
 // Cancelling the context passed to a blocking call closes the connection
 // (as Abort does): a half-read or half-written frame cannot be resumed.
 type Conn struct {
-	nc     net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	cw     countingWriter
-	client bool
-	opts   Options
+	nc net.Conn
+	// br and bw are the read and write buffers, nil while idle (see
+	// buffers.go); brPooled and bwPooled say whether they go back to the
+	// pools. sock and tlsConn let the read side wait without a buffer.
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	brPooled bool
+	brKeep   bool // a read buffer of another size: kept while idle
+	bwPooled bool
+	sock     syscall.RawConn
+	tlsConn  *tls.Conn
+	cw       countingWriter
+	client   bool
+	opts     Options
 
 	subprotocol string
 	extensions  string
@@ -120,12 +130,11 @@ func newConn(nc net.Conn, br *bufio.Reader, client bool, o *Options) *Conn {
 		closeRecv: make(chan struct{}),
 		done:      make(chan struct{}),
 	}
-	if br == nil || br.Size() < c.opts.ReadBufferSize && br.Buffered() == 0 {
-		br = bufio.NewReaderSize(nc, c.opts.ReadBufferSize)
+	if br != nil && br.Buffered() > 0 {
+		c.br = br // bytes read past the handshake; dropped once drained
 	}
-	c.br = br
+	c.sock, c.tlsConn = socketOf(nc)
 	c.cw.c = c
-	c.bw = bufio.NewWriterSize(&c.cw, c.opts.WriteBufferSize)
 	c.masks = c.opts.MaskGenerator
 	if c.masks == nil && client {
 		c.masks = newRandomMasks()

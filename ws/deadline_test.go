@@ -168,3 +168,36 @@ func TestBindContext(t *testing.T) {
 		t.Fatal("cancelling the bound context did not close the connection")
 	}
 }
+
+// FrameBuffered says whether a whole next frame is in the read buffer.
+func TestFrameBuffered(t *testing.T) {
+	t.Parallel()
+	peer, c := rawClient(t, nil)
+	two := append(peer.frame(0x82, []byte("one")), peer.frame(0x82, make([]byte, 300))...)
+	if _, err := peer.nc.Write(two[:len(two)-1]); err != nil { // the second frame one byte short
+		t.Fatal(err)
+	}
+	if _, _, err := c.ReadMessage(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if c.FrameBuffered() {
+		t.Fatal("a frame one byte short reported whole")
+	}
+	if _, err := peer.nc.Write(two[len(two)-1:]); err != nil {
+		t.Fatal(err)
+	}
+	// The byte arrives in the socket: the buffer has it once read.
+	_, p, err := c.ReadMessage(ctxT(t))
+	if err != nil || len(p) != 300 {
+		t.Fatalf("%d %v", len(p), err)
+	}
+	if _, err := peer.nc.Write(append(peer.frame(0x82, []byte("a")), peer.frame(0x82, []byte("b"))...)); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := c.ReadMessage(ctxT(t)); err != nil || string(p) != "a" {
+		t.Fatalf("%q %v", p, err)
+	}
+	if !c.FrameBuffered() {
+		t.Fatal("a whole frame in the buffer not reported")
+	}
+}

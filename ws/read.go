@@ -148,17 +148,18 @@ func (c *Conn) nextFrame(wantControl bool) (Header, error) {
 }
 
 // awaitFrame waits for the first byte of the next frame without a
-// deadline (an idle connection is not a stalled one), then arms the
+// deadline (an idle connection is not a stalled one) and without a read
+// buffer (awaitReadable), then arms the
 // frame-progress deadline (Options.FrameTimeout) for the rest of the
 // header unless it is buffered already. The caller holds readSem.
 func (c *Conn) awaitFrame() error {
-	if c.opts.FrameTimeout <= 0 || c.rdFixed {
-		return nil
-	}
-	if c.br.Buffered() == 0 {
-		if c.rdArmed {
+	if c.br == nil || c.br.Buffered() == 0 {
+		if c.rdArmed && !c.rdFixed {
 			c.rdArmed = false
 			_ = c.nc.SetReadDeadline(time.Time{})
+		}
+		if err := c.awaitReadable(); err != nil {
+			return err
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return err
@@ -335,6 +336,7 @@ func (c *Conn) readClose(p []byte) error {
 func (c *Conn) finishClose() {
 	if c.client {
 		c.rdFixed = true
+		c.attachReader()
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
 		_, _ = io.Copy(io.Discard, io.LimitReader(c.br, 1<<20))
 	}

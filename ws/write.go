@@ -198,7 +198,7 @@ func (c *Conn) WriteFrameFrom(ctx context.Context, h Header, r io.Reader) error 
 		left -= int64(n)
 	}
 	if h.OpCode.IsControl() || !c.opts.DeferFlush {
-		return c.flushLocked()
+		return c.flushFrame()
 	}
 	c.pending.Store(int64(c.bw.Buffered()))
 	return nil
@@ -249,7 +249,7 @@ func (c *Conn) Flush(ctx context.Context) error {
 		return err
 	}
 	defer func() { <-c.frameSem }()
-	return c.flushLocked()
+	return c.flushFrame()
 }
 
 // writeControl sends a control frame and flushes it. Once a close frame is
@@ -295,7 +295,7 @@ func (c *Conn) writeFrame(ctx context.Context, h Header, p []byte, flush bool) e
 		return c.writeFailed(err)
 	}
 	if flush {
-		return c.flushLocked()
+		return c.flushFrame()
 	}
 	c.pending.Store(int64(c.bw.Buffered()))
 	return nil
@@ -312,6 +312,7 @@ func (c *Conn) putHeader(h Header) error {
 		return ErrClosed
 	default:
 	}
+	c.attachWriter()
 	h.Masked = c.client
 	if c.client {
 		h.Mask = c.masks.NextMask()
@@ -345,9 +346,23 @@ func (c *Conn) maskOut(p []byte) {
 	}
 }
 
+// flushFrame flushes at the end of a frame (or for Flush) and gives the
+// emptied write buffer back: an idle connection holds none.
+func (c *Conn) flushFrame() error {
+	err := c.flushLocked()
+	if err == nil {
+		c.releaseWriter()
+	}
+	return err
+}
+
+// flushLocked writes the buffered bytes. The caller holds frameSem.
 func (c *Conn) flushLocked() error {
 	if c.writeErr != nil {
 		return c.writeErr
+	}
+	if c.bw == nil {
+		return nil
 	}
 	err := c.bw.Flush()
 	c.pending.Store(int64(c.bw.Buffered()))

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,8 +31,8 @@ const certsUsage = `Usage:
       each certificate of a PEM file: subject, SHA-256 fingerprint, SPKI pin
   wssproxy certs pin HOST:PORT [--sni NAME] [--proxy URL] [--timeout D]
       connect without trusting the server, print its chain with pins, the
-      problems verification against the system roots finds, and the
-      --upstream-pin / --upstream-ignore-ssl-error lines that accept it
+      problems verification against the system roots finds, and
+      "wssproxy client" and "wssproxy serve" command lines that accept it
 
 Run "wssproxy certs dev --help" or "wssproxy certs pin --help" for flags.
 `
@@ -158,7 +161,7 @@ func writeDevCA(w io.Writer, r *certs.DevCAResult) error {
 	fmt.Fprintf(&b, "  curl --cacert %s https://localhost:8443/\n", ca)
 	fmt.Fprintf(&b, "  SSL_CERT_FILE=%s PROGRAM    (Go and OpenSSL programs; replaces the system roots)\n", ca)
 	fmt.Fprintf(&b, "  openssl verify -CAfile %s %s\n", ca, shellQuote(r.CertFile))
-	fmt.Fprintf(&b, "\nOr pin the leaf's key instead (until a new leaf is issued):\n  --pin %s\n", r.SPKIPin)
+	fmt.Fprintf(&b, "\nOr pin the leaf's key instead (until a new leaf is issued; --pin-only: the system roots do not trust the dev CA):\n  wssproxy client wss://localhost:8443/ --pin %s --pin-only\n", r.SPKIPin)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -199,9 +202,12 @@ curl --pinnedpubkey and "openssl x509 -pubkey | openssl pkey -pubin
 HOST:PORT: connects WITHOUT trusting the server (self-signed, expired or
 misnamed chains work), prints the chain it sent the same way, every
 problem verification against the system roots finds for the server name,
-and ready-to-paste --upstream-pin and --upstream-ignore-ssl-error lines
-(--pin and --ignore-ssl-error for "wssproxy client"). Check the
-fingerprints out of band before trusting them.
+and command lines for "wssproxy client" and "wssproxy serve" that accept
+the server as printed (put the real path in the URL): pinning its key
+(with --pin-only when the system roots do not trust the chain, as the
+line says) or accepting exactly the errors found. A proxy password is
+printed as PASSWORD. Check the fingerprints out of band before trusting
+them.
 
 Flags (HOST:PORT only):
 `)
@@ -292,8 +298,11 @@ func pinServer(ctx context.Context, cfg certsPinConfig, w io.Writer) error {
 		return err
 	}
 	res, err := certs.ProbeChain(ctx, cfg.addr, &certs.ProbeOptions{SNI: cfg.sni, Dial: dial, Timeout: cfg.timeout})
-	if errors.Is(err, netproxy.ErrAuthRequired) {
-		return fmt.Errorf("%w (give the credentials in the proxy URL: scheme://user:pass@host:port)", err)
+	switch {
+	case errors.Is(err, netproxy.ErrAuthFailed):
+		return fmt.Errorf("the proxy refused the credentials: %w", err)
+	case errors.Is(err, netproxy.ErrAuthRequired) && !proxyHasCredentials(cfg.proxy):
+		return fmt.Errorf("%w (give the credentials in the proxy URL: scheme://user:pass@host:port, DOMAIN%%5Cuser:pass@ for NTLM; for Kerberos, kinit or KRB5CCNAME)", err)
 	}
 	if err != nil {
 		return err
@@ -326,8 +335,56 @@ func pinServer(ctx context.Context, cfg certsPinConfig, w io.Writer) error {
 	for _, e := range errs {
 		fmt.Fprintf(&b, "  %s\n", e.Error())
 	}
-	fmt.Fprintf(&b, "\nconfig lines that accept this chain (\"wssproxy client\": --pin, --ignore-ssl-error):\n")
-	fmt.Fprintf(&b, "  --upstream-pin %s\n", tlsconf.SPKIPin(res.Chain[0]))
+	writeAcceptLines(&b, cfg, name, res.Chain[0], errs)
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// pinLinesListen is the listen address the printed serve lines use.
+const pinLinesListen = "127.0.0.1:9000"
+
+// writeAcceptLines prints command lines, for "wssproxy client" and
+// "wssproxy serve" alike, that accept the chain whose leaf is leaf: one
+// pair pinning its key, one pair accepting exactly the errors found. The
+// lines work as printed (the URL's path aside): a chain the system roots
+// do not trust gets --pin-only, and the line says why and what the
+// alternative is.
+func writeAcceptLines(b *strings.Builder, cfg certsPinConfig, name string, leaf *x509.Certificate, errs []tlsconf.SSLError) {
+	host, port, _ := net.SplitHostPort(cfg.addr)
+	target := "wss://" + net.JoinHostPort(host, port) + "/"
+	var client, serve []string
+	if cfg.sni != "" {
+		client = append(client, "--sni", shellQuote(cfg.sni))
+		serve = append(serve, "--upstream-sni", shellQuote(cfg.sni))
+	}
+	switch p := pinLinesProxy(cfg); p {
+	case "":
+	case "env":
+		serve = append(serve, "--upstream-proxy", "env")
+	default:
+		client = append(client, "--proxy", shellQuote(p))
+		serve = append(serve, "--upstream-proxy", shellQuote(p))
+	}
+	clientLine := func(flags ...string) string {
+		return strings.Join(append([]string{"  wssproxy client", target}, append(slices.Clone(client), flags...)...), " ")
+	}
+	serveLine := func(flags ...string) string {
+		return strings.Join(append([]string{"  wssproxy serve --listen", pinLinesListen, "--upstream", target}, append(slices.Clone(serve), flags...)...), " ")
+	}
+	pin := tlsconf.SPKIPin(leaf)
+	fmt.Fprintf(b, "\ncommand lines that accept this server (check the fingerprints out of band first; put the real path in the URL):\n")
+	if len(errs) == 0 {
+		note := "  # the system roots trust this chain; the pin adds a check of the key"
+		fmt.Fprintf(b, "%s%s\n", clientLine("--pin", pin), note)
+		fmt.Fprintf(b, "%s%s\n", serveLine("--upstream-pin", pin), note)
+		return
+	}
+	note := func(pinOnly, ca string) string {
+		return fmt.Sprintf("  # %s: the system roots do not trust this chain for %q; holding its CA, use %s CA.pem instead of %s", pinOnly, name, ca, pinOnly)
+	}
+	fmt.Fprintf(b, "%s%s\n", clientLine("--pin", pin, "--pin-only"), note("--pin-only", "--ca"))
+	fmt.Fprintf(b, "%s%s\n", serveLine("--upstream-pin", pin, "--upstream-pin-only"), note("--upstream-pin-only", "--upstream-ca"))
+	var cflags, sflags []string
 	for _, e := range errs {
 		if !e.Kind.Ignorable() {
 			continue
@@ -336,16 +393,49 @@ func pinServer(ctx context.Context, cfg certsPinConfig, w io.Writer) error {
 		if e.Cert != nil {
 			entry.Fingerprint = tlsconf.Fingerprint(e.Cert)
 		}
-		fmt.Fprintf(&b, "  --upstream-ignore-ssl-error %s\n", entry)
+		cflags = append(cflags, "--ignore-ssl-error", entry.String())
+		sflags = append(sflags, "--upstream-ignore-ssl-error", entry.String())
 	}
-	_, err = io.WriteString(w, b.String())
-	return err
+	if len(cflags) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "or accept exactly the errors found, for these certificates only (a renewed certificate fails again):\n")
+	fmt.Fprintf(b, "%s\n%s\n", clientLine(cflags...), serveLine(sflags...))
+}
+
+// pinLinesProxy is the proxy the printed lines use: "" for none, "env"
+// for the environment, else the --proxy URL with its password replaced
+// by PASSWORD (never printed).
+func pinLinesProxy(cfg certsPinConfig) string {
+	switch cfg.proxy {
+	case "direct":
+		return ""
+	case "":
+		if u, err := netproxy.EnvironmentFromOS().ProxyFor("wss", cfg.addr); err != nil || u == nil {
+			return ""
+		}
+		return "env"
+	}
+	u, err := netproxy.ParseURL(cfg.proxy)
+	if err != nil {
+		return ""
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "PASSWORD")
+	}
+	return u.String()
+}
+
+// proxyHasCredentials reports whether a --proxy URL carries user:pass.
+func proxyHasCredentials(proxy string) bool {
+	u, err := netproxy.ParseURL(proxy)
+	return err == nil && u.User != nil
 }
 
 // probeDialer returns the dial function for --proxy and a note on the
 // route for the output.
 func probeDialer(cfg certsPinConfig) (netproxy.DialFunc, string, error) {
-	opts := &netproxy.Options{Timeout: cfg.timeout}
+	opts := &netproxy.Options{Timeout: cfg.timeout, Kerberos: netproxy.KerberosFromEnvironment()}
 	switch cfg.proxy {
 	case "direct":
 		return nil, "", nil

@@ -239,8 +239,8 @@ func checkPinOutput(t *testing.T, out, wantPin string, wantKinds ...string) {
 	if m == nil || m[1] != wantPin {
 		t.Fatalf("leaf pin %v, want %s:\n%s", m, wantPin, out)
 	}
-	if !strings.Contains(out, "  --upstream-pin "+wantPin+"\n") {
-		t.Fatalf("no --upstream-pin line:\n%s", out)
+	if !strings.Contains(out, " --upstream-pin "+wantPin+" --upstream-pin-only  # ") || !strings.Contains(out, " --pin "+wantPin+" --pin-only  # --pin-only: ") {
+		t.Fatalf("no pin lines for client and serve:\n%s", out)
 	}
 	if _, err := tlsconf.ParsePin(wantPin); err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func checkPinOutput(t *testing.T, out, wantPin string, wantKinds ...string) {
 	if strings.Join(kinds, ",") != strings.Join(wantKinds, ",") {
 		t.Fatalf("errors %v, want %v:\n%s", kinds, wantKinds, out)
 	}
-	lines := regexp.MustCompile(`(?m)^  --upstream-ignore-ssl-error (\S+)$`).FindAllStringSubmatch(out, -1)
+	lines := regexp.MustCompile(`--upstream-ignore-ssl-error (\S+)`).FindAllStringSubmatch(out, -1)
 	if len(lines) != len(wantKinds) {
 		t.Fatalf("%d ignore lines, want %d:\n%s", len(lines), len(wantKinds), out)
 	}
@@ -322,6 +322,11 @@ func TestCertsPinServer(t *testing.T) {
 		code, _, errOut := runCmd(t, "certs", "pin", "--proxy", "http://"+proxy, addr)
 		if code != 1 || !strings.Contains(errOut, "407") || !strings.Contains(errOut, "give the credentials in the proxy URL") {
 			t.Fatalf("without credentials: exit %d %s", code, errOut)
+		}
+		bad := url.URL{Scheme: "http", User: url.UserPassword("carol", "wrong-pw"), Host: proxy}
+		code, _, errOut = runCmd(t, "certs", "pin", "--proxy", bad.String(), addr)
+		if code != 1 || !strings.Contains(errOut, "the proxy refused the credentials") || strings.Contains(errOut, "give the credentials") || strings.Contains(errOut, "wrong-pw") {
+			t.Fatalf("wrong credentials: exit %d %s", code, errOut)
 		}
 		u := url.URL{Scheme: "http", User: url.UserPassword("carol", "pr0xy-pw"), Host: proxy}
 		code, out, errOut := runCmd(t, "certs", "pin", "--proxy", u.String(), addr)

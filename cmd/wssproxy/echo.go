@@ -112,14 +112,14 @@ func serveEcho(ctx context.Context, cfg echoConfig, stdout io.Writer, log zerolo
 	})
 	url := fmt.Sprintf("%s://%s/", scheme, ln.Addr())
 	fmt.Fprintln(stdout, url)
-	log.Info().Str("url", url).Dur("handshake_timeout", cfg.handshake).Msg("echo server listening")
+	log.Info().Str("url", url).Float64("handshake_timeout_seconds", cfg.handshake.Seconds()).Msg("echo server listening")
 
 	failed := false
 	select {
 	case <-srv.Done():
 		failed = true // the listener failed: close the connections, report it
 	case <-ctx.Done():
-		log.Info().Dur("grace", cfg.grace).Msg("shutting down: closing connections with 1001")
+		log.Info().Float64("grace_seconds", cfg.grace.Seconds()).Msg("shutting down: closing connections with 1001")
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
 	defer cancel()

@@ -23,14 +23,12 @@ Usage:
   wssproxy certs pin FILE                            fingerprints and SPKI pins of a PEM file
   wssproxy certs pin HOST:PORT [--sni NAME] [--proxy URL]
                                                      a server's chain, pins, SSL errors and config lines
-  wssproxy version                                   print the version
+  wssproxy version                                   print the version, VCS revision and Go version
+  wssproxy completion bash|zsh                       print a shell completion script
   wssproxy help                                      this text
 
 Run "wssproxy COMMAND --help" for a command's flags.
 `
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -56,8 +54,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "certs":
 		return runCerts(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "wssproxy", version)
-		return 0
+		return runVersion(stdout)
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

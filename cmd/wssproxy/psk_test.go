@@ -96,7 +96,7 @@ func TestServePSK(t *testing.T) {
 	os.WriteFile(other, []byte(testPSK), 0o600)
 	var out, errb bytes.Buffer
 	if code := runClient(context.Background(), []string{"wss://" + front + "/", "--psk-identity", "stranger", "--psk-key-file", other, "--proxy", "direct"},
-		strings.NewReader(""), &out, &errb); code != 1 || !strings.Contains(errb.String(), "TLS handshake") {
+		strings.NewReader(""), &out, &errb); code != exitClientTLS || !strings.Contains(errb.String(), "TLS handshake") {
 		t.Errorf("unknown identity: exit %d, %q", code, errb.String())
 	}
 	// A world-readable key file is refused before connecting.

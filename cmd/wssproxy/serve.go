@@ -190,13 +190,18 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 	}
 
 	for _, bl := range built {
-		bl.announce(stdout, log)
+		bl.announce(stdout)
 	}
 	if err := adm.serve(built, b.registry, b.metrics, stdout, log); err != nil {
 		for _, o := range built {
 			o.ln.Close()
 		}
 		return err
+	}
+	// Logged after the whole banner: on a terminal, log lines (stderr)
+	// would split it.
+	for _, bl := range built {
+		bl.logServing(log)
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -231,7 +236,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout io.Writer, log zerolog.L
 		log.Error().Err(b.echo.Err()).Msg("the built-in echo server failed; shutting down")
 	case <-ctx.Done():
 	}
-	log.Info().Dur("grace", cfg.grace).Int("listeners", len(built)).Msg("shutting down: closing every connection with 1001")
+	log.Info().Float64("grace_seconds", cfg.grace.Seconds()).Int("listeners", len(built)).Msg("shutting down: closing every connection with 1001")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.grace)
 	defer cancel()
 	var drain sync.WaitGroup
@@ -269,48 +274,6 @@ func reloadSources(ctx context.Context, sources []certs.Source, log zerolog.Logg
 		} else {
 			log.Info().Str("source", src.Describe()).Msg("SIGHUP: certificate reloaded")
 		}
-	}
-}
-
-// announce prints where the listener serves what, with the pin and CA a
-// client needs.
-func (bl *builtListener) announce(stdout io.Writer, log zerolog.Logger) {
-	scheme := "ws"
-	if bl.tls != nil || bl.psk {
-		scheme = "wss"
-	}
-	base := fmt.Sprintf("%s://%s", scheme, bl.ln.Addr())
-	first := ""
-	for i, r := range bl.routes {
-		url := base + r.Path
-		if r.Path == "" || r.Path == "/" {
-			url = base + "/"
-		}
-		if first == "" {
-			first = url
-		}
-		host := ""
-		if r.Host != "" {
-			host = " (host " + r.Host + ")"
-		}
-		up := r.Upstream
-		if bl.cfg.routes[i].upstream == "" {
-			up = "built-in echo server"
-		}
-		fmt.Fprintf(stdout, "wssproxy: serving %s%s -> %s\n", url, host, up)
-		log.Info().Str("url", url).Str("host", r.Host).Str("upstream", up).Str("route", r.Name).Msg("serving")
-	}
-	if bl.pin != "" {
-		fmt.Fprintf(stdout, "certificate pin: %s\n", bl.pin)
-	}
-	if bl.caFile != "" {
-		fmt.Fprintf(stdout, "trust this CA:   %s\n", bl.caFile)
-		fmt.Fprintf(stdout, "try it:          wssproxy client %s --ca %s\n", first, bl.caFile)
-	} else if bl.tls == nil && !bl.psk {
-		fmt.Fprintf(stdout, "try it:          wssproxy client %s\n", first)
-	}
-	if bl.psk {
-		fmt.Fprintf(stdout, "TLS-PSK clients: keys from %s (wssproxy client %s --psk-identity ID --psk-key-file F)\n", bl.cfg.pskFile, first)
 	}
 }
 

@@ -89,7 +89,7 @@ func TestServeEmbeddedDefaultWithClient(t *testing.T) {
 	// Without the CA the client refuses the certificate.
 	out.Reset()
 	errb.Reset()
-	if code := runClient(ctx, []string{url}, strings.NewReader(""), &out, &errb); code != 1 || !strings.Contains(errb.String(), "unknown-authority") {
+	if code := runClient(ctx, []string{url}, strings.NewReader(""), &out, &errb); code != exitClientTLS || !strings.Contains(errb.String(), "unknown-authority") {
 		t.Fatalf("untrusted: exit %d, %q", code, errb.String())
 	}
 

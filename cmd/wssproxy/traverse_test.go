@@ -77,7 +77,7 @@ func TestServeTraversesConnectProxy(t *testing.T) {
 		if tc.ok && (code != 0 || out.String() != "through the tunnel\n") {
 			t.Errorf("%s: client exit %d, %q, %q", tc.proxy, code, out.String(), errb.String())
 		}
-		if !tc.ok && (code != 1 || !strings.Contains(errb.String(), "502")) {
+		if !tc.ok && (code != exitClientRefused || !strings.Contains(errb.String(), "502")) {
 			t.Errorf("%s: client exit %d, %q; want a 502", tc.proxy, code, errb.String())
 		}
 		cancel()

@@ -53,9 +53,12 @@ func TestConnectBadProxies(t *testing.T) {
 			}
 		}, netproxy.ErrResponseTooLarge, ""},
 		{"not HTTP", func(c net.Conn, _ *http.Request) { io.WriteString(c, "SSH-2.0-OpenSSH\r\n\r\n") }, netproxy.ErrProtocol, "SSH-2.0"},
-		{"407 without Basic", func(c net.Conn, _ *http.Request) {
-			io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: NTLM\r\n\r\n")
-		}, netproxy.ErrAuthRequired, "only Basic"},
+		{"407 with an unknown scheme", func(c net.Conn, _ *http.Request) {
+			io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Bearer realm=\"x\"\r\nContent-Length: 0\r\n\r\n")
+		}, netproxy.ErrAuthRequired, "(schemes offered: Bearer)"},
+		{"407 with NTLM and no credentials", func(c net.Conn, _ *http.Request) {
+			io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: NTLM\r\nConnection: close\r\n\r\n")
+		}, netproxy.ErrAuthRequired, "(schemes offered: NTLM)"},
 		{"502 with status line", func(c net.Conn, _ *http.Request) {
 			io.WriteString(c, "HTTP/1.1 502 Upstream \x01Broken\r\nContent-Length: 0\r\n\r\n")
 		}, nil, "HTTP/1.1 502 Upstream ?Broken"},
@@ -79,7 +82,8 @@ func TestConnectRequestAndEarlyData(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\nearly")
 		_, _ = io.Copy(c, c)
 	})
-	d := mustDialer(t, "http://u%40x:p%3Aw@"+proxy, &netproxy.Options{Header: http.Header{"User-Agent": {"wssproxy-test"}}})
+	// Schemes [basic]: the credentials go with the first CONNECT.
+	d := mustDialer(t, "http://u%40x:p%3Aw@"+proxy, &netproxy.Options{Header: http.Header{"User-Agent": {"wssproxy-test"}}, Schemes: []string{"basic"}})
 	c, err := d.DialContext(ctxT(t), "tcp", "[::1]:8443")
 	if err != nil {
 		t.Fatal(err)

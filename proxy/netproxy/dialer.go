@@ -36,10 +36,18 @@ type DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error
 type Challenge struct {
 	// Proxy is the proxy URL without user information.
 	Proxy string
-	// Scheme is the authentication scheme: "Basic" for HTTP proxies,
-	// "username/password" for SOCKS5 (RFC 1929).
+	// Scheme is the authentication scheme the credentials will be used
+	// for: for HTTP proxies the strongest offered one that takes a user
+	// name and password (NTLM, Digest, Basic; Negotiate when Kerberos is
+	// configured without a keytab or credentials cache), for SOCKS5
+	// "username/password" (RFC 1929). For NTLM the user may be
+	// DOMAIN\user.
 	Scheme string
-	// Realm is the HTTP Basic realm, if the proxy sent one.
+	// Schemes lists every scheme the HTTP proxy offered, e.g.
+	// ["Negotiate", "NTLM", "Basic"].
+	Schemes []string
+	// Realm is the realm of the Basic or Digest challenge, if the proxy
+	// sent one.
 	Realm string
 	// Attempt counts the calls for this dial, from 1. It is greater than 1
 	// when the previous credentials were refused.
@@ -59,6 +67,23 @@ type Options struct {
 	// Auth supplies credentials when the proxy asks for them; nil means
 	// only the URL's credentials are used.
 	Auth AuthFunc
+	// Kerberos enables Negotiate (SPNEGO/Kerberos) towards an HTTP proxy
+	// that offers it; nil means no Negotiate (KerberosFromEnvironment
+	// gives the environment's settings).
+	Kerberos *Kerberos
+	// Schemes restricts the HTTP authentication schemes used (SchemeBasic,
+	// SchemeDigest, SchemeNTLM, SchemeNegotiate; case-insensitive). nil
+	// means any (curl's --proxy-anyauth): the dialer waits for the
+	// proxy's 407 and answers the strongest challenge it holds
+	// credentials for, Negotiate > NTLM > Digest > Basic, and sends
+	// Basic to an http:// proxy (where it travels in clear) only when
+	// Basic is the only scheme offered.
+	//
+	// Listing SchemeBasic is what "configured for Basic" means: Basic is
+	// then also sent when the proxy offers others that the dialer cannot
+	// use. Exactly [SchemeBasic] sends the URL's credentials with the
+	// first CONNECT, without waiting for a 407 (curl's --proxy-basic).
+	Schemes []string
 	// TLSConfig is used to reach an https:// proxy; nil means the system
 	// roots. Its ServerName defaults to the proxy's host name and its
 	// NextProtos to http/1.1. It is not used for the target.
@@ -88,6 +113,11 @@ func (o *Options) withDefaults() Options {
 	if o != nil {
 		c = *o
 		c.Header = o.Header.Clone()
+		c.Schemes = append([]string(nil), o.Schemes...)
+		if o.Kerberos != nil {
+			k := *o.Kerberos
+			c.Kerberos = &k
+		}
 		if o.TLSConfig != nil {
 			c.TLSConfig = o.TLSConfig.Clone()
 		}
@@ -126,7 +156,15 @@ func New(u *url.URL, opts *Options) (*Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dialer{proxy: pu, name: Redact(pu), o: opts.withDefaults()}, nil
+	o := opts.withDefaults()
+	for i, s := range o.Schemes {
+		c := canonicalScheme(s)
+		if !isKnownScheme(c) {
+			return nil, fmt.Errorf("netproxy: unknown authentication scheme %q (want Basic, Digest, NTLM or Negotiate)", printable(s))
+		}
+		o.Schemes[i] = c
+	}
+	return &Dialer{proxy: pu, name: Redact(pu), o: o}, nil
 }
 
 // Proxy returns the proxy URL without user information.
@@ -166,11 +204,13 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 	defer cancel()
 
-	var creds credentials
-	if u := d.proxy.User; u != nil {
-		creds.user = u.Username()
-		creds.pass, _ = u.Password()
-		creds.ok = true
+	creds := d.urlCredentials()
+	if d.proxy.Scheme == "http" || d.proxy.Scheme == "https" {
+		conn, err := d.dialHTTP(ctx, host, port, creds)
+		if err == nil {
+			d.o.Logger.Debug().Str("proxy", d.name).Str("target", addr).Msg("netproxy: tunnel established")
+		}
+		return conn, err
 	}
 	for attempt := 1; ; attempt++ {
 		conn, err := d.tunnel(ctx, network, host, port, creds)
@@ -195,7 +235,19 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	}
 }
 
-// tunnel makes one attempt: connect to the proxy and run its handshake.
+// urlCredentials returns the proxy URL's user information.
+func (d *Dialer) urlCredentials() credentials {
+	var creds credentials
+	if u := d.proxy.User; u != nil {
+		creds.user = u.Username()
+		creds.pass, _ = u.Password()
+		creds.ok = true
+	}
+	return creds
+}
+
+// tunnel makes one attempt through a SOCKS5 proxy: connect to it and run
+// its handshake.
 func (d *Dialer) tunnel(ctx context.Context, network, host string, port uint16, creds credentials) (net.Conn, error) {
 	raw, err := d.o.Dial(ctx, "tcp", proxyAddr(d.proxy))
 	if err != nil {
@@ -212,12 +264,7 @@ func (d *Dialer) tunnel(ctx context.Context, network, host string, port uint16, 
 			c = tc
 		}
 		var err error
-		switch d.proxy.Scheme {
-		case "http", "https":
-			conn, err = d.connectHTTP(c, host, port, creds)
-		default:
-			conn, err = d.connectSOCKS5(ctx, c, network, host, port, creds)
-		}
+		conn, err = d.connectSOCKS5(ctx, c, network, host, port, creds)
 		return err
 	})
 	if err != nil {

@@ -17,9 +17,21 @@
 //	socks5h://[user:pass@]host[:port]  SOCKS5, target names resolved by the proxy
 //	host:port                          as http://host:port
 //
-// Credentials in the URL are sent as HTTP Basic (preemptively) or with
-// RFC 1929. Without them, or when they are refused, [Options.Auth] is
-// asked for credentials, like Qt's proxyAuthenticationRequired signal.
+// HTTP proxy authentication is challenge-driven, like curl's
+// --proxy-anyauth: the first CONNECT goes without credentials; on 407 the
+// dialer reads every Proxy-Authenticate challenge and answers the
+// strongest scheme it holds credentials for: Negotiate (SPNEGO/Kerberos,
+// RFC 4559, with [Options.Kerberos]) > NTLM (NTLMv2) > Digest (RFC 7616)
+// > Basic. NTLM and Negotiate run on one kept-alive connection; Basic and
+// Digest move to a new connection when the proxy closes the one that
+// carried its 407. Basic travels in clear to an http:// proxy only when
+// it is the only scheme offered or is configured ([Options.Schemes]).
+// The URL's user:pass serves Basic, Digest and NTLM (DOMAIN\user, the
+// backslash written %5C) and a Kerberos password login; SOCKS5 uses it
+// with RFC 1929. Without credentials, or when they are refused,
+// [Options.Auth] is asked for a user and password (at most 3 times per
+// dial), like Qt's proxyAuthenticationRequired signal. A refusal is a
+// [ConnectError] naming the status and the schemes offered.
 // Credentials never appear in errors or logs: proxies are shown without
 // their user information.
 //

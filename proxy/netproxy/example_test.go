@@ -67,3 +67,37 @@ func ExampleEnvironment_ProxyFor() {
 	// wss 10.1.2.3:443 -> ""
 	// wss localhost:8443 -> ""
 }
+
+// Negotiate (Kerberos) towards a corporate proxy, with a keytab and its
+// own krb5.conf; a proxy offering Negotiate and NTLM gets Negotiate, and
+// falls back to NTLM with the URL's DOMAIN\user:pass when Kerberos fails.
+func ExampleKerberos() {
+	u, err := netproxy.ParseURL(`http://CORP%5Calice:secret@proxy.corp.example:3128`)
+	if err != nil {
+		log.Fatal(err)
+	}
+	d, err := netproxy.New(u, &netproxy.Options{
+		Kerberos: &netproxy.Kerberos{
+			Config:    "/etc/wssproxy/krb5.conf",
+			Keytab:    "/etc/wssproxy/alice.keytab",
+			Principal: "alice@CORP.EXAMPLE",
+			// SPN defaults to HTTP/proxy.corp.example.
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = d.DialContext // ws.DialOptions{NetDial: d.DialContext}
+}
+
+// A refusal names the proxy's status and the schemes it offered, without
+// credentials: what wssproxy serve tells its client with 502.
+func ExampleConnectError_Reason() {
+	err := &netproxy.ConnectError{
+		Proxy: "http://proxy.corp:3128", Target: "ws.example.com:443",
+		StatusCode: 407, Status: "HTTP/1.1 407 Proxy Authentication Required",
+		Schemes: []string{"NTLM", "Negotiate"},
+	}
+	fmt.Println("upstream proxy refused: " + err.Reason())
+	// Output: upstream proxy refused: 407 Proxy Authentication Required (schemes offered: NTLM, Negotiate)
+}

@@ -331,7 +331,9 @@ func startGnuTLSServer12(t *testing.T, priority string) (int, string) {
 	port := "5556"
 	prog, args := netnsCommand(t, bin, "--port", port, "--echo", "--pskpasswd", pw, "--pskhint", testHint, "--priority", priority)
 	p := startPeer(t, prog, args...)
-	p.waitFor(t, "listening", 10*time.Second)
+	// gnutls-serv prints "listening on IPv4 0.0.0.0 port N..." before it
+	// binds and "done" after: wait for the whole line.
+	p.waitFor(t, "IPv4 0.0.0.0 port "+port+"...done", 10*time.Second)
 	return p.cmd.Process.Pid, "127.0.0.1:" + port
 }
 

@@ -258,7 +258,9 @@ func (m *MuxConn) decide(ctx context.Context) (routed, error) {
 	defer stop()
 	prefix, ch := peekClientHello(m.raw)
 	if len(prefix) == 0 {
-		return nil, errors.New("psk: connection closed before a ClientHello")
+		// io.EOF, as crypto/tls: callers tell a peer that sent nothing
+		// (a health check, a scan) from a failed handshake.
+		return nil, fmt.Errorf("psk: connection closed before a ClientHello: %w", io.EOF)
 	}
 	pc := &prefixConn{Conn: m.raw, prefix: prefix}
 	usePSK, cache, err := m.l.wantsPSK(ctx, ch)

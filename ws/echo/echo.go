@@ -17,7 +17,10 @@ import (
 // zero value is ready to use; it must not be copied after first use.
 type Handler struct {
 	// Accept configures the handshake and the connections; nil means
-	// defaults (messages up to ws.DefaultMaxIncomingMessageSize).
+	// defaults (messages up to ws.DefaultMaxIncomingMessageSize). Without
+	// Accept.Subprotocols the first subprotocol the client offers is
+	// selected: an echo speaks every protocol, and clients that offer one
+	// (browsers, Node's ws) fail a handshake that selects none.
 	Accept *ws.AcceptOptions
 	// Logger receives one line per connection; the zero value is silent.
 	Logger zerolog.Logger
@@ -29,7 +32,15 @@ type Handler struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.track.running.Add(1)
 	defer h.track.running.Done()
-	c, err := ws.Accept(w, r, h.Accept)
+	var c *ws.Conn
+	u, err := ws.NewUpgrade(w, r, h.Accept)
+	if err == nil {
+		sub := u.SelectSubprotocol()
+		if (h.Accept == nil || len(h.Accept.Subprotocols) == 0) && len(u.Subprotocols) > 0 {
+			sub = u.Subprotocols[0]
+		}
+		c, err = u.Accept(r.Context(), sub, "", nil)
+	}
 	if err != nil {
 		h.Logger.Debug().Err(err).Str("remote", r.RemoteAddr).Msg("echo: handshake refused")
 		return

@@ -1,0 +1,170 @@
+package ws
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// An idle connection holds no read or write buffer (DESIGN.md, relay
+// resource model): the read side waits for the socket to become readable
+// without a buffer and takes one from a pool then; the write side takes
+// one when a frame starts and gives it back once it is flushed. Buffers of
+// the default sizes are pooled; other sizes are allocated when taken.
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, DefaultReadBufferSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, DefaultWriteBufferSize) }}
+)
+
+// attachReader gives the read side a buffer. The caller holds readSem.
+func (c *Conn) attachReader() {
+	if c.br != nil {
+		return
+	}
+	if c.opts.ReadBufferSize == DefaultReadBufferSize {
+		c.br = readerPool.Get().(*bufio.Reader)
+		c.br.Reset(c.nc)
+		c.brPooled = true
+		return
+	}
+	c.br = bufio.NewReaderSize(c.nc, c.opts.ReadBufferSize)
+	c.brPooled, c.brKeep = false, true
+}
+
+// releaseReader gives an empty read buffer back to the pool, or drops the
+// handshake's; a buffer of another size than the default is kept. The
+// caller holds readSem.
+func (c *Conn) releaseReader() {
+	if c.br == nil || c.brKeep || c.br.Buffered() > 0 {
+		return
+	}
+	if c.brPooled {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+	}
+	c.br = nil
+}
+
+// attachWriter gives the write side a buffer. The caller holds frameSem.
+func (c *Conn) attachWriter() {
+	if c.bw != nil {
+		return
+	}
+	if c.opts.WriteBufferSize == DefaultWriteBufferSize {
+		c.bw = writerPool.Get().(*bufio.Writer)
+		c.bw.Reset(&c.cw)
+		c.bwPooled = true
+		return
+	}
+	c.bw = bufio.NewWriterSize(&c.cw, c.opts.WriteBufferSize)
+	c.bwPooled = false
+}
+
+// releaseWriter gives an empty write buffer back to the pool; a buffer of
+// another size than the default is kept. The caller holds frameSem.
+func (c *Conn) releaseWriter() {
+	if c.bw == nil || !c.bwPooled || c.bw.Buffered() > 0 {
+		return
+	}
+	c.bw.Reset(nil)
+	writerPool.Put(c.bw)
+	c.bw = nil
+}
+
+// socketOf returns the raw TCP socket under nc (directly or under a
+// *tls.Conn), used to wait for readability without a buffer, or nil when
+// nc is something else (then the read buffer is kept while idle).
+func socketOf(nc net.Conn) (syscall.RawConn, *tls.Conn) {
+	tc, _ := nc.(*tls.Conn)
+	inner := nc
+	if tc != nil {
+		inner = tc.NetConn()
+	}
+	tcp, ok := inner.(*net.TCPConn)
+	if !ok {
+		return nil, nil
+	}
+	rc, err := tcp.SyscallConn()
+	if err != nil {
+		return nil, nil
+	}
+	return rc, tc
+}
+
+// awaitReadable returns once the connection has bytes to read, with the
+// read buffer attached. While nothing arrives it holds no buffer: it
+// waits on the socket itself. A *tls.Conn may already hold a record
+// read with an earlier one, which the socket would not signal: a read
+// with an expired deadline takes it first. The caller holds readSem; the
+// read deadline is not set (an idle wait is not bounded).
+func (c *Conn) awaitReadable() error {
+	if c.br != nil && c.br.Buffered() > 0 {
+		return nil
+	}
+	if c.sock == nil || c.rdFixed {
+		c.attachReader()
+		return nil
+	}
+	if c.tlsConn != nil {
+		c.attachReader()
+		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+		_, err := c.br.Peek(1)
+		_ = c.nc.SetReadDeadline(time.Time{})
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+	}
+	c.releaseReader()
+	if err := waitReadable(c.sock); err != nil {
+		return err
+	}
+	c.attachReader()
+	return nil
+}
+
+// FrameBuffered reports whether the next frame, header and payload, is
+// already in the read buffer: reading it will not wait on the network. A
+// relay uses it to coalesce writes (flush only when no further frame is
+// at hand); call it from the reading goroutine, between frames. Bytes a
+// TLS layer holds below the buffer are not counted.
+func (c *Conn) FrameBuffered() bool {
+	c.readSem <- struct{}{}
+	defer func() { <-c.readSem }()
+	if c.br == nil || c.remaining > 0 || c.readErr != nil {
+		return false
+	}
+	n := c.br.Buffered()
+	if n < 2 {
+		return false
+	}
+	b, _ := c.br.Peek(min(n, MaxHeaderSize))
+	size, length := 2, int64(b[1]&0x7f)
+	switch length {
+	case 126:
+		size += 2
+	case 127:
+		size += 8
+	}
+	if len(b) < size {
+		return false
+	}
+	switch length {
+	case 126:
+		length = int64(binary.BigEndian.Uint16(b[2:4]))
+	case 127:
+		length = int64(binary.BigEndian.Uint64(b[2:10]) & (1<<63 - 1))
+	}
+	if b[1]&0x80 != 0 {
+		size += 4
+	}
+	return int64(n)-int64(size) >= length
+}
