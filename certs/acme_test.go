@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
 // challengeListeners are the test's own listeners on 127.0.0.1 that answer
@@ -169,7 +170,7 @@ func TestACMEHTTP01(t *testing.T) {
 	if second.SerialNumber.Cmp(first.SerialNumber) == 0 {
 		t.Fatal("renewal served the same certificate")
 	}
-	if DescribeCertificate(second).SPKIPin != DescribeCertificate(first).SPKIPin {
+	if tlsconf.SPKIPin(second) != tlsconf.SPKIPin(first) {
 		t.Fatal("ReusePrivateKeys: the renewed certificate has a new key")
 	}
 
@@ -244,7 +245,7 @@ func TestACMETLSALPN01(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second.SerialNumber.Cmp(first.SerialNumber) == 0 || DescribeCertificate(second).SPKIPin == DescribeCertificate(first).SPKIPin {
+	if second.SerialNumber.Cmp(first.SerialNumber) == 0 || tlsconf.SPKIPin(second) == tlsconf.SPKIPin(first) {
 		t.Fatal("renewal without ReusePrivateKeys kept the certificate or key")
 	}
 }

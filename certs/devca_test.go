@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
 func TestDevCAVerifiesWithOpenSSL(t *testing.T) {
@@ -65,7 +66,7 @@ func TestDevCAVerifiesWithOpenSSL(t *testing.T) {
 
 	// The pin reported is the served leaf's, and the leaf verifies with
 	// Go against the CA for every host, in a real handshake.
-	src, err := NewFileSource(r.CertFile, r.KeyFile, nil)
+	src, err := NewFileSource(&FileOptions{CertFile: r.CertFile, KeyFile: r.KeyFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestDevCAVerifiesWithOpenSSL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("handshake as %s: %v", h, err)
 		}
-		if got := DescribeCertificate(leaf).SPKIPin; got != r.SPKIPin {
+		if got := tlsconf.SPKIPin(leaf); got != r.SPKIPin {
 			t.Fatalf("served pin %s, DevCA reported %s", got, r.SPKIPin)
 		}
 	}

@@ -18,7 +18,7 @@
 // reports why.
 //
 // The package also has the pin tooling behind "wssproxy certs pin":
-// [DescribeCertificates] lists the subject, SHA-256 fingerprint and SPKI pin
+// [SummarizePEM] lists the subject, SHA-256 fingerprint and SPKI pin
 // of each certificate in PEM data, and [ProbeChain] fetches the chain a TLS
 // server presents without trusting it.
 //

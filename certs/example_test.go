@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
 // DevCA creates a development CA and a localhost leaf once, and reuses
@@ -59,7 +60,7 @@ func ExampleNewFileSource() {
 		log.Fatal(err)
 	}
 
-	src, err := certs.NewFileSource(dev.CertFile, dev.KeyFile, nil)
+	src, err := certs.NewFileSource(&certs.FileOptions{CertFile: dev.CertFile, KeyFile: dev.KeyFile})
 	if err != nil {
 		log.Fatal(err) // unreadable files, no certificate, key mismatch, …
 	}
@@ -77,8 +78,8 @@ func ExampleNewFileSource() {
 	// Output: localhost
 }
 
-// DescribeCertificates lists the pins to put in a client's configuration.
-func ExampleDescribeCertificates() {
+// SummarizePEM lists the pins to put in a client's configuration.
+func ExampleSummarizePEM() {
 	dir, err := os.MkdirTemp("", "pin")
 	if err != nil {
 		log.Fatal(err)
@@ -92,14 +93,14 @@ func ExampleDescribeCertificates() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	infos, err := certs.DescribeCertificates(pemBytes)
+	infos, err := certs.SummarizePEM(pemBytes)
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, ci := range infos {
 		fmt.Println(ci.Subject, ci.SPKIPin == dev.SPKIPin, len(ci.Fingerprint))
 	}
-	// certs.WriteCertInfos(os.Stdout, infos) prints the "certs pin" form.
+	// certs.WriteSummaries(os.Stdout, infos) prints the "certs pin" form.
 	// Output: CN=localhost,O=wssproxy development certificate true 64
 }
 
@@ -109,7 +110,7 @@ func ExampleProbeChain() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_ = certs.WriteCertInfos(os.Stdout, certs.DescribeChain(res.Chain))
+	_ = certs.WriteSummaries(os.Stdout, tlsconf.Summarize(res.Chain))
 	_ = tls.VersionName(res.State.Version)
 }
 

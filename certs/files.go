@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -21,8 +22,13 @@ import (
 // when FileOptions.PollInterval is zero.
 const DefaultPollInterval = 5 * time.Second
 
-// FileOptions configures a [FileSource]. The zero value (or nil) is valid.
+// FileOptions configures a [FileSource]: the files, and how they are
+// watched. CertFile is required.
 type FileOptions struct {
+	// CertFile is the PEM certificate chain, leaf first.
+	CertFile string
+	// KeyFile is the PEM private key; "" means the key is in CertFile.
+	KeyFile string
 	// PollInterval is how often Watch compares the files' identity
 	// (inode), size and modification time with the loaded ones (and, when
 	// they differ, their content hash). Zero means DefaultPollInterval.
@@ -78,15 +84,16 @@ func sameVersion(a, b os.FileInfo) bool {
 	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
-// NewFileSource loads certFile and keyFile (keyFile "" means the key is in
-// certFile) and returns a source serving them. It fails when the files
-// cannot be read or do not hold a matching certificate and key; an expired
-// certificate is only logged. Call Watch to follow file changes.
-func NewFileSource(certFile, keyFile string, opts *FileOptions) (*FileSource, error) {
-	s := &FileSource{certFile: certFile, keyFile: keyFile}
-	if opts != nil {
-		s.opts = *opts
+// NewFileSource loads opts.CertFile and opts.KeyFile and returns a source
+// serving them; opts is copied. It fails when opts or its CertFile is
+// missing, or when the files cannot be read or do not hold a matching
+// certificate and key; an expired certificate is only logged. Call Watch
+// to follow file changes.
+func NewFileSource(opts *FileOptions) (*FileSource, error) {
+	if opts == nil || opts.CertFile == "" {
+		return nil, errors.New("certs: FileOptions.CertFile is required")
 	}
+	s := &FileSource{certFile: opts.CertFile, keyFile: opts.KeyFile, opts: *opts}
 	if s.opts.PollInterval <= 0 {
 		s.opts.PollInterval = DefaultPollInterval
 	}
@@ -94,7 +101,7 @@ func NewFileSource(certFile, keyFile string, opts *FileOptions) (*FileSource, er
 		s.opts.Now = time.Now
 	}
 	if s.keyFile == "" {
-		s.keyFile = certFile
+		s.keyFile = s.certFile
 	}
 	if err := s.reload("initial load"); err != nil {
 		return nil, err

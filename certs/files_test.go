@@ -25,7 +25,7 @@ func TestFileSourceKeyTypes(t *testing.T) {
 			certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 			writeFile(t, certFile, tc.certPEM)
 			writeFile(t, keyFile, tc.keyPEM)
-			src, err := NewFileSource(certFile, keyFile, nil)
+			src, err := NewFileSource(&FileOptions{CertFile: certFile, KeyFile: keyFile})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +50,7 @@ func TestFileSourceKeyInCertFile(t *testing.T) {
 	tc := validCert(t, "ecdsa", "combined")
 	both := filepath.Join(dir, "both.pem")
 	writeFile(t, both, append(append([]byte{}, tc.keyPEM...), tc.certPEM...))
-	src, err := NewFileSource(both, "", nil)
+	src, err := NewFileSource(&FileOptions{CertFile: both})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestFileSourceErrors(t *testing.T) {
 			if c.key != nil {
 				writeFile(t, keyFile, c.key)
 			}
-			_, err := NewFileSource(certFile, keyFile, nil)
+			_, err := NewFileSource(&FileOptions{CertFile: certFile, KeyFile: keyFile})
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err = %v, want %v", err, c.want)
 			}
@@ -105,15 +105,23 @@ func TestFileSourceErrors(t *testing.T) {
 		if err := os.Chmod(keyFile, 0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := NewFileSource(certFile, keyFile, nil); !errors.Is(err, fs.ErrPermission) {
+		if _, err := NewFileSource(&FileOptions{CertFile: certFile, KeyFile: keyFile}); !errors.Is(err, fs.ErrPermission) {
 			t.Fatalf("err = %v, want permission error", err)
 		}
 	})
 	t.Run("directory", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
-		if _, err := NewFileSource(dir, dir, nil); err == nil {
+		if _, err := NewFileSource(&FileOptions{CertFile: dir, KeyFile: dir}); err == nil {
 			t.Fatal("loading a directory succeeded")
+		}
+	})
+	t.Run("no certificate file", func(t *testing.T) {
+		t.Parallel()
+		for _, opts := range []*FileOptions{nil, {KeyFile: "key.pem"}} {
+			if src, err := NewFileSource(opts); err == nil || src != nil {
+				t.Fatalf("NewFileSource(%+v) = %v, %v", opts, src, err)
+			}
 		}
 	})
 }
@@ -126,7 +134,7 @@ func TestFileSourceExpiredWarns(t *testing.T) {
 	writeFile(t, certFile, old.certPEM)
 	writeFile(t, keyFile, old.keyPEM)
 	var logs testpeer.Buffer
-	src, err := NewFileSource(certFile, keyFile, &FileOptions{Logger: zerolog.New(&logs)})
+	src, err := NewFileSource(&FileOptions{CertFile: certFile, KeyFile: keyFile, Logger: zerolog.New(&logs)})
 	if err != nil {
 		t.Fatalf("an expired certificate must load (with a warning): %v", err)
 	}
@@ -153,7 +161,7 @@ func TestFileSourceReloadUnderListener(t *testing.T) {
 	install(first)
 
 	var logs testpeer.Buffer
-	src, err := NewFileSource(certFile, keyFile, &FileOptions{PollInterval: 20 * time.Millisecond, Logger: zerolog.New(&logs)})
+	src, err := NewFileSource(&FileOptions{CertFile: certFile, KeyFile: keyFile, PollInterval: 20 * time.Millisecond, Logger: zerolog.New(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +249,7 @@ func TestFileSourceWatchSeesPreservedMtime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	src, err := NewFileSource(certFile, keyFile, &FileOptions{PollInterval: 20 * time.Millisecond})
+	src, err := NewFileSource(&FileOptions{CertFile: certFile, KeyFile: keyFile, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +285,7 @@ func TestFileSourceReloadCancelled(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeFile(t, certFile, tc.certPEM)
 	writeFile(t, keyFile, tc.keyPEM)
-	src, err := NewFileSource(certFile, keyFile, nil)
+	src, err := NewFileSource(&FileOptions{CertFile: certFile, KeyFile: keyFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +305,7 @@ func TestTLSConfigKeepsBase(t *testing.T) {
 	tc := validCert(t, "ecdsa", "c")
 	certFile := filepath.Join(dir, "both.pem")
 	writeFile(t, certFile, append(append([]byte{}, tc.certPEM...), tc.keyPEM...))
-	src, err := NewFileSource(certFile, "", nil)
+	src, err := NewFileSource(&FileOptions{CertFile: certFile})
 	if err != nil {
 		t.Fatal(err)
 	}

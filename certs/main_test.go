@@ -17,11 +17,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 func TestMain(m *testing.M) {
@@ -130,33 +131,7 @@ func writeFile(t testing.TB, name string, data []byte) {
 // closes each connection; it stops at cleanup. It returns the address.
 func serveTLS(t testing.TB, cfg *tls.Config) string {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-				_ = c.(*tls.Conn).Handshake()
-				// Wait for the client to close, so the handshake is
-				// fully read (TLS 1.3 sends the session ticket after
-				// the server's Finished).
-				_, _ = c.Read(make([]byte, 1))
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return testpeer.ServeTLS(t, cfg)
 }
 
 // handshakeLeaf connects to addr and returns the leaf the server presents,
@@ -181,14 +156,8 @@ func handshakeLeaf(t testing.TB, addr string, cfg *tls.Config) (*x509.Certificat
 	return st.PeerCertificates[0], nil
 }
 
-// eventually retries f every 20 ms until it returns true or d passes.
+// eventually retries f until it returns true or d passes.
 func eventually(t testing.TB, d time.Duration, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testpeer.WaitFor(t, d, what, f)
 }

@@ -14,82 +14,39 @@ import (
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
-// CertInfo is what "wssproxy certs pin" shows about one certificate.
-type CertInfo struct {
-	Subject     string    // RFC 2253 form of the subject
-	Issuer      string    // RFC 2253 form of the issuer
-	DNSNames    []string  // subject alternative DNS names
-	IPAddresses []net.IP  // subject alternative IP addresses
-	NotBefore   time.Time // start of validity
-	NotAfter    time.Time // end of validity
-	IsCA        bool      // basic constraints CA flag
-	Fingerprint string    // SHA-256 of the DER certificate, lower-case hex (tlsconf.Fingerprint)
-	SPKIPin     string    // "sha256//<base64>" of the SubjectPublicKeyInfo (tlsconf.SPKIPin)
-
-	Certificate *x509.Certificate // the parsed certificate
-}
-
-// DescribeCertificate returns the CertInfo of cert.
-func DescribeCertificate(cert *x509.Certificate) CertInfo {
-	return CertInfo{
-		Subject:     cert.Subject.String(),
-		Issuer:      cert.Issuer.String(),
-		DNSNames:    cert.DNSNames,
-		IPAddresses: cert.IPAddresses,
-		NotBefore:   cert.NotBefore,
-		NotAfter:    cert.NotAfter,
-		IsCA:        cert.IsCA,
-		Fingerprint: tlsconf.Fingerprint(cert),
-		SPKIPin:     tlsconf.SPKIPin(cert),
-		Certificate: cert,
-	}
-}
-
-// DescribeCertificates parses every CERTIFICATE block in pemBytes, in
-// order, and describes each. Other PEM blocks (keys) are ignored. It fails
-// with ErrNoCertificate when there is none, or when a block does not parse.
-func DescribeCertificates(pemBytes []byte) ([]CertInfo, error) {
+// SummarizePEM parses every CERTIFICATE block in pemBytes, in order, and
+// summarizes each ([tlsconf.Summarize]). Other PEM blocks (keys) are
+// ignored. It fails with ErrNoCertificate when there is none, or when a
+// block does not parse.
+func SummarizePEM(pemBytes []byte) ([]tlsconf.CertSummary, error) {
 	chain, err := parseCertificates(pemBytes)
 	if err != nil {
 		return nil, err
 	}
-	return DescribeChain(chain), nil
+	return tlsconf.Summarize(chain), nil
 }
 
-// DescribeChain describes each certificate of chain, in order.
-func DescribeChain(chain []*x509.Certificate) []CertInfo {
-	out := make([]CertInfo, len(chain))
-	for i, c := range chain {
-		out[i] = DescribeCertificate(c)
-	}
-	return out
-}
-
-// WriteCertInfos writes infos in the text form of "wssproxy certs pin":
+// WriteSummaries writes chain in the text form of "wssproxy certs pin":
 // one block per certificate, numbered from 0 (the leaf), with subject,
 // issuer, names, validity, SHA-256 fingerprint and SPKI pin.
-func WriteCertInfos(w io.Writer, infos []CertInfo) error {
+func WriteSummaries(w io.Writer, chain []tlsconf.CertSummary) error {
 	var b strings.Builder
-	for i, ci := range infos {
+	for i, cs := range chain {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
 		fmt.Fprintf(&b, "certificate %d\n", i)
-		fmt.Fprintf(&b, "  subject:     %s\n", ci.Subject)
-		fmt.Fprintf(&b, "  issuer:      %s\n", ci.Issuer)
-		names := append([]string(nil), ci.DNSNames...)
-		for _, ip := range ci.IPAddresses {
-			names = append(names, ip.String())
-		}
-		if len(names) > 0 {
+		fmt.Fprintf(&b, "  subject:     %s\n", cs.Subject)
+		fmt.Fprintf(&b, "  issuer:      %s\n", cs.Issuer)
+		if names := append(append([]string(nil), cs.DNSNames...), cs.IPs...); len(names) > 0 {
 			fmt.Fprintf(&b, "  names:       %s\n", strings.Join(names, ", "))
 		}
-		fmt.Fprintf(&b, "  valid:       %s .. %s\n", ci.NotBefore.UTC().Format(time.RFC3339), ci.NotAfter.UTC().Format(time.RFC3339))
-		if ci.IsCA {
+		fmt.Fprintf(&b, "  valid:       %s .. %s\n", cs.NotBefore.UTC().Format(time.RFC3339), cs.NotAfter.UTC().Format(time.RFC3339))
+		if cs.IsCA {
 			fmt.Fprintf(&b, "  ca:          true\n")
 		}
-		fmt.Fprintf(&b, "  sha256:      %s\n", ci.Fingerprint)
-		fmt.Fprintf(&b, "  spki pin:    %s\n", ci.SPKIPin)
+		fmt.Fprintf(&b, "  sha256:      %s\n", cs.Fingerprint)
+		fmt.Fprintf(&b, "  spki pin:    %s\n", cs.SPKIPin)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

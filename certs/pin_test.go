@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
 // opensslPin computes the SPKI pin of the first certificate in file the
@@ -43,7 +44,7 @@ func opensslFingerprint(t *testing.T, openssl, file string) string {
 	return strings.ToLower(strings.ReplaceAll(fp, ":", ""))
 }
 
-func TestDescribeCertificatesMatchesOpenSSL(t *testing.T) {
+func TestSummarizePEMMatchesOpenSSL(t *testing.T) {
 	t.Parallel()
 	openssl := testpeer.LookPath(t, "openssl", "apt-get install openssl")
 	dir := t.TempDir()
@@ -56,7 +57,7 @@ func TestDescribeCertificatesMatchesOpenSSL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		infos, err := DescribeCertificates(data)
+		infos, err := SummarizePEM(data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +79,7 @@ func TestDescribeCertificatesMatchesOpenSSL(t *testing.T) {
 	}
 	leafPEM, _ := os.ReadFile(r.CertFile)
 	caPEM, _ := os.ReadFile(r.CACertFile)
-	infos, err := DescribeCertificates(append(leafPEM, caPEM...))
+	infos, err := SummarizePEM(append(leafPEM, caPEM...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestDescribeCertificatesMatchesOpenSSL(t *testing.T) {
 		t.Fatalf("chain infos: %+v", infos)
 	}
 	var out bytes.Buffer
-	if err := WriteCertInfos(&out, infos); err != nil {
+	if err := WriteSummaries(&out, infos); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"certificate 0\n", "certificate 1\n", "spki pin:    " + r.SPKIPin, "names:       localhost, 127.0.0.1, ::1", "ca:          true"} {
@@ -96,7 +97,7 @@ func TestDescribeCertificatesMatchesOpenSSL(t *testing.T) {
 	}
 	t.Logf("pin output:\n%s", out.String())
 
-	if _, err := DescribeCertificates([]byte("nothing")); !errors.Is(err, ErrNoCertificate) {
+	if _, err := SummarizePEM([]byte("nothing")); !errors.Is(err, ErrNoCertificate) {
 		t.Fatalf("no certificates: %v", err)
 	}
 }
@@ -108,7 +109,7 @@ func TestProbeChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := NewFileSource(r.CertFile, r.KeyFile, nil)
+	src, err := NewFileSource(&FileOptions{CertFile: r.CertFile, KeyFile: r.KeyFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +136,8 @@ func TestProbeChain(t *testing.T) {
 	if dials.Load() != 1 || sawSNI.Load() != "probe.test" || res.ServerName != "probe.test" {
 		t.Fatalf("dials=%d sni=%v", dials.Load(), sawSNI.Load())
 	}
-	if len(res.Chain) != 1 || DescribeChain(res.Chain)[0].SPKIPin != r.SPKIPin {
-		t.Fatalf("chain: %+v", DescribeChain(res.Chain))
+	if len(res.Chain) != 1 || tlsconf.Summarize(res.Chain)[0].SPKIPin != r.SPKIPin {
+		t.Fatalf("chain: %+v", tlsconf.Summarize(res.Chain))
 	}
 
 	// An IP address sends no SNI by default.

@@ -42,7 +42,7 @@ func benchRelay(b *testing.B, size int, viaProxy bool) {
 		if err != nil {
 			return
 		}
-		c, err := u.Accept("", "")
+		c, err := u.Accept(context.Background(), "", "", nil)
 		if err != nil {
 			return
 		}

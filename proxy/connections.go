@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -110,11 +111,15 @@ func (s *Server) pair(id uint64) *pair {
 
 // CloseConnection starts the closing handshake of connection id on both
 // legs with code and reason, as Shutdown does for every connection, and
-// returns at once; the relay ends when both legs have answered or their
-// close timeouts passed. code must be valid on the wire (1000-1003,
-// 1007-1014, 3000-4999) and reason at most 123 bytes. It returns
-// ErrNoConnection for an id not being relayed.
-func (s *Server) CloseConnection(id uint64, code ws.StatusCode, reason string) error {
+// returns once both close frames are sent; the relay ends when both legs
+// have answered or their close timeouts passed. Sending may wait behind a
+// frame being written on a leg (bounded by the leg's write and close
+// timeouts); if ctx ends first, both legs are closed at once (1006) and
+// ctx's error is returned.
+// code must be valid on the wire (1000-1003, 1007-1014, 3000-4999) and
+// reason at most 123 bytes. It returns ErrNoConnection for an id not
+// being relayed.
+func (s *Server) CloseConnection(ctx context.Context, id uint64, code ws.StatusCode, reason string) error {
 	if !code.ValidOnWire() {
 		return fmt.Errorf("proxy: close code %d cannot be sent", code)
 	}
@@ -125,7 +130,14 @@ func (s *Server) CloseConnection(id uint64, code ws.StatusCode, reason string) e
 	if p == nil {
 		return fmt.Errorf("%w: %d", ErrNoConnection, id)
 	}
+	stop := context.AfterFunc(ctx, func() {
+		p.client.conn.Abort()
+		p.upstream.conn.Abort()
+	})
 	p.shutdown(code, reason)
+	if !stop() {
+		return fmt.Errorf("proxy: closing connection %d: %w", id, context.Cause(ctx))
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -15,12 +17,7 @@ import (
 // waitFor polls cond until it holds or 10 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testpeer.WaitFor(t, 10*time.Second, what, cond)
 }
 
 // The live view lists relayed connections with their counters and RTTs,
@@ -77,16 +74,16 @@ func TestConnectionsCloseAndMetrics(t *testing.T) {
 		t.Fatalf("Connection(101) = %+v, %v", got, ok)
 	}
 
-	if err := s.CloseConnection(999, ws.StatusNormalClosure, ""); !errors.Is(err, ErrNoConnection) {
+	if err := s.CloseConnection(ctx, 999, ws.StatusNormalClosure, ""); !errors.Is(err, ErrNoConnection) {
 		t.Fatalf("unknown id: %v", err)
 	}
-	if err := s.CloseConnection(101, ws.StatusNoStatusReceived, ""); err == nil {
+	if err := s.CloseConnection(ctx, 101, ws.StatusNoStatusReceived, ""); err == nil {
 		t.Fatal("1005 accepted")
 	}
-	if err := s.CloseConnection(101, ws.StatusNormalClosure, strings.Repeat("x", 124)); err == nil {
+	if err := s.CloseConnection(ctx, 101, ws.StatusNormalClosure, strings.Repeat("x", 124)); err == nil {
 		t.Fatal("124-byte reason accepted")
 	}
-	if err := s.CloseConnection(101, 4001, "kicked"); err != nil {
+	if err := s.CloseConnection(ctx, 101, 4001, "kicked"); err != nil {
 		t.Fatal(err)
 	}
 	<-c.Done()
@@ -214,4 +211,56 @@ func TestPauseOutlastsClientHandshakeTimeout(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("resumed after the client's handshake timeout: %v", err)
 	}
+}
+
+// CloseConnection is bounded by its context: with the client leg stuck
+// behind a frame its peer does not read, sending the close frame waits,
+// and the context ending closes both legs at once instead of after the
+// close timeout.
+func TestCloseConnectionContext(t *testing.T) {
+	t.Parallel()
+	chunk := make([]byte, 1<<20)
+	up := startUpstream(t, nil, func(c *ws.Conn) {
+		for c.WriteMessage(context.Background(), ws.MessageBinary, chunk) == nil {
+		}
+	})
+	base, s := startProxy(t, Options{
+		Routes:       []Route{{Name: "flood", Path: "/", Upstream: up.url(), PingInterval: -1, WriteTimeout: time.Minute}},
+		CloseTimeout: time.Minute,
+	})
+	dial(t, base+"/", &ws.DialOptions{Options: ws.Options{ReadBufferSize: 4096}}) // never read
+	var last int64 = -1
+	waitFor(t, "the client leg stuck", func() bool {
+		cs := s.Connections()
+		if len(cs) != 1 {
+			return false
+		}
+		stuck := cs[0].BytesDown == last && last > 0
+		last = cs[0].BytesDown
+		time.Sleep(100 * time.Millisecond)
+		return stuck
+	})
+	id := s.Connections()[0].ID
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.CloseConnection(ctx, id, ws.StatusGoingAway, "operator")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("CloseConnection = %v, want the context's deadline", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("CloseConnection took %v: the close timeout, not the context, ended it", took)
+	}
+	waitFor(t, "the connection gone", func() bool { return len(s.Connections()) == 0 })
+
+	// Already cancelled: nothing is waited for, both legs are closed.
+	dial(t, base+"/", nil)
+	waitFor(t, "a second connection", func() bool { return len(s.Connections()) == 1 })
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if err := s.CloseConnection(done, s.Connections()[0].ID, ws.StatusNormalClosure, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled context: %v", err)
+	}
+	waitFor(t, "the second connection gone", func() bool { return len(s.Connections()) == 0 })
 }

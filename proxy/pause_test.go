@@ -92,13 +92,7 @@ func pauseRoute(t *testing.T, name, upstream string, reg *tlsconf.Registry, maxP
 // waitUntil polls cond until it holds or d passes.
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("after %s: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testpeer.WaitFor(t, d, what, cond)
 }
 
 type dialed struct {

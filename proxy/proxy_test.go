@@ -61,7 +61,7 @@ func serveUpstream(t *testing.T, ln net.Listener, opts *ws.AcceptOptions, handle
 				s.mu.Lock()
 				s.requests = append(s.requests, u.Request)
 				s.mu.Unlock()
-				c, err := u.Accept(u.SelectSubprotocol(), u.Extensions)
+				c, err := u.Accept(context.Background(), u.SelectSubprotocol(), u.Extensions, nil)
 				if err != nil {
 					return
 				}

@@ -337,8 +337,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		s.refuseUpstream(log, route, up, err)
 		return
 	}
-	up.ConnOptions = s.legOptions(route)
-	client, err := up.Accept(upstream.Subprotocol(), upstream.Extensions())
+	client, err := up.Accept(ctx, upstream.Subprotocol(), upstream.Extensions(), s.legOptions(route))
 	if err != nil {
 		upstream.Close(ws.StatusGoingAway, "client handshake failed")
 		log.Warn().Err(err).Msg("answering the client failed")

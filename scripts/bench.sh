@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the ws benchmarks (frame headers, masking, per-frame Conn paths,
-# loopback echo against gorilla/websocket and coder/websocket) with
+# Runs the ws benchmarks (frame headers, masking, per-frame Conn paths;
+# ./ws/) and the loopback echo against gorilla/websocket and
+# coder/websocket (tests/thirdparty, in the tests module) with
 # -benchmem -count=5 and summarises them: benchstat when the module proxy
 # serves it, else medians computed here. ws/BENCHMARKS.md holds a run.
 #
@@ -32,8 +33,11 @@ else
     echo "# $(go version)"
     echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   } >"$OUT"
-  echo "bench: go test ./ws/ -run XXX -bench '$BENCH' -benchmem -count=$COUNT -benchtime=$BENCHTIME (raw output: $OUT)" >&2
+  # The echo against gorilla/websocket and coder/websocket lives in the
+  # tests module (tests/thirdparty), which keeps them out of go.mod.
+  echo "bench: go test ./ws/ and (cd tests && go test ./thirdparty/) -run XXX -bench '$BENCH' -benchmem -count=$COUNT -benchtime=$BENCHTIME (raw output: $OUT)" >&2
   go test ./ws/ -run XXX -bench "$BENCH" -benchmem -count="$COUNT" -benchtime="$BENCHTIME" -timeout 60m | tee -a "$OUT" >&2
+  (cd tests && go test ./thirdparty/ -run XXX -bench "$BENCH" -benchmem -count="$COUNT" -benchtime="$BENCHTIME" -timeout 60m) | tee -a "$OUT" >&2
 fi
 
 benchstat() { go run golang.org/x/perf/cmd/benchstat@latest "$@"; }

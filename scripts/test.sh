@@ -15,35 +15,45 @@ echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
 
+# Two Go modules: the library (.) and the tests module (tests/: end-to-end,
+# interop and conformance tests and the comparisons with other WebSocket
+# libraries, whose dependencies stay out of the library's go.mod). Each
+# step runs over both.
+modules=(. tests)
+inmods() { for m in "${modules[@]}"; do (cd "$m" && "$@"); done; }
+
 echo "== go vet"
-go vet ./...
+inmods go vet ./...
 
 echo "== staticcheck"
-go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+inmods go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # vuln.go.dev cannot be reached from this project's machines: by default
 # the check uses the committed copy of the database's entries for the
-# standard library and every module this one requires
+# standard library and every module the two modules require
 # (scripts/vulndb/db, refreshed by scripts/vulndb/gen.go, whose header
 # says how; rerun it when a dependency is added). Where the network
 # allows, GOVULNDB=https://vuln.go.dev checks against the live database.
 echo "== govulncheck"
-go run golang.org/x/vuln/cmd/govulncheck@v1.9.0 -db "${GOVULNDB:-file://$PWD/scripts/vulndb/db}" ./...
+inmods go run golang.org/x/vuln/cmd/govulncheck@v1.9.0 -db "${GOVULNDB:-file://$PWD/scripts/vulndb/db}" ./...
 
 echo "== go test -race"
-go test -race -count=1 -timeout 20m ./...
+inmods go test -race -count=1 -timeout 20m ./...
 
 echo "== heavy tests (no -race)"
-WSSPROXY_HEAVY=1 go test -count=1 -timeout 20m -run 'Heavy' ./...
+WSSPROXY_HEAVY=1 inmods go test -count=1 -timeout 20m -run 'Heavy' ./...
 
 # Count-based budgets: a duration-based -fuzztime can fail with a bare
 # "context deadline exceeded" at its end on Go 1.26 (golang/go#75804, fixed
 # in Go 1.27), which would redden CI without any failing input.
 echo "== fuzz (${FUZZTIME:=100000x} each)"
-for pkg in $(go list ./...); do
-  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
-    echo "-- $pkg $target"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -timeout 5m "$pkg"
+fuzzmod() {
+  for pkg in $(go list ./...); do
+    for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+      echo "-- $pkg $target"
+      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -timeout 5m "$pkg"
+    done
   done
-done
+}
+inmods fuzzmod
 echo "== all tests passed"

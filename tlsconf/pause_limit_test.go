@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // countingPauseClient is a pause-mode client whose OnPause only counts,
@@ -41,13 +43,7 @@ func handshakeAsync(ctx context.Context, c *Client, addr, name string) <-chan di
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("after %s: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testpeer.WaitFor(t, d, what, cond)
 }
 
 // TestPauseSameCertificateOneDecision: 100 concurrent handshakes meeting

@@ -8,15 +8,16 @@ import (
 )
 
 // CertSummary describes one certificate for people deciding about it: in
-// the pause registry, the admin API and logs.
+// the pause registry, the admin API, logs and "wssproxy certs pin". Its
+// JSON form is the admin API's.
 type CertSummary struct {
-	Subject   string    `json:"subject"`
-	Issuer    string    `json:"issuer"`
-	DNSNames  []string  `json:"dns_names,omitempty"`
-	IPs       []string  `json:"ips,omitempty"`
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-	IsCA      bool      `json:"is_ca"`
+	Subject   string    `json:"subject"`             // RFC 2253 form of the subject
+	Issuer    string    `json:"issuer"`              // RFC 2253 form of the issuer
+	DNSNames  []string  `json:"dns_names,omitempty"` // subject alternative DNS names
+	IPs       []string  `json:"ips,omitempty"`       // subject alternative IP addresses, in text form
+	NotBefore time.Time `json:"not_before"`          // start of validity
+	NotAfter  time.Time `json:"not_after"`           // end of validity
+	IsCA      bool      `json:"is_ca"`               // basic constraints CA flag
 	// Fingerprint is the whole-certificate SHA-256 in lower-case hex (see
 	// Fingerprint); use it in "KIND:SHA256" expected errors and, prefixed
 	// with "cert-sha256:", as a certificate pin.
@@ -25,29 +26,35 @@ type CertSummary struct {
 	SPKIPin string `json:"spki_pin"`
 }
 
-// Summarize returns a CertSummary per certificate, in order.
+// Summarize returns a CertSummary per certificate, in order; nil entries
+// are skipped.
 func Summarize(chain []*x509.Certificate) []CertSummary {
 	out := make([]CertSummary, 0, len(chain))
 	for _, c := range chain {
-		if c == nil {
-			continue
+		if c != nil {
+			out = append(out, SummarizeCert(c))
 		}
-		s := CertSummary{
-			Subject:     c.Subject.String(),
-			Issuer:      c.Issuer.String(),
-			DNSNames:    c.DNSNames,
-			NotBefore:   c.NotBefore,
-			NotAfter:    c.NotAfter,
-			IsCA:        c.IsCA,
-			Fingerprint: Fingerprint(c),
-			SPKIPin:     SPKIPin(c),
-		}
-		for _, ip := range c.IPAddresses {
-			s.IPs = append(s.IPs, ip.String())
-		}
-		out = append(out, s)
 	}
 	return out
+}
+
+// SummarizeCert returns the CertSummary of one certificate, which must not
+// be nil.
+func SummarizeCert(c *x509.Certificate) CertSummary {
+	s := CertSummary{
+		Subject:     c.Subject.String(),
+		Issuer:      c.Issuer.String(),
+		DNSNames:    c.DNSNames,
+		NotBefore:   c.NotBefore,
+		NotAfter:    c.NotAfter,
+		IsCA:        c.IsCA,
+		Fingerprint: Fingerprint(c),
+		SPKIPin:     SPKIPin(c),
+	}
+	for _, ip := range c.IPAddresses {
+		s.IPs = append(s.IPs, ip.String())
+	}
+	return s
 }
 
 func certName(c *x509.Certificate) string {

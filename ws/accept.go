@@ -80,10 +80,6 @@ type Upgrade struct {
 	// Extensions is the client's Sec-WebSocket-Extensions offer, verbatim
 	// (values joined with ", ").
 	Extensions string
-	// ConnOptions, if set before Accept, configure the connection instead
-	// of AcceptOptions.Options (a proxy picks limits by route after
-	// reading the request).
-	ConnOptions *Options
 
 	key      string
 	opts     AcceptOptions
@@ -108,7 +104,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if err != nil {
 		return nil, err
 	}
-	return u.Accept(u.SelectSubprotocol(), "")
+	return u.Accept(r.Context(), u.SelectSubprotocol(), "", nil)
 }
 
 // NewUpgrade validates a request served by net/http without answering it;
@@ -264,8 +260,13 @@ func (u *Upgrade) SelectSubprotocol() string {
 // Accept answers 101 with the given subprotocol (one the client offered, or
 // "") and extensions (a Sec-WebSocket-Extensions value, verbatim, or "";
 // when set, reserved bits are allowed on frames and passed through), and
-// returns the open connection.
-func (u *Upgrade) Accept(subprotocol, extensions string) (*Conn, error) {
+// returns the open connection, configured by opts: nil means
+// AcceptOptions.Options (a proxy passes the limits of the route it chose
+// after reading the request). opts is copied. Writing the answer is
+// bounded by AcceptOptions.HandshakeTimeout and by ctx; cancelling ctx
+// meanwhile closes the connection. ctx is not kept: the connection's
+// later calls take their own contexts (see Conn.BindContext).
+func (u *Upgrade) Accept(ctx context.Context, subprotocol, extensions string, opts *Options) (*Conn, error) {
 	if u.answered {
 		return nil, errors.New("ws: handshake already answered")
 	}
@@ -288,8 +289,36 @@ func (u *Upgrade) Accept(subprotocol, extensions string) (*Conn, error) {
 		}
 		nc, br = hj, brw.Reader
 	}
-	// The server's own deadlines (and ours on a raw connection) end here.
-	_ = nc.SetDeadline(time.Time{})
+	if err := u.writeAccept(ctx, nc, subprotocol, extensions); err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	if opts == nil {
+		opts = &u.opts.Options
+	}
+	c := newConn(nc, br, false, opts)
+	c.request = u.Request
+	c.subprotocol = subprotocol
+	c.extensions = extensions
+	c.url = requestURL(u.Request, nc)
+	c.open()
+	return c, nil
+}
+
+// writeAccept writes the 101 response (RFC 6455 §4.2.2) within the
+// handshake timeout and ctx, then clears the server's deadlines (and ours
+// on a raw connection): the connection's own bounds apply from here on.
+func (u *Upgrade) writeAccept(ctx context.Context, nc net.Conn, subprotocol, extensions string) error {
+	deadline := time.Now().Add(u.opts.HandshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	_ = nc.SetWriteDeadline(deadline)
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { _ = nc.SetWriteDeadline(time.Unix(1, 0)) })
+	}
 	bw := bufio.NewWriterSize(nc, 512)
 	fmt.Fprintf(bw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n", AcceptKey(u.key))
 	if subprotocol != "" {
@@ -300,21 +329,16 @@ func (u *Upgrade) Accept(subprotocol, extensions string) (*Conn, error) {
 	}
 	writeHeader(bw, u.opts.ResponseHeader)
 	bw.WriteString("\r\n")
-	if err := bw.Flush(); err != nil {
-		_ = nc.Close()
-		return nil, fmt.Errorf("ws: writing handshake response: %w", err)
+	err := bw.Flush()
+	if !stop() {
+		// ctx ended: its watch has moved, or is moving, the deadline.
+		return fmt.Errorf("ws: writing handshake response: %w", context.Cause(ctx))
 	}
-	o := &u.opts.Options
-	if u.ConnOptions != nil {
-		o = u.ConnOptions
+	if err != nil {
+		return fmt.Errorf("ws: writing handshake response: %w", err)
 	}
-	c := newConn(nc, br, false, o)
-	c.request = u.Request
-	c.subprotocol = subprotocol
-	c.extensions = extensions
-	c.url = requestURL(u.Request, nc)
-	c.open()
-	return c, nil
+	_ = nc.SetWriteDeadline(time.Time{})
+	return nil
 }
 
 // Reject answers the handshake with an HTTP error status and reason, and

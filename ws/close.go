@@ -1,9 +1,11 @@
 package ws
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -152,4 +154,33 @@ func TruncateUTF8(s string, max int) string {
 		i--
 	}
 	return s[:i]
+}
+
+// CloseContext is Close bounded by ctx as well as by
+// Options.CloseTimeout: it performs the closing handshake (RFC 6455
+// §7.1.2) and returns when the connection is closed. If ctx ends first,
+// the connection is closed at once, as by Abort: the close status becomes
+// 1006 and the error wraps both ctx's cause (errors.Is(err,
+// context.Canceled) or context.DeadlineExceeded) and that *CloseError.
+// Otherwise its result is Close's.
+func (c *Conn) CloseContext(ctx context.Context, code StatusCode, reason string) error {
+	var cancelled atomic.Bool
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() {
+			select {
+			case <-c.done:
+				return
+			default:
+			}
+			cancelled.Store(true)
+			c.setStatus(StatusAbnormalClosure, "close cancelled", true)
+			c.abort(fmt.Errorf("ws: close: %w", context.Cause(ctx)))
+		})
+		defer stop()
+	}
+	err := c.Close(code, reason)
+	if err != nil && cancelled.Load() {
+		return fmt.Errorf("ws: close: %w (%w)", context.Cause(ctx), c.closeError())
+	}
+	return err
 }

@@ -3,13 +3,15 @@ package ws
 import (
 	"errors"
 	"fmt"
+	"net"
 )
 
 // Sentinel errors. Check them with errors.Is.
 var (
 	// ErrClosed is returned by operations on a connection that is closed
-	// or closing where the operation is no longer allowed.
-	ErrClosed = errors.New("ws: connection closed")
+	// or closing where the operation is no longer allowed. It wraps
+	// net.ErrClosed, so code written for net.Conn recognises it.
+	ErrClosed = fmt.Errorf("ws: connection closed: %w", net.ErrClosed)
 	// ErrMessageTooBig is wrapped by the *ProtocolError returned when a
 	// frame or message exceeds the configured incoming limit (1009).
 	ErrMessageTooBig = errors.New("ws: message too big")

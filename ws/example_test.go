@@ -2,8 +2,10 @@ package ws_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -127,4 +129,69 @@ func ExampleConn_NextFrame() {
 	fmt.Println(h.OpCode, h.Fin, h.Length, n)
 	// Output:
 	// binary true 100000 100000
+}
+
+// ReadUpgrade reads a handshake from a raw connection without answering
+// it; the server then picks the connection's options (here by path) and
+// answers with Upgrade.Accept.
+func ExampleReadUpgrade() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		u, err := ws.ReadUpgrade(ctx, nc, nil)
+		if err != nil {
+			return // answered and closed already
+		}
+		opts := &ws.Options{MaxIncomingMessageSize: 1 << 10}
+		if u.Request.URL.Path == "/bulk" {
+			opts.MaxIncomingMessageSize = 64 << 20
+		}
+		c, err := u.Accept(ctx, u.SelectSubprotocol(), "", opts)
+		if err != nil {
+			return
+		}
+		_ = echo.Serve(ctx, c)
+	}()
+
+	ctx := context.Background()
+	c, _, err := ws.Dial(ctx, "ws://"+ln.Addr().String()+"/small", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Abort()
+	c.WriteMessage(ctx, ws.MessageBinary, make([]byte, 2<<10))
+	_, _, err = c.ReadMessage(ctx)
+	var ce *ws.CloseError
+	fmt.Println(errors.As(err, &ce), ce.Code)
+	// Output:
+	// true 1009 (message too big)
+}
+
+// CloseContext bounds the closing handshake by a context as well as by
+// Options.CloseTimeout: a peer that does not answer in time is cut off.
+func ExampleConn_CloseContext() {
+	srv := httptest.NewServer(&echo.Handler{})
+	defer srv.Close()
+	c, _, err := ws.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	fmt.Println(c.CloseContext(ctx, ws.StatusGoingAway, "shutting down"))
+	fmt.Println(c.CloseStatus())
+	// Output:
+	// <nil>
+	// 1001 (going away) shutting down
 }

@@ -80,7 +80,7 @@ func fakeServer(tb testing.TB, stream []byte) *ws.Conn {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := u.Accept("", "")
+	c, err := u.Accept(context.Background(), "", "", nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -327,7 +327,7 @@ func FuzzReadUpgrade(f *testing.F) {
 			t.Fatalf("accepted key %q", key)
 		}
 		sub := u.SelectSubprotocol()
-		c, err := u.Accept(sub, "")
+		c, err := u.Accept(ctx, sub, "", nil)
 		if err != nil {
 			t.Fatalf("Accept: %v", err)
 		}
@@ -398,7 +398,7 @@ func FuzzTextFragments(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := u.Accept("", "")
+		c, err := u.Accept(context.Background(), "", "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,7 +40,7 @@ func pair(t *testing.T, sopts *ws.AcceptOptions, copts *ws.DialOptions) (client,
 			ch <- result{nil, err}
 			return
 		}
-		c, err := u.Accept(u.SelectSubprotocol(), "")
+		c, err := u.Accept(context.Background(), u.SelectSubprotocol(), "", nil)
 		ch <- result{c, err}
 	}()
 	client, _, err = ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/path?q=1", copts)
@@ -76,7 +76,7 @@ func rawClient(t *testing.T, opts *ws.AcceptOptions) (*rawPeer, *ws.Conn) {
 			ch <- nil
 			return
 		}
-		c, _ := u.Accept("", "")
+		c, _ := u.Accept(context.Background(), "", "", nil)
 		ch <- c
 	}()
 	fmt.Fprintf(a, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")

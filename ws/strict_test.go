@@ -146,7 +146,7 @@ func TestReservedBitsWithExtension(t *testing.T) {
 			ch <- nil
 			return
 		}
-		c, _ := u.Accept("", u.Extensions)
+		c, _ := u.Accept(ctxT(t), "", u.Extensions, nil)
 		ch <- c
 	}()
 	c, _, err := ws.Dial(ctxT(t), "ws://x/", &ws.DialOptions{

@@ -48,7 +48,7 @@ func TestWatchPeer(t *testing.T) {
 		peer.send(0x81, []byte("early"))
 		time.Sleep(100 * time.Millisecond) // let the watch buffer the frame
 		stop()
-		c, err := u.Accept("", "")
+		c, err := u.Accept(ctxT(t), "", "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -109,7 +109,7 @@ func startProxyPSK(t *testing.T, upstream string, pskCfg *psk.ServerConfig) (str
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := certs.NewFileSource(dev.CertFile, dev.KeyFile, nil)
+	src, err := certs.NewFileSource(&certs.FileOptions{CertFile: dev.CertFile, KeyFile: dev.KeyFile})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(proxyA
 		return fmt.Errorf("--pprof %s: only a loopback address is allowed", *pprofAddr)
 	}
 
-	src, err := certs.NewFileSource(*certFile, *keyFile, nil)
+	src, err := certs.NewFileSource(&certs.FileOptions{CertFile: *certFile, KeyFile: *keyFile})
 	if err != nil {
 		return err
 	}

@@ -198,13 +198,13 @@ func (b *builder) listenerTLS(lc *config.Listener) (*tls.Config, certs.Source, s
 		if err != nil {
 			return nil, nil, "", "", fmt.Errorf("development certificate: %w", err)
 		}
-		fsrc, err := certs.NewFileSource(r.CertFile, r.KeyFile, &certs.FileOptions{Logger: b.log})
+		fsrc, err := certs.NewFileSource(&certs.FileOptions{CertFile: r.CertFile, KeyFile: r.KeyFile, Logger: b.log})
 		if err != nil {
 			return nil, nil, "", "", err
 		}
 		src, pin, caFile = fsrc, r.SPKIPin, r.CACertFile
 	case lc.CertFile != "":
-		fsrc, err := certs.NewFileSource(lc.CertFile, lc.KeyFile, &certs.FileOptions{Logger: b.log})
+		fsrc, err := certs.NewFileSource(&certs.FileOptions{CertFile: lc.CertFile, KeyFile: lc.KeyFile, Logger: b.log})
 		if err != nil {
 			return nil, nil, "", "", err
 		}

@@ -283,11 +283,11 @@ func pinFile(name string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	infos, err := certs.DescribeCertificates(data)
+	infos, err := certs.SummarizePEM(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	return certs.WriteCertInfos(w, infos)
+	return certs.WriteSummaries(w, infos)
 }
 
 // pinServer probes a TLS server, prints its chain, the verification
@@ -322,7 +322,7 @@ func pinServer(ctx context.Context, cfg certsPinConfig, w io.Writer) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
-	if err := certs.WriteCertInfos(w, certs.DescribeChain(res.Chain)); err != nil {
+	if err := certs.WriteSummaries(w, tlsconf.Summarize(res.Chain)); err != nil {
 		return err
 	}
 

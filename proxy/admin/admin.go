@@ -251,7 +251,7 @@ func (h *handler) closeConnection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, s := range h.opts.Servers {
-		err := s.CloseConnection(id, code, reason)
+		err := s.CloseConnection(r.Context(), id, code, reason)
 		if errors.Is(err, proxy.ErrNoConnection) {
 			continue
 		}

@@ -1,8 +1,8 @@
 //go:build ignore
 
 // Command gen writes the part of the Go vulnerability database that
-// concerns this module (the standard library, the toolchain and every
-// module of "go list -m all") in the database's v1 layout, for
+// concerns this repository (the standard library, the toolchain and every
+// module of "go list -m all" in the library's module and in tests/) in the database's v1 layout, for
 // "govulncheck -db file://…" on machines that cannot reach vuln.go.dev.
 //
 // Its input is a checkout of https://github.com/golang/vulndb (the OSV
@@ -28,6 +28,10 @@ import (
 	"strings"
 	"time"
 )
+
+// modules are the repository's Go modules: the library and the tests
+// module (tests/go.mod, with the other WebSocket libraries and chromedp).
+var modules = []string{".", "tests"}
 
 type entry struct {
 	ID       string   `json:"id"`
@@ -74,13 +78,17 @@ func main() {
 		log.Fatal(err)
 	}
 	modified := t.UTC().Format(time.RFC3339)
-	list, err := exec.Command("go", "list", "-m", "-f", "{{.Path}}", "all").Output()
-	if err != nil {
-		log.Fatalf("go list -m all: %v", err)
-	}
 	wanted := map[string]bool{"stdlib": true, "toolchain": true}
-	for _, m := range strings.Fields(string(list)) {
-		wanted[m] = true
+	for _, dir := range modules {
+		cmd := exec.Command("go", "list", "-m", "-f", "{{.Path}}", "all")
+		cmd.Dir = dir
+		list, err := cmd.Output()
+		if err != nil {
+			log.Fatalf("go list -m all in %s: %v", dir, err)
+		}
+		for _, m := range strings.Fields(string(list)) {
+			wanted[m] = true
+		}
 	}
 	files, err := filepath.Glob(filepath.Join(*vulndb, "data", "osv", "GO-*.json"))
 	if err != nil || len(files) == 0 {

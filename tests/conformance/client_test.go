@@ -16,12 +16,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
@@ -120,42 +120,19 @@ func startHTTPTarget(t *testing.T, opts *ws.AcceptOptions) target {
 
 func startRawTarget(t *testing.T, opts *ws.AcceptOptions) target {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				u, err := ws.ReadUpgrade(ctx, nc, opts)
-				if err != nil {
-					return // ReadUpgrade answered and closed nc
-				}
-				c, err := u.Accept(u.SelectSubprotocol(), "")
-				if err != nil {
-					_ = nc.Close()
-					return
-				}
-				_ = echo.Serve(ctx, c)
-			}()
+	addr := testpeer.Serve(t, testpeer.Listen(t), func(ctx context.Context, nc net.Conn) {
+		u, err := ws.ReadUpgrade(ctx, nc, opts)
+		if err != nil {
+			return // ReadUpgrade answered and closed nc
 		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		cancel()
-		wg.Wait()
+		c, err := u.Accept(ctx, u.SelectSubprotocol(), "", nil)
+		if err != nil {
+			_ = nc.Close()
+			return
+		}
+		_ = echo.Serve(ctx, c)
 	})
-	return target{name: "raw", addr: ln.Addr().String()}
+	return target{name: "raw", addr: addr}
 }
 
 // frame is a frame as the fuzzing client sends it, byte for byte.

@@ -115,7 +115,7 @@ func (u *faultUpstream) serve(nc net.Conn) {
 // reports the close code it got (1006 for none).
 func (u *faultUpstream) echo(up *ws.Upgrade) {
 	path := up.Request.URL.Path
-	c, err := up.Accept("", "")
+	c, err := up.Accept(context.Background(), "", "", nil)
 	if err != nil {
 		return
 	}

@@ -73,7 +73,7 @@ func TestFaultUpstreamSilentAfter101(t *testing.T) {
 	noLeaks(t)
 	up := startFaultUpstream(t, false, map[string]upstreamHandler{
 		"/silent": func(nc net.Conn, u *ws.Upgrade, _ <-chan struct{}) {
-			if _, err := u.Accept("", ""); err == nil {
+			if _, err := u.Accept(context.Background(), "", "", nil); err == nil {
 				drain(nc) // never a pong
 			}
 		},
@@ -101,7 +101,7 @@ func TestFaultUpstreamReset(t *testing.T) {
 	noLeaks(t)
 	up := startFaultUpstream(t, false, map[string]upstreamHandler{
 		"/rst-mid-frame": func(nc net.Conn, u *ws.Upgrade, _ <-chan struct{}) {
-			if _, err := u.Accept("", ""); err != nil {
+			if _, err := u.Accept(context.Background(), "", "", nil); err != nil {
 				return
 			}
 			// A binary frame announcing 1 MiB, of which 1000 bytes come.
@@ -112,7 +112,7 @@ func TestFaultUpstreamReset(t *testing.T) {
 			reset(nc)
 		},
 		"/rst-mid-message": func(nc net.Conn, u *ws.Upgrade, _ <-chan struct{}) {
-			c, err := u.Accept("", "")
+			c, err := u.Accept(context.Background(), "", "", nil)
 			if err != nil {
 				return
 			}
@@ -293,7 +293,7 @@ func TestFaultHalfClose(t *testing.T) {
 	noLeaks(t)
 	halfClose := func(tlsAlert bool) upstreamHandler {
 		return func(nc net.Conn, u *ws.Upgrade, _ <-chan struct{}) {
-			if _, err := u.Accept("", ""); err != nil {
+			if _, err := u.Accept(context.Background(), "", "", nil); err != nil {
 				return
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -416,12 +416,12 @@ func TestFaultNeverReads(t *testing.T) {
 	flooded := make(chan int64, 1)
 	up := startFaultUpstream(t, false, map[string]upstreamHandler{
 		"/no-read": func(nc net.Conn, u *ws.Upgrade, done <-chan struct{}) {
-			if _, err := u.Accept("", ""); err == nil {
+			if _, err := u.Accept(context.Background(), "", "", nil); err == nil {
 				<-done // never reads
 			}
 		},
 		"/flood": func(nc net.Conn, u *ws.Upgrade, _ <-chan struct{}) {
-			c, err := u.Accept("", "")
+			c, err := u.Accept(context.Background(), "", "", nil)
 			if err != nil {
 				return
 			}
@@ -482,12 +482,12 @@ func TestFaultNeverReadsDropped(t *testing.T) {
 	upClosed := make(chan ws.StatusCode, 1)
 	up := startFaultUpstream(t, false, map[string]upstreamHandler{
 		"/no-read": func(nc net.Conn, u *ws.Upgrade, done <-chan struct{}) {
-			if _, err := u.Accept("", ""); err == nil {
+			if _, err := u.Accept(context.Background(), "", "", nil); err == nil {
 				<-done
 			}
 		},
 		"/flood": func(nc net.Conn, u *ws.Upgrade, done <-chan struct{}) {
-			c, err := u.Accept("", "")
+			c, err := u.Accept(context.Background(), "", "", nil)
 			if err != nil {
 				return
 			}

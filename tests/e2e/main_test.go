@@ -70,7 +70,7 @@ func setup(m *testing.M) (int, error) {
 	return code, nil
 }
 
-// buildBinary builds cmd/wssproxy into out, with the race detector when
+// buildBinary builds cmd/wssproxy into out (out must be absolute), with the race detector when
 // race is set (so that a data race in the child process fails the test
 // that met it, see startServe).
 func buildBinary(out string, race bool) error {
@@ -78,8 +78,11 @@ func buildBinary(out string, race bool) error {
 	if race {
 		args = append(args, "-race")
 	}
-	args = append(args, "github.com/wssproxy/wssproxy/cmd/wssproxy")
+	args = append(args, "./cmd/wssproxy")
 	cmd := exec.Command("go", args...)
+	// In the library's module (the repository root), with its go.mod and
+	// go.sum: the binary users build, not one resolved by the tests module.
+	cmd.Dir = filepath.Join("..", "..")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go %v: %v\n%s", args, err, b)
 	}

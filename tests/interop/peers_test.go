@@ -1,6 +1,10 @@
 package interop
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+)
 
 // peer is a third-party WebSocket implementation with a client and a
 // server. What differs between peers is stated as data, so the tests can
@@ -63,13 +67,13 @@ var peers = []peer{
 	{
 		name: "node",
 		startServer: func(t *testing.T) *theirServer {
-			return startProcessServer(t, nodeCommand(t), "server.js")
+			return startProcessServer(t, testpeer.NodeWS(t, "node"), "server.js")
 		},
 		runClient: func(t *testing.T, cases []clientCase) map[string]clientResult {
-			return runProcessClient(t, nodeCommand(t), "client.js", cases)
+			return testpeer.RunScriptClient(t, testpeer.NodeWS(t, "node"), "client.js", cases)
 		},
 		hold: func(t *testing.T, url string) func() {
-			return holdProcessClient(t, nodeCommand(t), "client.js", url)
+			return holdProcessClient(t, testpeer.NodeWS(t, "node"), "client.js", url)
 		},
 		choosesPingPayload: true,
 		echoesCloseReason:  true,
@@ -79,13 +83,13 @@ var peers = []peer{
 	{
 		name: "python",
 		startServer: func(t *testing.T) *theirServer {
-			return startProcessServer(t, pythonCommand(t), "server.py")
+			return startProcessServer(t, testpeer.PythonWebsockets(t, "python"), "server.py")
 		},
 		runClient: func(t *testing.T, cases []clientCase) map[string]clientResult {
-			return runProcessClient(t, pythonCommand(t), "client.py", cases)
+			return testpeer.RunScriptClient(t, testpeer.PythonWebsockets(t, "python"), "client.py", cases)
 		},
 		hold: func(t *testing.T, url string) func() {
-			return holdProcessClient(t, pythonCommand(t), "client.py", url)
+			return holdProcessClient(t, testpeer.PythonWebsockets(t, "python"), "client.py", url)
 		},
 		choosesPingPayload: true,
 		echoesCloseReason:  true,

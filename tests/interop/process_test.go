@@ -5,10 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -66,86 +62,13 @@ func (h *hub) wait(t *testing.T, id, event string) serverEvent {
 	}
 }
 
-// command is how to start a peer's scripts.
-type command struct {
-	path string   // the interpreter
-	args []string // before the script's own arguments
-	dir  string
-}
-
-func (c command) cmd(ctx context.Context, script string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, c.path, append(append(append([]string{}, c.args...), script), args...)...)
-	cmd.Dir = c.dir
-	cmd.Env = append(os.Environ(), "NODE_PATH=") // no stray global modules
-	cmd.WaitDelay = 5 * time.Second
-	return cmd
-}
-
-var (
-	nodeOnce   sync.Once
-	nodeErr    string
-	pythonOnce sync.Once
-	pythonErr  string
-)
-
-// nodeCommand returns node, running scripts in tests/interop/node, or
-// skips (fails under CI) when node or the ws package is missing.
-func nodeCommand(t *testing.T) command {
-	t.Helper()
-	path := testpeer.LookPath(t, "node", "Node.js (apt-get install nodejs npm)")
-	dir, err := filepath.Abs("node")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", "ws", "package.json")); err != nil {
-			nodeErr = err.Error()
-		}
-	})
-	if nodeErr != "" {
-		t.Logf("node ws: %s", nodeErr)
-		testpeer.Missing(t, "node ws", "scripts/install-peers.sh")
-	}
-	return command{path: path, dir: dir}
-}
-
-// pythonPath is Debian's Python, which has Debian's python3-websockets
-// (a pyenv python3 earlier on PATH does not).
-const pythonPath = "/usr/bin/python3"
-
-// pythonCommand returns /usr/bin/python3 running scripts in
-// tests/interop/python, or skips (fails under CI) when it or websockets
-// is missing.
-func pythonCommand(t *testing.T) command {
-	t.Helper()
-	dir, err := filepath.Abs("python")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pythonOnce.Do(func() {
-		if _, err := os.Stat(pythonPath); err != nil {
-			pythonErr = err.Error()
-			return
-		}
-		out, err := exec.Command(pythonPath, "-c", "import websockets").CombinedOutput()
-		if err != nil {
-			pythonErr = fmt.Sprintf("import websockets: %v: %s", err, out)
-		}
-	})
-	if pythonErr != "" {
-		t.Logf("python3-websockets: %s", pythonErr)
-		testpeer.Missing(t, "python3-websockets", "apt-get install python3-websockets")
-	}
-	return command{path: pythonPath, args: []string{"-u"}, dir: dir}
-}
-
 // startProcessServer starts a peer's echo server script, reads its port
 // from the "listening" event on stdout and collects its later events.
 // The process is killed in t.Cleanup.
-func startProcessServer(t *testing.T, c command, script string) *theirServer {
+func startProcessServer(t *testing.T, c testpeer.Script, script string) *theirServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := c.cmd(ctx, script)
+	cmd := c.Cmd(ctx, script)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -204,44 +127,13 @@ func startProcessServer(t *testing.T, c command, script string) *theirServer {
 	return nil
 }
 
-// runProcessClient runs a peer's client script over the cases and returns
-// its results by case id.
-func runProcessClient(t *testing.T, c command, script string, cases []clientCase) map[string]clientResult {
-	t.Helper()
-	plan, err := json.Marshal(cases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := c.cmd(ctx, script, "run")
-	cmd.Stdin = bytes.NewReader(plan)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Errorf("%s: %v\nstderr:\n%s", script, err, stderr.String())
-	}
-	res := map[string]clientResult{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		var r clientResult
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Errorf("%s: bad result line %q: %v", script, sc.Text(), err)
-			continue
-		}
-		res[r.ID] = r
-	}
-	return res
-}
-
 // holdProcessClient starts a peer's client script that connects to url,
 // exchanges one message and then holds the connection; the returned
 // function kills the process (SIGKILL), so no close frame is sent.
-func holdProcessClient(t *testing.T, c command, script, url string) (kill func()) {
+func holdProcessClient(t *testing.T, c testpeer.Script, script, url string) (kill func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := c.cmd(ctx, script, "hold", url)
+	cmd := c.Cmd(ctx, script, "hold", url)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

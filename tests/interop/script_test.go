@@ -1,24 +1,12 @@
 package interop
 
+import "github.com/wssproxy/wssproxy/internal/testpeer"
+
 // clientCase is one scripted step that a peer's client runs against our
 // server, on a connection of its own. The same JSON goes to the Node and
-// Python clients; the Go peers implement it in gorilla_test.go and
-// coder_test.go.
-type clientCase struct {
-	ID  string `json:"id"`
-	Op  string `json:"op"` // see the constants below
-	URL string `json:"url"`
-	// echo: message type ("text" or "binary") and size of the payload.
-	Type string `json:"type,omitempty"`
-	Size int    `json:"size"`
-	// frag: text to send split into one-byte fragments.
-	Text string `json:"text,omitempty"`
-	// ping: payload of the client's ping.
-	Payload string `json:"payload,omitempty"`
-	// close: the code and reason the client closes with.
-	Code   int    `json:"code,omitempty"`
-	Reason string `json:"reason,omitempty"`
-}
+// Python clients (testpeer.RunScriptClient); the Go peers implement it in
+// gorilla_test.go and coder_test.go.
+type clientCase = testpeer.ScriptCase
 
 // Operations of a clientCase. Unless stated otherwise the client closes
 // with 1000 at the end and reports the close code and reason it got back.
@@ -42,18 +30,7 @@ const (
 )
 
 // clientResult is what a peer's client reports for a clientCase.
-type clientResult struct {
-	ID     string   `json:"id"`
-	Error  string   `json:"error,omitempty"`
-	Type   string   `json:"type,omitempty"`
-	Len    int      `json:"len"`
-	SHA256 string   `json:"sha256,omitempty"`
-	Text   string   `json:"text,omitempty"`
-	Pong   string   `json:"pong,omitempty"`
-	Pings  []string `json:"pings,omitempty"`
-	Code   int      `json:"code"`
-	Reason string   `json:"reason"`
-}
+type clientResult = testpeer.ScriptResult
 
 // serverEvent is what a peer's server reports (Node and Python print them
 // as JSON lines on stdout): "listening" with the port, then per connection

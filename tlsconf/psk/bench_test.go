@@ -2,17 +2,12 @@ package psk
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net"
 	"testing"
-	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // Benchmarks: PSK handshakes and records against crypto/tls certificate
@@ -29,34 +24,11 @@ type certPair struct{ server, client *tls.Config }
 
 func benchCert(b *testing.B) certPair {
 	b.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "bench.example"},
-		DNSNames:     []string{"bench.example"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
+	cert, pool := testpeer.SelfSigned(b, "bench.example")
 	curves := []tls.CurveID{tls.X25519}
 	return certPair{
 		server: &tls.Config{
-			Certificates:           []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}},
+			Certificates:           []tls.Certificate{cert},
 			MinVersion:             tls.VersionTLS12,
 			CurvePreferences:       curves,
 			SessionTicketsDisabled: true,

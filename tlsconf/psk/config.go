@@ -34,7 +34,7 @@ const (
 )
 
 // ClientConfig configures a PSK client. A nil or zero field takes its
-// default. The value is not modified and may be shared by connections.
+// default. Client copies it on entry; it is never modified.
 type ClientConfig struct {
 	// Identity and Key are a static PSK, used when GetKey is nil. The key
 	// must be MinKeyLength..MaxKeyLength bytes, the identity
@@ -90,7 +90,8 @@ type ClientConfig struct {
 }
 
 // ServerConfig configures a PSK server. A nil or zero field takes its
-// default. The value is not modified and may be shared by connections.
+// default. Server, NewListener and Mux copy it on entry; it is never
+// modified.
 type ServerConfig struct {
 	// GetKey returns the key for an identity a client offers: Qt's
 	// preSharedKeyAuthenticationRequired on the server. It is called at
@@ -158,6 +159,26 @@ type ServerConfig struct {
 	// Either way a ClientHello that also offers TLS 1.3 goes to
 	// crypto/tls unless MaxVersion is VersionTLS12 (see MinVersion).
 	TLS12PreferPSK bool
+}
+
+// clone returns a shallow copy of c (slices shared, as tls.Config.Clone
+// does), or the zero ClientConfig when c is nil.
+func (c *ClientConfig) clone() *ClientConfig {
+	if c == nil {
+		return &ClientConfig{}
+	}
+	cc := *c
+	return &cc
+}
+
+// clone returns a shallow copy of c, or the zero ServerConfig when c is
+// nil.
+func (c *ServerConfig) clone() *ServerConfig {
+	if c == nil {
+		return &ServerConfig{}
+	}
+	cc := *c
+	return &cc
 }
 
 // versionRange resolves MinVersion/MaxVersion (zero: TLS 1.3).
@@ -233,14 +254,14 @@ func supportedGroup(g CurveID) bool { return g == X25519 || g == P256 || g == P3
 // never sent); NextProtos defaults to "http/1.1". Cancelling ctx during
 // the handshake closes nc.
 func (c *ClientConfig) TLSClient(ctx context.Context, nc net.Conn, serverName string) (net.Conn, error) {
-	cfg := *c
+	cfg := c.clone()
 	if cfg.ServerName == "" {
 		cfg.ServerName = serverName
 	}
 	if len(cfg.NextProtos) == 0 {
 		cfg.NextProtos = []string{"http/1.1"}
 	}
-	pc := Client(nc, &cfg)
+	pc := newClient(nc, cfg)
 	if err := pc.HandshakeContext(ctx); err != nil {
 		return nil, err
 	}

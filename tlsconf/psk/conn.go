@@ -170,16 +170,30 @@ type ConnectionState struct {
 }
 
 // Client returns a client-side PSK connection over conn. The handshake
-// runs on the first Read, Write or HandshakeContext. config must not be
-// nil and must have Identity/Key or GetKey; it is not modified.
+// runs on the first Read, Write or HandshakeContext. config is copied (the
+// slices it refers to are shared, as tls.Config.Clone shares them, and
+// must not be changed while in use); nil means the zero ClientConfig,
+// whose handshake fails because it has no key: set Identity and Key, or
+// GetKey.
 func Client(conn net.Conn, config *ClientConfig) *Conn {
+	return newClient(conn, config.clone())
+}
+
+// newClient is Client with a config that is already a private copy.
+func newClient(conn net.Conn, config *ClientConfig) *Conn {
 	return &Conn{conn: conn, isClient: true, ccfg: config, firstRecord: true}
 }
 
 // Server returns a server-side PSK connection over conn. The handshake
-// runs on the first Read, Write or HandshakeContext. config must not be
-// nil and must have GetKey; it is not modified.
+// runs on the first Read, Write or HandshakeContext. config is copied as
+// by Client; nil means the zero ServerConfig, whose handshake fails
+// because it has no GetKey.
 func Server(conn net.Conn, config *ServerConfig) *Conn {
+	return newServer(conn, config.clone())
+}
+
+// newServer is Server with a config that is already a private copy.
+func newServer(conn net.Conn, config *ServerConfig) *Conn {
 	return &Conn{conn: conn, scfg: config}
 }
 

@@ -40,11 +40,12 @@ type Listener struct {
 	cert  *tls.Config
 }
 
-// NewListener wraps inner. pskConfig is required; certConfig may be nil
-// for a PSK-only port (every connection then goes to the PSK server).
-// Neither is modified.
+// NewListener wraps inner. pskConfig is copied (nil: the zero
+// ServerConfig, which knows no identity: PSK clients are refused);
+// certConfig may be nil for a PSK-only port (every connection then goes
+// to the PSK server). Neither is modified.
 func NewListener(inner net.Listener, pskConfig *ServerConfig, certConfig *tls.Config) *Listener {
-	return &Listener{inner: inner, psk: pskConfig, cert: certConfig}
+	return &Listener{inner: inner, psk: pskConfig.clone(), cert: certConfig}
 }
 
 // Accept waits for the next connection and returns it as a *MuxConn. It
@@ -61,7 +62,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 // servers with an accept loop of their own (one that first reads a PROXY
 // protocol header, say). The configurations are as for NewListener.
 func Mux(conn net.Conn, pskConfig *ServerConfig, certConfig *tls.Config) *MuxConn {
-	return &MuxConn{raw: conn, l: &Listener{psk: pskConfig, cert: certConfig}}
+	return &MuxConn{raw: conn, l: &Listener{psk: pskConfig.clone(), cert: certConfig}}
 }
 
 // Close closes the inner listener.
@@ -273,7 +274,7 @@ func (m *MuxConn) decide(ctx context.Context) (routed, error) {
 		return nil, errors.New("psk: connection closed while routing")
 	}
 	if usePSK {
-		c := Server(pc, m.l.psk)
+		c := newServer(pc, m.l.psk)
 		c.preKeys = cache
 		return pskRoute{c}, nil
 	}
@@ -294,6 +295,9 @@ func (l *Listener) wantsPSK(ctx context.Context, ch *clientHelloMsg) (bool, *loo
 	}
 	if !ch.signatureAlgs {
 		return true, nil, nil // cannot do certificates anyway
+	}
+	if l.psk.GetKey == nil {
+		return false, nil, nil // no identity is known
 	}
 	// The lookups run without any lock held (see MuxConn.route). The
 	// cache keeps copies: the PSK handshake zeroes them when it ends.

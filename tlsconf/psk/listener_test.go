@@ -2,51 +2,26 @@ package psk
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // testCert returns a self-signed certificate for "localhost" and
-// 127.0.0.1, and a pool trusting it.
+// 127.0.0.1, a pool trusting it, and the certificate in PEM.
 func testCert(t testing.TB) (tls.Certificate, *x509.CertPool, []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool,
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	cert, pool := testpeer.SelfSigned(t, "localhost", "127.0.0.1")
+	return cert, pool, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
 }
 
 // muxServer serves a Listener on 127.0.0.1: each connection echoes lines
@@ -59,36 +34,22 @@ func muxServer(t *testing.T, psk *ServerConfig, cert *tls.Config) (string, <-cha
 	}
 	ln := NewListener(inner, psk, cert)
 	routes := make(chan bool, 16)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				m := c.(*MuxConn)
-				br := bufio.NewReader(m)
-				line, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				routes <- m.PSK() != nil
-				if _, err := m.Write([]byte(line)); err != nil {
-					return
-				}
-				_, _ = br.ReadString('\n') // until EOF
-			}()
+	addr := testpeer.Serve(t, ln, func(_ context.Context, c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		m := c.(*MuxConn)
+		br := bufio.NewReader(m)
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String(), routes
+		routes <- m.PSK() != nil
+		if _, err := m.Write([]byte(line)); err != nil {
+			return
+		}
+		_, _ = br.ReadString('\n') // until EOF
+	})
+	return addr, routes
 }
 
 func TestListenerBothKinds(t *testing.T) {

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -22,42 +22,27 @@ func wsEchoServer(t *testing.T, psk *ServerConfig, cert *tls.Config) string {
 		t.Fatal(err)
 	}
 	ln := NewListener(inner, psk, cert)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	testpeer.Serve(t, ln, func(ctx context.Context, nc net.Conn) {
+		defer nc.Close()
+		u, err := ws.ReadUpgrade(ctx, nc, nil)
+		if err != nil {
+			return
+		}
+		c, err := u.Accept(ctx, "", "", nil)
+		if err != nil {
+			return
+		}
+		defer c.Abort()
 		for {
-			nc, err := ln.Accept()
+			typ, msg, err := c.ReadMessage(ctx)
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				u, err := ws.ReadUpgrade(ctx, nc, nil)
-				if err != nil {
-					return
-				}
-				c, err := u.Accept("", "")
-				if err != nil {
-					return
-				}
-				defer c.Abort()
-				for {
-					typ, msg, err := c.ReadMessage(ctx)
-					if err != nil {
-						return
-					}
-					if err := c.WriteMessage(ctx, typ, msg); err != nil {
-						return
-					}
-				}
-			}()
+			if err := c.WriteMessage(ctx, typ, msg); err != nil {
+				return
+			}
 		}
-	}()
-	t.Cleanup(func() { cancel(); ln.Close(); wg.Wait() })
+	})
 	return ln.Addr().String()
 }
 

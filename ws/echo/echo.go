@@ -39,7 +39,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if (h.Accept == nil || len(h.Accept.Subprotocols) == 0) && len(u.Subprotocols) > 0 {
 			sub = u.Subprotocols[0]
 		}
-		c, err = u.Accept(sub, "")
+		c, err = u.Accept(r.Context(), sub, "", nil)
 	}
 	if err != nil {
 		h.Logger.Debug().Err(err).Str("remote", r.RemoteAddr).Msg("echo: handshake refused")

@@ -1,8 +1,8 @@
-package ws_test
+package thirdparty_test
 
 // The echo benchmark's peers: gorilla/websocket and coder/websocket, each
-// client against its own server, run by BenchmarkEcho (bench_test.go) in
-// the same run as ours. Test-only dependencies.
+// client against its own server, run by BenchmarkEcho (echo_bench_test.go)
+// in the same run as ours.
 
 import (
 	"context"
@@ -11,10 +11,6 @@ import (
 	coder "github.com/coder/websocket"
 	gorilla "github.com/gorilla/websocket"
 )
-
-func init() {
-	echoPeers = append(echoPeers, gorillaEcho, coderEcho)
-}
 
 // gorilla/websocket v1.5.3 with its default buffer sizes (4 KiB).
 var gorillaEcho = echoImpl{

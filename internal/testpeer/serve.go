@@ -1,0 +1,62 @@
+package testpeer
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Serve runs handle on its own goroutine for every connection ln accepts,
+// until the test ends; then ln is closed, the ctx handle got is cancelled,
+// and the cleanup waits for the accept loop and every handle to return
+// (so a handle must end when ctx does, or be bounded by a deadline). It
+// returns ln's address.
+func Serve(t testing.TB, ln net.Listener, handle func(ctx context.Context, c net.Conn)) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { handle(ctx, c) })
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		cancel()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// Listen listens on a free TCP port of 127.0.0.1.
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// ServeTLS completes a TLS handshake with cfg on every connection to a
+// 127.0.0.1 listener, then waits (at most 10 s) for the client to close,
+// so that the client reads the whole handshake (a TLS 1.3 server sends
+// its session tickets after its Finished). It stops when the test ends
+// and returns the address.
+func ServeTLS(t testing.TB, cfg *tls.Config) string {
+	t.Helper()
+	return Serve(t, tls.NewListener(Listen(t), cfg), func(_ context.Context, c net.Conn) {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if c.(*tls.Conn).Handshake() == nil {
+			_, _ = c.Read(make([]byte, 1))
+		}
+	})
+}
