@@ -41,7 +41,7 @@ func (bl *builtListener) announce(stdout io.Writer) {
 // logServing logs what announce printed, one line per route.
 func (bl *builtListener) logServing(log zerolog.Logger) {
 	for i, r := range bl.routes {
-		log.Info().Str("url", bl.routeURL(r)).Str("host", r.Host).Str("upstream", bl.upstreamName(i)).Str("route", r.Name).Msg("serving")
+		log.Info().Str("url", bl.routeURL(r)).Str("host", r.Host).Str("upstream", bl.upstreamName(i)).Str("route", r.EffectiveName()).Msg("serving")
 	}
 }
 

@@ -77,7 +77,12 @@ func TestBannerWholeAndLogSeconds(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("log line %q: %v", l, err)
 		}
-		sawServing = sawServing || m["message"] == "serving"
+		if m["message"] == "serving" {
+			sawServing = true
+			if m["route"] != "*" { // the flags' route is unnamed: its effective name
+				t.Errorf("serving line %q: route %v, want \"*\"", l, m["route"])
+			}
+		}
 		if strings.HasPrefix(m["message"].(string), "shutting down") {
 			sawGrace = true
 			if g, ok := m["grace_seconds"].(float64); !ok || g != 1.5 {
