@@ -154,9 +154,9 @@ type Registry struct {
 	mu         sync.Mutex
 	maxPending int
 	maxWaiters int
-	pending    map[string]*pending // by ID
-	byKey      map[string]*pending // by server name, leaf and unaccepted errors
-	perOwner   map[*verifier]int   // decisions each policy has handshakes waiting on
+	pending    map[string]*pending   // by ID
+	byKey      map[string]*pending   // by server name, leaf and unaccepted errors
+	perOwner   map[*verifier]int     // decisions each policy has handshakes waiting on
 	remembered map[string][]PinEntry // by server name
 	store      TrustStore
 	storeWait  time.Duration
