@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +76,10 @@ func TestPinsListRevoke(t *testing.T) {
 	}
 	decode[errorAnswer](t, e.do("DELETE", "/v1/pins/127.0.0.1/not-a-pin", ""), http.StatusBadRequest)
 	decode[errorAnswer](t, e.do("DELETE", "/v1/pins/other.example:443/"+strings.TrimPrefix(p.Path, "/v1/pins/127.0.0.1/"), ""), http.StatusNotFound)
+	// The base64 form, percent-encoded, names the pin too.
+	if a := decode[errorAnswer](t, e.do("DELETE", "/v1/pins/other.example:443/"+url.PathEscape(pin), ""), http.StatusNotFound); a.Error != "no pin "+pin+" remembered for other.example:443" {
+		t.Fatalf("escaped base64 pin: %q", a.Error)
+	}
 	decode[errorAnswer](t, e.do("POST", p.Path, ""), http.StatusMethodNotAllowed)
 	type revoked struct {
 		Revoked bool   `json:"revoked"`
