@@ -284,9 +284,22 @@ func (r *Registry) ResumeBy(ctx context.Context, id string, ignore []ExpectedErr
 		}
 		if e.Server != "" {
 			if r.store != nil {
-				if err := r.store.PutPin(ctx, e); err != nil {
+				before, err := r.store.PinsFor(ctx, e.Server)
+				if err == nil {
+					err = r.store.PutPin(ctx, e)
+				}
+				if err != nil {
 					return fmt.Errorf("tlsconf: remembering the pin of %s (the handshake stays paused): %w", e.Server, err)
 				}
+				if err := r.decide(id, decision{resume: true, ignore: d.ignore, remember: true, entry: &e}); err != nil {
+					// Decided (or timed out) meanwhile: the pin was not
+					// approved, so it goes unless it was there before.
+					if !slices.ContainsFunc(before, func(x PinEntry) bool { return x.Pin == e.Pin }) {
+						_, _ = r.store.DeletePin(ctx, e.Server, e.Pin)
+					}
+					return err
+				}
+				return nil
 			}
 			d.entry = &e
 		}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -195,11 +194,7 @@ func (s *FileStore) stamp() fileStamp {
 	if err != nil {
 		return fileStamp{}
 	}
-	st := fileStamp{exists: true, mod: fi.ModTime(), size: fi.Size()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
-	}
-	return st
+	return fileStamp{exists: true, mod: fi.ModTime(), size: fi.Size(), ino: inode(fi)}
 }
 
 // read parses the file; a missing file is empty.
@@ -422,36 +417,4 @@ func writeFileAtomic(path string, data []byte) error {
 		d.Close()
 	}
 	return nil
-}
-
-// lockFile takes an exclusive flock on path (created 0600), retrying
-// without blocking until ctx ends. It returns the release function.
-func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("pins file lock: %w", err)
-	}
-	wait := time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				f.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("pins file lock %s: %w", path, err)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, fmt.Errorf("pins file lock %s: %w", path, context.Cause(ctx))
-		case <-t.C:
-		}
-		wait = min(wait*2, 50*time.Millisecond)
-	}
 }

@@ -33,20 +33,27 @@ func (r *Registry) LoadPins(ctx context.Context) error {
 	return nil
 }
 
-// WatchPins reloads the pins (LoadPins) each time the Store reports a
-// change, until ctx ends; a failed reload keeps the pins in memory and
+// WatchPins reloads the pins (LoadPins) once when it starts watching and
+// then each time the Store reports a change, until ctx ends; a failed reload keeps the pins in memory and
 // is given to onError (which may be nil). It returns when ctx ends, and
 // at once with ErrNoStore without a Store.
 func (r *Registry) WatchPins(ctx context.Context, onError func(error)) error {
 	if r.store == nil {
 		return ErrNoStore
 	}
-	for range r.store.Watch(ctx) {
+	changes := r.store.Watch(ctx)
+	// Once more now that the watch runs: a change made since the
+	// caller's LoadPins is not missed.
+	for first := true; ; first = false {
+		if !first {
+			if _, ok := <-changes; !ok {
+				return nil
+			}
+		}
 		if err := r.LoadPins(ctx); err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)
 		}
 	}
-	return nil
 }
 
 // Pins lists the remembered pins: the Store's, or without one those in

@@ -177,3 +177,43 @@ func TestRegistryWatchPins(t *testing.T) {
 		t.Fatal("WatchPins did not return after cancel")
 	}
 }
+
+// hookStore runs beforePut before each PutPin of the store it wraps.
+type hookStore struct {
+	*FileStore
+	beforePut func()
+}
+
+func (h hookStore) PutPin(ctx context.Context, e PinEntry) error {
+	h.beforePut()
+	return h.FileStore.PutPin(ctx, e)
+}
+
+// A decision taken while the pin is being written (here an abort from
+// the store write itself) wins: Resume reports ErrNotPaused and the pin,
+// never approved, is removed from the store again.
+func TestRegistryResumeRacesAbort(t *testing.T) {
+	t.Parallel()
+	s := serveChain(t, newCert(t, leafSpec("localhost"), nil))
+	fs, _ := NewFileStore(filepath.Join(t.TempDir(), "pins"), nil)
+	var reg *Registry
+	var id string
+	reg = NewRegistryWithOptions(&RegistryOptions{Store: hookStore{fs, func() { _ = reg.Abort(id) }}})
+	c, paused := pauseClient(t, reg, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res := dialAsync(ctx, c, s.addr())
+	id = (<-paused).ID
+	if err := reg.Resume(id, nil, true); !errors.Is(err, ErrNotPaused) {
+		t.Fatalf("resume after a concurrent abort: %v", err)
+	}
+	if r := <-res; !errors.Is(r.err, ErrPauseAborted) {
+		t.Fatalf("err = %v", r.err)
+	}
+	if left, err := fs.Pins(ctx); err != nil || len(left) != 0 {
+		t.Fatalf("pin left in the store: %+v %v", left, err)
+	}
+	if pins := reg.RememberedPins("localhost"); len(pins) != 0 {
+		t.Fatalf("remembered in memory: %v", pins)
+	}
+}
