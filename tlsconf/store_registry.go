@@ -34,8 +34,9 @@ func (r *Registry) LoadPins(ctx context.Context) error {
 }
 
 // WatchPins reloads the pins (LoadPins) once when it starts watching and
-// then each time the Store reports a change, until ctx ends; a failed reload keeps the pins in memory and
-// is given to onError (which may be nil). It returns when ctx ends, and
+// then each time the Store reports a change, until ctx ends; a failed
+// reload keeps the pins in memory and is given to onError (which may be
+// nil). It returns when ctx ends, and
 // at once with ErrNoStore without a Store.
 func (r *Registry) WatchPins(ctx context.Context, onError func(error)) error {
 	if r.store == nil {
