@@ -200,32 +200,32 @@ func (s *FileStore) stamp() fileStamp {
 // read parses the file; a missing file is empty.
 func (s *FileStore) read(ctx context.Context) ([]storeLine, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("pins file %s: %w", s.path, err)
+		return nil, fmt.Errorf("tlsconf: pins file %s: %w", s.path, err)
 	}
 	f, err := os.Open(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pins file: %w", err)
+		return nil, fmt.Errorf("tlsconf: pins file: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("pins file: %w", err)
+		return nil, fmt.Errorf("tlsconf: pins file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("pins file: %s is not a regular file", s.path)
+		return nil, fmt.Errorf("tlsconf: pins file: %s is not a regular file", s.path)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s has mode %v", ErrInsecurePinsFile, s.path, fi.Mode().Perm())
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxPinsFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("pins file: %w", err)
+		return nil, fmt.Errorf("tlsconf: pins file: %w", err)
 	}
 	if len(data) > maxPinsFileSize {
-		return nil, fmt.Errorf("pins file: %s is larger than %d bytes", s.path, maxPinsFileSize)
+		return nil, fmt.Errorf("tlsconf: pins file: %s is larger than %d bytes", s.path, maxPinsFileSize)
 	}
 	return parsePinLines(s.path, data)
 }
@@ -355,7 +355,7 @@ func oneLine(s string) string {
 func (s *FileStore) update(ctx context.Context, change func([]storeLine) ([]storeLine, bool)) error {
 	dir := filepath.Dir(s.path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("pins file: %w", err)
+		return fmt.Errorf("tlsconf: pins file: %w", err)
 	}
 	unlock, err := lockFile(ctx, s.path+".lock")
 	if err != nil {
@@ -387,7 +387,7 @@ func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("pins file: %w", err)
+		return fmt.Errorf("tlsconf: pins file: %w", err)
 	}
 	done := false
 	defer func() {
@@ -397,19 +397,19 @@ func writeFileAtomic(path string, data []byte) error {
 		}
 	}()
 	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("pins file: %w", err)
+		return fmt.Errorf("tlsconf: pins file: %w", err)
 	}
 	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("pins file: %w", err)
+		return fmt.Errorf("tlsconf: pins file: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("pins file: %w", err)
+		return fmt.Errorf("tlsconf: pins file: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("pins file: %w", err)
+		return fmt.Errorf("tlsconf: pins file: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("pins file: %w", err)
+		return fmt.Errorf("tlsconf: pins file: %w", err)
 	}
 	done = true
 	if d, err := os.Open(dir); err == nil {

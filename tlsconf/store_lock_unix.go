@@ -17,7 +17,7 @@ import (
 func lockFile(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("pins file lock: %w", err)
+		return nil, fmt.Errorf("tlsconf: pins file lock: %w", err)
 	}
 	wait := time.Millisecond
 	for {
@@ -30,14 +30,14 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			f.Close()
-			return nil, fmt.Errorf("pins file lock %s: %w", path, err)
+			return nil, fmt.Errorf("tlsconf: pins file lock %s: %w", path, err)
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			f.Close()
-			return nil, fmt.Errorf("pins file lock %s: %w", path, context.Cause(ctx))
+			return nil, fmt.Errorf("tlsconf: pins file lock %s: %w", path, context.Cause(ctx))
 		case <-t.C:
 		}
 		wait = min(wait*2, 50*time.Millisecond)

@@ -21,7 +21,7 @@ func (r *Registry) LoadPins(ctx context.Context) error {
 	}
 	entries, err := r.store.Pins(ctx)
 	if err != nil {
-		return fmt.Errorf("tlsconf: loading remembered pins: %w", err)
+		return fmt.Errorf("loading remembered pins: %w", err)
 	}
 	m := make(map[string][]PinEntry)
 	for _, e := range entries {

@@ -30,7 +30,7 @@ func openStore(cfg config.Config) (*tlsconf.FileStore, error) {
 // serve before it listens.
 func loadPins(ctx context.Context, reg *tlsconf.Registry, store *tlsconf.FileStore, log zerolog.Logger) error {
 	if err := reg.LoadPins(ctx); err != nil {
-		return fmt.Errorf("trust store %s: %w", store.Path(), err)
+		return fmt.Errorf("trust store: %w", err)
 	}
 	pins, _ := reg.Pins(ctx)
 	log.Debug().Str("store", store.Path()).Int("pins", len(pins)).Msg("remembered upstream pins loaded")
