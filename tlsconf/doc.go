@@ -49,4 +49,14 @@
 // with ErrTooManyPending rather than waiting, so unauthenticated peers
 // cannot fill the registry. A handshake whose context ends leaves its
 // decision at once; a decision nobody waits on is dropped.
+//
+// # Remembered pins and the trust store
+//
+// A TrustStore keeps trust decisions beyond one process: the pins
+// remembered per server name, each with the error kinds it accepts, when
+// and why (PinEntry). FileStore, the default backend, is a text file like
+// OpenSSH's known_hosts, written atomically under a lock. Given one in
+// RegistryOptions.Store, a Registry writes the pins remembered on resume
+// there before releasing the handshakes, LoadPins reads them at start,
+// WatchPins applies changes made elsewhere, and Revoke forgets one.
 package tlsconf

@@ -97,6 +97,7 @@ type decision struct {
 	resume   bool
 	ignore   []ExpectedError // nil: accept the errors shown
 	remember bool
+	entry    *PinEntry // the pin to remember, if remember
 }
 
 // pending is one decision and the handshakes waiting on it. Its fields
@@ -126,7 +127,18 @@ type RegistryOptions struct {
 	// DefaultMaxWaiters (64). A handshake that would join a decision
 	// with that many waiters fails at once with ErrTooManyPending.
 	MaxWaiters int
+	// Store, if set, keeps the pins remembered on resume: Resume with
+	// rememberAsPin writes them to it before releasing the handshakes,
+	// LoadPins and WatchPins read them back, Revoke deletes them.
+	Store TrustStore
+	// StoreTimeout bounds each Store operation Resume and Revoke make
+	// without a context of their own; default DefaultStoreTimeout.
+	StoreTimeout time.Duration
 }
+
+// DefaultStoreTimeout bounds a Registry's Store operations unless
+// RegistryOptions.StoreTimeout says otherwise.
+const DefaultStoreTimeout = 5 * time.Second
 
 // Registry holds pending decisions about paused handshakes and the pins
 // remembered on resume. Handshakes that pause for the same server name,
@@ -142,10 +154,12 @@ type Registry struct {
 	mu         sync.Mutex
 	maxPending int
 	maxWaiters int
-	pending    map[string]*pending // by ID
-	byKey      map[string]*pending // by server name, leaf and unaccepted errors
-	perOwner   map[*verifier]int   // decisions each policy has handshakes waiting on
-	remembered map[string][]Pin    // by server name
+	pending    map[string]*pending   // by ID
+	byKey      map[string]*pending   // by server name, leaf and unaccepted errors
+	perOwner   map[*verifier]int     // decisions each policy has handshakes waiting on
+	remembered map[string][]PinEntry // by server name
+	store      TrustStore
+	storeWait  time.Duration
 }
 
 // NewRegistry returns an empty Registry with the default limits.
@@ -157,6 +171,10 @@ func NewRegistryWithOptions(opts *RegistryOptions) *Registry {
 	r := &Registry{}
 	if opts != nil {
 		r.maxPending, r.maxWaiters = opts.MaxPending, opts.MaxWaiters
+		r.store, r.storeWait = opts.Store, opts.StoreTimeout
+	}
+	if r.storeWait <= 0 {
+		r.storeWait = DefaultStoreTimeout
 	}
 	return r
 }
@@ -232,9 +250,68 @@ func (p *pending) snapshot() PausedHandshake {
 // rememberAsPin, the leaf's public-key pin is remembered for the server
 // name: later handshakes through this registry whose leaf has that key
 // are accepted without a pause, whatever their ignorable errors (trust on
-// first use). It returns ErrNotPaused if id is not pending (any more).
+// first use). With a Store, the pin is written there first (within
+// RegistryOptions.StoreTimeout); if that fails, the error is returned and
+// the handshakes stay paused. It returns ErrNotPaused if id is not
+// pending (any more).
 func (r *Registry) Resume(id string, ignore []ExpectedError, rememberAsPin bool) error {
-	return r.decide(id, decision{resume: true, ignore: slices.Clone(ignore), remember: rememberAsPin})
+	ctx, cancel := context.WithTimeout(context.Background(), r.storeTimeout())
+	defer cancel()
+	return r.ResumeBy(ctx, id, ignore, rememberAsPin, "")
+}
+
+// ResumeBy is Resume with a context bounding the Store write and who
+// decided (by, recorded with a remembered pin: a word without '#' or
+// '=', or empty).
+func (r *Registry) ResumeBy(ctx context.Context, id string, ignore []ExpectedError, rememberAsPin bool, by string) error {
+	d := decision{resume: true, ignore: slices.Clone(ignore), remember: rememberAsPin}
+	if rememberAsPin {
+		r.mu.Lock()
+		p, ok := r.pending[id]
+		var e PinEntry
+		if ok && p.leaf != nil {
+			e = PinEntry{Server: p.info.ServerName, Pin: SPKIPinOf(p.leaf), Added: time.Now().UTC().Truncate(time.Second),
+				Source: SourceResume, By: by, Note: oneLine(p.leaf.Subject.String())}
+			for _, u := range p.info.Unignored {
+				if !slices.Contains(e.Kinds, u.Kind) {
+					e.Kinds = append(e.Kinds, u.Kind)
+				}
+			}
+		}
+		r.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("%w: %q", ErrNotPaused, id)
+		}
+		if e.Server != "" {
+			if r.store != nil {
+				before, err := r.store.PinsFor(ctx, e.Server)
+				if err == nil {
+					err = r.store.PutPin(ctx, e)
+				}
+				if err != nil {
+					return fmt.Errorf("tlsconf: remembering the pin of %s (the handshake stays paused): %w", e.Server, err)
+				}
+				if err := r.decide(id, decision{resume: true, ignore: d.ignore, remember: true, entry: &e}); err != nil {
+					// Decided (or timed out) meanwhile: the pin was not
+					// approved, so it goes unless it was there before.
+					if !slices.ContainsFunc(before, func(x PinEntry) bool { return x.Pin == e.Pin }) {
+						_, _ = r.store.DeletePin(ctx, e.Server, e.Pin)
+					}
+					return err
+				}
+				return nil
+			}
+			d.entry = &e
+		}
+	}
+	return r.decide(id, d)
+}
+
+func (r *Registry) storeTimeout() time.Duration {
+	if r.storeWait > 0 {
+		return r.storeWait
+	}
+	return DefaultStoreTimeout
 }
 
 // Abort fails every handshake waiting on decision id with
@@ -252,8 +329,8 @@ func (r *Registry) decide(id string, d decision) error {
 		return fmt.Errorf("%w: %q", ErrNotPaused, id)
 	}
 	r.dropLocked(p)
-	if d.resume && d.remember && p.leaf != nil {
-		r.rememberLocked(p.info.ServerName, SPKIPinOf(p.leaf))
+	if d.resume && d.remember && d.entry != nil {
+		r.rememberLocked(*d.entry)
 	}
 	p.d, p.decided = d, true
 	close(p.done) // wakes every waiter; they read p.d
@@ -285,35 +362,47 @@ func (r *Registry) releaseOwnerLocked(o *verifier) {
 	r.perOwner[o]--
 }
 
-// Remember adds a trusted pin for serverName, as Resume with rememberAsPin
-// does; use it to restore pins saved from RememberedPins.
+// Remember adds a trusted pin for serverName, accepting any ignorable
+// error, in memory only (not in the Store); use it to restore pins saved
+// from RememberedPins.
 func (r *Registry) Remember(serverName string, pin Pin) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.rememberLocked(serverName, pin)
+	r.rememberLocked(PinEntry{Server: serverName, Pin: pin, Source: SourceOperator})
 }
 
-func (r *Registry) rememberLocked(serverName string, pin Pin) {
+func (r *Registry) rememberLocked(e PinEntry) {
 	if r.remembered == nil {
-		r.remembered = make(map[string][]Pin)
+		r.remembered = make(map[string][]PinEntry)
 	}
-	if !slices.Contains(r.remembered[serverName], pin) {
-		r.remembered[serverName] = append(r.remembered[serverName], pin)
+	list := r.remembered[e.Server]
+	for i, x := range list {
+		if x.Pin == e.Pin {
+			list[i] = e
+			return
+		}
 	}
+	r.remembered[e.Server] = append(list, e)
 }
 
 // RememberedPins returns the pins remembered for serverName.
 func (r *Registry) RememberedPins(serverName string) []Pin {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Clone(r.remembered[serverName])
+	var out []Pin
+	for _, e := range r.remembered[serverName] {
+		out = append(out, e.Pin)
+	}
+	return out
 }
 
-func (r *Registry) remembers(serverName string, leaf *x509.Certificate) bool {
+// remembers reports whether a pin remembered for serverName matches leaf
+// and accepts the unignored errors.
+func (r *Registry) remembers(serverName string, leaf *x509.Certificate, unignored []SSLError) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, p := range r.remembered[serverName] {
-		if p.Matches(leaf) {
+	for _, e := range r.remembered[serverName] {
+		if e.Pin.Matches(leaf) && e.accepts(unignored) {
 			return true
 		}
 	}

@@ -142,7 +142,7 @@ func (v *verifier) check(ctx context.Context, cs tls.ConnectionState, name, peer
 		key = sni
 	}
 	ignorable := !slices.ContainsFunc(unignored, func(e SSLError) bool { return !e.Kind.Ignorable() })
-	if ignorable && v.p.Registry != nil && len(chain) > 0 && v.p.Registry.remembers(key, chain[0]) {
+	if ignorable && v.p.Registry != nil && len(chain) > 0 && v.p.Registry.remembers(key, chain[0], unignored) {
 		log.Info().Str("peer", peer).Str("sni", sni).Str("spki_pin", SPKIPin(chain[0])).Msg("tlsconf: certificate accepted by a remembered pin")
 		return nil
 	}

@@ -373,6 +373,9 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 	sock := filepath.Join(dir, "admin.sock")
 	cfgFile := filepath.Join(dir, "wssproxy.yaml")
 	if err := os.WriteFile(cfgFile, []byte(y(
+		// Its own trust store: the pin it remembers must not reach the
+		// other tests' serve runs (they share the default state directory).
+		"store: file:upstream_pins",
 		"admin:",
 		"  listen: unix:admin.sock",
 		"listeners:",
@@ -440,6 +443,10 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 	a.json("POST", "/v1/paused/"+id+"/resume", `{"remember_as_pin":true}`, 200, nil)
 	if err := <-first; err != nil {
 		t.Fatalf("resumed: %v", err)
+	}
+	// store: file:upstream_pins is found from the config file's folder.
+	if data, err := os.ReadFile(filepath.Join(dir, "upstream_pins")); err != nil || !strings.HasPrefix(string(data), "127.0.0.1 sha256//") || !strings.Contains(string(data), " by=admin ") {
+		t.Fatalf("store %q %v", data, err)
 	}
 	cancel()
 	if code := <-done; code != 0 {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,8 +106,10 @@ KIND[:SHA256]). --cert/--key present a client certificate.
 --pause-on-ssl-errors shows the errors and, on a terminal, asks whether to
 continue (y/n on the terminal); without a terminal the handshake fails.
 
-Known pins, like OpenSSH's known_hosts: the client reads "HOST:PORT PIN"
-lines from --known-pins (default $XDG_STATE_HOME/wssproxy/known_pins).
+Known pins, like OpenSSH's known_hosts: the client reads "HOST:PORT PIN
+[kinds=…] [added=…] [source=…]" lines from --known-pins (default
+$XDG_STATE_HOME/wssproxy/known_pins; mode 0600, the format of serve's
+trust store).
 A server with remembered keys must present one of them (they replace CA
 verification; another key is refused with a loud warning naming both).
 With --tofu, an unknown server's certificate is accepted on first use
@@ -428,18 +431,22 @@ func (c clientConfig) rememberFirstUse(conn net.Conn, known *knownPins, name str
 	}
 	chain := cs.ConnectionState().PeerCertificates
 	var kinds []string
+	var accepted []tlsconf.ErrorKind
 	for _, e := range tlsconf.Verify(chain, tlsconf.VerifyOptions{DNSName: name}) {
 		kinds = append(kinds, e.Kind.String())
+		if !slices.Contains(accepted, e.Kind) {
+			accepted = append(accepted, e.Kind)
+		}
 	}
-	accepted := "the system roots trust it"
+	how := "the system roots trust it"
 	if len(kinds) > 0 {
-		accepted = "accepting " + strings.Join(kinds, ", ")
+		how = "accepting " + strings.Join(kinds, ", ")
 	}
-	if err := known.remember(chain[0]); err != nil {
-		fmt.Fprintf(stderr, "wssproxy client: first use of %s (%s), but its key was not remembered: %v\n", known.host, accepted, err)
+	if err := known.remember(chain[0], accepted); err != nil {
+		fmt.Fprintf(stderr, "wssproxy client: first use of %s (%s), but its key was not remembered: %v\n", known.host, how, err)
 		return
 	}
-	fmt.Fprintf(stderr, "first use of %s (%s): remembered its key %s in %s\n", known.host, accepted, tlsconf.SPKIPinOf(chain[0]), known.file)
+	fmt.Fprintf(stderr, "first use of %s (%s): remembered its key %s in %s\n", known.host, how, tlsconf.SPKIPinOf(chain[0]), known.file)
 }
 
 // tlsError marks a failure of the TLS handshake (verification, pins, PSK)

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -19,25 +15,16 @@ import (
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
-// knownPinsName is the file, in the state directory, where the client
-// remembers server keys (--known-pins overrides it).
-const knownPinsName = "known_pins"
-
-// maxKnownPinsSize bounds the known-pins file read.
-const maxKnownPinsSize = 4 << 20
-
-// knownPin is one line of the known-pins file.
-type knownPin struct {
-	pin  tlsconf.Pin
-	line int
-}
+// knownPin is one remembered key that applies to the connection.
+type knownPin = tlsconf.PinEntry
 
 // knownPins is the client's memory of server keys, in the manner of
-// OpenSSH's known_hosts: one "HOST:PORT PIN" line per remembered key
-// (several lines for a host accept any of their keys), "#" comments.
-// A person may edit it.
+// OpenSSH's known_hosts: a tlsconf.FileStore whose lines are "HOST:PORT
+// PIN [kinds=…] [added=…] [source=…]" (several lines for a host accept
+// any of their keys), "#" comments. A person may edit it.
 type knownPins struct {
-	file string
+	store *tlsconf.FileStore
+	file  string
 	// host is the HOST:PORT of the URL (lower-case host, default port
 	// 443), the key of the lines that apply.
 	host string
@@ -51,7 +38,7 @@ func defaultKnownPinsFile() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, knownPinsName), nil
+	return filepath.Join(dir, tlsconf.DefaultPinsFileName), nil
 }
 
 // knownPinsHost returns the HOST:PORT key of a wss URL.
@@ -70,85 +57,42 @@ func knownPinsHost(raw string) (string, error) {
 // loadKnownPins reads the lines of file that apply to host. A missing
 // file is empty; a malformed line is an error naming it.
 func loadKnownPins(file, host string) (*knownPins, error) {
-	k := &knownPins{file: file, host: host}
-	f, err := os.Open(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return k, nil
-	}
+	store, err := tlsconf.NewFileStore(file, nil)
 	if err != nil {
 		return nil, fmt.Errorf("known pins: %w", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKnownPinsSize+1))
+	ctx, cancel := context.WithTimeout(context.Background(), tlsconf.DefaultStoreTimeout)
+	defer cancel()
+	pins, err := store.PinsFor(ctx, host)
 	if err != nil {
 		return nil, fmt.Errorf("known pins: %w", err)
 	}
-	if len(data) > maxKnownPinsSize {
-		return nil, fmt.Errorf("known pins: %s is larger than %d bytes", file, maxKnownPinsSize)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		if len(fields) != 2 {
-			return nil, fmt.Errorf("known pins: %s:%d: want \"HOST:PORT PIN\"", file, n)
-		}
-		if !strings.EqualFold(fields[0], host) {
-			continue
-		}
-		p, err := tlsconf.ParsePin(fields[1])
-		if err != nil {
-			return nil, fmt.Errorf("known pins: %s:%d: %w", file, n, err)
-		}
-		k.pins = append(k.pins, knownPin{pin: p, line: n})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("known pins: %s: %w", file, err)
-	}
-	return k, nil
+	return &knownPins{store: store, file: file, host: host, pins: pins}, nil
 }
 
 // pinStrings returns the remembered pins for the TLS policy.
 func (k *knownPins) pinStrings() []string {
 	s := make([]string, len(k.pins))
 	for i, p := range k.pins {
-		s[i] = p.pin.String()
+		s[i] = p.Pin.String()
 	}
 	return s
 }
 
-// remember appends the key of leaf for the host. One short append is a
-// single write, so concurrent clients do not interleave their lines.
-func (k *knownPins) remember(leaf *x509.Certificate) error {
-	if err := os.MkdirAll(filepath.Dir(k.file), 0o700); err != nil {
-		return fmt.Errorf("known pins: %w", err)
-	}
-	f, err := os.OpenFile(k.file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+// remember records the key of leaf for the host, accepted on first use
+// with the errors of kinds. The store's lock and re-read keep the lines
+// of clients remembering at once.
+func (k *knownPins) remember(leaf *x509.Certificate, kinds []tlsconf.ErrorKind) error {
+	ctx, cancel := context.WithTimeout(context.Background(), tlsconf.DefaultStoreTimeout)
+	defer cancel()
+	err := k.store.PutPin(ctx, tlsconf.PinEntry{
+		Server: k.host, Pin: tlsconf.SPKIPinOf(leaf), Kinds: kinds, Added: time.Now().UTC().Truncate(time.Second),
+		Source: tlsconf.SourceTOFU, Note: leaf.Subject.String(),
+	})
 	if err != nil {
 		return fmt.Errorf("known pins: %w", err)
 	}
-	line := fmt.Sprintf("%s %s # %s, first seen %s\n", k.host, tlsconf.SPKIPinOf(leaf), sanitizeComment(leaf.Subject.String()), time.Now().UTC().Format(time.RFC3339))
-	if _, err := f.WriteString(line); err != nil {
-		f.Close()
-		return fmt.Errorf("known pins: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("known pins: %w", err)
-	}
 	return nil
-}
-
-// sanitizeComment keeps a certificate's subject on one comment line.
-func sanitizeComment(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // changedKeyMessage is the warning printed when a remembered server
@@ -161,7 +105,7 @@ func (k *knownPins) changedKeyMessage(presented *x509.Certificate) string {
 	fmt.Fprintf(&b, "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n")
 	fmt.Fprintf(&b, "Someone could be in the middle of this connection, or the server has a new key.\n")
 	for _, p := range k.pins {
-		fmt.Fprintf(&b, "remembered (%s:%d): %s\n", k.file, p.line, p.pin)
+		fmt.Fprintf(&b, "remembered (%s:%d): %s\n", k.file, p.Line, p.Pin)
 	}
 	if presented != nil {
 		fmt.Fprintf(&b, "presented now:  %s (%s)\n", tlsconf.SPKIPinOf(presented), presented.Subject)

@@ -37,7 +37,7 @@ func TestClientTOFU(t *testing.T) {
 		t.Fatalf("first use: exit %d, %q, %q", code, out, errOut)
 	}
 	data, err := os.ReadFile(file)
-	if err != nil || !strings.HasPrefix(string(data), host+" "+pin+" # ") {
+	if err != nil || !strings.HasPrefix(string(data), host+" "+pin+" kinds=unknown-authority added=") || !strings.Contains(string(data), " source=tofu # ") {
 		t.Fatalf("known pins %q %v", data, err)
 	}
 	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
@@ -79,8 +79,17 @@ func TestClientTOFU(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad_pins")
 	os.WriteFile(bad, []byte(host+" "+pin+" extra\n"), 0o600)
 	code, _, errOut = clientRun(t, strings.NewReader("x\n"), url, "--known-pins", bad)
-	if code != exitClientUsage || !strings.Contains(errOut, "known pins: "+bad+":1: want \"HOST:PORT PIN\"") {
+	if code != exitClientUsage || !strings.Contains(errOut, "known pins: "+bad+":1: \"extra\": want \"HOST:PORT PIN [kinds=") {
 		t.Fatalf("malformed file: exit %d, %q", code, errOut)
+	}
+	// Whoever may write the file chooses the keys trusted: a file the
+	// group or others may access is refused, like a PSK key file.
+	shared := filepath.Join(t.TempDir(), "shared_pins")
+	os.WriteFile(shared, []byte(host+" "+pin+"\n"), 0o600)
+	os.Chmod(shared, 0o664)
+	code, _, errOut = clientRun(t, strings.NewReader("x\n"), url, "--known-pins", shared)
+	if code != exitClientUsage || !strings.Contains(errOut, "known pins: tlsconf: pins file is accessible by group or others") || !strings.Contains(errOut, shared) {
+		t.Fatalf("shared file: exit %d, %q", code, errOut)
 	}
 	for _, args := range [][]string{
 		{"--tofu", "--no-known-pins"},

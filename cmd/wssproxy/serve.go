@@ -90,11 +90,11 @@ type builtListener struct {
 
 // newBuilder returns the builder of cfg's listeners, sharing the pause
 // registry, the metrics and the connection ids among them.
-func newBuilder(cfg config.Config, log zerolog.Logger, adm *adminAPI) *builder {
+func newBuilder(cfg config.Config, log zerolog.Logger, adm *adminAPI, store tlsconf.TrustStore) *builder {
 	var ids atomic.Uint64
 	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
 		registry: tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{
-			MaxPending: cfg.Admin.PauseMaxPending, MaxWaiters: cfg.Admin.PauseMaxWaiters}),
+			MaxPending: cfg.Admin.PauseMaxPending, MaxWaiters: cfg.Admin.PauseMaxWaiters, Store: store}),
 		metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
 	for _, l := range cfg.Listeners {
 		if l.DevCert.Enabled {
@@ -121,7 +121,18 @@ func checkConfig(cfg config.Config, log zerolog.Logger) []error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	b := newBuilder(cfg, log, adm)
+	var b *builder
+	if store, err := openStore(cfg); err != nil {
+		errs = append(errs, err)
+		b = newBuilder(cfg, log, adm, nil)
+	} else {
+		b = newBuilder(cfg, log, adm, store)
+		ctx, cancel := context.WithTimeout(context.Background(), tlsconf.DefaultStoreTimeout)
+		if err := loadPins(ctx, b.registry, store, log); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
 	b.check = true
 	for i := range cfg.Listeners {
 		l := &cfg.Listeners[i]
@@ -174,7 +185,17 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog
 	if err != nil {
 		return err
 	}
-	b := newBuilder(cfg, log, adm)
+	store, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	b := newBuilder(cfg, log, adm, store)
+	loadCtx, cancelLoad := context.WithTimeout(ctx, tlsconf.DefaultStoreTimeout)
+	err = loadPins(loadCtx, b.registry, store, log)
+	cancelLoad()
+	if err != nil {
+		return err
+	}
 	promReg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{b.metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := promReg.Register(c); err != nil {
@@ -252,6 +273,13 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog
 		})
 	}
 
+	// Pins remembered or revoked by another process, or by a person
+	// editing the file, apply without a restart.
+	bg.Go(func() {
+		_ = b.registry.WatchPins(bgCtx, func(err error) {
+			log.Error().Err(err).Str("store", store.Path()).Msg("trust store: reloading the remembered pins failed; keeping the previous ones")
+		})
+	})
 	for _, bl := range built {
 		bl.announce(stdout)
 	}

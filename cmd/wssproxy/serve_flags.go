@@ -25,7 +25,8 @@ alone). Without --upstream the built-in echo server is the upstream.
 
 --config FILE reads several listeners and routes from a YAML file (see
 docs/config.md); it excludes the single-route flags, while --log-format,
---log-level, --grace, --admin and --admin-token-file override the file.
+--log-level, --grace, --admin, --admin-token-file, --pause-max-pending,
+--pause-max-waiters and --store override the file.
 
 --admin ADDR serves the admin API (docs/admin.md): connections, paused
 handshakes, /metrics, /healthz, /readyz. On host:port it needs
@@ -35,7 +36,10 @@ certificate problems until they are resumed or aborted there; handshakes
 meeting the same certificate wait on one decision, and at most
 --pause-max-pending decisions (--pause-max-pending-per-route per route)
 are pending at once, each with at most --pause-max-waiters handshakes:
-beyond, clients get 503.
+beyond, clients get 503. A key remembered on resume (remember_as_pin) is
+kept in the trust store, --store file:PATH (default upstream_pins in the
+state directory), read at start and watched; GET /v1/pins lists the
+pins, DELETE /v1/pins/SERVER/PIN revokes one.
 
 SIGTERM or SIGINT drains every listener (1001 to both legs, then up to
 --grace); SIGHUP reloads every certificate source.

@@ -17,6 +17,14 @@ import (
 // file's folder, recording the files named.
 func (c *Config) complete() {
 	p := c.pos
+	if p.has("store") {
+		// A relative file is relative to the configuration file.
+		if path, ok := strings.CutPrefix(c.Store, "file:"); ok && path != "" {
+			c.Store = "file:" + p.abs(path)
+		} else if !strings.Contains(c.Store, "://") && c.Store != "" {
+			c.Store = p.abs(c.Store)
+		}
+	}
 	if p.has("admin") {
 		c.Admin.Where = p.where("admin")
 		if sock, ok := strings.CutPrefix(c.Admin.Listen, "unix:"); ok && sock != "" {

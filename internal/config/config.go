@@ -12,8 +12,12 @@ import (
 type Config struct {
 	Log Log `yaml:"log"`
 	// Grace bounds the drain on SIGTERM/SIGINT.
-	Grace     Duration   `yaml:"grace"`
-	Admin     Admin      `yaml:"admin"`
+	Grace Duration `yaml:"grace"`
+	Admin Admin    `yaml:"admin"`
+	// Store is where trust decisions are kept (see ParseStore): "" for
+	// the default file in the state directory, file:PATH, or (not
+	// supported yet) etcd://HOSTS/PREFIX.
+	Store     string     `yaml:"store"`
 	Listeners []Listener `yaml:"listeners"`
 	// Extensions are the top-level x-… keys, which hold anchors to merge
 	// (<<: *name) and mean nothing themselves.

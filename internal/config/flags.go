@@ -72,10 +72,11 @@ type ServeFlags struct {
 	pauseWaiters   int
 	adminListen    string
 	adminTokenFile string
+	store          string
 }
 
 // fileOverrides are the flags that may be combined with --config.
-var fileOverrides = map[string]bool{"config": true, "check": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true, "pause-max-pending": true, "pause-max-waiters": true}
+var fileOverrides = map[string]bool{"config": true, "check": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true, "pause-max-pending": true, "pause-max-waiters": true, "store": true}
 
 // NewServeFlags registers serve's flags on fs.
 func NewServeFlags(fs *flag.FlagSet) *ServeFlags {
@@ -130,6 +131,7 @@ func NewServeFlags(fs *flag.FlagSet) *ServeFlags {
 	fs.IntVar(&c.pauseMaxRoute, "pause-max-pending-per-route", tlsconf.DefaultMaxPendingPerPolicy, "pending pause decisions allowed at once for the route (beyond, its clients get 503)")
 	fs.StringVar(&c.adminListen, "admin", "", "serve the admin API (connections, paused handshakes, /metrics, /healthz, /readyz) on host:port or unix:/path")
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token (mode 0600; required on host:port)")
+	fs.StringVar(&c.store, "store", "", "where remembered upstream pins are kept: file:PATH (default: upstream_pins in the state directory, $XDG_STATE_HOME/wssproxy); etcd:// is not supported yet")
 	fs.StringVar(&c.log.Format, "log-format", "", "json or console (default: console on a terminal, else json)")
 	fs.StringVar(&c.log.Level, "log-level", "info", "trace, debug, info, warn or error")
 	fs.BoolVar(&c.check, "check", false, "validate the configuration (files readable, certificates and keys parse, addresses free) and exit: 0 if it would serve, 2 with the errors")
@@ -151,12 +153,17 @@ func (c *ServeFlags) Config() (Config, string, map[string]bool, error) {
 			}
 		})
 		if len(excluded) > 0 {
-			return Config{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin, --admin-token-file, --pause-max-pending and --pause-max-waiters may override the file)", strings.Join(excluded, ", "))
+			return Config{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin, --admin-token-file, --pause-max-pending, --pause-max-waiters and --store may override the file)", strings.Join(excluded, ", "))
 		}
 		if c.pauseMax <= 0 || c.pauseWaiters <= 0 {
 			return Config{}, "", nil, fmt.Errorf("--pause-max-pending and --pause-max-waiters must be positive, not %d and %d", c.pauseMax, c.pauseWaiters)
 		}
-		return Config{Grace: Duration(c.grace), Log: c.log, Admin: Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}, c.configFile, set, nil
+		if c.store != "" {
+			if _, err := ParseStore(c.store); err != nil {
+				return Config{}, "", nil, fmt.Errorf("--store: %w", err)
+			}
+		}
+		return Config{Grace: Duration(c.grace), Log: c.log, Store: c.store, Admin: Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}, c.configFile, set, nil
 	}
 	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 && c.pskFile == "" {
 		// The embedded default (logging and frame flags may still be set).
@@ -164,6 +171,11 @@ func (c *ServeFlags) Config() (Config, string, map[string]bool, error) {
 	}
 	if c.listen == "" {
 		c.listen = "127.0.0.1:8443"
+	}
+	if c.store != "" {
+		if _, err := ParseStore(c.store); err != nil {
+			return Config{}, "", nil, fmt.Errorf("--store: %w", err)
+		}
 	}
 	sources := 0
 	acme := len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0
@@ -277,14 +289,14 @@ func (c *ServeFlags) config() Config {
 		AllowedOrigins:    c.allowedOrigins,
 		NoExtensions:      c.noExtensions,
 	}}
-	return Config{Listeners: []Listener{l}, Grace: Duration(c.grace), Log: c.log,
+	return Config{Listeners: []Listener{l}, Grace: Duration(c.grace), Log: c.log, Store: c.store,
 		Admin: Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}
 }
 
 // Override replaces what a file set with the flags given beside --config
 // (set names them; flags holds their values): --log-format, --log-level,
-// --grace, --admin, --admin-token-file, --pause-max-pending and
-// --pause-max-waiters.
+// --grace, --admin, --admin-token-file, --pause-max-pending,
+// --pause-max-waiters and --store.
 func (c *Config) Override(flags Config, set map[string]bool) {
 	if set["log-format"] {
 		c.Log.Format = flags.Log.Format
@@ -306,5 +318,8 @@ func (c *Config) Override(flags Config, set map[string]bool) {
 	}
 	if set["pause-max-waiters"] {
 		c.Admin.PauseMaxWaiters = flags.Admin.PauseMaxWaiters
+	}
+	if set["store"] {
+		c.Store = flags.Store
 	}
 }

@@ -45,6 +45,14 @@ func (c *Config) Validate() error {
 	if err := p.duration("grace", c.Grace, true); err != nil {
 		return err
 	}
+	if p.has("store") {
+		if c.Store == "" {
+			return p.fail("store", "empty: leave the key out for the default file, or give file:PATH")
+		}
+		if _, err := ParseStore(c.Store); err != nil {
+			return p.fail("store", "%v", err)
+		}
+	}
 	if p.has("admin") {
 		if err := c.validateAdmin(&uses); err != nil {
 			return err

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -119,6 +120,8 @@ func New(opts *Options) (http.Handler, error) {
 	h.route("/v1/paused", http.MethodGet, h.listPaused)
 	h.route("/v1/paused/{id}/resume", http.MethodPost, h.resume)
 	h.route("/v1/paused/{id}/abort", http.MethodPost, h.abort)
+	h.route("/v1/pins", http.MethodGet, h.listPins)
+	h.route("/v1/pins/{server}/{pin}", http.MethodDelete, h.revokePin)
 	h.route("/metrics", http.MethodGet, h.prom.ServeHTTP)
 	h.route("/healthz", http.MethodGet, h.healthz)
 	h.route("/readyz", http.MethodGet, h.readyz)
@@ -325,8 +328,15 @@ func (h *handler) resume(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := h.opts.Registry.Resume(id, ignore, req.RememberAsPin); err != nil {
-		writeError(w, http.StatusNotFound, err.Error())
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+	defer cancel()
+	if err := h.opts.Registry.ResumeBy(ctx, id, ignore, req.RememberAsPin, decidedBy(r)); err != nil {
+		if errors.Is(err, tlsconf.ErrNotPaused) {
+			writeError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		h.opts.Logger.Error().Err(err).Str("paused_id", id).Msg("admin: resume failed")
+		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	resp := map[string]any{"id": id, "resumed": true}

@@ -48,6 +48,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, tlsconf.NewRegistry())
+}
+
+// newEnvWith is newEnv with the given pause registry.
+func newEnvWith(t *testing.T, reg *tlsconf.Registry) *env {
+	t.Helper()
 	plainEcho, tlsEcho := &echo.Handler{}, &echo.Handler{}
 	plain := httptest.NewServer(plainEcho)
 	secure := httptest.NewUnstartedServer(tlsEcho)
@@ -61,7 +67,7 @@ func newEnv(t *testing.T) *env {
 		plain.Close()
 		secure.Close()
 	})
-	e := &env{reg: tlsconf.NewRegistry(), metrics: proxy.NewMetrics()}
+	e := &env{reg: reg, metrics: proxy.NewMetrics()}
 	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
 		Pause: tlsconf.PauseOnSSLErrors, Registry: e.reg, PauseTimeout: 20 * time.Second,
 		OnPause: func(tlsconf.PausedHandshake) { e.metrics.CountPause() },

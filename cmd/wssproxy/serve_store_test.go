@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// runningServe is a serve started by startServeAdmin.
+type runningServe struct {
+	proxyURL string
+	admin    *adminClient
+	done     chan int
+	logs     *testpeer.Buffer
+	cancel   context.CancelFunc
+}
+
+// startServeAdmin runs serve with args (plus an admin API on TCP with
+// tokenFile) until stop, and waits for its URLs.
+func startServeAdmin(t *testing.T, tokenFile string, args ...string) *runningServe {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &runningServe{done: make(chan int, 1), logs: &testpeer.Buffer{}, cancel: cancel}
+	lines := lineWriter{make(chan string, 20)}
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile,
+		"--log-format", "json", "--log-level", "info", "--grace", "2s"}, args...)
+	go func() { s.done <- run(ctx, args, lines, s.logs) }()
+	var adminURL string
+	for s.proxyURL == "" || adminURL == "" {
+		select {
+		case l := <-lines.lines:
+			if strings.HasPrefix(l, "wssproxy: serving ") {
+				s.proxyURL = strings.Fields(l)[2]
+			}
+			if rest, ok := strings.CutPrefix(l, "admin API:"); ok {
+				adminURL = strings.TrimSuffix(strings.Fields(rest)[0], "/")
+			}
+		case code := <-s.done:
+			cancel()
+			t.Fatalf("serve exited with %d: %s", code, s.logs.String())
+		case <-time.After(10 * time.Second):
+			cancel()
+			t.Fatal("serve printed no URLs")
+		}
+	}
+	s.admin = &adminClient{t: t, base: adminURL, token: adminToken, hc: &http.Client{Timeout: 10 * time.Second}}
+	return s
+}
+
+func (s *runningServe) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		if code != 0 {
+			t.Fatalf("serve exit %d: %s", code, s.logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	s.admin.hc.CloseIdleConnections()
+}
+
+// dialAsync dials through the proxy in the background.
+func (s *runningServe) dialAsync(ctx context.Context) chan error {
+	ch := make(chan error, 1)
+	go func() {
+		c, _, err := ws.Dial(ctx, s.proxyURL, nil)
+		if err == nil {
+			c.Close(ws.StatusNormalClosure, "")
+		}
+		ch <- err
+	}()
+	return ch
+}
+
+type pinList struct {
+	Pins []struct {
+		Server string `json:"server"`
+		Pin    string `json:"pin"`
+		Source string `json:"source"`
+		Path   string `json:"path"`
+	} `json:"pins"`
+}
+
+// A pin remembered when the operator resumes a pause survives a restart
+// of serve: it is written to the trust store (by default upstream_pins in
+// the state directory; --store file:PATH names the same file), so the
+// restarted proxy's next handshake to that upstream passes without a
+// pause. GET /v1/pins lists it (401 without the token); DELETE revokes it
+// and the handshake after pauses again, and after another restart too.
+func TestServeRememberedPinsSurviveRestart(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	storeFile := filepath.Join(state, "wssproxy", "upstream_pins")
+	upstream := startTLSEcho(t)
+	tokenFile := filepath.Join(t.TempDir(), "admin-token")
+	if err := os.WriteFile(tokenFile, []byte(adminToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pauseArgs := []string{"--upstream", upstream, "--pause-on-ssl-errors", "--pause-timeout", "20s"}
+
+	// First run, default store: pause, resume and remember.
+	s := startServeAdmin(t, tokenFile, pauseArgs...)
+	first := s.dialAsync(ctx)
+	id, _ := s.admin.waitPaused()
+	var resumed struct {
+		RememberedPin string `json:"remembered_pin"`
+	}
+	s.admin.json("POST", "/v1/paused/"+id+"/resume", `{"remember_as_pin":true}`, 200, &resumed)
+	if err := <-first; err != nil {
+		t.Fatalf("resumed: %v", err)
+	}
+	data, err := os.ReadFile(storeFile)
+	if err != nil || !strings.HasPrefix(string(data), "127.0.0.1 "+resumed.RememberedPin+" kinds=self-signed added=") ||
+		!strings.Contains(string(data), " source=resume by=admin@127.0.0.1:") {
+		t.Fatalf("store file %s: %q %v", storeFile, data, err)
+	}
+	if fi, _ := os.Stat(storeFile); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("store mode %v", fi.Mode())
+	}
+	s.stop(t)
+
+	// Restart, naming the same file with --store: no pause.
+	s = startServeAdmin(t, tokenFile, append(pauseArgs, "--store", "file:"+storeFile)...)
+	if err := <-s.dialAsync(ctx); err != nil {
+		t.Fatalf("after restart: %v\n%s", err, s.logs.String())
+	}
+	if !strings.Contains(s.logs.String(), "certificate accepted by a remembered pin") {
+		t.Fatalf("no remembered-pin log:\n%s", s.logs.String())
+	}
+	if code, _ := (&adminClient{t: t, base: s.admin.base, hc: s.admin.hc}).do("GET", "/v1/pins", ""); code != http.StatusUnauthorized {
+		t.Fatalf("GET /v1/pins without the token: %d", code)
+	}
+	var pins pinList
+	s.admin.json("GET", "/v1/pins", "", 200, &pins)
+	if len(pins.Pins) != 1 || pins.Pins[0].Pin != resumed.RememberedPin || pins.Pins[0].Server != "127.0.0.1" || pins.Pins[0].Source != "resume" {
+		t.Fatalf("pins %+v", pins)
+	}
+	s.admin.json("DELETE", pins.Pins[0].Path, "", 200, nil)
+	s.admin.json("GET", "/v1/pins", "", 200, &pins)
+	if len(pins.Pins) != 0 {
+		t.Fatalf("pins after DELETE: %+v", pins)
+	}
+	// Revoked: the next handshake pauses again.
+	again := s.dialAsync(ctx)
+	id, _ = s.admin.waitPaused()
+	s.admin.json("POST", "/v1/paused/"+id+"/abort", "", 200, nil)
+	if err := <-again; err == nil {
+		t.Fatal("dial passed after abort")
+	}
+	s.stop(t)
+
+	// And after a restart.
+	s = startServeAdmin(t, tokenFile, pauseArgs...)
+	again = s.dialAsync(ctx)
+	id, _ = s.admin.waitPaused()
+	s.admin.json("POST", "/v1/paused/"+id+"/abort", "", 200, nil)
+	if err := <-again; err == nil {
+		t.Fatal("dial passed after abort")
+	}
+	s.stop(t)
+}
+
+// serve refuses a store it cannot use before listening: etcd:// (not
+// supported yet, from the flag and the file), another scheme, a
+// malformed line (named by file and line, also by --check) and a file
+// others may write.
+func TestServeStoreErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad_pins")
+	os.WriteFile(bad, []byte("# fine\n127.0.0.1 not-a-pin\n"), 0o600)
+	open := filepath.Join(dir, "open_pins")
+	os.WriteFile(open, []byte(""), 0o600)
+	os.Chmod(open, 0o666)
+	cfgFile := filepath.Join(dir, "w.yaml")
+	os.WriteFile(cfgFile, []byte("store: etcd://127.0.0.1:2379/wssproxy\nlisteners:\n  - listen: 127.0.0.1:0\n    routes:\n      - upstream: ws://127.0.0.1:1/\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--store", "etcd://127.0.0.1:2379,127.0.0.2:2379/wssproxy"}, 2, "--store: trust store \"etcd://127.0.0.1:2379,127.0.0.2:2379/wssproxy\": the etcd backend is not supported yet"},
+		{[]string{"--config", cfgFile}, 2, cfgFile + ":1: store: "},
+		{[]string{"--config", cfgFile, "--store", "etcd://h:2379/p"}, 2, "not supported yet"},
+		{[]string{"--store", "s3://bucket/pins"}, 2, `unknown scheme "s3"`},
+		{[]string{"--listen", "127.0.0.1:0", "--store", "file:" + bad}, 1, bad + ":2: "},
+		{[]string{"--listen", "127.0.0.1:0", "--store", "file:" + bad, "--check"}, 2, bad + ":2: "},
+		{[]string{"--listen", "127.0.0.1:0", "--store", open}, 1, "accessible by group or others"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), append([]string{"serve"}, tc.args...), &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.msg) {
+			t.Errorf("%v: exit %d, %q; want %d with %q", tc.args, code, errb.String(), tc.code, tc.msg)
+		}
+	}
+}
