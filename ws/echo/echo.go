@@ -45,8 +45,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Logger.Debug().Err(err).Str("remote", r.RemoteAddr).Msg("echo: handshake refused")
 		return
 	}
-	if !h.track.add(c) {
-		c.Abort() // shutting down
+	if ok, code, reason := h.track.add(c); !ok {
+		// Shutting down: this client is told so, like the open ones
+		// (its 101 crossed CloseAll).
+		_ = c.CloseContext(r.Context(), code, reason)
 		return
 	}
 	defer h.track.remove(c)

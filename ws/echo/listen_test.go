@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +178,28 @@ func selfSigned(t *testing.T) *tls.Config {
 	t.Helper()
 	cert, _ := testpeer.SelfSigned(t, "localhost")
 	return &tls.Config{Certificates: []tls.Certificate{cert}}
+}
+
+// A connection upgraded after CloseAll started gets CloseAll's code and
+// reason, like the connections that were open, not a bare TCP close
+// (regression: it was aborted, and a client racing a shutdown saw 1006).
+func TestUpgradeAfterCloseAllGetsItsCode(t *testing.T) {
+	h := &echo.Handler{}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.CloseAll(ctx, ws.StatusGoingAway, "shutting down"); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Abort()
+	_, _, err = c.ReadMessage(ctx)
+	var ce *ws.CloseError
+	if !errors.As(err, &ce) || ce.Code != ws.StatusGoingAway || ce.Reason != "shutting down" {
+		t.Fatalf("got %v, want 1001 \"shutting down\"", err)
+	}
 }
