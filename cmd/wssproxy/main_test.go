@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,29 @@ func TestVersionAndHelp(t *testing.T) {
 
 // lineWriter hands each written line to a channel (dropping overflow).
 type lineWriter struct{ lines chan string }
+
+// awaitServing reads serve's banner from lines until its first
+// "wssproxy: serving ws[s]://ADDR/…" line and returns ADDR: serve listens
+// on 127.0.0.1:0 in tests and says which port it got (no free-port race).
+func awaitServing(t *testing.T, lines <-chan string, done <-chan int, errb fmt.Stringer) string {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case l := <-lines:
+			rest, ok := strings.CutPrefix(l, "wssproxy: serving ")
+			if !ok {
+				continue
+			}
+			rest = rest[strings.Index(rest, "://")+3:]
+			return rest[:strings.IndexAny(rest, "/ ")]
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, errb.String())
+		case <-timeout:
+			t.Fatal("serve printed no serving line")
+		}
+	}
+}
 
 func (w lineWriter) Write(p []byte) (int, error) {
 	for _, l := range strings.Split(strings.TrimSpace(string(p)), "\n") {

@@ -17,33 +17,20 @@ import (
 // the upstream proxy and returns its listen address.
 func startServeVia(t *testing.T, echoAddr, ca, proxy string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	lines := lineWriter{make(chan string, 20)}
 	done := make(chan int, 1)
-	var errb bytes.Buffer
+	errb := &testpeer.Buffer{}
 	go func() {
 		// The README's "behind a corporate proxy" command line.
-		done <- run(ctx, []string{"serve", "--listen", addr, "--upstream", "wss://" + echoAddr + "/",
-			"--upstream-ca", ca, "--upstream-sni", "localhost", "--upstream-proxy", proxy, "--log-level", "error"}, lines, &errb)
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--upstream", "wss://" + echoAddr + "/",
+			"--upstream-ca", ca, "--upstream-sni", "localhost", "--upstream-proxy", proxy, "--log-level", "error"}, lines, errb)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
-	select {
-	case <-lines.lines:
-	case code := <-done:
-		t.Fatalf("serve exited %d: %s", code, errb.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	return addr
+	return awaitServing(t, lines.lines, done, errb)
 }
 
 // clientEcho runs "wssproxy client" against serve and expects the echo.

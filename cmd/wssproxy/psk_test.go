@@ -38,26 +38,14 @@ func pskFiles(t *testing.T) (server, client string) {
 // stopping it (and checking it exits 0) at the end of the test.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	lines := lineWriter{make(chan string, 20)}
-	var logs bytes.Buffer
+	logs := &testpeer.Buffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--listen", addr, "--log-level", "error"}, args...), lines, &logs)
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-level", "error"}, args...), lines, logs)
 	}()
-	select {
-	case <-lines.lines:
-	case code := <-done:
-		t.Fatalf("serve exited %d", code)
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve printed nothing")
-	}
+	addr := awaitServing(t, lines.lines, done, logs)
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != 0 {
