@@ -77,7 +77,7 @@ func TestPauseSameCertificateOneDecision(t *testing.T) {
 		t.Fatalf("Pending() = %d decisions, %d handshakes; want 1, %d", d, h, n)
 	}
 	// One waiter more than RegistryOptions.MaxWaiters is refused at once.
-	rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+	rctx, rcancel := context.WithTimeout(ctx, 15*time.Second)
 	if r := <-dialAsync(rctx, c, s.addr()); !errors.Is(r.err, ErrTooManyPending) || !strings.Contains(r.err.Error(), "wait on this decision") {
 		t.Fatalf("waiter %d: %v, want ErrTooManyPending", n+1, r.err)
 	}
@@ -187,8 +187,9 @@ func TestPauseLimits(t *testing.T) {
 
 	refused := func(c *Client, name, want string) {
 		t.Helper()
-		// Refusal is immediate: a short context tells it from a pause.
-		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		// Refusal is immediate: a context far shorter than the pause timeout
+		// (a minute) tells it from a pause, with room for a loaded machine.
+		rctx, rcancel := context.WithTimeout(ctx, 15*time.Second)
 		defer rcancel()
 		r := <-handshakeAsync(rctx, c, s.addr(), name)
 		if !errors.Is(r.err, ErrTooManyPending) {
