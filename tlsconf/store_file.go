@@ -333,21 +333,22 @@ func formatPinLine(e PinEntry) string {
 		b.WriteString(" by=")
 		b.WriteString(e.By)
 	}
-	if e.Note != "" {
+	if note := oneLine(e.Note); note != "" {
 		b.WriteString(" # ")
-		b.WriteString(oneLine(e.Note))
+		b.WriteString(note)
 	}
 	return b.String()
 }
 
-// oneLine keeps a note on its line.
+// oneLine keeps a note on its line: control characters become spaces,
+// and the note is trimmed as parsing trims it.
 func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f {
 			return ' '
 		}
 		return r
-	}, s)
+	}, s))
 }
 
 // update runs change on the file's lines under the lock, reading the file
