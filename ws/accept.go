@@ -211,7 +211,7 @@ func (u *Upgrade) validate() error {
 		return u.refuse(http.StatusBadRequest, "a WebSocket handshake request has no body")
 	}
 	for name, vs := range r.Header {
-		if !isToken(name) {
+		if !IsToken(name) {
 			return u.refuse(http.StatusBadRequest, "invalid header name")
 		}
 		for _, v := range vs {

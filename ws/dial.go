@@ -72,7 +72,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		return nil, nil, err
 	}
 	for _, p := range o.Subprotocols {
-		if !isToken(p) {
+		if !IsToken(p) {
 			return nil, nil, fmt.Errorf("%w: invalid subprotocol %q", ErrBadHandshake, p)
 		}
 	}

@@ -195,3 +195,9 @@ func ExampleConn_CloseContext() {
 	// <nil>
 	// 1001 (going away) shutting down
 }
+
+// A command line checks a header name before dialing, as Dial would.
+func ExampleIsToken() {
+	fmt.Println(ws.IsToken("X-Request-Id"), ws.IsToken("X A"), ws.IsToken(""))
+	// Output: true false false
+}

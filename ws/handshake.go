@@ -50,9 +50,10 @@ func headerTokens(h http.Header, name string) []string {
 	return out
 }
 
-// isToken reports whether s is an RFC 7230 token (header names,
-// subprotocol names).
-func isToken(s string) bool {
+// IsToken reports whether s is an RFC 9110 token (§5.6.2), as header
+// names and subprotocol names must be: Dial refuses other ones, and a
+// command line can check its arguments with it before dialing.
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -85,7 +86,7 @@ var handshakeHeaders = []string{
 // checkExtraHeader validates a caller-supplied header for a handshake.
 func checkExtraHeader(h http.Header) error {
 	for name, vs := range h {
-		if !isToken(name) {
+		if !IsToken(name) {
 			return fmt.Errorf("%w: invalid header name %q", ErrBadHandshake, name)
 		}
 		for _, hh := range handshakeHeaders {
@@ -188,7 +189,7 @@ func readHead(br *bufio.Reader) ([]byte, error) {
 		if !ok {
 			return nil, badRequest("header line without a colon")
 		}
-		if !isToken(string(name)) {
+		if !IsToken(string(name)) {
 			return nil, badRequest("invalid header name (no space is allowed before the colon)")
 		}
 		if checkHeaderValue("", string(value)) != nil {
@@ -249,7 +250,7 @@ func checkRequestLine(line string) error {
 	if !ok1 || !ok2 || strings.Contains(version, " ") || target == "" {
 		return badRequest("malformed request line: want METHOD SP target SP HTTP/1.1 (HTTP/0.9 is not supported)")
 	}
-	if !isToken(method) {
+	if !IsToken(method) {
 		return badRequest("malformed request line: invalid method")
 	}
 	if len(version) != len("HTTP/1.1") || !strings.HasPrefix(version, "HTTP/") ||

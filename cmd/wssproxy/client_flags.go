@@ -246,7 +246,7 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 		return c, err
 	}
 	for _, p := range c.subprotocols {
-		if !isHTTPToken(p) {
+		if !ws.IsToken(p) {
 			return c, fmt.Errorf("--subprotocol %q: want a token (letters, digits and !#$%%&'*+-.^_`|~)", p)
 		}
 	}
@@ -280,20 +280,6 @@ func checkClientURL(raw string) error {
 	return nil
 }
 
-// isHTTPToken reports whether s is an RFC 9110 token.
-func isHTTPToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // requestHeader builds the extra handshake headers from --header and
 // --origin, refusing malformed names and control characters in values.
 func (c clientConfig) requestHeader() (http.Header, error) {
@@ -304,7 +290,7 @@ func (c clientConfig) requestHeader() (http.Header, error) {
 			return nil, fmt.Errorf("--header %q: want \"Name: value\"", line)
 		}
 		name, value = strings.TrimSpace(name), strings.Trim(value, " \t")
-		if !isHTTPToken(name) {
+		if !ws.IsToken(name) {
 			return nil, fmt.Errorf("--header %q: invalid header name %q", line, name)
 		}
 		if err := checkControl("--header "+name, value); err != nil {
