@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -6,19 +6,19 @@ import (
 	"github.com/wssproxy/wssproxy/proxy/netproxy"
 )
 
-// proxyDialer turns a proxy flag into a dial function: "direct" (or "")
+// ProxyDialer turns a proxy flag into a dial function: "direct" (or "")
 // dials directly (nil), "env" follows HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/
 // NO_PROXY for scheme (ws or wss), and a URL (http://, https://, socks5://,
 // socks5h://, user:pass@ allowed) goes through that proxy. Negotiate
 // (Kerberos) towards an HTTP proxy uses the environment's settings
 // (KRB5CCNAME, KRB5_CLIENT_KTNAME, KRB5_CONFIG, the default ccache): see
 // netproxy.KerberosFromEnvironment.
-func proxyDialer(flagName, value, scheme string) (netproxy.DialFunc, error) {
+func ProxyDialer(flagName, value, scheme string) (netproxy.DialFunc, error) {
 	switch value {
 	case "", "direct":
 		return nil, nil
 	case "env":
-		d, err := netproxy.EnvironmentFromOS().Dialer(scheme, proxyOptions())
+		d, err := netproxy.EnvironmentFromOS().Dialer(scheme, ProxyOptions())
 		if err != nil {
 			return nil, fmt.Errorf("%s env: %w", flagName, err)
 		}
@@ -28,16 +28,16 @@ func proxyDialer(flagName, value, scheme string) (netproxy.DialFunc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flagName, err)
 	}
-	d, err := netproxy.New(u, proxyOptions())
+	d, err := netproxy.New(u, ProxyOptions())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flagName, err)
 	}
 	return d.DialContext, nil
 }
 
-// proxyOptions are the netproxy options of the proxy flags: Kerberos from
+// ProxyOptions are the netproxy options of the proxy flags: Kerberos from
 // the environment, every scheme allowed (Basic in clear only when the
 // proxy offers nothing else).
-func proxyOptions() *netproxy.Options {
+func ProxyOptions() *netproxy.Options {
 	return &netproxy.Options{Kerberos: netproxy.KerberosFromEnvironment()}
 }
