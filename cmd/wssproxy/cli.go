@@ -31,3 +31,9 @@ type logFlags struct{ format, level string }
 func (f logFlags) logger(w io.Writer) (zerolog.Logger, error) {
 	return cli.LogFlags{Format: f.format, Level: f.level}.Logger(w)
 }
+
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	return cli.ParseInterspersed(fs, args)
+}
+
+func shellQuote(s string) string { return cli.ShellQuote(s) }

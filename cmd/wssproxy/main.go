@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/wssproxy/wssproxy/internal/cli"
 )
 
 const usage = `wssproxy: a TLS-focused WebSocket proxy, echo server and client.
@@ -51,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "echo":
 		return runEcho(ctx, args[1:], stdout, stderr)
 	case "certs":
-		return runCerts(ctx, args[1:], stdout, stderr)
+		return cli.RunCerts(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		return runVersion(stdout)
 	case "completion":

@@ -47,6 +47,12 @@ func TestVersionAndHelp(t *testing.T) {
 	if run(context.Background(), []string{"echo", "--help"}, &out, &out) != 0 || !strings.Contains(out.String(), "--listen") {
 		t.Fatalf("echo --help: %q", out.String())
 	}
+	if _, out, _ := runCmd(t, "help"); !strings.Contains(out, "certs pin HOST:PORT") {
+		t.Errorf("help lacks certs: %s", out)
+	}
+	if code, _, errOut := runCmd(t, "certs", "pin"); code != 2 || !strings.Contains(errOut, "want FILE or HOST:PORT") {
+		t.Errorf("certs pin: exit %d %q", code, errOut)
+	}
 }
 
 // lineWriter hands each written line to a channel (dropping overflow).

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -37,8 +37,9 @@ const certsUsage = `Usage:
 Run "wssproxy certs dev --help" or "wssproxy certs pin --help" for flags.
 `
 
-// runCerts dispatches "wssproxy certs SUBCOMMAND".
-func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// RunCerts runs "wssproxy certs SUBCOMMAND": dev (a development CA and
+// leaf) or pin (the pins and SSL errors of a PEM file or a server).
+func RunCerts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, certsUsage)
 		return 2
@@ -56,10 +57,10 @@ func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 2
 }
 
-// parseInterspersed parses flags that may come before or after the
+// ParseInterspersed parses flags that may come before or after the
 // positional arguments ("pin HOST:PORT --sni NAME"), which flag.FlagSet
 // alone does not allow, and returns the positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -110,7 +111,7 @@ Flags:
 		}
 		return nil
 	})
-	pos, err := parseInterspersed(fs, args)
+	pos, err := ParseInterspersed(fs, args)
 	if err != nil {
 		return cfg, err
 	}
@@ -122,7 +123,7 @@ Flags:
 
 func runCertsDev(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseCertsDevFlags(args, stderr)
-	if code, done := usageExit(stderr, "certs dev", err); done {
+	if code, done := UsageExit(stderr, "certs dev", err); done {
 		return code
 	}
 	r, err := certs.DevCA(&certs.DevCAOptions{Dir: cfg.dir, Hosts: cfg.hosts})
@@ -154,20 +155,20 @@ func writeDevCA(w io.Writer, r *certs.DevCAResult) error {
 	fmt.Fprintf(&b, "expires:                     %s\n", r.NotAfter.UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "sha256:                      %s\n", r.Fingerprint)
 	fmt.Fprintf(&b, "pin:                         %s\n", r.SPKIPin)
-	fmt.Fprintf(&b, "\nServe it:\n  wssproxy echo --listen 127.0.0.1:8443 --cert %s --key %s\n", shellQuote(r.CertFile), shellQuote(r.KeyFile))
-	ca := shellQuote(r.CACertFile)
+	fmt.Fprintf(&b, "\nServe it:\n  wssproxy echo --listen 127.0.0.1:8443 --cert %s --key %s\n", ShellQuote(r.CertFile), ShellQuote(r.KeyFile))
+	ca := ShellQuote(r.CACertFile)
 	fmt.Fprintf(&b, "\nTrust the CA in clients:\n")
 	fmt.Fprintf(&b, "  wssproxy client --ca %s wss://localhost:8443/\n", ca)
 	fmt.Fprintf(&b, "  curl --cacert %s https://localhost:8443/\n", ca)
 	fmt.Fprintf(&b, "  SSL_CERT_FILE=%s PROGRAM    (Go and OpenSSL programs; replaces the system roots)\n", ca)
-	fmt.Fprintf(&b, "  openssl verify -CAfile %s %s\n", ca, shellQuote(r.CertFile))
+	fmt.Fprintf(&b, "  openssl verify -CAfile %s %s\n", ca, ShellQuote(r.CertFile))
 	fmt.Fprintf(&b, "\nOr pin the leaf's key instead (until a new leaf is issued; --pin-only: the system roots do not trust the dev CA):\n  wssproxy client wss://localhost:8443/ --pin %s --pin-only\n", r.SPKIPin)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// shellQuote quotes s for a POSIX shell when it needs quoting.
-func shellQuote(s string) string {
+// ShellQuote quotes s for a POSIX shell when it needs quoting.
+func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:=@,", r))
 	}) < 0 {
@@ -216,7 +217,7 @@ Flags (HOST:PORT only):
 	fs.StringVar(&cfg.sni, "sni", "", "server name to send and verify (default: HOST, unless it is an IP address)")
 	fs.StringVar(&cfg.proxy, "proxy", "", "connect through this proxy: http://, https://, socks5:// or socks5h:// URL (user:pass@ allowed), or \"direct\"; default: HTTPS_PROXY/ALL_PROXY/NO_PROXY")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Second, "bound on connecting and the TLS handshake")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := ParseInterspersed(fs, args)
 	if err != nil {
 		return cfg, err
 	}
@@ -259,7 +260,7 @@ func looksLikeHostPort(s string) bool {
 
 func runCertsPin(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseCertsPinFlags(args, stderr)
-	if code, done := usageExit(stderr, "certs pin", err); done {
+	if code, done := UsageExit(stderr, "certs pin", err); done {
 		return code
 	}
 	if cfg.file != "" {
@@ -340,8 +341,9 @@ func pinServer(ctx context.Context, cfg certsPinConfig, w io.Writer) error {
 	return err
 }
 
-// pinLinesListen is the listen address the printed serve lines use.
-const pinLinesListen = "127.0.0.1:9000"
+// PinLinesListen is the listen address the serve lines "certs pin" prints
+// use.
+const PinLinesListen = "127.0.0.1:9000"
 
 // writeAcceptLines prints command lines, for "wssproxy client" and
 // "wssproxy serve" alike, that accept the chain whose leaf is leaf: one
@@ -354,22 +356,22 @@ func writeAcceptLines(b *strings.Builder, cfg certsPinConfig, name string, leaf 
 	target := "wss://" + net.JoinHostPort(host, port) + "/"
 	var client, serve []string
 	if cfg.sni != "" {
-		client = append(client, "--sni", shellQuote(cfg.sni))
-		serve = append(serve, "--upstream-sni", shellQuote(cfg.sni))
+		client = append(client, "--sni", ShellQuote(cfg.sni))
+		serve = append(serve, "--upstream-sni", ShellQuote(cfg.sni))
 	}
 	switch p := pinLinesProxy(cfg); p {
 	case "":
 	case "env":
 		serve = append(serve, "--upstream-proxy", "env")
 	default:
-		client = append(client, "--proxy", shellQuote(p))
-		serve = append(serve, "--upstream-proxy", shellQuote(p))
+		client = append(client, "--proxy", ShellQuote(p))
+		serve = append(serve, "--upstream-proxy", ShellQuote(p))
 	}
 	clientLine := func(flags ...string) string {
 		return strings.Join(append([]string{"  wssproxy client", target}, append(slices.Clone(client), flags...)...), " ")
 	}
 	serveLine := func(flags ...string) string {
-		return strings.Join(append([]string{"  wssproxy serve --listen", pinLinesListen, "--upstream", target}, append(slices.Clone(serve), flags...)...), " ")
+		return strings.Join(append([]string{"  wssproxy serve --listen", PinLinesListen, "--upstream", target}, append(slices.Clone(serve), flags...)...), " ")
 	}
 	pin := tlsconf.SPKIPin(leaf)
 	fmt.Fprintf(b, "\ncommand lines that accept this server (check the fingerprints out of band first; put the real path in the URL):\n")

@@ -1,8 +1,7 @@
-package main
+package cli
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -27,14 +26,11 @@ import (
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
-// runCmd runs the CLI in-process and returns exit code, stdout, stderr.
-func runCmd(t *testing.T, args ...string) (int, string, string) {
+// runCerts runs "wssproxy certs ARGS..." in-process: exit code, stdout,
+// stderr.
+func runCerts(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	code := run(ctx, args, &out, &errb)
-	return code, out.String(), errb.String()
+	return testpeer.RunCommand(t, RunCerts, args...)
 }
 
 func TestCertsUsageErrors(t *testing.T) {
@@ -46,34 +42,31 @@ func TestCertsUsageErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"certs"}, 2, "wssproxy certs dev"},
-		{[]string{"certs", "nope"}, 2, `unknown subcommand "nope"`},
-		{[]string{"certs", "pin"}, 2, "want FILE or HOST:PORT"},
-		{[]string{"certs", "pin", "a.pem", "b.pem"}, 2, `unexpected argument "b.pem"`},
-		{[]string{"certs", "pin", notPEM, "--sni", "x"}, 2, "only apply to HOST:PORT"},
-		{[]string{"certs", "pin", "example.com:443", "--proxy", "ftp://p:21"}, 2, "unsupported proxy scheme"},
-		{[]string{"certs", "pin", "--timeout", "0s", "example.com:443"}, 2, "--timeout must be positive"},
-		{[]string{"certs", "pin", "--bogus", "x"}, 2, "flag provided but not defined"},
-		{[]string{"certs", "dev", "--dir", dir, "extra"}, 2, `unexpected argument "extra"`},
-		{[]string{"certs", "pin", filepath.Join(dir, "missing.pem")}, 1, "no such file"},
-		{[]string{"certs", "pin", "example.com"}, 1, "no such file (for a server, give HOST:PORT)"},
-		{[]string{"certs", "pin", notPEM}, 1, "certs:"},
-		{[]string{"certs", "dev", "--dir", dir, "--host", "bad name"}, 1, "invalid host name"},
+		{[]string{}, 2, "wssproxy certs dev"},
+		{[]string{"nope"}, 2, `unknown subcommand "nope"`},
+		{[]string{"pin"}, 2, "want FILE or HOST:PORT"},
+		{[]string{"pin", "a.pem", "b.pem"}, 2, `unexpected argument "b.pem"`},
+		{[]string{"pin", notPEM, "--sni", "x"}, 2, "only apply to HOST:PORT"},
+		{[]string{"pin", "example.com:443", "--proxy", "ftp://p:21"}, 2, "unsupported proxy scheme"},
+		{[]string{"pin", "--timeout", "0s", "example.com:443"}, 2, "--timeout must be positive"},
+		{[]string{"pin", "--bogus", "x"}, 2, "flag provided but not defined"},
+		{[]string{"dev", "--dir", dir, "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"pin", filepath.Join(dir, "missing.pem")}, 1, "no such file"},
+		{[]string{"pin", "example.com"}, 1, "no such file (for a server, give HOST:PORT)"},
+		{[]string{"pin", notPEM}, 1, "certs:"},
+		{[]string{"dev", "--dir", dir, "--host", "bad name"}, 1, "invalid host name"},
 	}
 	for _, tc := range cases {
-		code, out, errOut := runCmd(t, tc.args...)
+		code, out, errOut := runCerts(t, tc.args...)
 		if code != tc.code || !strings.Contains(errOut+out, tc.msg) {
 			t.Errorf("%q: exit %d, output %q %q; want exit %d containing %q", tc.args, code, out, errOut, tc.code, tc.msg)
 		}
 	}
-	for _, args := range [][]string{{"certs", "--help"}, {"certs", "dev", "--help"}, {"certs", "pin", "--help"}} {
-		code, out, errOut := runCmd(t, args...)
+	for _, args := range [][]string{{"--help"}, {"dev", "--help"}, {"pin", "--help"}} {
+		code, out, errOut := runCerts(t, args...)
 		if code != 0 || !strings.Contains(out+errOut, "Usage:") {
 			t.Errorf("%q: exit %d %q", args, code, out+errOut)
 		}
-	}
-	if _, out, _ := runCmd(t, "help"); !strings.Contains(out, "certs pin HOST:PORT") {
-		t.Errorf("help lacks certs: %s", out)
 	}
 }
 
@@ -123,7 +116,7 @@ func selfSigned(t *testing.T, cn string, key any, pub any) []byte {
 func TestCertsPinFileMatchesOpenSSL(t *testing.T) {
 	openssl := testpeer.LookPath(t, "openssl", "apt-get install openssl")
 	dir := t.TempDir()
-	if code, _, errOut := runCmd(t, "certs", "dev", "--dir", dir); code != 0 {
+	if code, _, errOut := runCerts(t, "dev", "--dir", dir); code != 0 {
 		t.Fatal(errOut)
 	}
 	leaf, _ := os.ReadFile(filepath.Join(dir, "cert.pem"))
@@ -150,7 +143,7 @@ func TestCertsPinFileMatchesOpenSSL(t *testing.T) {
 	all = append(all, bytes.Join(blocks[2:], nil)...)
 	os.WriteFile(chain, all, 0o600)
 
-	code, out, errOut := runCmd(t, "certs", "pin", chain)
+	code, out, errOut := runCerts(t, "pin", chain)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -177,7 +170,7 @@ func TestCertsPinFileMatchesOpenSSL(t *testing.T) {
 func TestCertsDevReusesCA(t *testing.T) {
 	openssl := testpeer.LookPath(t, "openssl", "apt-get install openssl")
 	dir := filepath.Join(t.TempDir(), "devca")
-	code, first, errOut := runCmd(t, "certs", "dev", "--dir", dir, "--host", "ws.example.test")
+	code, first, errOut := runCerts(t, "dev", "--dir", dir, "--host", "ws.example.test")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -195,7 +188,7 @@ func TestCertsDevReusesCA(t *testing.T) {
 		}
 	}
 	caBefore, _ := os.ReadFile(caFile)
-	code, second, _ := runCmd(t, "certs", "dev", "--dir", dir, "--host", "ws.example.test")
+	code, second, _ := runCerts(t, "dev", "--dir", dir, "--host", "ws.example.test")
 	if code != 0 || !strings.Contains(second, "(reused)\ncertificate:") || strings.Contains(second, "(created)") || strings.Contains(second, "(issued)") {
 		t.Fatalf("second run did not reuse CA and leaf:\n%s", second)
 	}
@@ -204,7 +197,7 @@ func TestCertsDevReusesCA(t *testing.T) {
 		t.Fatalf("pins differ: %v %v", a, b)
 	}
 	// A new name: new leaf, same CA.
-	code, third, _ := runCmd(t, "certs", "dev", "--dir", dir, "--host", "other.test,10.9.8.7")
+	code, third, _ := runCerts(t, "dev", "--dir", dir, "--host", "other.test,10.9.8.7")
 	caAfter, _ := os.ReadFile(caFile)
 	if code != 0 || !strings.Contains(third, "(reused)\ncertificate:") || !strings.Contains(third, "(issued)") || !bytes.Equal(caBefore, caAfter) {
 		t.Fatalf("third run:\n%s", third)
@@ -270,10 +263,10 @@ func checkPinOutput(t *testing.T, out, wantPin string, wantKinds ...string) {
 
 func TestCertsPinServer(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, errOut := runCmd(t, "certs", "dev", "--dir", dir, "--host", "ws.example.test"); code != 0 {
+	if code, _, errOut := runCerts(t, "dev", "--dir", dir, "--host", "ws.example.test"); code != 0 {
 		t.Fatal(errOut)
 	}
-	leafPin := tlsconf.SPKIPin(mustLeaf(t, filepath.Join(dir, "cert.pem")))
+	leafPin := tlsconf.SPKIPin(testpeer.ReadLeaf(t, filepath.Join(dir, "cert.pem")))
 	addr := startTLSServer(t, dir)
 	_, port, _ := net.SplitHostPort(addr)
 	// Keep the environment from routing these through a proxy.
@@ -283,7 +276,7 @@ func TestCertsPinServer(t *testing.T) {
 	t.Setenv("all_proxy", "")
 
 	t.Run("localhost", func(t *testing.T) {
-		code, out, errOut := runCmd(t, "certs", "pin", "localhost:"+port)
+		code, out, errOut := runCerts(t, "pin", "localhost:"+port)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -293,14 +286,14 @@ func TestCertsPinServer(t *testing.T) {
 		checkPinOutput(t, out, leafPin, "unknown-authority")
 	})
 	t.Run("IP without SNI", func(t *testing.T) {
-		code, out, errOut := runCmd(t, "certs", "pin", addr)
+		code, out, errOut := runCerts(t, "pin", addr)
 		if code != 0 || !strings.Contains(out, "(no SNI)") {
 			t.Fatalf("exit %d: %s %s", code, out, errOut)
 		}
 		checkPinOutput(t, out, leafPin, "unknown-authority")
 	})
 	t.Run("wrong SNI", func(t *testing.T) {
-		code, out, errOut := runCmd(t, "certs", "pin", addr, "--sni", "wrong.example")
+		code, out, errOut := runCerts(t, "pin", addr, "--sni", "wrong.example")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -308,7 +301,7 @@ func TestCertsPinServer(t *testing.T) {
 	})
 	t.Run("through tinyproxy", func(t *testing.T) {
 		proxy := testpeer.StartTinyproxy(t, testpeer.TinyproxyOptions{})
-		code, out, errOut := runCmd(t, "certs", "pin", "--proxy", "http://"+proxy, "localhost:"+port, "--sni", "ws.example.test")
+		code, out, errOut := runCerts(t, "pin", "--proxy", "http://"+proxy, "localhost:"+port, "--sni", "ws.example.test")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -319,17 +312,17 @@ func TestCertsPinServer(t *testing.T) {
 	})
 	t.Run("through tinyproxy with auth", func(t *testing.T) {
 		proxy := testpeer.StartTinyproxy(t, testpeer.TinyproxyOptions{User: "carol", Pass: "pr0xy-pw"})
-		code, _, errOut := runCmd(t, "certs", "pin", "--proxy", "http://"+proxy, addr)
+		code, _, errOut := runCerts(t, "pin", "--proxy", "http://"+proxy, addr)
 		if code != 1 || !strings.Contains(errOut, "407") || !strings.Contains(errOut, "give the credentials in the proxy URL") {
 			t.Fatalf("without credentials: exit %d %s", code, errOut)
 		}
 		bad := url.URL{Scheme: "http", User: url.UserPassword("carol", "wrong-pw"), Host: proxy}
-		code, _, errOut = runCmd(t, "certs", "pin", "--proxy", bad.String(), addr)
+		code, _, errOut = runCerts(t, "pin", "--proxy", bad.String(), addr)
 		if code != 1 || !strings.Contains(errOut, "the proxy refused the credentials") || strings.Contains(errOut, "give the credentials") || strings.Contains(errOut, "wrong-pw") {
 			t.Fatalf("wrong credentials: exit %d %s", code, errOut)
 		}
 		u := url.URL{Scheme: "http", User: url.UserPassword("carol", "pr0xy-pw"), Host: proxy}
-		code, out, errOut := runCmd(t, "certs", "pin", "--proxy", u.String(), addr)
+		code, out, errOut := runCerts(t, "pin", "--proxy", u.String(), addr)
 		if code != 0 || strings.Contains(out+errOut, "pr0xy-pw") {
 			t.Fatalf("exit %d: %s %s", code, out, errOut)
 		}
@@ -337,7 +330,7 @@ func TestCertsPinServer(t *testing.T) {
 	})
 	t.Run("through microsocks", func(t *testing.T) {
 		proxy := testpeer.StartMicrosocks(t, "", "")
-		code, out, errOut := runCmd(t, "certs", "pin", "--proxy", "socks5h://"+proxy, "localhost:"+port)
+		code, out, errOut := runCerts(t, "pin", "--proxy", "socks5h://"+proxy, "localhost:"+port)
 		if code != 0 || !strings.Contains(out, "via socks5h://"+proxy) {
 			t.Fatalf("exit %d: %s %s", code, out, errOut)
 		}
@@ -346,12 +339,12 @@ func TestCertsPinServer(t *testing.T) {
 	t.Run("environment", func(t *testing.T) {
 		// Loopback targets never use the environment's proxy.
 		t.Setenv("HTTPS_PROXY", "http://127.0.0.1:1")
-		code, out, errOut := runCmd(t, "certs", "pin", addr)
+		code, out, errOut := runCerts(t, "pin", addr)
 		if code != 0 || strings.Contains(out, " via ") {
 			t.Fatalf("exit %d: %s %s", code, out, errOut)
 		}
 		t.Setenv("HTTPS_PROXY", "ftp://bad")
-		if code, _, errOut := runCmd(t, "certs", "pin", addr); code != 1 || !strings.Contains(errOut, "HTTPS_PROXY") {
+		if code, _, errOut := runCerts(t, "pin", addr); code != 1 || !strings.Contains(errOut, "HTTPS_PROXY") {
 			t.Fatalf("bad HTTPS_PROXY: exit %d %s", code, errOut)
 		}
 	})
@@ -359,22 +352,8 @@ func TestCertsPinServer(t *testing.T) {
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		closed := ln.Addr().String()
 		ln.Close()
-		if code, _, errOut := runCmd(t, "certs", "pin", closed); code != 1 || !strings.Contains(errOut, "refused") {
+		if code, _, errOut := runCerts(t, "pin", closed); code != 1 || !strings.Contains(errOut, "refused") {
 			t.Fatalf("exit %d %s", code, errOut)
 		}
 	})
-}
-
-func mustLeaf(t *testing.T, file string) *x509.Certificate {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := pem.Decode(data)
-	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
