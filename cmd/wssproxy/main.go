@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "client":
 		return runClient(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "echo":
-		return runEcho(ctx, args[1:], stdout, stderr)
+		return cli.RunEcho(ctx, args[1:], stdout, stderr)
 	case "certs":
 		return cli.RunCerts(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type echoConfig struct {
 	// handshake bounds each upgrade: TLS handshake and request header,
 	// and an idle connection after a refused request.
 	handshake time.Duration
-	log       logFlags
+	log       LogFlags
 }
 
 const echoUsage = `Usage: wssproxy echo [--listen ADDR] [--cert F --key F] [--handshake-timeout D]
@@ -50,9 +50,9 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoConfig, error) {
 	fs.Var(&maxMsg, "max-message-size", "largest message (and frame) accepted (a `size`: bytes, or with KiB/MiB/GiB); larger closes with 1009")
 	fs.DurationVar(&cfg.grace, "grace", 10*time.Second, "on SIGTERM/SIGINT, how long to wait for connections to close")
 	fs.DurationVar(&cfg.handshake, "handshake-timeout", echo.DefaultHandshakeTimeout, "a client that has not sent its whole upgrade request (TLS handshake included) by then is disconnected")
-	fs.StringVar(&cfg.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
-	fs.StringVar(&cfg.log.level, "log-level", "info", "trace, debug, info, warn or error")
-	if err := parseFlags(fs, echoUsage, args, stderr); err != nil {
+	fs.StringVar(&cfg.log.Format, "log-format", "", "json or console (default: console on a terminal, else json)")
+	fs.StringVar(&cfg.log.Level, "log-level", "info", "trace, debug, info, warn or error")
+	if err := ParseFlags(fs, echoUsage, args, stderr); err != nil {
 		return cfg, err
 	}
 	cfg.maxMsg = int64(maxMsg)
@@ -71,13 +71,16 @@ func parseEchoFlags(args []string, stderr io.Writer) (echoConfig, error) {
 	return cfg, nil
 }
 
-func runEcho(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// RunEcho runs "wssproxy echo": a WebSocket echo server on --listen (wss
+// with --cert/--key) until ctx ends, then closes its connections with
+// 1001 within --grace.
+func RunEcho(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseEchoFlags(args, stderr)
-	if code, done := usageExit(stderr, "echo", err); done {
+	if code, done := UsageExit(stderr, "echo", err); done {
 		return code
 	}
-	log, err := cfg.log.logger(stderr)
-	if code, done := usageExit(stderr, "echo", err); done {
+	log, err := cfg.log.Logger(stderr)
+	if code, done := UsageExit(stderr, "echo", err); done {
 		return code
 	}
 	if err := serveEcho(ctx, cfg, stdout, log); err != nil {
