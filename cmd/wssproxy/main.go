@@ -31,6 +31,12 @@ Usage:
 Run "wssproxy COMMAND --help" for a command's flags.
 `
 
+// version is the release, set at build time with
+// -ldflags "-X main.version=v1.2.3"; empty means: take it from the
+// module's build information (go install …@v1.2.3 stamps it, a build in a
+// Git checkout stamps a pseudo-version).
+var version string
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -55,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "certs":
 		return cli.RunCerts(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		return runVersion(stdout)
+		return cli.RunVersion(stdout, version)
 	case "completion":
 		return runCompletion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -8,19 +8,15 @@ import (
 	"strings"
 )
 
-// version is the release, set at build time with
-// -ldflags "-X main.version=v1.2.3"; empty means: take it from the
-// module's build information (go install …@v1.2.3 stamps it, a build in a
-// Git checkout stamps a pseudo-version).
-var version string
-
-// runVersion prints what "wssproxy version" prints.
-func runVersion(stdout io.Writer) int {
+// RunVersion prints what "wssproxy version" prints: ldVersion (set at
+// link time; empty means the module's version from the build
+// information), the VCS revision and the Go version.
+func RunVersion(stdout io.Writer, ldVersion string) int {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		bi = nil
 	}
-	fmt.Fprint(stdout, versionText(version, bi, runtime.GOOS+"/"+runtime.GOARCH))
+	fmt.Fprint(stdout, versionText(ldVersion, bi, runtime.GOOS+"/"+runtime.GOARCH))
 	return 0
 }
 
