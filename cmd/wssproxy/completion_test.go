@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
@@ -23,13 +24,13 @@ func completionScript(t *testing.T, shell string) string {
 }
 
 // helpFlags returns the flags "wssproxy CMD --help" lists.
-func helpFlags(t *testing.T, cmd ...string) []complFlag {
+func helpFlags(t *testing.T, cmd ...string) []cli.HelpFlag {
 	t.Helper()
 	var out bytes.Buffer
 	if code := run(context.Background(), append(cmd, "--help"), &out, &out); code != 0 {
 		t.Fatalf("%v --help: exit %d", cmd, code)
 	}
-	return parseFlagHelp(out.String())
+	return cli.ParseFlagHelp(out.String())
 }
 
 // TestCompletionHasEveryFlag: both scripts name every flag of serve and
@@ -48,7 +49,7 @@ func TestCompletionHasEveryFlag(t *testing.T) {
 		for _, w := range want {
 			found := false
 			for _, f := range flags {
-				found = found || f.name == w
+				found = found || f.Name == w
 			}
 			if !found {
 				t.Errorf("%v --help: flag --%s not found in %d parsed flags", cmd, w, len(flags))
@@ -56,21 +57,21 @@ func TestCompletionHasEveryFlag(t *testing.T) {
 		}
 		for _, f := range flags {
 			for shell, s := range scripts {
-				if !strings.Contains(s, "--"+f.name+" ") && !strings.Contains(s, "--"+f.name+`"`) && !strings.Contains(s, "'*--"+f.name+"[") {
-					t.Errorf("%s completion lacks %v --%s", shell, cmd, f.name)
+				if !strings.Contains(s, "--"+f.Name+" ") && !strings.Contains(s, "--"+f.Name+`"`) && !strings.Contains(s, "'*--"+f.Name+"[") {
+					t.Errorf("%s completion lacks %v --%s", shell, cmd, f.Name)
 				}
 			}
 			// The flag exists: giving it (with a value when it takes
 			// one) never reports it as undefined.
-			args := append(append([]string{}, cmd...), "--"+f.name)
-			if f.value {
+			args := append(append([]string{}, cmd...), "--"+f.Name)
+			if f.Value {
 				args = append(args, "x")
 			}
 			args = append(args, "--help")
 			var out bytes.Buffer
 			run(context.Background(), args, &out, &out)
 			if strings.Contains(out.String(), "flag provided but not defined") {
-				t.Errorf("%v: --%s listed but not defined: %s", cmd, f.name, out.String())
+				t.Errorf("%v: --%s listed but not defined: %s", cmd, f.Name, out.String())
 			}
 		}
 	}
@@ -150,22 +151,6 @@ func TestCompletionUsage(t *testing.T) {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), args, &out, &errb); code != 2 || out.Len() != 0 || !strings.Contains(errb.String(), "bash or zsh") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out.String(), errb.String())
-		}
-	}
-}
-
-// TestParseFlagHelp: both dash styles, booleans, and the usage on the
-// same line (short names) or the next.
-func TestParseFlagHelp(t *testing.T) {
-	help := "Usage: x [flags]\n\n  wssproxy x --not-a-flag-line\nFlags:\n  -a\tshort bool\n  --bee duration\n    \ta duration\n  -cee\n    \tlong bool\n  -a\tagain\n"
-	got := parseFlagHelp(help)
-	want := []complFlag{{"a", false, "short bool"}, {"bee", true, "a duration"}, {"cee", false, "long bool"}}
-	if len(got) != len(want) {
-		t.Fatalf("got %+v, want %+v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("flag %d: got %+v, want %+v", i, got[i], want[i])
 		}
 	}
 }

@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version", "--version":
 		return cli.RunVersion(stdout, version)
 	case "completion":
-		return runCompletion(args[1:], stdout, stderr)
+		return cli.RunCompletion(args[1:], stdout, stderr, run)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

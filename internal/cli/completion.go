@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -27,14 +27,14 @@ A flag that takes a value completes file names after it.
 type complCommand struct {
 	path    string // "serve", "certs pin"
 	summary string
-	flags   []complFlag
+	flags   []HelpFlag
 }
 
-// complFlag is a flag of a command.
-type complFlag struct {
-	name  string // without dashes
-	value bool   // takes a value (every flag but booleans)
-	usage string // first line of its help
+// HelpFlag is a flag as a command's --help lists it.
+type HelpFlag struct {
+	Name  string // without dashes
+	Value bool   // takes a value (every flag but booleans)
+	Usage string // first line of its help
 }
 
 // complCommands lists the commands completed, in the order shown.
@@ -49,7 +49,14 @@ var complCommands = []struct{ path, summary string }{
 	{"help", "the commands"},
 }
 
-func runCompletion(args []string, stdout, stderr io.Writer) int {
+// Runner runs a wssproxy command line in-process, as the binary's
+// dispatcher does, and returns its exit code.
+type Runner func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+
+// RunCompletion runs "wssproxy completion bash|zsh": it prints a
+// completion script whose flags run (the binary's dispatcher) lists in
+// each command's --help.
+func RunCompletion(args []string, stdout, stderr io.Writer, run Runner) int {
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		fmt.Fprint(stdout, completionUsage)
 		return 0
@@ -58,7 +65,7 @@ func runCompletion(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wssproxy completion: want one argument, bash or zsh\n\n%s", completionUsage)
 		return 2
 	}
-	cmds, err := completionCommands()
+	cmds, err := completionCommands(run)
 	if err != nil {
 		fmt.Fprintf(stderr, "wssproxy completion: %v\n", err)
 		return 1
@@ -74,7 +81,7 @@ func runCompletion(args []string, stdout, stderr io.Writer) int {
 // completionCommands reads every command's flags from its own flag set,
 // through the --help text the flag package prints (PrintDefaults): a flag
 // added to a command appears in the scripts without touching this file.
-func completionCommands() ([]complCommand, error) {
+func completionCommands(run Runner) ([]complCommand, error) {
 	var cmds []complCommand
 	for _, c := range complCommands {
 		cc := complCommand{path: c.path, summary: c.summary}
@@ -86,7 +93,7 @@ func completionCommands() ([]complCommand, error) {
 			if code := run(context.Background(), args, &out, &out); code != 0 {
 				return nil, fmt.Errorf("wssproxy %s --help exited %d: %s", c.path, code, out.String())
 			}
-			cc.flags = parseFlagHelp(out.String())
+			cc.flags = ParseFlagHelp(out.String())
 			if len(cc.flags) == 0 {
 				return nil, fmt.Errorf("wssproxy %s --help lists no flags", c.path)
 			}
@@ -101,15 +108,15 @@ func completionCommands() ([]complCommand, error) {
 // it is a boolean, then a tab and the usage when it fits on the line.
 var flagLine = regexp.MustCompile(`^  --?([A-Za-z0-9][A-Za-z0-9_.-]*)(?: ([^\s]+))?(?:\t(.*))?$`)
 
-// parseFlagHelp returns the flags a --help text lists, sorted by name.
-func parseFlagHelp(help string) []complFlag {
-	var flags []complFlag
+// ParseFlagHelp returns the flags a --help text lists, sorted by name.
+func ParseFlagHelp(help string) []HelpFlag {
+	var flags []HelpFlag
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(strings.NewReader(help))
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "    \t") && len(flags) > 0 && flags[len(flags)-1].usage == "" {
-			flags[len(flags)-1].usage = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "    \t") && len(flags) > 0 && flags[len(flags)-1].Usage == "" {
+			flags[len(flags)-1].Usage = strings.TrimSpace(line)
 			continue
 		}
 		m := flagLine.FindStringSubmatch(line)
@@ -117,9 +124,9 @@ func parseFlagHelp(help string) []complFlag {
 			continue
 		}
 		seen[m[1]] = true
-		flags = append(flags, complFlag{name: m[1], value: m[2] != "", usage: strings.TrimSpace(m[3])})
+		flags = append(flags, HelpFlag{Name: m[1], Value: m[2] != "", Usage: strings.TrimSpace(m[3])})
 	}
-	sort.Slice(flags, func(i, j int) bool { return flags[i].name < flags[j].name })
+	sort.Slice(flags, func(i, j int) bool { return flags[i].Name < flags[j].Name })
 	return flags
 }
 
@@ -174,9 +181,9 @@ _wssproxy() {
 		}
 		var all, valued []string
 		for _, f := range c.flags {
-			all = append(all, "--"+f.name)
-			if f.value {
-				valued = append(valued, "--"+f.name)
+			all = append(all, "--"+f.Name)
+			if f.Value {
+				valued = append(valued, "--"+f.Name)
 			}
 		}
 		fmt.Fprintf(w, "    %q)\n        flags=%q\n        valued=%q\n        ;;\n", c.path, strings.Join(all, " "), " "+strings.Join(valued, " ")+" ")
@@ -261,9 +268,9 @@ _wssproxy() {
 		}
 		fmt.Fprintf(w, "    '%s')\n        _arguments -s \\\n", c.path)
 		for _, f := range c.flags {
-			spec := fmt.Sprintf("--%s[%s]", f.name, zshDesc(f.usage))
-			if f.value {
-				spec += ":" + f.name + ":_files"
+			spec := fmt.Sprintf("--%s[%s]", f.Name, zshDesc(f.Usage))
+			if f.Value {
+				spec += ":" + f.Name + ":_files"
 			}
 			// Repeatable flags may be given again: every spec starts with '*'.
 			fmt.Fprintf(w, "            '*%s' \\\n", spec)
