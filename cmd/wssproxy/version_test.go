@@ -46,9 +46,15 @@ func TestVersionBinary(t *testing.T) {
 		clone := filepath.Join(t.TempDir(), "src")
 		gitOut(".", "clone", "-q", "--shared", "--no-checkout", top, clone)
 		gitOut(clone, "checkout", "-q", "--detach", head)
-		if diff := gitOut(".", "diff", "HEAD", "--binary"); diff != "" {
+		// The diff as git prints it: trimming it (gitOut) cuts a last
+		// context line that is blank, and git apply refuses the patch.
+		diff, err := exec.Command(git, "diff", "HEAD", "--binary").Output()
+		if err != nil {
+			t.Fatalf("git diff: %v", err)
+		}
+		if len(diff) > 0 {
 			apply := exec.Command(git, "apply", "--binary", "-")
-			apply.Dir, apply.Stdin = clone, strings.NewReader(diff+"\n")
+			apply.Dir, apply.Stdin = clone, bytes.NewReader(diff)
 			if b, err := apply.CombinedOutput(); err != nil {
 				t.Fatalf("git apply: %v\n%s", err, b)
 			}
