@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -208,28 +207,18 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 20)}
-	var logs testpeer.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--upstream", upstream,
-			"--pause-on-ssl-errors", "--pause-timeout", "20s", "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile,
-			"--log-format", "json", "--log-level", "warn", "--grace", "5s"}, lines, &logs)
-	}()
+	srv := spawnServe(ctx, "--listen", "127.0.0.1:0", "--upstream", upstream,
+		"--pause-on-ssl-errors", "--pause-timeout", "20s", "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile,
+		"--log-format", "json", "--log-level", "warn", "--grace", "5s")
+	logs, done := srv.logs, srv.done
 	var proxyURL, adminURL string
 	for proxyURL == "" || adminURL == "" {
-		select {
-		case l := <-lines.lines:
-			if strings.HasPrefix(l, "wssproxy: serving ") {
-				proxyURL = strings.Fields(l)[2]
-			}
-			if rest, ok := strings.CutPrefix(l, "admin API:"); ok {
-				adminURL = strings.TrimSuffix(strings.Fields(rest)[0], "/")
-			}
-		case code := <-done:
-			t.Fatalf("serve exited with %d: %s", code, logs.String())
-		case <-time.After(10 * time.Second):
-			t.Fatal("serve printed no URLs")
+		l := srv.line(t, 10*time.Second)
+		if u, ok := servingURL(l); ok {
+			proxyURL = u
+		}
+		if rest, ok := strings.CutPrefix(l, "admin API:"); ok {
+			adminURL = strings.TrimSuffix(strings.Fields(rest)[0], "/")
 		}
 	}
 	a := &adminClient{t: t, base: adminURL, token: adminToken, hc: &http.Client{Timeout: 10 * time.Second}}
@@ -371,8 +360,7 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 	upstream := startTLSEcho(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "admin.sock")
-	cfgFile := filepath.Join(dir, "wssproxy.yaml")
-	if err := os.WriteFile(cfgFile, []byte(y(
+	cfgFile := writeConfig(t, dir, "wssproxy.yaml",
 		// Its own trust store: the pin it remembers must not reach the
 		// other tests' serve runs (they share the default state directory).
 		"store: file:upstream_pins",
@@ -386,29 +374,14 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 		"        upstream_tls:",
 		"          pause: true",
 		"          pause_timeout: 10s",
-	)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 20)}
-	var logs testpeer.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfgFile, "--log-level", "error"}, lines, &logs)
-	}()
+	srv := spawnServe(ctx, "--config", cfgFile, "--log-level", "error")
+	logs, done := srv.logs, srv.done
 	var proxyURL string
 	for proxyURL == "" {
-		select {
-		case l := <-lines.lines:
-			if strings.HasPrefix(l, "wssproxy: serving ") {
-				proxyURL = strings.Fields(l)[2]
-			}
-		case code := <-done:
-			t.Fatalf("serve exited with %d: %s", code, logs.String())
-		case <-time.After(10 * time.Second):
-			t.Fatal("serve printed no URL")
-		}
+		proxyURL, _ = servingURL(srv.line(t, 10*time.Second))
 	}
 	var fi os.FileInfo
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {

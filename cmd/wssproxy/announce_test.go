@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +28,7 @@ func TestTryItLineWorks(t *testing.T) {
 	backend := "ws://" + up.Addr().String() + "/"
 	dir := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", dir)
-	config := y(
+	name := writeConfig(t, dir, "wssproxy.yaml",
 		"log: {level: warn}",
 		"grace: 5s",
 		"listeners:",
@@ -51,16 +49,10 @@ func TestTryItLineWorks(t *testing.T) {
 		"        upstream: "+backend,
 		"        allowed_origins: [https://app.example.com]",
 	)
-	name := filepath.Join(dir, "wssproxy.yaml")
-	if err := os.WriteFile(name, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 50)}
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", name}, lines, &stderr) }()
+	srv := spawnServe(ctx, "--config", name)
+	lines, stderr, done := srv.lines, srv.logs, srv.done
 	var tries []string
 	for len(tries) < 2 {
 		select {
@@ -103,14 +95,7 @@ func TestTryItLineWorks(t *testing.T) {
 	}
 }
 
-func listenLocal(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
+func listenLocal(t *testing.T) net.Listener { return testpeer.Listen(t) }
 
 // tryCommand's choices: a route for any host first, a Host header and
 // an origin when the route wants them, loopback for a listener on every

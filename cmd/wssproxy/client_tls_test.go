@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -36,8 +34,7 @@ func TestClientCertificateRequired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := filepath.Join(dir, "c.yaml")
-	os.WriteFile(name, []byte(y(
+	name := writeConfig(t, dir, "c.yaml",
 		"log: {level: error}",
 		"listeners:",
 		"  - listen: 127.0.0.1:0",
@@ -45,13 +42,11 @@ func TestClientCertificateRequired(t *testing.T) {
 		"      dev_cert: {dir: devca}",
 		"      client_certs: {mode: required, ca_file: devca/ca.pem}",
 		"    routes: [{path: /required, upstream: '"+backend+"'}]",
-	)), 0o600)
+	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 50)}
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", name}, lines, &stderr) }()
+	srv := spawnServe(ctx, "--config", name)
+	lines, stderr, done := srv.lines, srv.logs, srv.done
 	var url string
 	for url == "" {
 		select {

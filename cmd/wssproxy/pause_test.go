@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -85,10 +84,9 @@ func TestServePauseLimits(t *testing.T) {
 	upstream := startTLSEcho(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "admin.sock")
-	cfgFile := filepath.Join(dir, "wssproxy.yaml")
 	// Two routes to one upstream verifying different names: two distinct
 	// decisions.
-	if err := os.WriteFile(cfgFile, []byte(y(
+	cfgFile := writeConfig(t, dir, "wssproxy.yaml",
 		"admin:",
 		"  listen: unix:admin.sock",
 		"  pause_max_pending: 8",
@@ -103,29 +101,14 @@ func TestServePauseLimits(t *testing.T) {
 		"        path: /b",
 		"        upstream: "+upstream,
 		"        upstream_tls: {pause: true, verify_name: b.example}",
-	)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 20)}
-	var logs testpeer.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfgFile, "--pause-max-pending", "1", "--pause-max-waiters", "2", "--log-format", "json", "--log-level", "warn"}, lines, &logs)
-	}()
+	srv := spawnServe(ctx, "--config", cfgFile, "--pause-max-pending", "1", "--pause-max-waiters", "2", "--log-format", "json", "--log-level", "warn")
+	logs, done := srv.logs, srv.done
 	var proxyURL string
 	for proxyURL == "" {
-		select {
-		case l := <-lines.lines:
-			if strings.HasPrefix(l, "wssproxy: serving ") {
-				proxyURL = strings.Fields(l)[2]
-			}
-		case code := <-done:
-			t.Fatalf("serve exited with %d: %s", code, logs.String())
-		case <-time.After(10 * time.Second):
-			t.Fatal("serve printed no URL")
-		}
+		proxyURL, _ = servingURL(srv.line(t, 10*time.Second))
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		if _, err := os.Stat(sock); err == nil {

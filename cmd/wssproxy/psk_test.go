@@ -39,16 +39,11 @@ func pskFiles(t *testing.T) (server, client string) {
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	lines := lineWriter{make(chan string, 20)}
-	logs := &testpeer.Buffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-level", "error"}, args...), lines, logs)
-	}()
-	addr := awaitServing(t, lines.lines, done, logs)
+	p := spawnServe(ctx, append([]string{"--listen", "127.0.0.1:0", "--log-level", "error"}, args...)...)
+	addr := awaitServing(t, p.lines.lines, p.done, p.logs)
 	t.Cleanup(func() {
 		cancel()
-		if code := <-done; code != 0 {
+		if code := <-p.done; code != 0 {
 			t.Errorf("serve exit %d", code)
 		}
 	})

@@ -82,7 +82,7 @@ func TestServeConfigEndToEnd(t *testing.T) {
 	a, b := startNamedBackend(t, "A"), startNamedBackend(t, "B")
 	dir := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", dir) // nothing may land in the real state dir
-	config := y(
+	name := writeConfig(t, dir, "wssproxy.yaml",
 		"log: {level: warn}",
 		"grace: 5s",
 		"listeners:",
@@ -106,17 +106,11 @@ func TestServeConfigEndToEnd(t *testing.T) {
 		"        upstream: "+b,
 		"        ping_interval: 1m",
 	)
-	name := filepath.Join(dir, "wssproxy.yaml")
-	if err := os.WriteFile(name, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 50)}
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", name}, lines, &stderr) }()
+	srv := spawnServe(ctx, "--config", name)
+	lines, stderr, done := srv.lines, srv.logs, srv.done
 
 	// Three "serving" lines, then the CA of the wss listener.
 	urls := map[string]string{} // upstream (or host) -> URL
@@ -206,14 +200,13 @@ func TestServeConfigListenFails(t *testing.T) {
 	}
 	defer busy.Close()
 	dir := t.TempDir()
-	name := filepath.Join(dir, "c.yaml")
-	os.WriteFile(name, []byte(y(
+	name := writeConfig(t, dir, "c.yaml",
 		"listeners:",
 		"  - listen: 127.0.0.1:0",
 		"    routes: [{upstream: 'ws://127.0.0.1:1/'}]",
 		"  - listen: "+busy.Addr().String(),
 		"    routes: [{upstream: 'ws://127.0.0.1:1/'}]",
-	)), 0o600)
+	)
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--config", name, "--log-level", "error"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), name+":4: listeners[1]: listening on") || out.Len() != 0 {
@@ -232,8 +225,7 @@ func TestServeConfigClientCerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := filepath.Join(dir, "c.yaml")
-	os.WriteFile(name, []byte(y(
+	name := writeConfig(t, dir, "c.yaml",
 		"log: {level: error}",
 		"listeners:",
 		"  - listen: 127.0.0.1:0",
@@ -246,13 +238,11 @@ func TestServeConfigClientCerts(t *testing.T) {
 		"      dev_cert: {dir: devca}",
 		"      client_certs: {mode: optional, ca_file: devca/ca.pem}",
 		"    routes: [{path: /optional, upstream: '"+backend+"'}]",
-	)), 0o600)
+	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 50)}
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", name}, lines, &stderr) }()
+	srv := spawnServe(ctx, "--config", name)
+	lines, stderr, done := srv.lines, srv.logs, srv.done
 	urls := map[string]string{}
 	for len(urls) < 2 {
 		select {

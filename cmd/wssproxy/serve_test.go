@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/internal/config"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -115,18 +115,10 @@ func TestServeEmbeddedDefaultWithClient(t *testing.T) {
 
 // --listen alone serves plain ws in front of the echo server.
 func TestServePlain(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testpeer.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	lines := lineWriter{make(chan string, 20)}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--listen", addr, "--log-level", "error"}, lines, &bytes.Buffer{})
-	}()
+	srv := spawnServe(ctx, "--listen", addr, "--log-level", "error")
+	lines, done := srv.lines, srv.done
 	if l := <-lines.lines; l != "wssproxy: serving ws://"+addr+"/ -> built-in echo server" {
 		t.Fatalf("printed %q", l)
 	}

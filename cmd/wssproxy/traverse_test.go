@@ -58,20 +58,12 @@ func TestServeTraversesConnectProxy(t *testing.T) {
 		{"http://dave:s3cret@" + proxyAddr, true},
 		{"http://" + proxyAddr, false}, // no credentials: 407, the client gets 502
 	} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := testpeer.FreeAddr(t)
 		ctx, cancel := context.WithCancel(context.Background())
-		lines := lineWriter{make(chan string, 20)}
-		done := make(chan int, 1)
-		go func() {
-			done <- run(ctx, []string{"serve", "--listen", addr, "--upstream", "wss://" + echoAddr + "/",
-				"--upstream-ca", ca, "--upstream-sni", "localhost", "--upstream-proxy", tc.proxy, "--log-level", "error"}, lines, &bytes.Buffer{})
-		}()
-		<-lines.lines
+		srv := spawnServe(ctx, "--listen", addr, "--upstream", "wss://"+echoAddr+"/",
+			"--upstream-ca", ca, "--upstream-sni", "localhost", "--upstream-proxy", tc.proxy, "--log-level", "error")
+		done := srv.done
+		<-srv.lines.lines
 		var out, errb bytes.Buffer
 		code := runClient(ctx, []string{"ws://" + addr + "/", "--proxy", "direct"}, strings.NewReader("through the tunnel\n"), &out, &errb)
 		if tc.ok && (code != 0 || out.String() != "through the tunnel\n") {

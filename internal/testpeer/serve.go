@@ -60,3 +60,14 @@ func ServeTLS(t testing.TB, cfg *tls.Config) string {
 		}
 	})
 }
+
+// FreeAddr returns a 127.0.0.1:PORT address whose port was free a moment
+// ago, for a program that wants an address to listen on rather than a
+// listener (another process may take the port first; keep the window
+// short).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln := Listen(t)
+	defer ln.Close()
+	return ln.Addr().String()
+}

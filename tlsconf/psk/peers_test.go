@@ -106,12 +106,7 @@ func (p *peer) wait(t *testing.T, d time.Duration) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	_, port, _ := net.SplitHostPort(testpeer.FreeAddr(t))
 	return port
 }
 
