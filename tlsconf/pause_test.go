@@ -4,10 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"net"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // pauseClient returns a client in pause mode whose paused handshakes are
@@ -20,6 +21,34 @@ func pauseClient(t *testing.T, reg *Registry, timeout time.Duration) (*Client, <
 		OnPause: func(p PausedHandshake) { paused <- p },
 	}})
 	return c, paused
+}
+
+// pauseCase is a server with a new self-signed leaf and a client that
+// pauses on its errors, with the client's registry and a context bounding
+// the case's dials at 10 s.
+type pauseCase struct {
+	leaf   *testCert
+	s      *server
+	reg    *Registry
+	c      *Client
+	paused <-chan PausedHandshake
+	ctx    context.Context
+}
+
+func newPauseCase(t *testing.T, name string, timeout time.Duration) *pauseCase {
+	t.Helper()
+	leaf := newCert(t, leafSpec(name), nil)
+	reg := NewRegistry()
+	c, paused := pauseClient(t, reg, timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return &pauseCase{leaf: leaf, s: serveChain(t, leaf), reg: reg, c: c, paused: paused, ctx: ctx}
+}
+
+// dial starts a handshake to the case's server and waits for its pause.
+func (pc *pauseCase) dial() (<-chan dialResult, PausedHandshake) {
+	res := dialAsync(pc.ctx, pc.c, pc.s.addr())
+	return res, <-pc.paused
 }
 
 type dialResult struct {
@@ -38,15 +67,9 @@ func dialAsync(ctx context.Context, c *Client, addr string) <-chan dialResult {
 
 func TestPauseResume(t *testing.T) {
 	t.Parallel()
-	leaf := newCert(t, leafSpec("localhost"), nil)
-	s := serveChain(t, leaf)
-	reg := NewRegistry()
-	c, paused := pauseClient(t, reg, time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-
-	res := dialAsync(ctx, c, s.addr())
-	p := <-paused
+	pc := newPauseCase(t, "localhost", time.Minute)
+	leaf, s, reg := pc.leaf, pc.s, pc.reg
+	res, p := pc.dial()
 	list := reg.List()
 	if len(list) != 1 || list[0].ID != p.ID {
 		t.Fatalf("registry lists %v, want the paused handshake %s", list, p.ID)
@@ -75,17 +98,11 @@ func TestPauseResume(t *testing.T) {
 
 func TestPauseResumeWithList(t *testing.T) {
 	t.Parallel()
-	spec := leafSpec("wrong.example")
-	leaf := newCert(t, spec, nil)
-	s := serveChain(t, leaf)
-	reg := NewRegistry()
-	c, paused := pauseClient(t, reg, time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	pc := newPauseCase(t, "wrong.example", time.Minute)
+	leaf, reg := pc.leaf, pc.reg
 
 	// Accepting only self-signed leaves hostname-mismatch: still fails.
-	res := dialAsync(ctx, c, s.addr())
-	p := <-paused
+	res, p := pc.dial()
 	if err := reg.Resume(p.ID, []ExpectedError{{Kind: SelfSigned, Fingerprint: Fingerprint(leaf.cert)}}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +113,7 @@ func TestPauseResumeWithList(t *testing.T) {
 	}
 
 	// Accepting both succeeds.
-	res = dialAsync(ctx, c, s.addr())
-	p = <-paused
+	res, p = pc.dial()
 	if err := reg.Resume(p.ID, []ExpectedError{{Kind: SelfSigned}, {Kind: HostnameMismatch}}, false); err != nil {
 		t.Fatal(err)
 	}
@@ -110,13 +126,9 @@ func TestPauseResumeWithList(t *testing.T) {
 
 func TestPauseAbort(t *testing.T) {
 	t.Parallel()
-	s := serveChain(t, newCert(t, leafSpec("localhost"), nil))
-	reg := NewRegistry()
-	c, paused := pauseClient(t, reg, time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res := dialAsync(ctx, c, s.addr())
-	p := <-paused
+	pc := newPauseCase(t, "localhost", time.Minute)
+	reg := pc.reg
+	res, p := pc.dial()
 	if err := reg.Abort(p.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -132,13 +144,10 @@ func TestPauseAbort(t *testing.T) {
 
 func TestPauseTimeout(t *testing.T) {
 	t.Parallel()
-	s := serveChain(t, newCert(t, leafSpec("localhost"), nil))
-	reg := NewRegistry()
-	c, paused := pauseClient(t, reg, 20*time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	r := <-dialAsync(ctx, c, s.addr())
-	<-paused
+	pc := newPauseCase(t, "localhost", 20*time.Millisecond)
+	reg := pc.reg
+	res, _ := pc.dial()
+	r := <-res
 	if !errors.Is(r.err, ErrPauseTimeout) {
 		t.Fatalf("err = %v, want ErrPauseTimeout", r.err)
 	}
@@ -151,12 +160,11 @@ func TestPauseTimeout(t *testing.T) {
 // client that caused the dial went away), the pause ends with it.
 func TestPauseCancelledByContext(t *testing.T) {
 	t.Parallel()
-	s := serveChain(t, newCert(t, leafSpec("localhost"), nil))
-	reg := NewRegistry()
-	c, paused := pauseClient(t, reg, time.Minute)
+	pc := newPauseCase(t, "localhost", time.Minute)
+	reg := pc.reg
 	ctx, cancel := context.WithCancel(context.Background())
-	res := dialAsync(ctx, c, s.addr())
-	p := <-paused
+	res := dialAsync(ctx, pc.c, pc.s.addr())
+	p := <-pc.paused
 	cancel()
 	r := <-res
 	if !errors.Is(r.err, context.Canceled) {
@@ -193,14 +201,9 @@ func TestPauseNeverForPinMismatch(t *testing.T) {
 // the host on later handshakes, without pausing; another key pauses again.
 func TestPauseRememberAsPin(t *testing.T) {
 	t.Parallel()
-	leaf := newCert(t, leafSpec("localhost"), nil)
-	s := serveChain(t, leaf)
-	reg := NewRegistry()
-	c, paused := pauseClient(t, reg, time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res := dialAsync(ctx, c, s.addr())
-	p := <-paused
+	pc := newPauseCase(t, "localhost", time.Minute)
+	leaf, s, reg, c, paused := pc.leaf, pc.s, pc.reg, pc.c, pc.paused
+	res, p := pc.dial()
 	if err := reg.Resume(p.ID, nil, true); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +228,7 @@ func TestPauseRememberAsPin(t *testing.T) {
 	}
 	// A different key pauses again.
 	s2 := serveChain(t, newCert(t, leafSpec("localhost"), nil))
-	res = dialAsync(ctx, c, s2.addr())
+	res = dialAsync(pc.ctx, c, s2.addr())
 	p = <-paused
 	if err := reg.Abort(p.ID); err != nil {
 		t.Fatal(err)
@@ -253,10 +256,7 @@ func TestServerPauseClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testpeer.Listen(t)
 	defer ln.Close()
 
 	run := func(decide func(id string, cancel context.CancelFunc)) error {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // serverHandshake runs one handshake of a ServerConfig server against a
@@ -20,10 +21,7 @@ func serverHandshake(t *testing.T, o *ServerOptions, clientChain ...*testCert) e
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testpeer.Listen(t)
 	defer ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
