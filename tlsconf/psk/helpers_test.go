@@ -141,3 +141,29 @@ func alertOf(err error) (Alert, bool, bool) {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// dialConn connects to addr and returns a PSK client connection with
+// cfg, closed when the test ends; the handshake is the caller's.
+func dialConn(t *testing.T, addr string, cfg *ClientConfig) *Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Client(nc, cfg)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// wantAlert fails t unless err carries alert, received from the peer
+// (remote) or sent by us.
+func wantAlert(t *testing.T, err error, alert Alert, remote bool) {
+	t.Helper()
+	if a, r, ok := alertOf(err); !ok || r != remote || a != alert {
+		verb := "sent"
+		if remote {
+			verb = "received"
+		}
+		t.Fatalf("error %v, want %s %v", err, verb, alert)
+	}
+}

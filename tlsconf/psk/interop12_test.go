@@ -131,9 +131,7 @@ func TestOpenSSLServer12(t *testing.T) {
 			}
 			c, err := dialPSK(t, nc, cfg)
 			if tc.alert != 0 {
-				if a, remote, ok := alertOf(err); !ok || !remote || a != tc.alert {
-					t.Fatalf("error %v, want received %v", err, tc.alert)
-				}
+				wantAlert(t, err, tc.alert, true)
 				p.wait(t, 5*time.Second)
 				return
 			}
@@ -243,9 +241,7 @@ func TestOpenSSLClient12Refused(t *testing.T) {
 			addr, results := goServer(t, tls12Server(t), 1)
 			out := runOpenSSLClient12(t, addr, false, tc.client...)
 			r := result(t, results)
-			if a, remote, ok := alertOf(r.err); !ok || remote || a != tc.alert {
-				t.Fatalf("server error %v, want sent %v", r.err, tc.alert)
-			}
+			wantAlert(t, r.err, tc.alert, false)
 			if !strings.Contains(out, fmt.Sprintf("alert number %d", tc.alert)) {
 				t.Fatalf("s_client did not report alert %d:\n%s", tc.alert, out)
 			}
@@ -306,35 +302,9 @@ func TestGnuTLSClient12Refused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, results := goServer(t, tls12Server(t), 1)
-			out := runGnuTLSClient(t, addr, tc.identity, tc.key, prio)
-			r := result(t, results)
-			if a, remote, ok := alertOf(r.err); !ok || remote || a != tc.alert {
-				t.Fatalf("server error %v, want sent %v", r.err, tc.alert)
-			}
-			if !strings.Contains(out, fmt.Sprintf("Received alert [%d]", tc.alert)) {
-				t.Fatalf("gnutls-cli did not report alert %d:\n%s", tc.alert, out)
-			}
+			gnutlsClientRefused(t, tls12Server(t), tc.identity, tc.key, prio, tc.alert)
 		})
 	}
-}
-
-// startGnuTLSServer12 runs gnutls-serv with a hint in a private network
-// namespace.
-func startGnuTLSServer12(t *testing.T, priority string) (int, string) {
-	t.Helper()
-	bin := lookPeer(t, "gnutls-serv", "gnutls-bin")
-	pw := filepath.Join(t.TempDir(), "psk.txt")
-	if err := os.WriteFile(pw, []byte(testIdentity+":"+testKeyHex+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := "5556"
-	prog, args := netnsCommand(t, bin, "--port", port, "--echo", "--pskpasswd", pw, "--pskhint", testHint, "--priority", priority)
-	p := startPeer(t, prog, args...)
-	// gnutls-serv prints "listening on IPv4 0.0.0.0 port N..." before it
-	// binds and "done" after: wait for the whole line.
-	p.waitFor(t, "IPv4 0.0.0.0 port "+port+"...done", 10*time.Second)
-	return p.cmd.Process.Pid, "127.0.0.1:" + port
 }
 
 func TestGnuTLSServer12(t *testing.T) {
@@ -360,7 +330,7 @@ func TestGnuTLSServer12(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			pid, addr := startGnuTLSServer12(t, tc.priority)
+			pid, addr := startGnuTLSServer(t, tc.priority, testHint)
 			nc, err := dialInNetns(pid, addr)
 			if err != nil {
 				t.Fatal(err)
@@ -379,9 +349,7 @@ func TestGnuTLSServer12(t *testing.T) {
 			}
 			c, err := dialPSK(t, nc, cfg)
 			if tc.alert != 0 {
-				if a, remote, ok := alertOf(err); !ok || !remote || a != tc.alert {
-					t.Fatalf("error %v, want received %v", err, tc.alert)
-				}
+				wantAlert(t, err, tc.alert, true)
 				return
 			}
 			if err != nil {
@@ -407,17 +375,7 @@ func TestStunnelServer12(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			bin := lookPeer(t, "stunnel4", "stunnel4")
-			dir := t.TempDir()
-			addr := "127.0.0.1:" + freePort(t)
-			conf := filepath.Join(dir, "server.conf")
-			cfgText := fmt.Sprintf("foreground = yes\npid =\nsyslog = no\ndebug = info\n[psk]\naccept = %s\nexec = /bin/cat\nPSKsecrets = %s\nsslVersion = TLSv1.2\nciphers = %s\n",
-				addr, writeSecrets(t, dir, testKeyHex), tc.ciphers)
-			if err := os.WriteFile(conf, []byte(cfgText), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			p := startPeer(t, bin, conf)
-			p.waitFor(t, "Configuration successful", 10*time.Second)
+			addr, _ := startStunnelServer(t, "sslVersion = TLSv1.2\nciphers = "+tc.ciphers+"\n")
 			nc, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -428,9 +386,7 @@ func TestStunnelServer12(t *testing.T) {
 			}
 			c, err := dialPSK(t, nc, cfg)
 			if tc.alert != 0 {
-				if a, remote, ok := alertOf(err); !ok || !remote || a != tc.alert {
-					t.Fatalf("error %v, want received %v", err, tc.alert)
-				}
+				wantAlert(t, err, tc.alert, true)
 				return
 			}
 			if err != nil {

@@ -2,8 +2,6 @@ package psk
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,18 @@ const (
 	gnutlsDHE = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+ECDHE-PSK:+DHE-PSK"
 	gnutlsKE  = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+PSK"
 )
+
+// gnutlsClientRefused runs gnutls-cli against a Go server with cfg and
+// checks that the server sent alert and gnutls-cli reported it.
+func gnutlsClientRefused(t *testing.T, cfg *ServerConfig, identity, keyHex, priority string, alert Alert) {
+	t.Helper()
+	addr, results := goServer(t, cfg, 1)
+	out := runGnuTLSClient(t, addr, identity, keyHex, priority)
+	wantAlert(t, result(t, results).err, alert, false)
+	if !strings.Contains(out, fmt.Sprintf("Received alert [%d]", alert)) {
+		t.Fatalf("gnutls-cli did not report alert %d:\n%s", alert, out)
+	}
+}
 
 func runGnuTLSClient(t *testing.T, addr, identity, keyHex, priority string) string {
 	t.Helper()
@@ -80,31 +90,23 @@ func TestGnuTLSClientRefused(t *testing.T) {
 		{"psk_ke not allowed", testIdentity, testKeyHex, gnutlsKE, AlertHandshakeFailure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr, results := goServer(t, testServerConfig(t), 1)
-			out := runGnuTLSClient(t, addr, tc.identity, tc.key, tc.priority)
-			r := result(t, results)
-			a, remote, ok := alertOf(r.err)
-			if !ok || remote || a != tc.alert {
-				t.Fatalf("server error %v, want sent %v", r.err, tc.alert)
-			}
-			if !strings.Contains(out, fmt.Sprintf("Received alert [%d]", tc.alert)) {
-				t.Fatalf("gnutls-cli did not report alert %d:\n%s", tc.alert, out)
-			}
+			gnutlsClientRefused(t, testServerConfig(t), tc.identity, tc.key, tc.priority, tc.alert)
 		})
 	}
 }
 
-// startGnuTLSServer runs gnutls-serv --echo with a PSK password file in
-// a private network namespace and returns its PID and address there.
-func startGnuTLSServer(t *testing.T, priority string) (int, string) {
+// startGnuTLSServer runs gnutls-serv --echo with a PSK password file
+// (and the identity hint, unless empty) in a private network namespace
+// and returns its PID and address there.
+func startGnuTLSServer(t *testing.T, priority, hint string) (int, string) {
 	t.Helper()
 	bin := lookPeer(t, "gnutls-serv", "gnutls-bin")
-	pw := filepath.Join(t.TempDir(), "psk.txt")
-	if err := os.WriteFile(pw, []byte(testIdentity+":"+testKeyHex+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	port := "5556"
-	prog, args := netnsCommand(t, bin, "--port", port, "--echo", "--pskpasswd", pw, "--priority", priority)
+	flags := []string{"--port", port, "--echo", "--pskpasswd", writeSecrets(t, t.TempDir(), testKeyHex), "--priority", priority}
+	if hint != "" {
+		flags = append(flags, "--pskhint", hint)
+	}
+	prog, args := netnsCommand(t, bin, flags...)
 	p := startPeer(t, prog, args...)
 	// gnutls-serv prints "listening on IPv4 0.0.0.0 port N..." before it
 	// binds and "done" after: wait for the whole line.
@@ -131,7 +133,7 @@ func TestGnuTLSServer(t *testing.T) {
 		{name: "wrong key", priority: gnutlsDHE, client: func(c *ClientConfig) { c.Key = make([]byte, 32) }, alert: AlertIllegalParameter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pid, addr := startGnuTLSServer(t, tc.priority)
+			pid, addr := startGnuTLSServer(t, tc.priority, "")
 			nc, err := dialInNetns(pid, addr)
 			if err != nil {
 				t.Fatal(err)
@@ -144,9 +146,7 @@ func TestGnuTLSServer(t *testing.T) {
 			defer c.Close()
 			err = c.Handshake()
 			if tc.alert != 0 {
-				if a, remote, ok := alertOf(err); !ok || !remote || a != tc.alert {
-					t.Fatalf("error %v, want received %v", err, tc.alert)
-				}
+				wantAlert(t, err, tc.alert, true)
 				return
 			}
 			if err != nil {

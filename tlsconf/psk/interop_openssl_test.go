@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -54,12 +53,7 @@ func TestOpenSSLServer(t *testing.T) {
 			if tc.client != nil {
 				tc.client(cfg)
 			}
-			nc, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := Client(nc, cfg)
-			defer c.Close()
+			c := dialConn(t, addr, cfg)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := c.HandshakeContext(ctx); err != nil {
@@ -100,17 +94,9 @@ func TestOpenSSLServerRefuses(t *testing.T) {
 			addr, p := startOpenSSLServer(t, tc.server...)
 			cfg := testClientConfig(t)
 			tc.client(cfg)
-			nc, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := Client(nc, cfg)
-			defer c.Close()
-			err = c.Handshake()
-			a, remote, ok := alertOf(err)
-			if !ok || !remote || a != tc.alert {
-				t.Fatalf("error %v, want a received %v", err, tc.alert)
-			}
+			c := dialConn(t, addr, cfg)
+			err := c.Handshake()
+			wantAlert(t, err, tc.alert, true)
 			p.wait(t, 5*time.Second)
 		})
 	}
@@ -204,10 +190,7 @@ func TestOpenSSLClientRefused(t *testing.T) {
 			addr, results := goServer(t, testServerConfig(t), 1)
 			_, out := runOpenSSLClient(t, addr, false, tc.client...)
 			r := result(t, results)
-			a, remote, ok := alertOf(r.err)
-			if !ok || remote || a != tc.alert {
-				t.Fatalf("server error %v, want sent %v", r.err, tc.alert)
-			}
+			wantAlert(t, r.err, tc.alert, false)
 			if !strings.Contains(out, fmt.Sprintf("alert number %d", tc.alert)) {
 				t.Fatalf("s_client did not report alert %d:\n%s", tc.alert, out)
 			}

@@ -2,7 +2,6 @@ package psk
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +21,25 @@ func writeSecrets(t *testing.T, dir, keyHex string) string {
 	return path
 }
 
+// startStunnelServer runs stunnel as a PSK echo server (exec /bin/cat)
+// on a free loopback port with the test identity's key and the extra
+// service lines, and returns its address once it is configured.
+func startStunnelServer(t *testing.T, extra string) (string, *peer) {
+	t.Helper()
+	bin := lookPeer(t, "stunnel4", "stunnel4")
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + freePort(t)
+	conf := filepath.Join(dir, "server.conf")
+	cfgText := fmt.Sprintf("foreground = yes\npid =\nsyslog = no\ndebug = info\n[psk]\naccept = %s\nexec = /bin/cat\nPSKsecrets = %s\n%s",
+		addr, writeSecrets(t, dir, testKeyHex), extra)
+	if err := os.WriteFile(conf, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startPeer(t, bin, conf)
+	p.waitFor(t, "Configuration successful", 10*time.Second)
+	return addr, p
+}
+
 func TestStunnelServer(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -32,32 +50,15 @@ func TestStunnelServer(t *testing.T) {
 		{name: "wrong key", key: make([]byte, 32), alert: AlertIllegalParameter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bin := lookPeer(t, "stunnel4", "stunnel4")
-			dir := t.TempDir()
-			addr := "127.0.0.1:" + freePort(t)
-			conf := filepath.Join(dir, "server.conf")
-			cfgText := fmt.Sprintf("foreground = yes\npid =\nsyslog = no\ndebug = info\n[psk]\naccept = %s\nexec = /bin/cat\nPSKsecrets = %s\n",
-				addr, writeSecrets(t, dir, testKeyHex))
-			if err := os.WriteFile(conf, []byte(cfgText), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			p := startPeer(t, bin, conf)
-			p.waitFor(t, "Configuration successful", 10*time.Second)
-			nc, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			addr, p := startStunnelServer(t, "")
 			cfg := testClientConfig(t)
 			if tc.key != nil {
 				cfg.Key = tc.key
 			}
-			c := Client(nc, cfg)
-			defer c.Close()
-			err = c.Handshake()
+			c := dialConn(t, addr, cfg)
+			err := c.Handshake()
 			if tc.alert != 0 {
-				if a, remote, ok := alertOf(err); !ok || !remote || a != tc.alert {
-					t.Fatalf("error %v, want received %v", err, tc.alert)
-				}
+				wantAlert(t, err, tc.alert, true)
 				return
 			}
 			if err != nil {
@@ -93,9 +94,7 @@ func TestStunnelClient(t *testing.T) {
 			fmt.Fprintf(p.stdin, "%s\n", payload)
 			r := result(t, results)
 			if tc.alert != 0 {
-				if a, remote, ok := alertOf(r.err); !ok || remote || a != tc.alert {
-					t.Fatalf("server error %v, want sent %v", r.err, tc.alert)
-				}
+				wantAlert(t, r.err, tc.alert, false)
 				p.stdin.Close()
 				p.wait(t, 5*time.Second)
 				return
