@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,11 +197,7 @@ func coderHold(t *testing.T, url string) func() {
 // startCoderServer starts a coder echo server with the paths of
 // script_test.go.
 func startCoderServer(t *testing.T) *theirServer {
-	h := newHub()
-	var mu sync.Mutex
-	var conns []*websocket.Conn
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.URL.Query().Get("id")
+	return startGoServer(t, func(w http.ResponseWriter, r *http.Request, c goConn) {
 		pongs := make(chan string, 4)
 		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 			OnPongReceived: func(_ context.Context, p []byte) {
@@ -213,33 +208,14 @@ func startCoderServer(t *testing.T) *theirServer {
 			},
 		})
 		if err != nil {
-			h.add(serverEvent{Event: "error", ID: id, Error: err.Error()})
+			c.failed(err)
 			return
 		}
 		defer conn.CloseNow()
-		mu.Lock()
-		conns = append(conns, conn)
-		mu.Unlock()
+		c.track(func() { conn.CloseNow() })
 		conn.SetReadLimit(maxMessage)
-		err = coderServe(r, conn, pongs)
-		code, reason := coderCloseStatus(err)
-		if code == -1 {
-			code = 1006
-		}
-		h.add(serverEvent{Event: "close", ID: id, Code: code, Reason: reason})
-	}))
-	t.Cleanup(srv.Close)
-	return &theirServer{
-		url:    "ws" + strings.TrimPrefix(srv.URL, "http"),
-		events: h,
-		kill: func() {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, c := range conns {
-				c.CloseNow()
-			}
-		},
-	}
+		c.closed(coderCloseStatus(coderServe(r, conn, pongs)))
+	})
 }
 
 // coderServe echoes until the connection ends and returns the read error.

@@ -3,12 +3,8 @@ package interop
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -172,47 +168,25 @@ func gorillaHold(t *testing.T, url string) func() {
 // startGorillaServer starts a gorilla echo server with the paths of
 // script_test.go.
 func startGorillaServer(t *testing.T) *theirServer {
-	h := newHub()
-	var mu sync.Mutex
-	var conns []net.Conn
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.URL.Query().Get("id")
+	return startGoServer(t, func(w http.ResponseWriter, r *http.Request, c goConn) {
 		up := websocket.Upgrader{}
 		if r.URL.Path == "/frag" {
 			up.WriteBufferSize = 1 // one-byte frames, see gorillaRunCase
 		}
 		conn, err := up.Upgrade(w, r, nil)
 		if err != nil {
-			h.add(serverEvent{Event: "error", ID: id, Error: err.Error()})
+			c.failed(err)
 			return
 		}
 		defer conn.Close()
-		mu.Lock()
-		conns = append(conns, conn.NetConn())
-		mu.Unlock()
+		nc := conn.NetConn()
+		c.track(func() { nc.Close() })
 		conn.SetReadLimit(maxMessage)
 		conn.SetPongHandler(func(data string) error {
 			return conn.WriteMessage(websocket.TextMessage, []byte("pong:"+data))
 		})
-		err = gorillaServe(conn, r)
-		code, reason := gorillaCloseStatus(err)
-		if code == -1 {
-			code = 1006
-		}
-		h.add(serverEvent{Event: "close", ID: id, Code: code, Reason: reason})
-	}))
-	t.Cleanup(srv.Close)
-	return &theirServer{
-		url:    "ws" + strings.TrimPrefix(srv.URL, "http"),
-		events: h,
-		kill: func() {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, c := range conns {
-				c.Close()
-			}
-		},
-	}
+		c.closed(gorillaCloseStatus(gorillaServe(conn, r)))
+	})
 }
 
 // gorillaServe echoes until the connection ends and returns the read error.

@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,6 +24,57 @@ type theirServer struct {
 	// kill ends the server's connections without a close frame: the
 	// process is killed (SIGKILL), or a Go peer's TCP connections closed.
 	kill func()
+}
+
+// goConn is what startGoServer gives a Go library's handler for one
+// connection: where to report it, and how to register its kill.
+type goConn struct {
+	id    string
+	h     *hub
+	track func(kill func())
+}
+
+// failed reports an upgrade the library refused.
+func (c goConn) failed(err error) {
+	c.h.add(serverEvent{Event: "error", ID: c.id, Error: err.Error()})
+}
+
+// closed reports the end of the connection with the close code and
+// reason the peer sent; code -1 (no close frame) is reported as 1006.
+func (c goConn) closed(code int, reason string) {
+	if code == -1 {
+		code = 1006
+	}
+	c.h.add(serverEvent{Event: "close", ID: c.id, Code: code, Reason: reason})
+}
+
+// startGoServer serves the paths of script_test.go with a Go library's
+// handler on a loopback httptest server until the test ends; kill runs
+// every kill function the handler registered.
+func startGoServer(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, c goConn)) *theirServer {
+	h := newHub()
+	var mu sync.Mutex
+	var kills []func()
+	track := func(kill func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		kills = append(kills, kill)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handle(w, r, goConn{id: r.URL.Query().Get("id"), h: h, track: track})
+	}))
+	t.Cleanup(srv.Close)
+	return &theirServer{
+		url:    "ws" + strings.TrimPrefix(srv.URL, "http"),
+		events: h,
+		kill: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, kill := range kills {
+				kill()
+			}
+		},
+	}
 }
 
 // hub collects a server's events and lets tests wait for them.
