@@ -16,20 +16,9 @@ import (
 
 // coder/websocket as a peer, client and server, in process.
 
-func coderMessageType(typ websocket.MessageType) string {
-	if typ == websocket.MessageBinary {
-		return "binary"
-	}
-	return "text"
-}
-
 // coderRunCase runs a clientCase with a coder client.
 func coderRunCase(c clientCase) (res clientResult) {
 	res.ID = c.ID
-	fail := func(err error) clientResult {
-		res.Error = err.Error()
-		return res
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var mu sync.Mutex
@@ -48,7 +37,7 @@ func coderRunCase(c clientCase) (res clientResult) {
 		},
 	})
 	if err != nil {
-		return fail(err)
+		return failed(res, err)
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(maxMessage)
@@ -60,38 +49,38 @@ func coderRunCase(c clientCase) (res clientResult) {
 			typ, p = websocket.MessageBinary, binaryPayload(c.Size)
 		}
 		if err := conn.Write(ctx, typ, p); err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		typ, got, err := conn.Read(ctx)
 		if err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
-		res.Type, res.Len, res.SHA256 = coderMessageType(typ), len(got), sha(got)
+		res.Type, res.Len, res.SHA256 = messageTypeName(typ == websocket.MessageBinary), len(got), sha(got)
 	case opFrag:
 		// coder's Writer sends each Write as one frame.
 		w, err := conn.Writer(ctx, websocket.MessageText)
 		if err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		for i := range len(c.Text) {
 			if _, err := w.Write([]byte(c.Text[i : i+1])); err != nil {
-				return fail(err)
+				return failed(res, err)
 			}
 		}
 		if err := w.Close(); err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		typ, got, err := conn.Read(ctx)
 		if err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
-		res.Type, res.Text = coderMessageType(typ), string(got)
+		res.Type, res.Text = messageTypeName(typ == websocket.MessageBinary), string(got)
 	case opPing:
 		// coder's Ping chooses its own payload and needs a concurrent
 		// reader; it returns once the pong with that payload arrived.
 		readErr := coderReadLoop(ctx, conn)
 		if err := conn.Ping(ctx); err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		mu.Lock()
 		res.Pong = strings.Join(pongs, ",")
@@ -103,24 +92,24 @@ func coderRunCase(c clientCase) (res clientResult) {
 		return res
 	case opAwaitClose:
 		if err := conn.Write(ctx, websocket.MessageText, []byte("close me")); err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		_, _, err := conn.Read(ctx)
 		res.Code, res.Reason = coderCloseStatus(err)
 		return res
 	case opAwaitPing:
 		if err := conn.Write(ctx, websocket.MessageText, []byte("ping me")); err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		_, got, err := conn.Read(ctx)
 		if err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		mu.Lock()
 		res.Text, res.Pings = string(got), pings
 		mu.Unlock()
 	default:
-		return fail(fmt.Errorf("unknown op %q", c.Op))
+		return failed(res, fmt.Errorf("unknown op %q", c.Op))
 	}
 	res.Code, res.Reason = coderCloseAlone(conn, websocket.StatusNormalClosure, "")
 	return res

@@ -15,20 +15,9 @@ import (
 
 const gorillaWait = 10 * time.Second
 
-func gorillaMessageType(typ int) string {
-	if typ == websocket.BinaryMessage {
-		return "binary"
-	}
-	return "text"
-}
-
 // gorillaRunCase runs a clientCase with a gorilla client.
 func gorillaRunCase(c clientCase) (res clientResult) {
 	res.ID = c.ID
-	fail := func(err error) clientResult {
-		res.Error = err.Error()
-		return res
-	}
 	d := websocket.Dialer{HandshakeTimeout: gorillaWait}
 	if c.Op == opFrag {
 		// gorilla has no frame API; its messages are cut into frames of
@@ -37,7 +26,7 @@ func gorillaRunCase(c clientCase) (res clientResult) {
 	}
 	conn, _, err := d.Dial(c.URL, nil)
 	if err != nil {
-		return fail(err)
+		return failed(res, err)
 	}
 	defer conn.Close()
 	conn.SetReadLimit(maxMessage)
@@ -55,27 +44,27 @@ func gorillaRunCase(c clientCase) (res clientResult) {
 			typ, p = websocket.BinaryMessage, binaryPayload(c.Size)
 		}
 		if err := conn.WriteMessage(typ, p); err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		typ, got, err := conn.ReadMessage()
 		if err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
-		res.Type, res.Len, res.SHA256 = gorillaMessageType(typ), len(got), sha(got)
+		res.Type, res.Len, res.SHA256 = messageTypeName(typ == websocket.BinaryMessage), len(got), sha(got)
 	case opFrag:
 		if err := conn.WriteMessage(websocket.TextMessage, []byte(c.Text)); err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		typ, got, err := conn.ReadMessage()
 		if err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
-		res.Type, res.Text = gorillaMessageType(typ), string(got)
+		res.Type, res.Text = messageTypeName(typ == websocket.BinaryMessage), string(got)
 	case opPing:
 		pong := make(chan string, 1)
 		conn.SetPongHandler(func(data string) error { pong <- data; return nil })
 		if err := conn.WriteControl(websocket.PingMessage, []byte(c.Payload), time.Now().Add(gorillaWait)); err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		// gorilla handles control frames while reading: read until the
 		// pong arrives (it interrupts nothing, so close to end the read).
@@ -87,9 +76,9 @@ func gorillaRunCase(c clientCase) (res clientResult) {
 		select {
 		case res.Pong = <-pong:
 		case err := <-readErr:
-			return fail(fmt.Errorf("no pong before %w", err))
+			return failed(res, fmt.Errorf("no pong before %w", err))
 		case <-time.After(gorillaWait):
-			return fail(errors.New("no pong within 10s"))
+			return failed(res, errors.New("no pong within 10s"))
 		}
 		// The reader goroutine reports the close below.
 		res.Code, res.Reason = gorillaClose(conn, websocket.CloseNormalClosure, "", readErr)
@@ -99,22 +88,22 @@ func gorillaRunCase(c clientCase) (res clientResult) {
 		return res
 	case opAwaitClose:
 		if err := conn.WriteMessage(websocket.TextMessage, []byte("close me")); err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		_, _, err := conn.ReadMessage()
 		res.Code, res.Reason = gorillaCloseStatus(err)
 		return res
 	case opAwaitPing:
 		if err := conn.WriteMessage(websocket.TextMessage, []byte("ping me")); err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		_, got, err := conn.ReadMessage()
 		if err != nil {
-			return fail(err)
+			return failed(res, err)
 		}
 		res.Text, res.Pings = string(got), pings
 	default:
-		return fail(fmt.Errorf("unknown op %q", c.Op))
+		return failed(res, fmt.Errorf("unknown op %q", c.Op))
 	}
 	res.Code, res.Reason = gorillaClose(conn, websocket.CloseNormalClosure, "", nil)
 	return res

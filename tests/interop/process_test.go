@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,15 +118,14 @@ func (h *hub) wait(t *testing.T, id, event string) serverEvent {
 	}
 }
 
-// startProcessServer starts a peer's echo server script, reads its port
-// from the "listening" event on stdout and collects its later events.
-// The process is killed in t.Cleanup.
-func startProcessServer(t *testing.T, c testpeer.Script, script string) *theirServer {
+// startScript starts a peer's script with args, its stderr collected,
+// and returns the command, its stdout and the cancel of its context.
+func startScript(t *testing.T, c testpeer.Script, script string, args ...string) (*exec.Cmd, io.Reader, *bytes.Buffer, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := c.Cmd(ctx, script)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd := c.Cmd(ctx, script, args...)
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
@@ -132,8 +133,17 @@ func startProcessServer(t *testing.T, c testpeer.Script, script string) *theirSe
 	}
 	if err := cmd.Start(); err != nil {
 		cancel()
-		t.Fatalf("starting %s: %v", script, err)
+		t.Fatalf("starting %s %s: %v", script, strings.Join(args, " "), err)
 	}
+	return cmd, stdout, stderr, cancel
+}
+
+// startProcessServer starts a peer's echo server script, reads its port
+// from the "listening" event on stdout and collects its later events.
+// The process is killed in t.Cleanup.
+func startProcessServer(t *testing.T, c testpeer.Script, script string) *theirServer {
+	t.Helper()
+	cmd, stdout, stderr, cancel := startScript(t, c, script)
 	h := newHub()
 	port := make(chan int, 1)
 	scanned := make(chan struct{})
@@ -186,19 +196,7 @@ func startProcessServer(t *testing.T, c testpeer.Script, script string) *theirSe
 // function kills the process (SIGKILL), so no close frame is sent.
 func holdProcessClient(t *testing.T, c testpeer.Script, script, url string) (kill func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := c.Cmd(ctx, script, "hold", url)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting %s hold: %v", script, err)
-	}
+	cmd, stdout, stderr, cancel := startScript(t, c, script, "hold", url)
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

@@ -32,6 +32,20 @@ const (
 // clientResult is what a peer's client reports for a clientCase.
 type clientResult = testpeer.ScriptResult
 
+// failed is res ending with err.
+func failed(res clientResult, err error) clientResult {
+	res.Error = err.Error()
+	return res
+}
+
+// messageTypeName is a message type as the cases' results name it.
+func messageTypeName(binary bool) string {
+	if binary {
+		return "binary"
+	}
+	return "text"
+}
+
 // serverEvent is what a peer's server reports (Node and Python print them
 // as JSON lines on stdout): "listening" with the port, then per connection
 // "close" with the code and reason the server received (1006 when none),
