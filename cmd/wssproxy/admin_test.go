@@ -379,20 +379,8 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 	defer cancel()
 	srv := spawnServe(ctx, "--config", cfgFile, "--log-level", "error")
 	logs, done := srv.logs, srv.done
-	var proxyURL string
-	for proxyURL == "" {
-		proxyURL, _ = servingURL(srv.line(t, 10*time.Second))
-	}
-	var fi os.FileInfo
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		var err error
-		if fi, err = os.Stat(sock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no admin socket")
-		}
-	}
+	proxyURL := srv.url(t, 10*time.Second)
+	fi := awaitSocket(t, sock)
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode %v", fi.Mode().Perm())
 	}

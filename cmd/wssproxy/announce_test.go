@@ -52,18 +52,11 @@ func TestTryItLineWorks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv := spawnServe(ctx, "--config", name)
-	lines, stderr, done := srv.lines, srv.logs, srv.done
+	stderr, done := srv.logs, srv.done
 	var tries []string
 	for len(tries) < 2 {
-		select {
-		case l := <-lines.lines:
-			if cmd, ok := strings.CutPrefix(l, "try it:"); ok {
-				tries = append(tries, strings.TrimSpace(cmd))
-			}
-		case c := <-done:
-			t.Fatalf("serve exited %d: %s", c, stderr.String())
-		case <-time.After(15 * time.Second):
-			t.Fatalf("serve printed %q; stderr %s", tries, stderr.String())
+		if cmd, ok := strings.CutPrefix(srv.line(t, 15*time.Second), "try it:"); ok {
+			tries = append(tries, strings.TrimSpace(cmd))
 		}
 	}
 	for _, try := range tries {

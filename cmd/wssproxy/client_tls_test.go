@@ -27,39 +27,11 @@ func devPKI(t *testing.T) *certs.DevCAResult {
 // client with --cert/--key; without them the client fails with the TLS
 // status and a hint.
 func TestClientCertificateRequired(t *testing.T) {
-	backend := startNamedBackend(t, "A")
-	dir := t.TempDir()
-	t.Setenv("XDG_STATE_HOME", dir)
-	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(dir, "devca")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := writeConfig(t, dir, "c.yaml",
-		"log: {level: error}",
-		"listeners:",
-		"  - listen: 127.0.0.1:0",
-		"    tls:",
-		"      dev_cert: {dir: devca}",
-		"      client_certs: {mode: required, ca_file: devca/ca.pem}",
-		"    routes: [{path: /required, upstream: '"+backend+"'}]",
-	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := spawnServe(ctx, "--config", name)
-	lines, stderr, done := srv.lines, srv.logs, srv.done
-	var url string
-	for url == "" {
-		select {
-		case l := <-lines.lines:
-			if f := strings.Fields(l); strings.HasPrefix(l, "wssproxy: serving ") {
-				url = f[2]
-			}
-		case c := <-done:
-			t.Fatalf("serve exited %d: %s", c, stderr.String())
-		case <-time.After(15 * time.Second):
-			t.Fatal("serve printed no URL")
-		}
-	}
+	pki, urls, srv := serveClientCerts(ctx, t, "required")
+	stderr, done := srv.logs, srv.done
+	url := urls["/required"]
 	url = strings.Replace(url, "127.0.0.1", "localhost", 1)
 
 	code, out, errOut := clientRun(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile, "--cert", pki.CertFile, "--key", pki.KeyFile)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
@@ -69,10 +70,65 @@ func (p *serveProc) line(t *testing.T, d time.Duration) string {
 	return ""
 }
 
+// url returns the URL of serve's first "wssproxy: serving" line, failing
+// t when serve prints no line for d.
+func (p *serveProc) url(t *testing.T, d time.Duration) string {
+	t.Helper()
+	for {
+		if u, ok := servingURL(p.line(t, d)); ok {
+			return u
+		}
+	}
+}
+
+// awaitSocket waits up to 5 s for serve's admin socket at path and
+// returns its file information.
+func awaitSocket(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	var fi os.FileInfo
+	testpeer.WaitFor(t, 5*time.Second, "the admin socket "+path, func() bool {
+		var err error
+		fi, err = os.Stat(path)
+		return err == nil
+	})
+	return fi
+}
+
 // servingURL is the URL of a "wssproxy: serving URL …" banner line.
 func servingURL(l string) (string, bool) {
 	if !strings.HasPrefix(l, "wssproxy: serving ") {
 		return "", false
 	}
 	return strings.Fields(l)[2], true
+}
+
+// serveClientCerts runs serve with one dev-CA listener per client_certs
+// mode (required, optional), each routing /MODE to a backend named A, and
+// returns the dev CA, the listeners' URLs by path, and serve.
+func serveClientCerts(ctx context.Context, t *testing.T, modes ...string) (*certs.DevCAResult, map[string]string, *serveProc) {
+	t.Helper()
+	backend := startNamedBackend(t, "A")
+	dir := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", dir)
+	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(dir, "devca")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := []string{"log: {level: error}", "listeners:"}
+	for _, m := range modes {
+		config = append(config,
+			"  - listen: 127.0.0.1:0",
+			"    tls:",
+			"      dev_cert: {dir: devca}",
+			"      client_certs: {mode: "+m+", ca_file: devca/ca.pem}",
+			"    routes: [{path: /"+m+", upstream: '"+backend+"'}]")
+	}
+	srv := spawnServe(ctx, "--config", writeConfig(t, dir, "c.yaml", config...))
+	urls := map[string]string{}
+	for len(urls) < len(modes) {
+		if u, ok := servingURL(srv.line(t, 15*time.Second)); ok {
+			urls[u[strings.LastIndex(u, "/"):]] = u
+		}
+	}
+	return pki, urls, srv
 }

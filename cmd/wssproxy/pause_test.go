@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,18 +105,8 @@ func TestServePauseLimits(t *testing.T) {
 	defer cancel()
 	srv := spawnServe(ctx, "--config", cfgFile, "--pause-max-pending", "1", "--pause-max-waiters", "2", "--log-format", "json", "--log-level", "warn")
 	logs, done := srv.logs, srv.done
-	var proxyURL string
-	for proxyURL == "" {
-		proxyURL, _ = servingURL(srv.line(t, 10*time.Second))
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no admin socket")
-		}
-	}
+	proxyURL := srv.url(t, 10*time.Second)
+	awaitSocket(t, sock)
 	u, err := url.Parse(proxyURL)
 	if err != nil {
 		t.Fatal(err)

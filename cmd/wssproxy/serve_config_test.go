@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -110,27 +109,21 @@ func TestServeConfigEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv := spawnServe(ctx, "--config", name)
-	lines, stderr, done := srv.lines, srv.logs, srv.done
+	stderr, done := srv.logs, srv.done
 
 	// Three "serving" lines, then the CA of the wss listener.
 	urls := map[string]string{} // upstream (or host) -> URL
 	var ca string
 	for ca == "" {
-		select {
-		case l := <-lines.lines:
-			f := strings.Fields(l)
-			switch {
-			case strings.HasPrefix(l, "wssproxy: serving ") && strings.Contains(l, "(host localhost)"):
-				urls["localhost"] = f[2]
-			case strings.HasPrefix(l, "wssproxy: serving "):
-				urls[f[len(f)-1]] = f[2]
-			case strings.HasPrefix(l, "trust this CA:"):
-				ca = f[len(f)-1]
-			}
-		case c := <-done:
-			t.Fatalf("serve exited %d: %s", c, stderr.String())
-		case <-time.After(15 * time.Second):
-			t.Fatalf("serve printed %v; stderr %s", urls, stderr.String())
+		l := srv.line(t, 15*time.Second)
+		f := strings.Fields(l)
+		switch {
+		case strings.HasPrefix(l, "wssproxy: serving ") && strings.Contains(l, "(host localhost)"):
+			urls["localhost"] = f[2]
+		case strings.HasPrefix(l, "wssproxy: serving "):
+			urls[f[len(f)-1]] = f[2]
+		case strings.HasPrefix(l, "trust this CA:"):
+			ca = f[len(f)-1]
 		}
 	}
 	if len(urls) != 3 || ca != filepath.Join(dir, "devca", "ca.pem") {
@@ -218,44 +211,10 @@ func TestServeConfigListenFails(t *testing.T) {
 // client without a certificate and accepts one from the CA in ca_file;
 // optional lets a client without a certificate in.
 func TestServeConfigClientCerts(t *testing.T) {
-	backend := startNamedBackend(t, "A")
-	dir := t.TempDir()
-	t.Setenv("XDG_STATE_HOME", dir)
-	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(dir, "devca")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := writeConfig(t, dir, "c.yaml",
-		"log: {level: error}",
-		"listeners:",
-		"  - listen: 127.0.0.1:0",
-		"    tls:",
-		"      dev_cert: {dir: devca}",
-		"      client_certs: {mode: required, ca_file: devca/ca.pem}",
-		"    routes: [{path: /required, upstream: '"+backend+"'}]",
-		"  - listen: 127.0.0.1:0",
-		"    tls:",
-		"      dev_cert: {dir: devca}",
-		"      client_certs: {mode: optional, ca_file: devca/ca.pem}",
-		"    routes: [{path: /optional, upstream: '"+backend+"'}]",
-	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := spawnServe(ctx, "--config", name)
-	lines, stderr, done := srv.lines, srv.logs, srv.done
-	urls := map[string]string{}
-	for len(urls) < 2 {
-		select {
-		case l := <-lines.lines:
-			if f := strings.Fields(l); strings.HasPrefix(l, "wssproxy: serving ") {
-				urls[f[2][strings.LastIndex(f[2], "/"):]] = f[2]
-			}
-		case c := <-done:
-			t.Fatalf("serve exited %d: %s", c, stderr.String())
-		case <-time.After(15 * time.Second):
-			t.Fatal("serve printed no URLs")
-		}
-	}
+	pki, urls, srv := serveClientCerts(ctx, t, "required", "optional")
+	stderr, done := srv.logs, srv.done
 	pem, _ := os.ReadFile(pki.CACertFile)
 	cert, err := tls.LoadX509KeyPair(pki.CertFile, pki.KeyFile)
 	if err != nil {
