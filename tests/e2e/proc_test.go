@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,9 +24,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	stderr testpeer.Buffer
 
-	mu    sync.Mutex
-	lines []string
-	added chan struct{} // closed and replaced on each line
+	lines testpeer.Feed[string] // stdout
 
 	exited  chan struct{} // closed once the process was waited for
 	waitErr error
@@ -37,7 +34,7 @@ type proc struct {
 // t.Cleanup; on failure the test log gets its stderr.
 func startProc(t *testing.T, name string, cmd *exec.Cmd) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: cmd, added: make(chan struct{}), exited: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, exited: make(chan struct{})}
 	cmd.Stderr = &p.stderr
 	cmd.WaitDelay = 5 * time.Second
 	stdout, err := cmd.StdoutPipe()
@@ -51,11 +48,7 @@ func startProc(t *testing.T, name string, cmd *exec.Cmd) *proc {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			close(p.added)
-			p.added = make(chan struct{})
-			p.mu.Unlock()
+			p.lines.Add(sc.Text())
 		}
 		p.waitErr = cmd.Wait()
 		close(p.exited)
@@ -98,44 +91,22 @@ func (p *proc) wait(t *testing.T, d time.Duration) int {
 	return 0
 }
 
-func (p *proc) output() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.lines...)
-}
+func (p *proc) output() []string { return p.lines.Items() }
 
 // waitLine returns the first stdout line for which match is true, waiting
 // up to waitTimeout; it fails the test if the process exits first.
 func (p *proc) waitLine(t *testing.T, what string, match func(string) bool) string {
 	t.Helper()
-	timeout := time.After(waitTimeout)
-	for {
-		p.mu.Lock()
-		for _, l := range p.lines {
-			if match(l) {
-				p.mu.Unlock()
-				return l
-			}
-		}
-		added := p.added
-		p.mu.Unlock()
+	l, ok := p.lines.Wait(match, time.After(waitTimeout), p.exited)
+	if !ok {
 		select {
-		case <-added:
 		case <-p.exited:
-			// The scanner has read everything: look once more.
-			p.mu.Lock()
-			for _, l := range p.lines {
-				if match(l) {
-					p.mu.Unlock()
-					return l
-				}
-			}
-			p.mu.Unlock()
 			t.Fatalf("%s exited (%v) before printing %s", p.name, p.waitErr, what)
-		case <-timeout:
+		default:
 			t.Fatalf("%s printed no %s within %v", p.name, what, waitTimeout)
 		}
 	}
+	return l
 }
 
 // waitStderr waits until the process's stderr (its log) contains s.

@@ -80,42 +80,20 @@ func startGoServer(t *testing.T, handle func(w http.ResponseWriter, r *http.Requ
 }
 
 // hub collects a server's events and lets tests wait for them.
-type hub struct {
-	mu     sync.Mutex
-	events []serverEvent
-	added  chan struct{} // closed and replaced on each event
-}
+type hub struct{ testpeer.Feed[serverEvent] }
 
-func newHub() *hub { return &hub{added: make(chan struct{})} }
+func newHub() *hub { return &hub{} }
 
-func (h *hub) add(e serverEvent) {
-	h.mu.Lock()
-	h.events = append(h.events, e)
-	close(h.added)
-	h.added = make(chan struct{})
-	h.mu.Unlock()
-}
+func (h *hub) add(e serverEvent) { h.Add(e) }
 
 // wait returns the first event named event for connection id.
 func (h *hub) wait(t *testing.T, id, event string) serverEvent {
 	t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		h.mu.Lock()
-		for _, e := range h.events {
-			if e.ID == id && e.Event == event {
-				h.mu.Unlock()
-				return e
-			}
-		}
-		added := h.added
-		h.mu.Unlock()
-		select {
-		case <-added:
-		case <-timeout:
-			t.Fatalf("their server reported no %q event for connection %s", event, id)
-		}
+	e, ok := h.Wait(func(e serverEvent) bool { return e.ID == id && e.Event == event }, time.After(20*time.Second), nil)
+	if !ok {
+		t.Fatalf("their server reported no %q event for connection %s", event, id)
 	}
+	return e
 }
 
 // startScript starts a peer's script with args, its stderr collected,
