@@ -8,11 +8,11 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/proxy/netproxy"
 )
 
@@ -23,45 +23,15 @@ func startEcho(t *testing.T) string {
 }
 
 // serve runs handle for each connection accepted on a fresh 127.0.0.1
-// listener until the test ends, and waits for the handlers then.
+// listener until the test ends; then the connections are closed and the
+// handlers waited for.
 func serve(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := map[net.Conn]bool{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	return testpeer.Serve(t, testpeer.Listen(t), func(ctx context.Context, c net.Conn) {
+		defer c.Close()
+		defer context.AfterFunc(ctx, func() { c.Close() })()
+		handle(c)
 	})
-	return ln.Addr().String()
 }
 
 // roundTrip writes a line through c and expects it back.
