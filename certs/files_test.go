@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -44,16 +45,23 @@ func TestFileSourceKeyTypes(t *testing.T) {
 	}
 }
 
-func TestFileSourceKeyInCertFile(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	tc := validCert(t, "ecdsa", "combined")
-	both := filepath.Join(dir, "both.pem")
-	writeFile(t, both, append(append([]byte{}, tc.keyPEM...), tc.certPEM...))
-	src, err := NewFileSource(&FileOptions{CertFile: both})
+// combinedSource loads a FileSource from one file holding the PEM
+// blocks, a key and a certificate in either order.
+func combinedSource(t *testing.T, blocks ...[]byte) *FileSource {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "both.pem")
+	writeFile(t, file, bytes.Join(blocks, nil))
+	src, err := NewFileSource(&FileOptions{CertFile: file})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return src
+}
+
+func TestFileSourceKeyInCertFile(t *testing.T) {
+	t.Parallel()
+	tc := validCert(t, "ecdsa", "combined")
+	src := combinedSource(t, tc.keyPEM, tc.certPEM)
 	if !src.Leaf().Equal(tc.cert) {
 		t.Fatal("wrong leaf")
 	}
@@ -301,14 +309,8 @@ func TestFileSourceReloadCancelled(t *testing.T) {
 
 func TestTLSConfigKeepsBase(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
 	tc := validCert(t, "ecdsa", "c")
-	certFile := filepath.Join(dir, "both.pem")
-	writeFile(t, certFile, append(append([]byte{}, tc.certPEM...), tc.keyPEM...))
-	src, err := NewFileSource(&FileOptions{CertFile: certFile})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := combinedSource(t, tc.certPEM, tc.keyPEM)
 	base := &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{"http/1.1"}}
 	cfg := TLSConfig(src, base)
 	if cfg.MinVersion != tls.VersionTLS13 || len(cfg.NextProtos) != 1 || cfg.GetCertificate == nil {
