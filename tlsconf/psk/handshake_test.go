@@ -25,13 +25,7 @@ func TestHandshakeGoToGo(t *testing.T) {
 		{name: "alpn", client: func(c *ClientConfig) { c.NextProtos = []string{"h2", "http/1.1"}; c.ServerName = "device.example" }, server: func(s *ServerConfig) { s.NextProtos = []string{"http/1.1"} }, suite: TLS_AES_128_GCM_SHA256, group: X25519},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ccfg, scfg := testClientConfig(t), testServerConfig(t)
-			if tc.client != nil {
-				tc.client(ccfg)
-			}
-			if tc.server != nil {
-				tc.server(scfg)
-			}
+			ccfg, scfg := tweakedConfigs(t, tc.client, tc.server)
 			c, s, cerr, serr := handshakePair(t, ccfg, scfg)
 			if cerr != nil || serr != nil {
 				t.Fatalf("client: %v, server: %v", cerr, serr)
@@ -77,13 +71,7 @@ func TestHandshakeFailures(t *testing.T) {
 		{name: "alpn mismatch", client: func(c *ClientConfig) { c.NextProtos = []string{"h2"} }, server: func(s *ServerConfig) { s.NextProtos = []string{"http/1.1"} }, serverAlert: AlertNoApplicationProtocol},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ccfg, scfg := testClientConfig(t), testServerConfig(t)
-			if tc.client != nil {
-				tc.client(ccfg)
-			}
-			if tc.server != nil {
-				tc.server(scfg)
-			}
+			ccfg, scfg := tweakedConfigs(t, tc.client, tc.server)
 			_, _, cerr, serr := handshakePair(t, ccfg, scfg)
 			a, remote, ok := alertOf(serr)
 			if !ok || remote || a != tc.serverAlert {

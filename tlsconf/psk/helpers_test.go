@@ -167,3 +167,31 @@ func wantAlert(t *testing.T, err error, alert Alert, remote bool) {
 		t.Fatalf("error %v, want %s %v", err, verb, alert)
 	}
 }
+
+// tweakedConfigs returns the test client and server configurations with
+// client and server (each may be nil) applied.
+func tweakedConfigs(t testing.TB, client func(*ClientConfig), server func(*ServerConfig)) (*ClientConfig, *ServerConfig) {
+	ccfg, scfg := testClientConfig(t), testServerConfig(t)
+	if client != nil {
+		client(ccfg)
+	}
+	if server != nil {
+		server(scfg)
+	}
+	return ccfg, scfg
+}
+
+// recordServerHello parses the ServerHello that the handshake record rec
+// starts with, failing t when it holds none.
+func recordServerHello(t *testing.T, rec []byte) *serverHelloMsg {
+	t.Helper()
+	if rec[0] != recordHandshake || rec[recordHeaderLen] != typeServerHello {
+		t.Fatalf("answer % x, want a ServerHello", rec[:min(len(rec), 12)])
+	}
+	body := rec[recordHeaderLen:]
+	sh, err := parseServerHello(body[:4+int(body[3])])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh
+}

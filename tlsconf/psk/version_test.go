@@ -94,14 +94,7 @@ func TestTLS13ClientWithoutPSK(t *testing.T) {
 			cc.Close()
 			<-errc
 			s.Close()
-			if rec[0] != recordHandshake || rec[recordHeaderLen] != typeServerHello {
-				t.Fatalf("answer % x, want a ServerHello", rec[:min(len(rec), 12)])
-			}
-			body := rec[recordHeaderLen:]
-			sh, err := parseServerHello(body[:4+int(body[3])])
-			if err != nil {
-				t.Fatal(err)
-			}
+			sh := recordServerHello(t, rec)
 			if sh.vers != VersionTLS12 || sh.supportedVersion != 0 || bytes.Equal(sh.random[24:], downgradeTLS12) {
 				t.Fatalf("ServerHello version 0x%04x/0x%04x, random %x", sh.vers, sh.supportedVersion, sh.random)
 			}
@@ -147,14 +140,7 @@ func TestListenerRoutesTLS13CertificateClients(t *testing.T) {
 			if got := m.PSK() != nil; got != tc.psk {
 				t.Fatalf("routed to PSK: %v, want %v", got, tc.psk)
 			}
-			if rec[0] != recordHandshake || rec[recordHeaderLen] != typeServerHello {
-				t.Fatalf("answer % x, want a ServerHello", rec[:min(len(rec), 12)])
-			}
-			body := rec[recordHeaderLen:]
-			sh, err := parseServerHello(body[:4+int(body[3])])
-			if err != nil {
-				t.Fatal(err)
-			}
+			sh := recordServerHello(t, rec)
 			v := sh.vers
 			if sh.supportedVersion != 0 {
 				v = sh.supportedVersion
