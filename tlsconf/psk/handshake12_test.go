@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"testing"
 )
 
@@ -131,10 +130,7 @@ func TestDowngradeSentinel(t *testing.T) {
 		if _, err := cc.Write(record(recordHandshake, mustMarshal(t, hello12(TLS_PSK_WITH_AES_128_GCM_SHA256)))); err != nil {
 			t.Fatal(err)
 		}
-		var hdr [5]byte
-		io.ReadFull(cc, hdr[:])
-		body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
-		io.ReadFull(cc, body)
+		body := readRecord(t, cc)
 		sh, err := parseServerHello(body[:4+int(body[3])])
 		if err != nil {
 			t.Fatal(err)

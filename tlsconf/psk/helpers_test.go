@@ -195,3 +195,18 @@ func recordServerHello(t *testing.T, rec []byte) *serverHelloMsg {
 	}
 	return sh
 }
+
+// readRecord reads one TLS record from c and returns its body, failing t
+// when c ends first.
+func readRecord(t *testing.T, c net.Conn) []byte {
+	t.Helper()
+	var hdr [5]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		t.Fatalf("reading a record: %v", err)
+	}
+	body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
+	if _, err := io.ReadFull(c, body); err != nil {
+		t.Fatalf("reading a record: %v", err)
+	}
+	return body
+}

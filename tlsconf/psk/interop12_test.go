@@ -71,6 +71,23 @@ func dialPSK(t *testing.T, nc net.Conn, cfg *ClientConfig) (*Conn, error) {
 	return c, c.HandshakeContext(ctx)
 }
 
+// dial12 handshakes over nc with cfg; when alert is set, the handshake
+// must fail with that alert received, else end in TLS 1.2 with suite and
+// hint and echo a line.
+func dial12(t *testing.T, nc net.Conn, cfg *ClientConfig, alert Alert, suite uint16, hint string) {
+	t.Helper()
+	c, err := dialPSK(t, nc, cfg)
+	if alert != 0 {
+		wantAlert(t, err, alert, true)
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	check12State(t, c.ConnectionState(), suite, hint)
+	clientEcho(t, c)
+}
+
 func check12State(t *testing.T, st ConnectionState, suite uint16, hint string) {
 	t.Helper()
 	if st.Version != VersionTLS12 || st.CipherSuite != suite || !st.ExtendedMasterSecret ||
@@ -347,16 +364,7 @@ func TestGnuTLSServer12(t *testing.T) {
 					cfg.Key = tc.key
 				}
 			}
-			c, err := dialPSK(t, nc, cfg)
-			if tc.alert != 0 {
-				wantAlert(t, err, tc.alert, true)
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			check12State(t, c.ConnectionState(), tc.suite, testHint)
-			clientEcho(t, c)
+			dial12(t, nc, cfg, tc.alert, tc.suite, testHint)
 		})
 	}
 }
@@ -384,16 +392,7 @@ func TestStunnelServer12(t *testing.T) {
 			if tc.identity != "" {
 				cfg.Identity = []byte(tc.identity)
 			}
-			c, err := dialPSK(t, nc, cfg)
-			if tc.alert != 0 {
-				wantAlert(t, err, tc.alert, true)
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			check12State(t, c.ConnectionState(), tc.suite, "")
-			clientEcho(t, c)
+			dial12(t, nc, cfg, tc.alert, tc.suite, "")
 		})
 	}
 }

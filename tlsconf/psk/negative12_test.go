@@ -209,14 +209,7 @@ func TestMalformedFromServer12(t *testing.T) {
 			errc := make(chan error, 1)
 			go func() { errc <- c.Handshake() }()
 			_ = sc.SetDeadline(time.Now().Add(5 * time.Second))
-			var hdr [5]byte
-			if _, err := io.ReadFull(sc, hdr[:]); err != nil {
-				t.Fatal(err)
-			}
-			body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
-			if _, err := io.ReadFull(sc, body); err != nil {
-				t.Fatal(err)
-			}
+			body := readRecord(t, sc)
 			if _, err := parseClientHello(body); err != nil {
 				t.Fatal(err)
 			}

@@ -276,12 +276,7 @@ func TestMalformedFromServer(t *testing.T) {
 			errc := make(chan error, 1)
 			go func() { errc <- c.Handshake() }()
 			_ = sc.SetDeadline(time.Now().Add(5 * time.Second))
-			var hdr [5]byte
-			if _, err := io.ReadFull(sc, hdr[:]); err != nil {
-				t.Fatal(err)
-			}
-			body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
-			io.ReadFull(sc, body)
+			body := readRecord(t, sc)
 			ch, err := parseClientHello(body)
 			if err != nil {
 				t.Fatal(err)
