@@ -66,21 +66,28 @@ func (m *clientHelloMsg) bindersLen() int {
 	return n
 }
 
+// addHead adds the ClientHello's fields before its extensions
+// (RFC 8446 §4.1.2): version, random, session ID, cipher suites and
+// compression methods.
+func (m *clientHelloMsg) addHead(b *cryptobyte.Builder) {
+	b.AddUint16(m.vers)
+	b.AddBytes(m.random)
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+		for _, s := range m.cipherSuites {
+			b.AddUint16(s)
+		}
+	})
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.compressionMethods) })
+}
+
 // marshal encodes the ClientHello with pre_shared_key (when identities
 // are set) as the last extension, as §4.2.11 requires.
 func (m *clientHelloMsg) marshal() ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddUint8(typeClientHello)
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddUint16(m.vers)
-		b.AddBytes(m.random)
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, s := range m.cipherSuites {
-				b.AddUint16(s)
-			}
-		})
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.compressionMethods) })
+		m.addHead(b)
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 			if m.serverName != "" {
 				// RFC 6066 §3

@@ -59,15 +59,7 @@ func buildHello(m *clientHelloMsg, exts []ext) []byte {
 	var b cryptobyte.Builder
 	b.AddUint8(typeClientHello)
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddUint16(m.vers)
-		b.AddBytes(m.random)
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, s := range m.cipherSuites {
-				b.AddUint16(s)
-			}
-		})
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.compressionMethods) })
+		m.addHead(b)
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 			for _, e := range exts {
 				b.AddUint16(e.typ)
