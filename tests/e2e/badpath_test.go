@@ -174,31 +174,22 @@ func TestSlowHandshakeCut(t *testing.T) {
 // the upstream 1001.
 func TestMessageTooBig(t *testing.T) {
 	t.Parallel()
-	for _, pc := range crossPairs(t) {
-		t.Run(pc.client.name+"-client/"+pc.server.name+"-server", func(t *testing.T) {
-			t.Parallel()
-			srv := startPeerServer(t, pc.server, pc.upstream.secure)
-			px := startServe(t, serveArgs(srv, pc.clientLeg, pc.upstream, "--max-message-size", "64KiB")...)
-			ok, big := "fits", "too-big"
-			res := runPeerClient(t, pc.client, []clientCase{
-				{ID: ok, Op: "echo", URL: px.url + "echo?id=" + ok, Type: "binary", Size: 64 << 10},
-				{ID: big, Op: "await-close", URL: px.url + "echo?id=" + big, Size: 64<<10 + 1},
-			})
-			if r := res[ok]; r.Error != "" || r.Len != 64<<10 || r.Code != 1000 {
-				t.Errorf("64 KiB message: %+v", r)
-			}
-			if r := res[big]; r.Error != "" || r.Code != 1009 {
-				t.Errorf("client: close %d %q (error %q), want 1009", r.Code, r.Reason, r.Error)
-			} else {
-				t.Logf("client got %d %q", r.Code, r.Reason)
-			}
-			if e := srv.waitEvent(t, big, "close"); e.Code != 1001 {
-				t.Errorf("upstream: close %d %q, want 1001", e.Code, e.Reason)
-			} else {
-				t.Logf("upstream got %d %q", e.Code, e.Reason)
-			}
+	eachCrossPair(t, []string{"--max-message-size", "64KiB"}, func(t *testing.T, pc crossPair, srv *peerServer, px *serveProc) {
+		ok, big := "fits", "too-big"
+		res := runPeerClient(t, pc.client, []clientCase{
+			{ID: ok, Op: "echo", URL: px.url + "echo?id=" + ok, Type: "binary", Size: 64 << 10},
+			{ID: big, Op: "await-close", URL: px.url + "echo?id=" + big, Size: 64<<10 + 1},
 		})
-	}
+		if r := res[ok]; r.Error != "" || r.Len != 64<<10 || r.Code != 1000 {
+			t.Errorf("64 KiB message: %+v", r)
+		}
+		if r := res[big]; r.Error != "" || r.Code != 1009 {
+			t.Errorf("client: close %d %q (error %q), want 1009", r.Code, r.Reason, r.Error)
+		} else {
+			t.Logf("client got %d %q", r.Code, r.Reason)
+		}
+		wantUpstreamClose(t, srv, big, 1001)
+	})
 }
 
 // A wss upstream whose certificate does not match the pin: the client gets

@@ -8,21 +8,44 @@ import (
 	"time"
 )
 
-// crossPairs are the client/server pairings of the close tests: each
-// implementation once on each side of the binary, each leg kind once.
-func crossPairs(t *testing.T) []struct {
+// crossPair is a client/server pairing of the close tests.
+type crossPair struct {
 	client, server peer
 	clientLeg      string
 	upstream       upstreamLeg
-} {
+}
+
+// crossPairs are the client/server pairings of the close tests: each
+// implementation once on each side of the binary, each leg kind once.
+func crossPairs(t *testing.T) []crossPair {
 	node, python := nodePeer(t), pythonPeer(t)
-	return []struct {
-		client, server peer
-		clientLeg      string
-		upstream       upstreamLeg
-	}{
+	return []crossPair{
 		{node, python, "wss", upstreamLegs[1]},
 		{python, node, "ws", upstreamLegs[0]},
+	}
+}
+
+// eachCrossPair runs test as a parallel subtest per cross pair, named
+// CLIENT-client/SERVER-server, with the pair's upstream server and the
+// binary in front of it (with the extra flags) started.
+func eachCrossPair(t *testing.T, extra []string, test func(t *testing.T, pc crossPair, srv *peerServer, px *serveProc)) {
+	for _, pc := range crossPairs(t) {
+		t.Run(pc.client.name+"-client/"+pc.server.name+"-server", func(t *testing.T) {
+			t.Parallel()
+			srv := startPeerServer(t, pc.server, pc.upstream.secure)
+			test(t, pc, srv, startServe(t, serveArgs(srv, pc.clientLeg, pc.upstream, extra...)...))
+		})
+	}
+}
+
+// wantUpstreamClose checks that the upstream server saw connection id
+// closed with code, and logs what it got.
+func wantUpstreamClose(t *testing.T, srv *peerServer, id string, code int) {
+	t.Helper()
+	if e := srv.waitEvent(t, id, "close"); e.Code != code {
+		t.Errorf("upstream: close %d %q, want %d", e.Code, e.Reason, code)
+	} else {
+		t.Logf("upstream got %d %q", e.Code, e.Reason)
 	}
 }
 
@@ -39,54 +62,40 @@ func serveArgs(srv *peerServer, clientLeg string, ul upstreamLeg, extra ...strin
 // fragment of a message: the client gets 1014 with a reason.
 func TestUpstreamKilledMidMessage(t *testing.T) {
 	t.Parallel()
-	for _, pc := range crossPairs(t) {
-		t.Run(pc.client.name+"-client/"+pc.server.name+"-server", func(t *testing.T) {
-			t.Parallel()
-			srv := startPeerServer(t, pc.server, pc.upstream.secure)
-			px := startServe(t, serveArgs(srv, pc.clientLeg, pc.upstream)...)
-			const id = "killed-upstream"
-			done := make(chan map[string]clientResult, 1)
-			go func() {
-				done <- runPeerClient(t, pc.client, []clientCase{{ID: id, Op: "await-close", URL: px.url + "partial?id=" + id}})
-			}()
-			defer func() { <-done }() // bounded by runPeerClient's timeout
-			srv.waitEvent(t, id, "partial")
-			srv.kill()
-			var res map[string]clientResult
-			select {
-			case res = <-done:
-				done <- res
-			case <-time.After(waitTimeout):
-				t.Fatal("the client did not finish")
-			}
-			r := res[id]
-			if r.Error != "" || r.Code != 1014 || r.Reason == "" {
-				t.Fatalf("client: close %d %q (error %q), want 1014 with a reason", r.Code, r.Reason, r.Error)
-			}
-			t.Logf("client got %d %q", r.Code, r.Reason)
-		})
-	}
+	eachCrossPair(t, nil, func(t *testing.T, pc crossPair, srv *peerServer, px *serveProc) {
+		const id = "killed-upstream"
+		done := make(chan map[string]clientResult, 1)
+		go func() {
+			done <- runPeerClient(t, pc.client, []clientCase{{ID: id, Op: "await-close", URL: px.url + "partial?id=" + id}})
+		}()
+		defer func() { <-done }() // bounded by runPeerClient's timeout
+		srv.waitEvent(t, id, "partial")
+		srv.kill()
+		var res map[string]clientResult
+		select {
+		case res = <-done:
+			done <- res
+		case <-time.After(waitTimeout):
+			t.Fatal("the client did not finish")
+		}
+		r := res[id]
+		if r.Error != "" || r.Code != 1014 || r.Reason == "" {
+			t.Fatalf("client: close %d %q (error %q), want 1014 with a reason", r.Code, r.Reason, r.Error)
+		}
+		t.Logf("client got %d %q", r.Code, r.Reason)
+	})
 }
 
 // The client process is killed (SIGKILL) while its connection is open:
 // the upstream gets 1001.
 func TestClientKilled(t *testing.T) {
 	t.Parallel()
-	for _, pc := range crossPairs(t) {
-		t.Run(pc.client.name+"-client/"+pc.server.name+"-server", func(t *testing.T) {
-			t.Parallel()
-			srv := startPeerServer(t, pc.server, pc.upstream.secure)
-			px := startServe(t, serveArgs(srv, pc.clientLeg, pc.upstream)...)
-			const id = "killed-client"
-			cl := holdPeerClient(t, pc.client, px.url+"echo?id="+id)
-			cl.kill()
-			if e := srv.waitEvent(t, id, "close"); e.Code != 1001 {
-				t.Fatalf("upstream got close %d %q, want 1001", e.Code, e.Reason)
-			} else {
-				t.Logf("upstream got %d %q", e.Code, e.Reason)
-			}
-		})
-	}
+	eachCrossPair(t, nil, func(t *testing.T, pc crossPair, srv *peerServer, px *serveProc) {
+		const id = "killed-client"
+		cl := holdPeerClient(t, pc.client, px.url+"echo?id="+id)
+		cl.kill()
+		wantUpstreamClose(t, srv, id, 1001)
+	})
 }
 
 // SIGTERM to the binary drains: both legs of every connection get 1001,

@@ -316,42 +316,39 @@ func TestFaultHalfClose(t *testing.T) {
 		}
 		return upstreamRoute(u)
 	}
-	t.Run("client-tcp-fin", func(t *testing.T) {
-		px := serveRoutes(t, false, caRoute(plain))
-		st := startSteady(t, px)
-		c := dialThrough(t, px, "client-fin", nil)
-		start := time.Now()
-		if err := tcpOf(t, c.NetConn()).CloseWrite(); err != nil {
-			t.Fatal(err)
-		}
-		if code, took := plain.waitClosed(t, "/client-fin", start); code != ws.StatusGoingAway {
-			t.Errorf("upstream got %d, want 1001", code)
-		} else {
-			t.Logf("upstream got 1001 after %v", took.Round(time.Millisecond))
-		}
-		closedLog(t, px, c, "client")
-		st.check(t)
-	})
-	t.Run("client-tls-close-notify", func(t *testing.T) {
-		px := serveRoutes(t, true, caRoute(plain))
-		st := startSteady(t, px)
-		c := dialThrough(t, px, "client-notify", nil)
-		start := time.Now()
-		tc, ok := c.NetConn().(*tls.Conn)
-		if !ok {
-			t.Fatalf("client transport %T, want TLS", c.NetConn())
-		}
-		if err := tc.CloseWrite(); err != nil {
-			t.Fatal(err)
-		}
-		if code, took := plain.waitClosed(t, "/client-notify", start); code != ws.StatusGoingAway {
-			t.Errorf("upstream got %d, want 1001", code)
-		} else {
-			t.Logf("upstream got 1001 after %v", took.Round(time.Millisecond))
-		}
-		closedLog(t, px, c, "client")
-		st.check(t)
-	})
+	// The client half-closes: a TCP FIN, or a TLS close_notify with TCP
+	// still open.
+	for _, hc := range []struct {
+		name, path string
+		tls        bool
+		closeWrite func(t *testing.T, c *ws.Conn) error
+	}{
+		{"client-tcp-fin", "client-fin", false, func(t *testing.T, c *ws.Conn) error { return tcpOf(t, c.NetConn()).CloseWrite() }},
+		{"client-tls-close-notify", "client-notify", true, func(t *testing.T, c *ws.Conn) error {
+			tc, ok := c.NetConn().(*tls.Conn)
+			if !ok {
+				t.Fatalf("client transport %T, want TLS", c.NetConn())
+			}
+			return tc.CloseWrite()
+		}},
+	} {
+		t.Run(hc.name, func(t *testing.T) {
+			px := serveRoutes(t, hc.tls, caRoute(plain))
+			st := startSteady(t, px)
+			c := dialThrough(t, px, hc.path, nil)
+			start := time.Now()
+			if err := hc.closeWrite(t, c); err != nil {
+				t.Fatal(err)
+			}
+			if code, took := plain.waitClosed(t, "/"+hc.path, start); code != ws.StatusGoingAway {
+				t.Errorf("upstream got %d, want 1001", code)
+			} else {
+				t.Logf("upstream got 1001 after %v", took.Round(time.Millisecond))
+			}
+			closedLog(t, px, c, "client")
+			st.check(t)
+		})
+	}
 	for _, tc := range []struct {
 		name string
 		up   *faultUpstream
