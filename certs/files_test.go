@@ -23,9 +23,7 @@ func TestFileSourceKeyTypes(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			tc := validCert(t, kt, "files-"+kt)
-			certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-			writeFile(t, certFile, tc.certPEM)
-			writeFile(t, keyFile, tc.keyPEM)
+			certFile, keyFile := writePair(t, dir, tc)
 			src, err := NewFileSource(&FileOptions{CertFile: certFile, KeyFile: keyFile})
 			if err != nil {
 				t.Fatal(err)
@@ -43,6 +41,16 @@ func TestFileSourceKeyTypes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writePair writes tc's certificate and key as cert.pem and key.pem in
+// dir and returns their paths.
+func writePair(t *testing.T, dir string, tc testCert) (certFile, keyFile string) {
+	t.Helper()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeFile(t, certFile, tc.certPEM)
+	writeFile(t, keyFile, tc.keyPEM)
+	return certFile, keyFile
 }
 
 // combinedSource loads a FileSource from one file holding the PEM
@@ -107,9 +115,7 @@ func TestFileSourceErrors(t *testing.T) {
 			t.Skip("root reads files regardless of mode")
 		}
 		dir := t.TempDir()
-		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-		writeFile(t, certFile, a.certPEM)
-		writeFile(t, keyFile, a.keyPEM)
+		certFile, keyFile := writePair(t, dir, a)
 		if err := os.Chmod(keyFile, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -138,9 +144,7 @@ func TestFileSourceExpiredWarns(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	old := newTestCert(t, "ecdsa", "expired", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeFile(t, certFile, old.certPEM)
-	writeFile(t, keyFile, old.keyPEM)
+	certFile, keyFile := writePair(t, dir, old)
 	var logs testpeer.Buffer
 	src, err := NewFileSource(&FileOptions{CertFile: certFile, KeyFile: keyFile, Logger: zerolog.New(&logs)})
 	if err != nil {
@@ -290,9 +294,7 @@ func TestFileSourceReloadCancelled(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	tc := validCert(t, "ecdsa", "c")
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeFile(t, certFile, tc.certPEM)
-	writeFile(t, keyFile, tc.keyPEM)
+	certFile, keyFile := writePair(t, dir, tc)
 	src, err := NewFileSource(&FileOptions{CertFile: certFile, KeyFile: keyFile})
 	if err != nil {
 		t.Fatal(err)

@@ -260,18 +260,9 @@ func TestServerPauseClientCertificate(t *testing.T) {
 	defer ln.Close()
 
 	run := func(decide func(id string, cancel context.CancelFunc)) error {
-		srvErr := make(chan error, 1)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		go func() {
-			conn, err := ln.Accept()
-			if err != nil {
-				srvErr <- err
-				return
-			}
-			defer conn.Close()
-			srvErr <- tls.Server(conn, cfg).HandshakeContext(ctx)
-		}()
+		srvErr := acceptHandshake(ctx, ln, cfg)
 		cc := mustClient(t, &ClientOptions{ServerName: "localhost", Policy: Policy{PinOnly: true, Pins: []Pin{SPKIPinOf(srvLeaf.cert)}},
 			Base: &tls.Config{Certificates: []tls.Certificate{tlsCert(clientCert)}}})
 		cliCtx, cliCancel := context.WithTimeout(context.Background(), 10*time.Second)

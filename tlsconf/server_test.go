@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,22 @@ import (
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
+
+// acceptHandshake accepts one connection on ln and runs a server
+// handshake on it with cfg, bound to ctx; the channel gets its error.
+func acceptHandshake(ctx context.Context, ln net.Listener, cfg *tls.Config) <-chan error {
+	srvErr := make(chan error, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			srvErr <- err
+			return
+		}
+		defer conn.Close()
+		srvErr <- tls.Server(conn, cfg).HandshakeContext(ctx)
+	}()
+	return srvErr
+}
 
 // serverHandshake runs one handshake of a ServerConfig server against a
 // client presenting clientChain (none if empty) and returns the server's
@@ -25,16 +42,7 @@ func serverHandshake(t *testing.T, o *ServerOptions, clientChain ...*testCert) e
 	defer ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srvErr := make(chan error, 1)
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			srvErr <- err
-			return
-		}
-		defer conn.Close()
-		srvErr <- tls.Server(conn, cfg).HandshakeContext(ctx)
-	}()
+	srvErr := acceptHandshake(ctx, ln, cfg)
 	base := &tls.Config{}
 	if len(clientChain) > 0 {
 		base.Certificates = []tls.Certificate{tlsCert(clientChain...)}
