@@ -130,7 +130,7 @@ func TestDowngradeSentinel(t *testing.T) {
 		if _, err := cc.Write(record(recordHandshake, mustMarshal(t, hello12(TLS_PSK_WITH_AES_128_GCM_SHA256)))); err != nil {
 			t.Fatal(err)
 		}
-		body := readRecord(t, cc)
+		_, body := readRecord(t, cc)
 		sh, err := parseServerHello(body[:4+int(body[3])])
 		if err != nil {
 			t.Fatal(err)

@@ -196,9 +196,9 @@ func recordServerHello(t *testing.T, rec []byte) *serverHelloMsg {
 	return sh
 }
 
-// readRecord reads one TLS record from c and returns its body, failing t
-// when c ends first.
-func readRecord(t *testing.T, c net.Conn) []byte {
+// readRecord reads one TLS record from c and returns its content type and
+// body, failing t when c ends first.
+func readRecord(t *testing.T, c net.Conn) (byte, []byte) {
 	t.Helper()
 	var hdr [5]byte
 	if _, err := io.ReadFull(c, hdr[:]); err != nil {
@@ -208,5 +208,5 @@ func readRecord(t *testing.T, c net.Conn) []byte {
 	if _, err := io.ReadFull(c, body); err != nil {
 		t.Fatalf("reading a record: %v", err)
 	}
-	return body
+	return hdr[0], body
 }

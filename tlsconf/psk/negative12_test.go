@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/rand"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -35,18 +34,11 @@ func readUntilAlert(t *testing.T, c net.Conn) (byte, Alert) {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
-		var hdr [5]byte
-		if _, err := io.ReadFull(c, hdr[:]); err != nil {
-			t.Fatalf("no alert: %v", err)
-		}
-		body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
-		if _, err := io.ReadFull(c, body); err != nil {
-			t.Fatalf("no alert: %v", err)
-		}
-		if hdr[0] == recordAlert && len(body) == 2 {
+		typ, body := readRecord(t, c)
+		if typ == recordAlert && len(body) == 2 {
 			return body[0], Alert(body[1])
 		}
-		if hdr[0] == recordAlert {
+		if typ == recordAlert {
 			return 0, 0 // protected: the caller checks the error instead
 		}
 	}
@@ -209,7 +201,7 @@ func TestMalformedFromServer12(t *testing.T) {
 			errc := make(chan error, 1)
 			go func() { errc <- c.Handshake() }()
 			_ = sc.SetDeadline(time.Now().Add(5 * time.Second))
-			body := readRecord(t, sc)
+			_, body := readRecord(t, sc)
 			if _, err := parseClientHello(body); err != nil {
 				t.Fatal(err)
 			}

@@ -268,7 +268,7 @@ func TestMalformedFromServer(t *testing.T) {
 			errc := make(chan error, 1)
 			go func() { errc <- c.Handshake() }()
 			_ = sc.SetDeadline(time.Now().Add(5 * time.Second))
-			body := readRecord(t, sc)
+			_, body := readRecord(t, sc)
 			ch, err := parseClientHello(body)
 			if err != nil {
 				t.Fatal(err)
