@@ -1,4 +1,4 @@
-package main
+package clientcmd
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
@@ -37,9 +38,9 @@ const (
 type clientConfig struct {
 	url            string
 	caFile         string
-	pins           stringList
+	pins           config.StringList
 	pinOnly        bool
-	ignore         stringList
+	ignore         config.StringList
 	insecure       bool
 	pause          bool
 	tofu           bool
@@ -48,8 +49,8 @@ type clientConfig struct {
 	sni            string
 	certFile       string
 	keyFile        string
-	headers        stringList
-	subprotocols   stringList
+	headers        config.StringList
+	subprotocols   config.StringList
 	origin         string
 	proxy          string
 	pskIdentity    string
@@ -64,7 +65,7 @@ type clientConfig struct {
 	maxMessage     config.Size
 	closeCode      int
 	closeReason    string
-	log            logFlags
+	log            cli.LogFlags
 }
 
 const clientUsage = `Usage: wssproxy client URL [flags]
@@ -168,9 +169,9 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	fs.Var(&c.maxMessage, "max-message-size", "largest message (and frame) accepted from the server; more closes with 1009")
 	fs.IntVar(&c.closeCode, "close-code", int(ws.StatusNormalClosure), "close code at the end of input")
 	fs.StringVar(&c.closeReason, "close-reason", "", "close reason at the end of input (at most 123 bytes)")
-	fs.StringVar(&c.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
-	fs.StringVar(&c.log.level, "log-level", "warn", "trace, debug, info, warn or error")
-	pos, err := parseInterspersed(fs, args)
+	fs.StringVar(&c.log.Format, "log-format", "", "json or console (default: console on a terminal, else json)")
+	fs.StringVar(&c.log.Level, "log-level", "warn", "trace, debug, info, warn or error")
+	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return c, err
 	}
@@ -453,14 +454,14 @@ func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy
 	if err != nil {
 		return nil, err
 	}
-	v := verifyConfig{Pins: c.pins, PinOnly: c.pinOnly, IgnoreAll: c.insecure, Ignore: c.ignore}
+	v := config.Verify{Pins: c.pins, PinOnly: c.pinOnly, IgnoreAll: c.insecure, Ignore: c.ignore}
 	remembered := known != nil && len(known.pins) > 0
 	firstUse := known != nil && !remembered && c.tofu
 	if remembered {
 		// A remembered key decides, as a pin without CA verification.
 		v.Pins, v.PinOnly = known.pinStrings(), true
 	}
-	pol, err := v.policy("server", log)
+	pol, err := v.Policy("server", log)
 	if err != nil {
 		return nil, err
 	}
@@ -478,7 +479,7 @@ func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy
 	if strings.HasPrefix(strings.ToLower(c.url), "wss:") {
 		scheme = "wss"
 	}
-	dial, err := proxyDialer("--proxy", c.proxy, scheme)
+	dial, err := cli.ProxyDialer("--proxy", c.proxy, scheme)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -6,14 +6,14 @@ import (
 	"github.com/wssproxy/wssproxy/proxy/netproxy"
 )
 
-// proxyDialer turns a proxy flag into a dial function: "direct" (or "")
+// ProxyDialer turns a proxy flag into a dial function: "direct" (or "")
 // dials directly (nil), "env" follows HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/
 // NO_PROXY for scheme (ws or wss), and a URL (http://, https://, socks5://,
 // socks5h://, user:pass@ allowed) goes through that proxy. Negotiate
 // (Kerberos) towards an HTTP proxy uses the environment's settings
 // (KRB5CCNAME, KRB5_CLIENT_KTNAME, KRB5_CONFIG, the default ccache): see
 // netproxy.KerberosFromEnvironment.
-func proxyDialer(flagName, value, scheme string) (netproxy.DialFunc, error) {
+func ProxyDialer(flagName, value, scheme string) (netproxy.DialFunc, error) {
 	switch value {
 	case "", "direct":
 		return nil, nil
