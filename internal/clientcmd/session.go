@@ -50,8 +50,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if code, done := cli.UsageExit(stderr, "client", err); done {
 		return code
 	}
-	pause := clientPause(&cfg, stdin, stderr)
-	opts, err := cfg.dialOptions(log, pause, stderr)
+	tty := terminal(stdin)
+	pause := clientPause(&cfg, tty, stderr)
+	opts, err := cfg.dialOptions(log, pause, args, tty, stderr)
 	if code, done := cli.UsageExit(stderr, "client", err); done {
 		return code
 	}
@@ -61,8 +62,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			s.out.pong(rtt)
 		}
 	}
-	if pause != nil {
-		// The handshake may wait for the operator's answer.
+	if pause != nil || tty != nil {
+		// The handshake may wait for the answer on the terminal.
 		opts.HandshakeTimeout += clientPauseTimeout
 	}
 	c, _, err := ws.Dial(ctx, cfg.url, opts)
