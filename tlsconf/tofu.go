@@ -267,4 +267,3 @@ func (t *TOFU) decide(ctx context.Context, req TOFURequest) (TOFUDecision, error
 		return TOFUAbort, context.Cause(dctx)
 	}
 }
-

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
@@ -32,11 +30,9 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // environment), and returns its exit status and output.
 func clientRun(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out, errb bytes.Buffer
-	code := runClient(ctx, append(args, "--proxy", "direct"), stdin, &out, &errb)
-	return code, out.String(), errb.String()
+	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
+		return runClient(ctx, append(args, "--proxy", "direct"), stdin, stdout, stderr)
+	})
 }
 
 // startNodeClientPeer starts the client's Node peer

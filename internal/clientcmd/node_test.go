@@ -37,15 +37,13 @@ func openStdin(t *testing.T, data string) *os.File {
 	return r
 }
 
-// clientRun runs "wssproxy client" with args and returns its exit status
-// and output.
+// clientRun runs "wssproxy client" with args, direct (no proxy from the
+// environment), and returns its exit status and output.
 func clientRun(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out, errb bytes.Buffer
-	code := Run(ctx, append(args, "--proxy", "direct"), stdin, &out, &errb)
-	return code, out.String(), errb.String()
+	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
+		return Run(ctx, append(args, "--proxy", "direct"), stdin, stdout, stderr)
+	})
 }
 
 // The server sends a text message in two fragments, a binary message and
