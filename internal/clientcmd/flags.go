@@ -423,11 +423,10 @@ func (e *tlsError) Error() string { return e.err.Error() }
 func (e *tlsError) Unwrap() error { return e.err }
 
 // dialOptions turns the flags into ws.DialOptions; pause, if not nil,
-// completes the TLS policy (--pause-on-ssl-errors). args is the command
-// line (printed back when a first contact cannot be asked about) and tty
-// standard input if it is a terminal (where a first contact is asked
-// about), else nil.
-func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy), args []string, tty *os.File, stderr io.Writer) (*ws.DialOptions, error) {
+// completes the TLS policy (--pause-on-ssl-errors); fu decides about the
+// first contact with a server when the known-pins file applies.
+func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy), fu *firstUse) (*ws.DialOptions, error) {
+	stderr := fu.stderr
 	h, err := c.requestHeader()
 	if err != nil {
 		return nil, err
@@ -454,7 +453,7 @@ func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy
 	if known != nil && pause == nil {
 		// Trust on first use: a remembered key decides; a first contact
 		// is remembered (--tofu), asked about on the terminal, or refused.
-		fu := &firstUse{tofu: c.tofu, tty: tty, stderr: stderr, file: known.file, args: args}
+		fu.file = known.file
 		co.TOFU = &tlsconf.TOFU{Store: known.store, Server: known.host, Decide: fu.decide, Timeout: clientPauseTimeout, OnRemembered: fu.remembered}
 	}
 	tc, err := tlsconf.NewClient(co)

@@ -52,7 +52,14 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	tty := terminal(stdin)
 	pause := clientPause(&cfg, tty, stderr)
-	opts, err := cfg.dialOptions(log, pause, args, tty, stderr)
+	// --connect-timeout bounds connecting, but not the time a question
+	// about a first contact waits for its answer on the terminal.
+	dctx, cancelDial := context.WithCancelCause(ctx)
+	defer cancelDial(nil)
+	clock := startConnectClock(cfg.connectTimeout, func() { cancelDial(errConnectTimeout) })
+	defer clock.stop()
+	fu := &firstUse{tofu: cfg.tofu, tty: tty, stderr: stderr, args: args, clock: clock}
+	opts, err := cfg.dialOptions(log, pause, fu)
 	if code, done := cli.UsageExit(stderr, "client", err); done {
 		return code
 	}
@@ -66,8 +73,12 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		// The handshake may wait for the answer on the terminal.
 		opts.HandshakeTimeout += clientPauseTimeout
 	}
-	c, _, err := ws.Dial(ctx, cfg.url, opts)
+	c, _, err := ws.Dial(dctx, cfg.url, opts)
+	clock.stop()
 	if err != nil {
+		if errors.Is(context.Cause(dctx), errConnectTimeout) {
+			err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+		}
 		return dialExit(stderr, err, cfg.connectTimeout)
 	}
 	s.c = c

@@ -2,10 +2,13 @@ package clientcmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
@@ -18,6 +21,7 @@ type firstUse struct {
 	stderr io.Writer
 	file   string   // the known-pins file
 	args   []string // the command line, to print the one that accepts
+	clock  *connectClock
 }
 
 // decide answers TOFU.Decide: a certificate without unaccepted errors is
@@ -45,7 +49,9 @@ func (f *firstUse) decide(ctx context.Context, req tlsconf.TOFURequest) (tlsconf
 		return tlsconf.TOFUAbort, nil
 	}
 	fmt.Fprintf(w, "Abort, accept once, or accept and remember its key? [a]bort / accept [o]nce / accept and [r]emember (default abort): ")
+	f.clock.pause() // a person's time does not count towards --connect-timeout
 	answer, err := readAnswer(ctx, f.tty)
+	f.clock.resume()
 	if err != nil {
 		fmt.Fprintf(w, "\nno answer (%v): not connecting\n", err)
 		return tlsconf.TOFUAbort, nil
@@ -86,4 +92,51 @@ func shellLine(args []string) string {
 		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(out, " ")
+}
+
+// errConnectTimeout ends a dial that took longer than --connect-timeout.
+var errConnectTimeout = errors.New("--connect-timeout passed")
+
+// connectClock calls expire once connecting has taken its time, not
+// counting the pauses (questions waiting for an answer).
+type connectClock struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	left    time.Duration
+	started time.Time // zero while paused or stopped
+	stopped bool
+}
+
+func startConnectClock(d time.Duration, expire func()) *connectClock {
+	return &connectClock{timer: time.AfterFunc(d, expire), left: d, started: time.Now()}
+}
+
+// pause stops the clock until resume.
+func (c *connectClock) pause() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped || c.started.IsZero() || !c.timer.Stop() {
+		return // stopped, paused, or already expired
+	}
+	c.left -= time.Since(c.started)
+	c.started = time.Time{}
+}
+
+// resume starts a paused clock again with the time it had left.
+func (c *connectClock) resume() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped || !c.started.IsZero() {
+		return
+	}
+	c.started = time.Now()
+	c.timer.Reset(max(c.left, 0))
+}
+
+// stop ends the clock for good.
+func (c *connectClock) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	c.timer.Stop()
 }

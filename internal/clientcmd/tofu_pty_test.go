@@ -99,6 +99,22 @@ func TestClientTOFUOnTerminal(t *testing.T) {
 	}
 }
 
+// The time a question waits for its answer does not count towards
+// --connect-timeout.
+func TestClientTOFUQuestionOutlivesConnectTimeout(t *testing.T) {
+	pki := devPKI(t)
+	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
+	master, tty := openPTY(t)
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		master.WriteString("o\nlate\n\x04")
+	}()
+	code, out, errOut := clientRun(t, tty, "wss://localhost:"+p.Port+"/echo", "--known-pins", filepath.Join(t.TempDir(), "k"), "--connect-timeout", "1s")
+	if code != ExitOK || out != "late\n" {
+		t.Fatalf("exit %d, %q, %q", code, out, errOut)
+	}
+}
+
 // An interrupt while the question waits ends the run at once with the
 // TLS status.
 func TestClientTOFUQuestionInterrupted(t *testing.T) {
