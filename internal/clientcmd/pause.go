@@ -19,10 +19,10 @@ const clientPauseTimeout = 60 * time.Second
 // (nil without the flag). A handshake meeting SSL errors pauses: the errors, the
 // chain's fingerprints and pins and the pause id are printed on stderr.
 // When stdin is a terminal the client asks "continue? [y/N]" there and
-// resumes on y (accepting the errors printed) or aborts on anything else
-// or after clientPauseTimeout; without a terminal it aborts at once, so a
+// resumes on y (accepting the errors printed) or aborts on anything else,
+// after clientPauseTimeout or when dialCtx ends; without a terminal it aborts at once, so a
 // script never waits for an answer that cannot come.
-func clientPause(cfg *clientConfig, tty *os.File, stderr io.Writer) func(*tlsconf.Policy) {
+func clientPause(dialCtx context.Context, cfg *clientConfig, tty *os.File, stderr io.Writer, clock *connectClock) func(*tlsconf.Policy) {
 	if !cfg.pause {
 		return nil
 	}
@@ -39,12 +39,14 @@ func clientPause(cfg *clientConfig, tty *os.File, stderr io.Writer) func(*tlscon
 				return
 			}
 			fmt.Fprintf(stderr, "continue and accept these errors? [y/N] ")
+			clock.pause() // a person's time does not count towards --connect-timeout
 			// The answer is read on its own goroutine (OnPause must not
-			// block), until the pause's deadline.
+			// block), until the pause's deadline or the end of the dial.
 			go func() {
-				ctx, cancel := context.WithDeadline(context.Background(), info.Deadline)
+				ctx, cancel := context.WithDeadline(dialCtx, info.Deadline)
 				defer cancel()
 				answer, _ := readAnswer(ctx, tty)
+				clock.resume()
 				if answer == "y" || answer == "yes" {
 					_ = reg.Resume(info.ID, nil, false)
 					return

@@ -51,13 +51,13 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return code
 	}
 	tty := terminal(stdin)
-	pause := clientPause(&cfg, tty, stderr)
 	// --connect-timeout bounds connecting, but not the time a question
-	// about a first contact waits for its answer on the terminal.
+	// on the terminal waits for its answer.
 	dctx, cancelDial := context.WithCancelCause(ctx)
 	defer cancelDial(nil)
 	clock := startConnectClock(cfg.connectTimeout, func() { cancelDial(errConnectTimeout) })
 	defer clock.stop()
+	pause := clientPause(dctx, &cfg, tty, stderr, clock)
 	fu := &firstUse{tofu: cfg.tofu, tty: tty, stderr: stderr, args: args, clock: clock}
 	opts, err := cfg.dialOptions(log, pause, fu)
 	if code, done := cli.UsageExit(stderr, "client", err); done {
