@@ -35,6 +35,10 @@ type ClientOptions struct {
 	CertFile, KeyFile string
 	// Policy is the verification model: ignore policy, pins, pause.
 	Policy Policy
+	// TOFU, if set, is trust on first use: keys remembered in a store
+	// decide, and a first contact is decided by TOFU.Decide (see TOFU).
+	// It is copied.
+	TOFU *TOFU
 }
 
 // ClientCertMode selects whether a server asks for client certificates.
@@ -147,6 +151,13 @@ func NewClient(opts *ClientOptions) (*Client, error) {
 	v, err := newVerifier(&pol, x509.ExtKeyUsageServerAuth, base.Time)
 	if err != nil {
 		return nil, err
+	}
+	if o.TOFU != nil {
+		if err := o.TOFU.validate(&pol); err != nil {
+			return nil, err
+		}
+		t := *o.TOFU
+		v.tofu = &t
 	}
 	c := &Client{base: base, v: v, verifyName: o.VerifyName, userVerify: base.VerifyConnection}
 	// The policy replaces crypto/tls's verification, which stops at the

@@ -59,4 +59,15 @@
 // RegistryOptions.Store, a Registry writes the pins remembered on resume
 // there before releasing the handshakes, LoadPins reads them at start,
 // WatchPins applies changes made elsewhere, and Revoke forgets one.
+//
+// # Trust on first use
+//
+// ClientOptions.TOFU gives a client OpenSSH's known_hosts behaviour on a
+// TrustStore: a server whose key was remembered must present it (another
+// key fails with a pin-mismatch and a *KeyChangedError, never ignorable),
+// and the first contact with a server is put to TOFU.Decide with the
+// chain and the complete error list: abort, accept once, or accept and
+// remember. The decision is bounded by the handshake's context and a
+// timeout. wssproxy client's known pins and its terminal prompt are built
+// on it.
 package tlsconf

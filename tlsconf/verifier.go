@@ -72,6 +72,7 @@ var (
 // verifier enforces a Policy; it is immutable once built.
 type verifier struct {
 	p         Policy
+	tofu      *TOFU // trust on first use (clients only), nil if off
 	keyUsages []x509.ExtKeyUsage
 	now       func() time.Time
 }
@@ -106,22 +107,12 @@ func newVerifier(p *Policy, usage x509.ExtKeyUsage, now func() time.Time) (*veri
 // name is the host name to verify ("" for client certificates); peer and
 // sni describe the connection in logs and the registry.
 func (v *verifier) check(ctx context.Context, cs tls.ConnectionState, name, peer, sni string, hostCheck bool) error {
-	log := v.p.Logger
 	chain := cs.PeerCertificates
-	opts := VerifyOptions{
-		Roots: v.p.Roots, RootCerts: v.p.RootCerts, CurrentTime: v.now(),
-		KeyUsages: v.keyUsages, Pins: v.p.Pins, PinMatch: v.p.PinMatch, PinOnly: v.p.PinOnly,
+	if v.tofu != nil {
+		return v.checkTOFU(ctx, chain, name, peer, sni)
 	}
-	errs := Verify(chain, opts)
-	if hostCheck && !v.p.PinOnly && len(chain) > 0 {
-		if name == "" {
-			errs = insertSorted(errs, SSLError{Kind: HostnameMismatch, Cert: chain[0], Depth: 0,
-				Detail: "no server name to verify the certificate against (set ServerName)"})
-		} else if err := chain[0].VerifyHostname(name); err != nil {
-			errs = insertSorted(errs, SSLError{Kind: HostnameMismatch, Cert: chain[0], Depth: 0,
-				Detail: "certificate is valid for " + certNames(chain[0]) + ", not " + name, Err: err})
-		}
-	}
+	log := v.p.Logger
+	errs := v.problems(chain, name, hostCheck)
 	if v.p.Ignore.Mode == IgnoreAll {
 		log.Warn().Str("peer", peer).Str("sni", sni).Interface("ssl_errors", errs).
 			Msg("tlsconf: INSECURE: ignore-all policy, certificate problems are not checked")
@@ -193,6 +184,27 @@ func (v *verifier) check(ctx context.Context, cs tls.ConnectionState, name, peer
 	}
 	log.Warn().Str("peer", peer).Interface("ssl_errors", unignored).Msg("tlsconf: paused handshake resumed, errors accepted")
 	return nil
+}
+
+// problems returns every SSL error of chain under the policy's anchors
+// and pins, with the host name check when hostCheck is set (and the pins
+// do not replace CA verification).
+func (v *verifier) problems(chain []*x509.Certificate, name string, hostCheck bool) []SSLError {
+	opts := VerifyOptions{
+		Roots: v.p.Roots, RootCerts: v.p.RootCerts, CurrentTime: v.now(),
+		KeyUsages: v.keyUsages, Pins: v.p.Pins, PinMatch: v.p.PinMatch, PinOnly: v.p.PinOnly,
+	}
+	errs := Verify(chain, opts)
+	if hostCheck && !v.p.PinOnly && len(chain) > 0 {
+		if name == "" {
+			errs = insertSorted(errs, SSLError{Kind: HostnameMismatch, Cert: chain[0], Depth: 0,
+				Detail: "no server name to verify the certificate against (set ServerName)"})
+		} else if err := chain[0].VerifyHostname(name); err != nil {
+			errs = insertSorted(errs, SSLError{Kind: HostnameMismatch, Cert: chain[0], Depth: 0,
+				Detail: "certificate is valid for " + certNames(chain[0]) + ", not " + name, Err: err})
+		}
+	}
+	return errs
 }
 
 func insertSorted(errs []SSLError, e SSLError) []SSLError {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,9 @@ import (
 // runCmd runs the CLI in-process and returns exit code, stdout, stderr.
 func runCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	return testpeer.RunCommand(t, run, args...)
+	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
+		return run(ctx, args, stdout, stderr)
+	})
 }
 
 // mustLeaf is the first certificate of a PEM file.

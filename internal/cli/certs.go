@@ -57,27 +57,6 @@ func RunCerts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 2
 }
 
-// ParseInterspersed parses flags that may come before or after the
-// positional arguments ("pin HOST:PORT --sni NAME"), which flag.FlagSet
-// alone does not allow, and returns the positional ones.
-func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil // everything after "--" is positional
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
 // certsDevConfig is the configuration of "wssproxy certs dev".
 type certsDevConfig struct {
 	dir   string

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/url"
@@ -30,7 +32,9 @@ import (
 // stderr.
 func runCerts(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	return testpeer.RunCommand(t, RunCerts, args...)
+	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
+		return RunCerts(ctx, args, stdout, stderr)
+	})
 }
 
 func TestCertsUsageErrors(t *testing.T) {

@@ -1,8 +1,11 @@
 // Package cli holds the wssproxy commands that need no proxy wiring
-// (certs, echo, completion, version) and the command-line machinery every
-// command shares: flag parsing with two-dash help and one-line usage
-// errors, positional arguments among flags, logging and proxy flags, and
-// shell quoting for the command lines the commands print.
+// (certs, echo, completion, version: RunCerts, RunEcho, RunCompletion,
+// RunVersion) and what every command shares on its command line: flag
+// parsing with two-dash help and usage errors naming the flag
+// (ParseFlags, UsageExit), flags mixed with positional arguments
+// (ParseInterspersed), the logging flags (LogFlags), the proxy flags
+// (ProxyDialer) and shell quoting for the command lines the commands
+// print (ShellQuote).
 //
 // Each command is a Run function taking its arguments (without the
 // command's name) and the output streams, and returning the process exit

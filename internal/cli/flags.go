@@ -13,7 +13,7 @@ import (
 // UsageExit turns the outcome of parsing a command's flags or options into
 // an exit: done with 0 for --help, done with 2 (the error printed, with
 // the command's usage line when ParseFlags found it) for a usage error,
-// not done when err is nil.
+// not done when err is nil. cmd names the command ("client", "certs pin").
 func UsageExit(stderr io.Writer, cmd string, err error) (code int, done bool) {
 	switch {
 	case err == nil:
@@ -24,7 +24,7 @@ func UsageExit(stderr io.Writer, cmd string, err error) (code int, done bool) {
 	fmt.Fprintf(stderr, "wssproxy %s: %v\n", cmd, err)
 	var uerr *UsageError
 	if errors.As(err, &uerr) {
-		fmt.Fprintf(stderr, "%s (--help lists the flags)\n", uerr.line)
+		fmt.Fprintf(stderr, "%s (--help lists the flags)\n", uerr.Line)
 	}
 	return 2, true
 }
@@ -32,15 +32,12 @@ func UsageExit(stderr io.Writer, cmd string, err error) (code int, done bool) {
 // UsageError is a mistyped command line: the error, and the usage line
 // to print under it.
 type UsageError struct {
-	err  error
-	line string
+	Err  error
+	Line string
 }
 
-// Error returns the mistake, naming the flag.
-func (e *UsageError) Error() string { return e.err.Error() }
-
-// Unwrap returns the flag package's error, reworded.
-func (e *UsageError) Unwrap() error { return e.err }
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
 
 // ParseFlags parses args with fs, which prints nothing itself: --help
 // writes usage (its first line is the command's usage line) and every
@@ -57,7 +54,7 @@ func ParseFlags(fs *flag.FlagSet, usage string, args []string, w io.Writer) erro
 	}
 	if err != nil {
 		line, _, _ := strings.Cut(usage, "\n")
-		return &UsageError{flagError(err), line}
+		return &UsageError{FlagError(err), line}
 	}
 	return nil
 }
@@ -74,7 +71,9 @@ var flagMessages = []struct {
 	{regexp.MustCompile(`^invalid value ("(?:[^"\\]|\\.)*") for flag -+([^:]*): (.*)$`), "--$2: invalid value $1: $3"},
 }
 
-func flagError(err error) error {
+// FlagError rewords an error of the flag package to name the flag with
+// two dashes.
+func FlagError(err error) error {
 	msg := err.Error()
 	for _, m := range flagMessages {
 		if m.re.MatchString(msg) {
@@ -104,4 +103,25 @@ func PrintFlags(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintln(w, line)
 	})
+}
+
+// ParseInterspersed parses flags that may come before or after the
+// positional arguments ("pin HOST:PORT --sni NAME"), which flag.FlagSet
+// alone does not allow, and returns the positional ones.
+func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil // everything after "--" is positional
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

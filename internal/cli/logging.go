@@ -9,14 +9,14 @@ import (
 	"golang.org/x/term"
 )
 
-// LogFlags are the logging options every long-running command takes.
+// LogFlags are the logging options every long-running command takes
+// (--log-format, --log-level).
 type LogFlags struct {
 	Format string // json | console | "" (console on a terminal, else json)
-	Level  string // trace, debug, info, warn or error
+	Level  string
 }
 
-// Logger builds the zerolog logger the flags describe, writing to w; a
-// bad level or format is an error naming its flag.
+// Logger builds the zerolog logger the flags describe, writing to w.
 func (f LogFlags) Logger(w io.Writer) (zerolog.Logger, error) {
 	level, err := zerolog.ParseLevel(f.Level)
 	if err != nil || level == zerolog.NoLevel {

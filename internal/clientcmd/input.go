@@ -1,4 +1,4 @@
-package main
+package clientcmd
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 )
 
 // inputError is a problem with standard input itself (unreadable, a
-// malformed line): the client closes and exits with exitClientFailure.
+// malformed line): the client closes and exits with ExitFailure.
 type inputError struct{ err error }
 
 func (e *inputError) Error() string { return "input: " + e.err.Error() }

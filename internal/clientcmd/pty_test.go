@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package clientcmd
 
 import (
 	"os"
@@ -43,7 +43,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 func TestClientPauseOnTerminal(t *testing.T) {
 	pki := devPKI(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
-	url := "wss://localhost:" + p.port + "/echo"
+	url := "wss://localhost:" + p.Port + "/echo"
 
 	master, tty := openPTY(t)
 	// The answer, one line typed for the session, then end of input (^D).
@@ -51,7 +51,7 @@ func TestClientPauseOnTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := clientRun(t, tty, url, "--pause-on-ssl-errors")
-	if code != exitClientOK || out != "over the tty\n" || !strings.Contains(errOut, "unknown-authority") || !strings.Contains(errOut, "continue and accept these errors? [y/N]") {
+	if code != ExitOK || out != "over the tty\n" || !strings.Contains(errOut, "unknown-authority") || !strings.Contains(errOut, "continue and accept these errors? [y/N]") {
 		t.Fatalf("yes: exit %d, %q, %q", code, out, errOut)
 	}
 
@@ -60,7 +60,7 @@ func TestClientPauseOnTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut = clientRun(t, tty, url, "--pause-on-ssl-errors")
-	if code != exitClientTLS || out != "" || !strings.Contains(errOut, "aborted") {
+	if code != ExitTLS || out != "" || !strings.Contains(errOut, "aborted") {
 		t.Fatalf("no: exit %d, %q, %q", code, out, errOut)
 	}
 }

@@ -1,5 +1,5 @@
 'use strict';
-// Node `ws` server for the tests of "wssproxy client" (cmd/wssproxy).
+// Node `ws` server for the tests of "wssproxy client" (internal/clientcmd).
 //   NODE_PATH=tests/interop/node/node_modules node client_peer.js [--cert F --key F]
 // Listens on 127.0.0.1 on a free port (wss with --cert/--key) and prints
 // JSON lines on stdout: {"event":"listening","port":N}, then per

@@ -1,4 +1,4 @@
-package main
+package clientcmd
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/tlsconf"
@@ -79,38 +78,25 @@ func (k *knownPins) pinStrings() []string {
 	return s
 }
 
-// remember records the key of leaf for the host, accepted on first use
-// with the errors of kinds. The store's lock and re-read keep the lines
-// of clients remembering at once.
-func (k *knownPins) remember(leaf *x509.Certificate, kinds []tlsconf.ErrorKind) error {
-	ctx, cancel := context.WithTimeout(context.Background(), tlsconf.DefaultStoreTimeout)
-	defer cancel()
-	err := k.store.PutPin(ctx, tlsconf.PinEntry{
-		Server: k.host, Pin: tlsconf.SPKIPinOf(leaf), Kinds: kinds, Added: time.Now().UTC().Truncate(time.Second),
-		Source: tlsconf.SourceTOFU, Note: leaf.Subject.String(),
-	})
-	if err != nil {
-		return fmt.Errorf("known pins: %w", err)
-	}
-	return nil
-}
-
 // changedKeyMessage is the warning printed when a remembered server
 // presents another key (OpenSSH's "REMOTE HOST IDENTIFICATION HAS
 // CHANGED").
-func (k *knownPins) changedKeyMessage(presented *x509.Certificate) string {
+func changedKeyMessage(file, host string, remembered []knownPin, presented *x509.Certificate) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n")
-	fmt.Fprintf(&b, "@    WARNING: THE KEY OF %s HAS CHANGED!\n", k.host)
+	fmt.Fprintf(&b, "@    WARNING: THE KEY OF %s HAS CHANGED!\n", host)
 	fmt.Fprintf(&b, "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n")
 	fmt.Fprintf(&b, "Someone could be in the middle of this connection, or the server has a new key.\n")
-	for _, p := range k.pins {
-		fmt.Fprintf(&b, "remembered (%s:%d): %s\n", k.file, p.Line, p.Pin)
+	for _, p := range remembered {
+		fmt.Fprintf(&b, "remembered (%s:%d): %s\n", file, p.Line, p.Pin)
 	}
+	pin := "PIN"
 	if presented != nil {
-		fmt.Fprintf(&b, "presented now:  %s (%s)\n", tlsconf.SPKIPinOf(presented), presented.Subject)
+		pin = tlsconf.SPKIPinOf(presented).String()
+		fmt.Fprintf(&b, "presented now:  %s (%s)\n", pin, presented.Subject)
 	}
-	fmt.Fprintf(&b, "Not connecting. If the new key is right (check it out of band), delete the line(s) above and run again with --tofu, or pass --pin.\n")
+	fmt.Fprintf(&b, "Not connecting. If the new key is right (check it out of band), delete the line(s) above from %s\n", file)
+	fmt.Fprintf(&b, "and run again with --tofu to remember it, or connect once with --pin %s --pin-only.\n", pin)
 	return b.String()
 }
 

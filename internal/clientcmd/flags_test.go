@@ -1,4 +1,4 @@
-package main
+package clientcmd
 
 import (
 	"os"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -62,13 +63,13 @@ func TestClientUsageErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		code, out, errOut := clientRun(t, strings.NewReader("must not be sent\n"), tc.args...)
-		if code != exitClientUsage || !strings.Contains(errOut, tc.msg) || out != "" {
+		if code != ExitUsage || !strings.Contains(errOut, tc.msg) || out != "" {
 			t.Errorf("%q: exit %d, stderr %q; want 2 with %q", tc.args, code, errOut, tc.msg)
 		}
 	}
 	// Connecting to nothing: no connection (1).
 	code, _, errOut := clientRun(t, strings.NewReader(""), "ws://127.0.0.1:1/")
-	if code != exitClientFailure || !strings.Contains(errOut, "cannot connect") {
+	if code != ExitFailure || !strings.Contains(errOut, "cannot connect") {
 		t.Errorf("closed port: exit %d, %q", code, errOut)
 	}
 }
@@ -125,21 +126,21 @@ func TestParseJSONLine(t *testing.T) {
 func TestClientBadInputLines(t *testing.T) {
 	p := startNodeClientPeer(t)
 	input := `{"type":"text","data":"first"}` + "\n\n" + `{"type":"text","data":` + "\n" + `{"type":"text","data":"never"}` + "\n"
-	code, out, errOut := clientRun(t, strings.NewReader(input), p.url("ws", "/echo?id=jsonl"), "--jsonl")
-	if code != exitClientFailure || !strings.Contains(errOut, "input: line 3: invalid JSON") || !strings.Contains(errOut, "nothing of it was sent") {
+	code, out, errOut := clientRun(t, strings.NewReader(input), p.URL("ws", "/echo?id=jsonl"), "--jsonl")
+	if code != ExitFailure || !strings.Contains(errOut, "input: line 3: invalid JSON") || !strings.Contains(errOut, "nothing of it was sent") {
 		t.Fatalf("exit %d, %q, %q", code, out, errOut)
 	}
 	if out != `{"type":"text","data":"first"}`+"\n"+`{"type":"close","code":1000,"reason":""}`+"\n" {
 		t.Fatalf("stdout %q", out)
 	}
-	p.events.waitFor(t, "close", eventIs("close", "/echo"))
-	got := p.events.matching(eventIs("message", "/echo"))
+	p.Events.WaitFor(t, "close", testpeer.EventIs("close", "/echo"))
+	got := p.Events.Matching(testpeer.EventIs("message", "/echo"))
 	if len(got) != 1 || got[0]["data"] != "first" {
 		t.Fatalf("server received %v", got)
 	}
 
-	code, out, errOut = clientRun(t, strings.NewReader("ok\n\xff\xfe\nnever\n"), p.url("ws", "/echo"))
-	if code != exitClientFailure || !strings.Contains(errOut, "line 2 is not valid UTF-8") || out != "ok\n" {
+	code, out, errOut = clientRun(t, strings.NewReader("ok\n\xff\xfe\nnever\n"), p.URL("ws", "/echo"))
+	if code != ExitFailure || !strings.Contains(errOut, "line 2 is not valid UTF-8") || out != "ok\n" {
 		t.Fatalf("not UTF-8: exit %d, %q, %q", code, out, errOut)
 	}
 }

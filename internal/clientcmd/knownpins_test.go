@@ -1,4 +1,4 @@
-package main
+package clientcmd
 
 import (
 	"os"
@@ -16,15 +16,15 @@ import (
 func TestClientTOFU(t *testing.T) {
 	pki, other := devPKI(t), devPKI(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
-	url := "wss://localhost:" + p.port + "/echo"
-	host := "localhost:" + p.port
+	url := "wss://localhost:" + p.Port + "/echo"
+	host := "localhost:" + p.Port
 	file := filepath.Join(t.TempDir(), "state", "known_pins")
-	pin := tlsconf.SPKIPin(mustLeaf(t, pki.CertFile))
-	otherPin := tlsconf.SPKIPin(mustLeaf(t, other.CertFile))
+	pin := leafPin(t, pki.CertFile)
+	otherPin := leafPin(t, other.CertFile)
 
 	// Unknown, without --tofu: verified as usual, nothing remembered.
 	code, _, errOut := clientRun(t, strings.NewReader("x\n"), url, "--known-pins", file)
-	if code != exitClientTLS || !strings.Contains(errOut, "unknown-authority") {
+	if code != ExitTLS || !strings.Contains(errOut, "unknown-authority") {
 		t.Fatalf("unknown host: exit %d, %q", code, errOut)
 	}
 	if _, err := os.Stat(file); !os.IsNotExist(err) {
@@ -32,7 +32,7 @@ func TestClientTOFU(t *testing.T) {
 	}
 
 	code, out, errOut := clientRun(t, strings.NewReader("first\n"), url, "--tofu", "--known-pins", file)
-	if code != exitClientOK || out != "first\n" ||
+	if code != ExitOK || out != "first\n" ||
 		!strings.Contains(errOut, "first use of "+host+" (accepting unknown-authority): remembered its key "+pin+" in "+file) {
 		t.Fatalf("first use: exit %d, %q, %q", code, out, errOut)
 	}
@@ -45,21 +45,21 @@ func TestClientTOFU(t *testing.T) {
 	}
 
 	code, out, errOut = clientRun(t, strings.NewReader("again\n"), url, "--known-pins", file)
-	if code != exitClientOK || out != "again\n" || strings.Contains(errOut, "first use") {
+	if code != ExitOK || out != "again\n" || strings.Contains(errOut, "first use") {
 		t.Fatalf("remembered: exit %d, %q, %q", code, out, errOut)
 	}
 
 	os.WriteFile(file, []byte("# edited by hand\nother.example:443 "+pin+"\n"+host+" "+otherPin+"\n"), 0o600)
 	for _, extra := range [][]string{nil, {"--tofu"}} {
 		code, _, errOut = clientRun(t, strings.NewReader("x\n"), append([]string{url, "--known-pins", file}, extra...)...)
-		if code != exitClientTLS || !strings.Contains(errOut, "WARNING: THE KEY OF "+host+" HAS CHANGED") ||
+		if code != ExitTLS || !strings.Contains(errOut, "WARNING: THE KEY OF "+host+" HAS CHANGED") ||
 			!strings.Contains(errOut, "remembered ("+file+":3): "+otherPin) || !strings.Contains(errOut, "presented now:  "+pin) {
 			t.Fatalf("changed key %v: exit %d, %q", extra, code, errOut)
 		}
 	}
 	// Explicit pins and --no-known-pins leave the file aside.
 	code, _, errOut = clientRun(t, strings.NewReader("x\n"), url, "--known-pins", file, "--pin", pin, "--pin-only")
-	if code != exitClientOK {
+	if code != ExitOK {
 		t.Fatalf("--pin: exit %d, %q", code, errOut)
 	}
 	// The default file is in the state directory.
@@ -68,18 +68,18 @@ func TestClientTOFU(t *testing.T) {
 	os.MkdirAll(filepath.Join(state, "wssproxy"), 0o700)
 	os.WriteFile(filepath.Join(state, "wssproxy", "known_pins"), []byte(host+" "+otherPin+"\n"), 0o600)
 	code, _, errOut = clientRun(t, strings.NewReader("x\n"), url, "--ca", pki.CACertFile)
-	if code != exitClientTLS || !strings.Contains(errOut, "HAS CHANGED") {
+	if code != ExitTLS || !strings.Contains(errOut, "HAS CHANGED") {
 		t.Fatalf("default file: exit %d, %q", code, errOut)
 	}
 	code, _, errOut = clientRun(t, strings.NewReader("x\n"), url, "--no-known-pins", "--ca", pki.CACertFile)
-	if code != exitClientOK || strings.Contains(errOut, "WARNING") {
+	if code != ExitOK || strings.Contains(errOut, "WARNING") {
 		t.Fatalf("--no-known-pins: exit %d, %q", code, errOut)
 	}
 
 	bad := filepath.Join(t.TempDir(), "bad_pins")
 	os.WriteFile(bad, []byte(host+" "+pin+" extra\n"), 0o600)
 	code, _, errOut = clientRun(t, strings.NewReader("x\n"), url, "--known-pins", bad)
-	if code != exitClientUsage || !strings.Contains(errOut, "known pins: "+bad+":1: \"extra\": want \"HOST:PORT PIN [kinds=") {
+	if code != ExitUsage || !strings.Contains(errOut, "known pins: "+bad+":1: \"extra\": want \"HOST:PORT PIN [kinds=") {
 		t.Fatalf("malformed file: exit %d, %q", code, errOut)
 	}
 	// Whoever may write the file chooses the keys trusted: a file the
@@ -88,7 +88,7 @@ func TestClientTOFU(t *testing.T) {
 	os.WriteFile(shared, []byte(host+" "+pin+"\n"), 0o600)
 	os.Chmod(shared, 0o664)
 	code, _, errOut = clientRun(t, strings.NewReader("x\n"), url, "--known-pins", shared)
-	if code != exitClientUsage || !strings.Contains(errOut, "known pins: tlsconf: pins file is accessible by group or others") || !strings.Contains(errOut, shared) {
+	if code != ExitUsage || !strings.Contains(errOut, "known pins: tlsconf: pins file is accessible by group or others") || !strings.Contains(errOut, shared) {
 		t.Fatalf("shared file: exit %d, %q", code, errOut)
 	}
 	for _, args := range [][]string{
@@ -97,11 +97,21 @@ func TestClientTOFU(t *testing.T) {
 		{"--tofu", "--insecure"},
 	} {
 		code, _, errOut = clientRun(t, strings.NewReader(""), append([]string{url}, args...)...)
-		if code != exitClientUsage {
+		if code != ExitUsage {
 			t.Fatalf("%v: exit %d, %q", args, code, errOut)
 		}
 	}
-	if code, _, errOut = clientRun(t, strings.NewReader(""), "ws://localhost:1/", "--tofu"); code != exitClientUsage || !strings.Contains(errOut, "--tofu needs a wss:// URL") {
+	if code, _, errOut = clientRun(t, strings.NewReader(""), "ws://localhost:1/", "--tofu"); code != ExitUsage || !strings.Contains(errOut, "--tofu needs a wss:// URL") {
 		t.Fatalf("ws --tofu: exit %d, %q", code, errOut)
 	}
+}
+
+// leafPin returns the SPKI pin of the first certificate in a PEM file.
+func leafPin(t *testing.T, file string) string {
+	t.Helper()
+	pins, err := tlsconf.LoadPinFile(file, tlsconf.PinSPKI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pins[0].String()
 }

@@ -1,4 +1,4 @@
-package main
+package clientcmd
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
@@ -37,9 +37,9 @@ const (
 type clientConfig struct {
 	url            string
 	caFile         string
-	pins           stringList
+	pins           config.StringList
 	pinOnly        bool
-	ignore         stringList
+	ignore         config.StringList
 	insecure       bool
 	pause          bool
 	tofu           bool
@@ -48,8 +48,8 @@ type clientConfig struct {
 	sni            string
 	certFile       string
 	keyFile        string
-	headers        stringList
-	subprotocols   stringList
+	headers        config.StringList
+	subprotocols   config.StringList
 	origin         string
 	proxy          string
 	pskIdentity    string
@@ -64,7 +64,7 @@ type clientConfig struct {
 	maxMessage     config.Size
 	closeCode      int
 	closeReason    string
-	log            logFlags
+	log            cli.LogFlags
 }
 
 const clientUsage = `Usage: wssproxy client URL [flags]
@@ -109,12 +109,18 @@ continue (y/n on the terminal); without a terminal the handshake fails.
 Known pins, like OpenSSH's known_hosts: the client reads "HOST:PORT PIN
 [kinds=…] [added=…] [source=…]" lines from --known-pins (default
 $XDG_STATE_HOME/wssproxy/known_pins; mode 0600, the format of serve's
-trust store).
+trust store; a malformed line is an error naming the file and line).
 A server with remembered keys must present one of them (they replace CA
-verification; another key is refused with a loud warning naming both).
-With --tofu, an unknown server's certificate is accepted on first use
-whatever its errors (they are listed) and its key is remembered. --pin
-and --psk-identity leave the file aside; --no-known-pins ignores it.
+verification; another key is refused with a loud warning naming both
+and how to update the file). First contact with a server whose
+certificate does not verify: on a terminal, the client shows the SSL
+errors and the chain (subject, issuer, validity, SHA-256, pin) and asks
+[a]bort, accept [o]nce, or accept and [r]emember (no answer within 60 s,
+or end of input: abort); without a terminal it fails and prints the
+command that accepts the key. With --tofu, an unknown server's
+certificate is accepted without a question whatever its errors (they are
+listed) and its key is remembered. --pin and --psk-identity leave the
+file aside; --no-known-pins ignores it.
 
 Exit status:
   0  the connection ended with a closing handshake: code 1000 or 1005 (no
@@ -123,7 +129,8 @@ Exit status:
      (unreadable or malformed input)
   2  usage error (bad flag, URL, header, pin or file)
   3  TLS failure (certificate errors, pin mismatch, changed key, PSK
-     refused, client certificate refused, pause declined)
+     refused, client certificate refused, pause declined, first use
+     aborted or not asked without a terminal)
   4  handshake refused: the server answered HTTP without 101 (status shown)
   5  protocol error: the server broke RFC 6455, or closed with 1002
   6  abnormal closure: the connection ended without a close frame (1006)
@@ -145,7 +152,7 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	fs.Var(&c.ignore, "ignore-ssl-error", "accept this SSL error: KIND or KIND:SHA256 (repeatable)")
 	fs.BoolVar(&c.insecure, "insecure", false, "accept every SSL error except a pin mismatch (insecure)")
 	fs.BoolVar(&c.pause, "pause-on-ssl-errors", false, "on SSL errors, print them and ask on the terminal whether to continue (no terminal: fail)")
-	fs.BoolVar(&c.tofu, "tofu", false, "trust on first use: accept an unknown server's certificate whatever its errors and remember its key in the known-pins file")
+	fs.BoolVar(&c.tofu, "tofu", false, "trust on first use without a question: accept an unknown server's certificate whatever its errors and remember its key in the known-pins file (on a terminal the client asks instead)")
 	fs.StringVar(&c.knownPinsFile, "known-pins", "", "file of remembered server keys, \"HOST:PORT PIN\" lines (default $XDG_STATE_HOME/wssproxy/known_pins, else ~/.local/state/wssproxy/known_pins)")
 	fs.BoolVar(&c.noKnownPins, "no-known-pins", false, "neither read nor write the known-pins file")
 	fs.StringVar(&c.sni, "sni", "", "server name to send and verify (default: the URL's host)")
@@ -168,9 +175,9 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	fs.Var(&c.maxMessage, "max-message-size", "largest message (and frame) accepted from the server; more closes with 1009")
 	fs.IntVar(&c.closeCode, "close-code", int(ws.StatusNormalClosure), "close code at the end of input")
 	fs.StringVar(&c.closeReason, "close-reason", "", "close reason at the end of input (at most 123 bytes)")
-	fs.StringVar(&c.log.format, "log-format", "", "json or console (default: console on a terminal, else json)")
-	fs.StringVar(&c.log.level, "log-level", "warn", "trace, debug, info, warn or error")
-	pos, err := parseInterspersed(fs, args)
+	fs.StringVar(&c.log.Format, "log-format", "", "json or console (default: console on a terminal, else json)")
+	fs.StringVar(&c.log.Level, "log-level", "warn", "trace, debug, info, warn or error")
+	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return c, err
 	}
@@ -408,33 +415,6 @@ func (c clientConfig) knownPins() (*knownPins, error) {
 	return loadKnownPins(file, host)
 }
 
-// rememberFirstUse records the key of the server just accepted on first
-// use and says what was accepted.
-func (c clientConfig) rememberFirstUse(conn net.Conn, known *knownPins, name string, stderr io.Writer) {
-	cs, ok := conn.(interface{ ConnectionState() tls.ConnectionState })
-	if !ok || len(cs.ConnectionState().PeerCertificates) == 0 {
-		return
-	}
-	chain := cs.ConnectionState().PeerCertificates
-	var kinds []string
-	var accepted []tlsconf.ErrorKind
-	for _, e := range tlsconf.Verify(chain, tlsconf.VerifyOptions{DNSName: name}) {
-		kinds = append(kinds, e.Kind.String())
-		if !slices.Contains(accepted, e.Kind) {
-			accepted = append(accepted, e.Kind)
-		}
-	}
-	how := "the system roots trust it"
-	if len(kinds) > 0 {
-		how = "accepting " + strings.Join(kinds, ", ")
-	}
-	if err := known.remember(chain[0], accepted); err != nil {
-		fmt.Fprintf(stderr, "wssproxy client: first use of %s (%s), but its key was not remembered: %v\n", known.host, how, err)
-		return
-	}
-	fmt.Fprintf(stderr, "first use of %s (%s): remembered its key %s in %s\n", known.host, how, tlsconf.SPKIPinOf(chain[0]), known.file)
-}
-
 // tlsError marks a failure of the TLS handshake (verification, pins, PSK)
 // so that the exit status can tell it from other dial failures.
 type tlsError struct{ err error }
@@ -443,8 +423,10 @@ func (e *tlsError) Error() string { return e.err.Error() }
 func (e *tlsError) Unwrap() error { return e.err }
 
 // dialOptions turns the flags into ws.DialOptions; pause, if not nil,
-// completes the TLS policy (--pause-on-ssl-errors).
-func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy), stderr io.Writer) (*ws.DialOptions, error) {
+// completes the TLS policy (--pause-on-ssl-errors); fu decides about the
+// first contact with a server when the known-pins file applies.
+func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy), fu *firstUse) (*ws.DialOptions, error) {
+	stderr := fu.stderr
 	h, err := c.requestHeader()
 	if err != nil {
 		return nil, err
@@ -453,24 +435,28 @@ func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy
 	if err != nil {
 		return nil, err
 	}
-	v := verifyConfig{Pins: c.pins, PinOnly: c.pinOnly, IgnoreAll: c.insecure, Ignore: c.ignore}
-	remembered := known != nil && len(known.pins) > 0
-	firstUse := known != nil && !remembered && c.tofu
-	if remembered {
-		// A remembered key decides, as a pin without CA verification.
+	v := config.Verify{Pins: c.pins, PinOnly: c.pinOnly, IgnoreAll: c.insecure, Ignore: c.ignore}
+	pinned := known != nil && pause != nil && len(known.pins) > 0
+	if pinned {
+		// With --pause-on-ssl-errors the remembered keys are pins that
+		// replace CA verification; the pause asks about other errors.
 		v.Pins, v.PinOnly = known.pinStrings(), true
 	}
-	pol, err := v.policy("server", log)
+	pol, err := v.Policy("server", log)
 	if err != nil {
 		return nil, err
-	}
-	if firstUse {
-		pol.Ignore = tlsconf.IgnorePolicy{Mode: tlsconf.IgnoreAll}
 	}
 	if pause != nil {
 		pause(&pol)
 	}
-	tc, err := tlsconf.NewClient(&tlsconf.ClientOptions{CAFile: c.caFile, ServerName: c.sni, CertFile: c.certFile, KeyFile: c.keyFile, Policy: pol})
+	co := &tlsconf.ClientOptions{CAFile: c.caFile, ServerName: c.sni, CertFile: c.certFile, KeyFile: c.keyFile, Policy: pol}
+	if known != nil && pause == nil {
+		// Trust on first use: a remembered key decides; a first contact
+		// is remembered (--tofu), asked about on the terminal, or refused.
+		fu.file = known.file
+		co.TOFU = &tlsconf.TOFU{Store: known.store, Server: known.host, Decide: fu.decide, Timeout: clientPauseTimeout, OnRemembered: fu.remembered}
+	}
+	tc, err := tlsconf.NewClient(co)
 	if err != nil {
 		return nil, err
 	}
@@ -478,7 +464,7 @@ func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy
 	if strings.HasPrefix(strings.ToLower(c.url), "wss:") {
 		scheme = "wss"
 	}
-	dial, err := proxyDialer("--proxy", c.proxy, scheme)
+	dial, err := cli.ProxyDialer("--proxy", c.proxy, scheme)
 	if err != nil {
 		return nil, err
 	}
@@ -499,17 +485,14 @@ func (c clientConfig) dialOptions(log zerolog.Logger, pause func(*tlsconf.Policy
 	tlsClient := func(ctx context.Context, nc net.Conn, serverName string) (net.Conn, error) {
 		conn, err := handshake(ctx, nc, serverName)
 		if err != nil {
-			if remembered && isPinMismatch(err) {
-				fmt.Fprint(stderr, known.changedKeyMessage(presentedLeaf(err)))
+			var kc *tlsconf.KeyChangedError
+			switch {
+			case errors.As(err, &kc):
+				fmt.Fprint(stderr, changedKeyMessage(known.file, kc.Server, kc.Remembered, kc.Presented))
+			case pinned && isPinMismatch(err):
+				fmt.Fprint(stderr, changedKeyMessage(known.file, known.host, known.pins, presentedLeaf(err)))
 			}
 			return nil, &tlsError{err}
-		}
-		if firstUse {
-			name := serverName
-			if c.sni != "" {
-				name = c.sni
-			}
-			c.rememberFirstUse(conn, known, name, stderr)
 		}
 		return conn, nil
 	}

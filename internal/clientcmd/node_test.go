@@ -1,4 +1,4 @@
-package main
+package clientcmd
 
 import (
 	"bytes"
@@ -6,127 +6,19 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
-// nodeEvents collects the JSON lines testdata/client_peer.js prints.
-type nodeEvents struct {
-	mu      sync.Mutex
-	partial []byte
-	events  []map[string]any
-}
-
-func (e *nodeEvents) Write(p []byte) (int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.partial = append(e.partial, p...)
-	for {
-		i := bytes.IndexByte(e.partial, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		var m map[string]any
-		if err := json.Unmarshal(e.partial[:i], &m); err == nil {
-			e.events = append(e.events, m)
-		}
-		e.partial = e.partial[i+1:]
-	}
-}
-
-// matching returns the events for which keep is true.
-func (e *nodeEvents) matching(keep func(map[string]any) bool) []map[string]any {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []map[string]any
-	for _, m := range e.events {
-		if keep(m) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// waitFor waits up to 10 s for an event that keep accepts.
-func (e *nodeEvents) waitFor(t *testing.T, what string, keep func(map[string]any) bool) map[string]any {
+// startNodeClientPeer starts testdata/client_peer.js (its header lists
+// what each path does); args may be --cert F --key F for wss.
+func startNodeClientPeer(t *testing.T, args ...string) *testpeer.NodePeer {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m := e.matching(keep); len(m) > 0 {
-			return m[0]
-		}
-		if time.Now().After(deadline) {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			t.Fatalf("node peer: no %s event; events: %v", what, e.events)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// eventIs matches events by their "event" and, if not empty, "path".
-func eventIs(event, path string) func(map[string]any) bool {
-	return func(m map[string]any) bool {
-		return m["event"] == event && (path == "" || m["path"] == path)
-	}
-}
-
-// nodeClientPeer is a running testdata/client_peer.js.
-type nodeClientPeer struct {
-	port   string
-	events *nodeEvents
-}
-
-// startNodeClientPeer starts testdata/client_peer.js on Node's ws package
-// (tests/interop/node, installed by scripts/install-peers.sh); args may be
-// --cert F --key F for wss. A missing node or ws skips the test, or fails
-// it under CI=true.
-func startNodeClientPeer(t *testing.T, args ...string) *nodeClientPeer {
-	t.Helper()
-	node := testpeer.LookPath(t, "node", "Node.js (apt-get install nodejs npm), then scripts/install-peers.sh")
-	mods, err := filepath.Abs(filepath.Join("..", "..", "tests", "interop", "node", "node_modules"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(mods, "ws", "package.json")); err != nil {
-		testpeer.Missing(t, "node ws", "scripts/install-peers.sh")
-	}
-	script, err := filepath.Abs(filepath.Join("testdata", "client_peer.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+mods)
-	ev := &nodeEvents{}
-	var stderr testpeer.Buffer
-	cmd.Stdout, cmd.Stderr = ev, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting node: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("node peer stderr:\n%s", stderr.String())
-		}
-	})
-	l := ev.waitFor(t, "listening", eventIs("listening", ""))
-	port, _ := l["port"].(float64)
-	return &nodeClientPeer{port: strconv.Itoa(int(port)), events: ev}
-}
-
-func (p *nodeClientPeer) url(scheme, path string) string {
-	return scheme + "://127.0.0.1:" + p.port + path
+	return testpeer.StartNodePeer(t, filepath.Join("testdata", "client_peer.js"), args...)
 }
 
 // openStdin returns the read end of a pipe holding data and left open
@@ -145,15 +37,13 @@ func openStdin(t *testing.T, data string) *os.File {
 	return r
 }
 
-// clientRun runs "wssproxy client" with args and returns its exit status
-// and output.
+// clientRun runs "wssproxy client" with args, direct (no proxy from the
+// environment), and returns its exit status and output.
 func clientRun(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out, errb bytes.Buffer
-	code := runClient(ctx, append(args, "--proxy", "direct"), stdin, &out, &errb)
-	return code, out.String(), errb.String()
+	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
+		return Run(ctx, append(args, "--proxy", "direct"), stdin, stdout, stderr)
+	})
 }
 
 // The server sends a text message in two fragments, a binary message and
@@ -199,11 +89,11 @@ func TestClientNodeModes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			path := "/script?end=1000&id=" + strings.ReplaceAll(tc.name, " ", "-")
-			code, out, errOut := clientRun(t, openStdin(t, tc.stdin), append([]string{p.url("ws", path)}, tc.args...)...)
-			if code != exitClientOK || out != tc.out || !strings.Contains(errOut, tc.err) {
+			code, out, errOut := clientRun(t, openStdin(t, tc.stdin), append([]string{p.URL("ws", path)}, tc.args...)...)
+			if code != ExitOK || out != tc.out || !strings.Contains(errOut, tc.err) {
 				t.Fatalf("exit %d\nstdout %q\nwant   %q\nstderr %q (want %q in it)", code, out, tc.out, errOut, tc.err)
 			}
-			p.events.waitFor(t, "message "+tc.sent, func(m map[string]any) bool { return m["event"] == "message" && m["data"] == tc.sent })
+			p.Events.WaitFor(t, "message "+tc.sent, func(m map[string]any) bool { return m["event"] == "message" && m["data"] == tc.sent })
 		})
 	}
 }
@@ -216,40 +106,40 @@ func TestClientNodeExitStatus(t *testing.T) {
 		want int
 		err  string
 	}{
-		{"1000", exitClientOK, `closed: 1000 (normal closure) "ending 1000"`},
-		{"none", exitClientOK, "closed: 1005"},
-		{"1001", exitClientClosedOther, `closed: 1001 (going away) "ending 1001"`},
-		{"4001", exitClientClosedOther, `closed: 4001`},
-		{"1002", exitClientProtocol, "closed: 1002"},
-		{"bad", exitClientProtocol, "protocol error: ws: reserved opcode"},
-		{"destroy", exitClientAbnormal, "connection ended without a closing handshake"},
+		{"1000", ExitOK, `closed: 1000 (normal closure) "ending 1000"`},
+		{"none", ExitOK, "closed: 1005"},
+		{"1001", ExitClosedOther, `closed: 1001 (going away) "ending 1001"`},
+		{"4001", ExitClosedOther, `closed: 4001`},
+		{"1002", ExitProtocol, "closed: 1002"},
+		{"bad", ExitProtocol, "protocol error: ws: reserved opcode"},
+		{"destroy", ExitAbnormal, "connection ended without a closing handshake"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.end, func(t *testing.T) {
-			code, _, errOut := clientRun(t, openStdin(t, "go\n"), p.url("ws", "/script?end="+tc.end))
+			code, _, errOut := clientRun(t, openStdin(t, "go\n"), p.URL("ws", "/script?end="+tc.end))
 			if code != tc.want || !strings.Contains(errOut, tc.err) {
 				t.Fatalf("exit %d, stderr %q; want %d with %q", code, errOut, tc.want, tc.err)
 			}
 		})
 	}
 	t.Run("our close code answered", func(t *testing.T) {
-		code, out, errOut := clientRun(t, strings.NewReader("a\nb\n"), p.url("ws", "/echo"), "--close-code", "4000", "--close-reason", "done")
-		if code != exitClientOK || out != "a\nb\n" || !strings.Contains(errOut, `closed: 4000`) {
+		code, out, errOut := clientRun(t, strings.NewReader("a\nb\n"), p.URL("ws", "/echo"), "--close-code", "4000", "--close-reason", "done")
+		if code != ExitOK || out != "a\nb\n" || !strings.Contains(errOut, `closed: 4000`) {
 			t.Fatalf("exit %d, %q, %q", code, out, errOut)
 		}
-		p.events.waitFor(t, "close 4000", func(m map[string]any) bool {
+		p.Events.WaitFor(t, "close 4000", func(m map[string]any) bool {
 			return m["event"] == "close" && m["path"] == "/echo" && m["code"] == 4000.0 && m["reason"] == "done"
 		})
 	})
 	t.Run("refused", func(t *testing.T) {
-		code, _, errOut := clientRun(t, strings.NewReader(""), p.url("ws", "/refuse"))
-		if code != exitClientRefused || !strings.Contains(errOut, "handshake refused: HTTP 403 not for you, robot") {
+		code, _, errOut := clientRun(t, strings.NewReader(""), p.URL("ws", "/refuse"))
+		if code != ExitRefused || !strings.Contains(errOut, "handshake refused: HTTP 403 not for you, robot") {
 			t.Fatalf("exit %d, %q", code, errOut)
 		}
 	})
 	t.Run("TLS to a plain server", func(t *testing.T) {
-		code, _, errOut := clientRun(t, strings.NewReader(""), p.url("wss", "/echo"))
-		if code != exitClientTLS || !strings.Contains(errOut, "TLS failure") {
+		code, _, errOut := clientRun(t, strings.NewReader(""), p.URL("wss", "/echo"))
+		if code != ExitTLS || !strings.Contains(errOut, "TLS failure") {
 			t.Fatalf("exit %d, %q", code, errOut)
 		}
 	})
@@ -259,20 +149,20 @@ func TestClientNodeExitStatus(t *testing.T) {
 // whole) and ends with the server's close.
 func TestClientNodeEcho(t *testing.T) {
 	p := startNodeClientPeer(t)
-	code, out, errOut := clientRun(t, strings.NewReader("never read\n"), p.url("ws", "/echoback"), "--echo", "--jsonl")
-	if code != exitClientOK {
+	code, out, errOut := clientRun(t, strings.NewReader("never read\n"), p.URL("ws", "/echoback"), "--echo", "--jsonl")
+	if code != ExitOK {
 		t.Fatalf("exit %d, %q", code, errOut)
 	}
 	want := `{"type":"text","data":"one"}` + "\n" + `{"type":"binary","data":"AQID"}` + "\n" + `{"type":"close","code":1000,"reason":"thanks"}` + "\n"
 	if out != want {
 		t.Fatalf("stdout %q, want %q", out, want)
 	}
-	ev := p.events.waitFor(t, "echoed", eventIs("echoed", ""))
+	ev := p.Events.WaitFor(t, "echoed", testpeer.EventIs("echoed", ""))
 	b, _ := json.Marshal(ev["messages"])
 	if string(b) != `[{"binary":false,"data":"one"},{"binary":true,"data":"AQID"}]` {
 		t.Fatalf("echoed %s", b)
 	}
-	if got := p.events.matching(func(m map[string]any) bool { return m["event"] == "message" && m["data"] == "never read" }); len(got) != 0 {
+	if got := p.Events.Matching(func(m map[string]any) bool { return m["event"] == "message" && m["data"] == "never read" }); len(got) != 0 {
 		t.Fatal("--echo sent standard input")
 	}
 }
@@ -281,13 +171,13 @@ func TestClientNodeEcho(t *testing.T) {
 // reports round trip times.
 func TestClientNodeHeadersAndPings(t *testing.T) {
 	p := startNodeClientPeer(t)
-	code, out, errOut := clientRun(t, openStdin(t, ""), p.url("ws", "/hold?ms=400"), "--jsonl",
+	code, out, errOut := clientRun(t, openStdin(t, ""), p.URL("ws", "/hold?ms=400"), "--jsonl",
 		"--header", "X-Test: yes it is", "--header", "x-test: twice", "--origin", "https://app.example", "--subprotocol", "chat.v2", "--subprotocol", "chat.v1",
 		"--ping-interval", "50ms")
-	if code != exitClientOK {
+	if code != ExitOK {
 		t.Fatalf("exit %d, %q", code, errOut)
 	}
-	open := p.events.waitFor(t, "open", eventIs("open", "/hold"))
+	open := p.Events.WaitFor(t, "open", testpeer.EventIs("open", "/hold"))
 	if open["origin"] != "https://app.example" || open["x_test"] != "yes it is, twice" || open["protocol"] != "chat.v2" {
 		t.Fatalf("server saw %v", open)
 	}
@@ -314,8 +204,8 @@ func TestClientNodeHeadersAndPings(t *testing.T) {
 		t.Fatalf("no pong in %q", out)
 	}
 	// Lines mode prints the round trip on stderr.
-	code, _, errOut = clientRun(t, openStdin(t, ""), p.url("ws", "/hold?ms=300"), "--ping-interval", "50ms")
-	if code != exitClientOK || !strings.Contains(errOut, "pong: rtt ") {
+	code, _, errOut = clientRun(t, openStdin(t, ""), p.URL("ws", "/hold?ms=300"), "--ping-interval", "50ms")
+	if code != ExitOK || !strings.Contains(errOut, "pong: rtt ") {
 		t.Fatalf("exit %d, %q", code, errOut)
 	}
 }
@@ -328,16 +218,16 @@ func TestClientNodeBinary(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i*7 + i>>9)
 	}
-	code, out, errOut := clientRun(t, bytes.NewReader(data), p.url("ws", "/echo?id=binary"), "--binary", "--outgoing-frame-size", "64KiB")
-	if code != exitClientOK || out != string(data) {
+	code, out, errOut := clientRun(t, bytes.NewReader(data), p.URL("ws", "/echo?id=binary"), "--binary", "--outgoing-frame-size", "64KiB")
+	if code != ExitOK || out != string(data) {
 		t.Fatalf("exit %d, %d bytes back (want %d), %q", code, len(out), len(data), errOut)
 	}
 	isBinary := func(m map[string]any) bool {
 		return m["event"] == "message" && m["path"] == "/echo" && m["binary"] == true
 	}
-	p.events.waitFor(t, "binary message", isBinary)
-	p.events.waitFor(t, "close", eventIs("close", "/echo"))
-	if msgs := p.events.matching(isBinary); len(msgs) != 1 {
+	p.Events.WaitFor(t, "binary message", isBinary)
+	p.Events.WaitFor(t, "close", testpeer.EventIs("close", "/echo"))
+	if msgs := p.Events.Matching(isBinary); len(msgs) != 1 {
 		t.Fatalf("server got %d binary messages, want 1", len(msgs))
 	}
 }
@@ -352,19 +242,19 @@ func TestClientNodeInterrupt(t *testing.T) {
 	var out, errb bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- runClient(ctx, []string{p.url("ws", "/hold?ms=20000"), "--proxy", "direct", "--close-reason", "interrupted"}, openStdin(t, ""), &out, &errb)
+		done <- Run(ctx, []string{p.URL("ws", "/hold?ms=20000"), "--proxy", "direct", "--close-reason", "interrupted"}, openStdin(t, ""), &out, &errb)
 	}()
-	p.events.waitFor(t, "open", eventIs("open", "/hold"))
+	p.Events.WaitFor(t, "open", testpeer.EventIs("open", "/hold"))
 	cancel()
 	select {
 	case code := <-done:
-		if code != exitClientOK {
+		if code != ExitOK {
 			t.Fatalf("exit %d, %q", code, errb.String())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the client did not end on interrupt")
 	}
-	p.events.waitFor(t, "close 1000", func(m map[string]any) bool {
+	p.Events.WaitFor(t, "close 1000", func(m map[string]any) bool {
 		return m["event"] == "close" && m["code"] == 1000.0 && m["reason"] == "interrupted"
 	})
 }
@@ -372,7 +262,7 @@ func TestClientNodeInterrupt(t *testing.T) {
 // --help documents every exit status.
 func TestClientHelpListsExitStatus(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := runClient(context.Background(), []string{"--help"}, strings.NewReader(""), &out, &errb); code != 0 {
+	if code := Run(context.Background(), []string{"--help"}, strings.NewReader(""), &out, &errb); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{"Exit status:", "\n  0  ", "\n  1  ", "\n  2  usage error", "\n  3  TLS failure", "\n  4  handshake refused", "\n  5  protocol error", "\n  6  abnormal closure", "\n  7  the server closed"} {

@@ -18,7 +18,7 @@ func ProxyDialer(flagName, value, scheme string) (netproxy.DialFunc, error) {
 	case "", "direct":
 		return nil, nil
 	case "env":
-		d, err := netproxy.EnvironmentFromOS().Dialer(scheme, ProxyOptions())
+		d, err := netproxy.EnvironmentFromOS().Dialer(scheme, proxyOptions())
 		if err != nil {
 			return nil, fmt.Errorf("%s env: %w", flagName, err)
 		}
@@ -28,16 +28,16 @@ func ProxyDialer(flagName, value, scheme string) (netproxy.DialFunc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flagName, err)
 	}
-	d, err := netproxy.New(u, ProxyOptions())
+	d, err := netproxy.New(u, proxyOptions())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flagName, err)
 	}
 	return d.DialContext, nil
 }
 
-// ProxyOptions are the netproxy options of the proxy flags: Kerberos from
+// proxyOptions are the netproxy options of the proxy flags: Kerberos from
 // the environment, every scheme allowed (Basic in clear only when the
 // proxy offers nothing else).
-func ProxyOptions() *netproxy.Options {
+func proxyOptions() *netproxy.Options {
 	return &netproxy.Options{Kerberos: netproxy.KerberosFromEnvironment()}
 }

@@ -1,4 +1,4 @@
-package main
+package clientcmd
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -35,18 +36,31 @@ func (s *clientSession) close(code ws.StatusCode, reason string) {
 	})
 }
 
-func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// Run runs "wssproxy client" with args (the URL and flags, without the
+// command's name): it connects, exchanges messages between stdin/stdout
+// and the server in the mode the flags choose, and returns the exit
+// status (the Exit constants). Cancelling ctx (an interrupt) closes as the
+// end of input does.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfg, err := parseClientFlags(args, stderr)
-	if code, done := usageExit(stderr, "client", err); done {
+	if code, done := cli.UsageExit(stderr, "client", err); done {
 		return code
 	}
-	log, err := cfg.log.logger(stderr)
-	if code, done := usageExit(stderr, "client", err); done {
+	log, err := cfg.log.Logger(stderr)
+	if code, done := cli.UsageExit(stderr, "client", err); done {
 		return code
 	}
-	pause := clientPause(&cfg, stdin, stderr)
-	opts, err := cfg.dialOptions(log, pause, stderr)
-	if code, done := usageExit(stderr, "client", err); done {
+	tty := terminal(stdin)
+	// --connect-timeout bounds connecting, but not the time a question
+	// on the terminal waits for its answer.
+	dctx, cancelDial := context.WithCancelCause(ctx)
+	defer cancelDial(nil)
+	clock := startConnectClock(cfg.connectTimeout, func() { cancelDial(errConnectTimeout) })
+	defer clock.stop()
+	pause := clientPause(dctx, &cfg, tty, stderr, clock)
+	fu := &firstUse{tofu: cfg.tofu, tty: tty, stderr: stderr, args: args, clock: clock}
+	opts, err := cfg.dialOptions(log, pause, fu)
+	if code, done := cli.UsageExit(stderr, "client", err); done {
 		return code
 	}
 	s := &clientSession{cfg: &cfg, out: newClientOutput(cfg.mode, stdout, stderr), stderr: stderr}
@@ -55,12 +69,16 @@ func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			s.out.pong(rtt)
 		}
 	}
-	if pause != nil {
-		// The handshake may wait for the operator's answer.
+	if pause != nil || tty != nil {
+		// The handshake may wait for the answer on the terminal.
 		opts.HandshakeTimeout += clientPauseTimeout
 	}
-	c, _, err := ws.Dial(ctx, cfg.url, opts)
+	c, _, err := ws.Dial(dctx, cfg.url, opts)
+	clock.stop()
 	if err != nil {
+		if errors.Is(context.Cause(dctx), errConnectTimeout) {
+			err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+		}
 		return dialExit(stderr, err, cfg.connectTimeout)
 	}
 	s.c = c
@@ -118,14 +136,14 @@ func (s *clientSession) run(ctx context.Context, stdin io.Reader) int {
 	}
 	if ie := inputErr.Load(); ie != nil {
 		fmt.Fprintf(s.stderr, "wssproxy client: %v\n", ie)
-		return exitClientFailure
+		return ExitFailure
 	}
 	if oerr := s.out.failed(); oerr != nil {
 		fmt.Fprintf(s.stderr, "wssproxy client: writing output: %v\n", oerr)
-		return exitClientFailure
+		return ExitFailure
 	}
 	status := endExit(err, ws.StatusCode(s.sent.Load()))
-	if status == exitClientAbnormal {
+	if status == ExitAbnormal {
 		fmt.Fprintf(s.stderr, "wssproxy client: connection ended without a closing handshake: %v\n", err)
 	}
 	return status

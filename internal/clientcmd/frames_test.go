@@ -1,4 +1,4 @@
-package main
+package clientcmd
 
 import (
 	"bytes"
@@ -86,7 +86,7 @@ func TestClientBinaryFrames(t *testing.T) {
 	url, log := frameServer(t)
 	data := bytes.Repeat([]byte{0, 1, 2, 3, 0xff, 'x', '\n'}, 40000) // 280000 bytes
 	code, out, errOut := clientRun(t, bytes.NewReader(data), url, "--binary", "--outgoing-frame-size", "64KiB")
-	if code != exitClientOK || out != string(data) {
+	if code != ExitOK || out != string(data) {
 		t.Fatalf("exit %d, %d bytes back of %d, %q", code, len(out), len(data), errOut)
 	}
 	log.mu.Lock()
