@@ -3,9 +3,9 @@ package cli
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
-// TestMain checks for leaked goroutines. Tests that create a dev CA give
-// it a temporary --dir.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain keeps a dev CA made without --dir out of the real state
+// directory and checks for leaked goroutines.
+func TestMain(m *testing.M) { testpeer.VerifyMainTempState(m, "wssproxy-cli-test-state") }

@@ -1,21 +1,11 @@
 package clientcmd
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
-func TestMain(m *testing.M) {
-	// Nothing a test runs may land in the real state directory (the
-	// known pins): tests that look at it set their own XDG_STATE_HOME.
-	state, err := os.MkdirTemp("", "wssproxy-client-test-state")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Setenv("XDG_STATE_HOME", state)
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(state) }))
-}
+// TestMain keeps the known pins of the tests out of the real state
+// directory and checks for leaked goroutines.
+func TestMain(m *testing.M) { testpeer.VerifyMainTempState(m, "wssproxy-client-test-state") }
