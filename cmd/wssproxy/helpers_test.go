@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,12 +20,6 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
 		return run(ctx, args, stdout, stderr)
 	})
-}
-
-// mustLeaf is the first certificate of a PEM file.
-func mustLeaf(t *testing.T, file string) *x509.Certificate {
-	t.Helper()
-	return testpeer.ReadLeaf(t, file)
 }
 
 // pinLinesListen is the listen address of the serve lines "certs pin"
