@@ -25,7 +25,7 @@ func pauseClient(t *testing.T, reg *Registry, timeout time.Duration) (*Client, <
 
 // pauseCase is a server with a new self-signed leaf and a client that
 // pauses on its errors, with the client's registry and a context bounding
-// the case's dials at 10 s.
+// the case's dials at 20 s.
 type pauseCase struct {
 	leaf   *testCert
 	s      *server
@@ -35,12 +35,16 @@ type pauseCase struct {
 	ctx    context.Context
 }
 
-func newPauseCase(t *testing.T, name string, timeout time.Duration) *pauseCase {
+// newPauseCase serves a new leaf for name to a client pausing (for
+// timeout) in reg, a new Registry when nil.
+func newPauseCase(t *testing.T, reg *Registry, name string, timeout time.Duration) *pauseCase {
 	t.Helper()
 	leaf := newCert(t, leafSpec(name), nil)
-	reg := NewRegistry()
+	if reg == nil {
+		reg = NewRegistry()
+	}
 	c, paused := pauseClient(t, reg, timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return &pauseCase{leaf: leaf, s: serveChain(t, leaf), reg: reg, c: c, paused: paused, ctx: ctx}
 }
@@ -67,7 +71,7 @@ func dialAsync(ctx context.Context, c *Client, addr string) <-chan dialResult {
 
 func TestPauseResume(t *testing.T) {
 	t.Parallel()
-	pc := newPauseCase(t, "localhost", time.Minute)
+	pc := newPauseCase(t, nil, "localhost", time.Minute)
 	leaf, s, reg := pc.leaf, pc.s, pc.reg
 	res, p := pc.dial()
 	list := reg.List()
@@ -98,7 +102,7 @@ func TestPauseResume(t *testing.T) {
 
 func TestPauseResumeWithList(t *testing.T) {
 	t.Parallel()
-	pc := newPauseCase(t, "wrong.example", time.Minute)
+	pc := newPauseCase(t, nil, "wrong.example", time.Minute)
 	leaf, reg := pc.leaf, pc.reg
 
 	// Accepting only self-signed leaves hostname-mismatch: still fails.
@@ -126,7 +130,7 @@ func TestPauseResumeWithList(t *testing.T) {
 
 func TestPauseAbort(t *testing.T) {
 	t.Parallel()
-	pc := newPauseCase(t, "localhost", time.Minute)
+	pc := newPauseCase(t, nil, "localhost", time.Minute)
 	reg := pc.reg
 	res, p := pc.dial()
 	if err := reg.Abort(p.ID); err != nil {
@@ -144,7 +148,7 @@ func TestPauseAbort(t *testing.T) {
 
 func TestPauseTimeout(t *testing.T) {
 	t.Parallel()
-	pc := newPauseCase(t, "localhost", 20*time.Millisecond)
+	pc := newPauseCase(t, nil, "localhost", 20*time.Millisecond)
 	reg := pc.reg
 	res, _ := pc.dial()
 	r := <-res
@@ -160,7 +164,7 @@ func TestPauseTimeout(t *testing.T) {
 // client that caused the dial went away), the pause ends with it.
 func TestPauseCancelledByContext(t *testing.T) {
 	t.Parallel()
-	pc := newPauseCase(t, "localhost", time.Minute)
+	pc := newPauseCase(t, nil, "localhost", time.Minute)
 	reg := pc.reg
 	ctx, cancel := context.WithCancel(context.Background())
 	res := dialAsync(ctx, pc.c, pc.s.addr())
@@ -201,7 +205,7 @@ func TestPauseNeverForPinMismatch(t *testing.T) {
 // the host on later handshakes, without pausing; another key pauses again.
 func TestPauseRememberAsPin(t *testing.T) {
 	t.Parallel()
-	pc := newPauseCase(t, "localhost", time.Minute)
+	pc := newPauseCase(t, nil, "localhost", time.Minute)
 	leaf, s, reg, c, paused := pc.leaf, pc.s, pc.reg, pc.c, pc.paused
 	res, p := pc.dial()
 	if err := reg.Resume(p.ID, nil, true); err != nil {

@@ -18,17 +18,12 @@ import (
 // not accept this certificate's.
 func TestRegistryStoreRememberRevoke(t *testing.T) {
 	t.Parallel()
-	leaf := newCert(t, leafSpec("localhost"), nil)
-	s := serveChain(t, leaf)
 	path := filepath.Join(t.TempDir(), "pins")
 	store, _ := NewFileStore(path, nil)
-	reg := NewRegistryWithOptions(&RegistryOptions{Store: store})
-	c, paused := pauseClient(t, reg, time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	pc := newPauseCase(t, NewRegistryWithOptions(&RegistryOptions{Store: store}), "localhost", time.Minute)
+	leaf, s, reg, ctx := pc.leaf, pc.s, pc.reg, pc.ctx
 
-	res := dialAsync(ctx, c, s.addr())
-	p := <-paused
+	res, p := pc.dial()
 	if err := reg.ResumeBy(ctx, p.ID, nil, true, "operator@admin"); err != nil {
 		t.Fatal(err)
 	}
@@ -100,19 +95,15 @@ func TestRegistryStoreRememberRevoke(t *testing.T) {
 // Registry without a store refuses LoadPins and WatchPins.
 func TestRegistryStoreWriteFails(t *testing.T) {
 	t.Parallel()
-	s := serveChain(t, newCert(t, leafSpec("localhost"), nil))
 	path := filepath.Join(t.TempDir(), "pins")
 	if err := os.WriteFile(path, []byte("# shared by mistake\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(path, 0o644)
 	store, _ := NewFileStore(path, nil)
-	reg := NewRegistryWithOptions(&RegistryOptions{Store: store})
-	c, paused := pauseClient(t, reg, time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res := dialAsync(ctx, c, s.addr())
-	p := <-paused
+	pc := newPauseCase(t, NewRegistryWithOptions(&RegistryOptions{Store: store}), "localhost", time.Minute)
+	reg, ctx := pc.reg, pc.ctx
+	res, p := pc.dial()
 	if err := reg.Resume(p.ID, nil, true); !errors.Is(err, ErrInsecurePinsFile) {
 		t.Fatalf("resume over an insecure file: %v", err)
 	}
