@@ -96,6 +96,17 @@ func DefaultCipherSuites() []uint16 { return slices.Clone(defaultCipherSuites) }
 // X25519+ML-KEM-768 hybrid, X25519 and P-256.
 func DefaultCurves() []tls.CurveID { return slices.Clone(defaultCurves) }
 
+// defaultsOn returns a clone of base (an empty config when nil) with
+// the package's defaults applied where base leaves them unset.
+func defaultsOn(base *tls.Config) *tls.Config {
+	c := &tls.Config{}
+	if base != nil {
+		c = base.Clone()
+	}
+	applyDefaults(c)
+	return c
+}
+
 func applyDefaults(c *tls.Config) {
 	if c.MinVersion < tls.VersionTLS12 {
 		c.MinVersion = tls.VersionTLS12
@@ -125,13 +136,7 @@ func NewClient(opts *ClientOptions) (*Client, error) {
 	if opts != nil {
 		o = *opts
 	}
-	var base *tls.Config
-	if o.Base != nil {
-		base = o.Base.Clone()
-	} else {
-		base = &tls.Config{}
-	}
-	applyDefaults(base)
+	base := defaultsOn(o.Base)
 	if o.ServerName != "" {
 		base.ServerName = o.ServerName
 	}
@@ -267,13 +272,7 @@ func ServerConfig(opts *ServerOptions) (*tls.Config, error) {
 	if opts != nil {
 		o = *opts
 	}
-	var base *tls.Config
-	if o.Base != nil {
-		base = o.Base.Clone()
-	} else {
-		base = &tls.Config{}
-	}
-	applyDefaults(base)
+	base := defaultsOn(o.Base)
 	if base.NextProtos == nil {
 		base.NextProtos = slices.Clone(o.NextProtos)
 		if base.NextProtos == nil {
