@@ -114,6 +114,15 @@ func TestTOFUHandshakes(t *testing.T) {
 			t.Fatalf("changed key error lacks %q: %v", want, err)
 		}
 	}
+	// Not even an ignore-all policy accepts a changed key.
+	_, err = dial(t, mustClient(t, &ClientOptions{ServerName: "localhost", Policy: Policy{Ignore: IgnorePolicy{Mode: IgnoreAll}},
+		TOFU: &TOFU{Store: store, Server: server, Decide: remember.decide}}), changed)
+	if !errors.As(err, &kc) || remember.n.Load() != 1 {
+		t.Fatalf("changed key with ignore-all: %v", err)
+	}
+	if pins, _ := store.PinsFor(ctx, server); len(pins) != 1 {
+		t.Fatalf("a refused key changed the store: %+v", pins)
+	}
 }
 
 // A first contact whose chain verifies is still asked about (with no
