@@ -29,15 +29,16 @@ const (
 	DefaultMaxValueBytes   = 256 << 10
 )
 
-// ErrNotConnected is returned by Decide while the instance has no lease
-// on etcd (etcd unreachable, or Run not started).
+// ErrNotConnected is returned while the instance has no etcd client or
+// no lease on etcd (etcd unreachable, or Run not started).
 var ErrNotConnected = errors.New("fleet: not connected to etcd")
 
 // Options configure a Fleet; New copies them.
 type Options struct {
-	// Client is the etcd client (shared with the trust store); required.
+	// Client returns the etcd client (shared with the trust store: see
+	// etcdstore.Store.Client), or nil while there is none yet; required.
 	// The Fleet never closes it.
-	Client *clientv3.Client
+	Client func() *clientv3.Client
 	// Prefix is the deployment's key prefix ("wssproxy/"); the fleet's
 	// keys are PREFIX/paused/…, PREFIX/decisions/…, PREFIX/outcomes/….
 	Prefix string
@@ -130,6 +131,9 @@ func New(opts *Options) (*Fleet, error) {
 	return &Fleet{o: o, prefix: strings.TrimSuffix(o.Prefix, "/") + "/"}, nil
 }
 
+// cli returns the etcd client; nil while there is none.
+func (f *Fleet) cli() *clientv3.Client { return f.o.Client() }
+
 // Instance returns this instance's name.
 func (f *Fleet) Instance() string { return f.o.Instance }
 
@@ -164,7 +168,10 @@ func (f *Fleet) Run(ctx context.Context) error {
 	if s != nil {
 		s.Orphan()
 		rctx, cancel := context.WithTimeout(context.Background(), f.o.OpTimeout)
-		_, err := f.o.Client.Revoke(rctx, s.Lease())
+		err := ErrNotConnected
+		if c := f.cli(); c != nil {
+			_, err = c.Revoke(rctx, s.Lease())
+		}
 		cancel()
 		if err != nil {
 			f.o.Logger.Debug().Err(err).Msg("fleet: revoking the lease failed; the keys expire with it")
@@ -175,13 +182,17 @@ func (f *Fleet) Run(ctx context.Context) error {
 
 // connect grants a lease and starts keeping it alive.
 func (f *Fleet) connect(ctx context.Context) (*concurrency.Session, error) {
+	c := f.cli()
+	if c == nil {
+		return nil, ErrNotConnected
+	}
 	gctx, cancel := context.WithTimeout(ctx, f.o.OpTimeout)
-	lease, err := f.o.Client.Grant(gctx, int64(f.o.TTL/time.Second))
+	lease, err := c.Grant(gctx, int64(f.o.TTL/time.Second))
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("fleet: lease: %w", err)
 	}
-	s, err := concurrency.NewSession(f.o.Client, concurrency.WithLease(lease.ID), concurrency.WithContext(ctx))
+	s, err := concurrency.NewSession(c, concurrency.WithLease(lease.ID), concurrency.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("fleet: lease: %w", err)
 	}
@@ -251,6 +262,7 @@ func (f *Fleet) publish(ctx context.Context) {
 
 // sync writes the paused handshakes that changed and deletes those gone.
 func (f *Fleet) sync(ctx context.Context, lease clientv3.LeaseID, published map[string]string) error {
+	c := f.cli()
 	now := map[string]string{}
 	for _, p := range f.o.Registry.List() {
 		b, err := json.Marshal(publishedJSON{PausedHandshake: p, Instance: f.o.Instance})
@@ -264,7 +276,7 @@ func (f *Fleet) sync(ctx context.Context, lease clientv3.LeaseID, published map[
 			continue
 		}
 		octx, cancel := context.WithTimeout(ctx, f.o.OpTimeout)
-		_, err := f.o.Client.Put(octx, f.pausedKey(f.o.Instance, id), v, clientv3.WithLease(lease))
+		_, err := c.Put(octx, f.pausedKey(f.o.Instance, id), v, clientv3.WithLease(lease))
 		cancel()
 		if err != nil {
 			return fmt.Errorf("fleet: publishing paused handshake %s: %w", id, err)
@@ -276,7 +288,7 @@ func (f *Fleet) sync(ctx context.Context, lease clientv3.LeaseID, published map[
 			continue
 		}
 		octx, cancel := context.WithTimeout(ctx, f.o.OpTimeout)
-		_, err := f.o.Client.Delete(octx, f.pausedKey(f.o.Instance, id))
+		_, err := c.Delete(octx, f.pausedKey(f.o.Instance, id))
 		cancel()
 		if err != nil {
 			return fmt.Errorf("fleet: unpublishing paused handshake %s: %w", id, err)
@@ -288,9 +300,13 @@ func (f *Fleet) sync(ctx context.Context, lease clientv3.LeaseID, published map[
 
 // Remote lists the paused handshakes the other instances published.
 func (f *Fleet) Remote(ctx context.Context) ([]admin.RemotePaused, error) {
+	c := f.cli()
+	if c == nil {
+		return nil, ErrNotConnected
+	}
 	octx, cancel := context.WithTimeout(ctx, f.o.OpTimeout)
 	defer cancel()
-	resp, err := f.o.Client.Get(octx, f.prefix+"paused/", clientv3.WithPrefix(), clientv3.WithLimit(int64(f.o.MaxPaused)),
+	resp, err := c.Get(octx, f.prefix+"paused/", clientv3.WithPrefix(), clientv3.WithLimit(int64(f.o.MaxPaused)),
 		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
 	if err != nil {
 		return nil, fmt.Errorf("fleet: listing the paused handshakes of the other instances: %w", err)
@@ -317,9 +333,13 @@ type decisionMsg struct {
 
 // holder finds the instance that published paused handshake id.
 func (f *Fleet) holder(ctx context.Context, id string) (string, error) {
+	c := f.cli()
+	if c == nil {
+		return "", ErrNotConnected
+	}
 	octx, cancel := context.WithTimeout(ctx, f.o.OpTimeout)
 	defer cancel()
-	resp, err := f.o.Client.Get(octx, f.prefix+"paused/", clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(int64(f.o.MaxPaused)))
+	resp, err := c.Get(octx, f.prefix+"paused/", clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(int64(f.o.MaxPaused)))
 	if err != nil {
 		return "", fmt.Errorf("fleet: finding the instance holding %q: %w", id, err)
 	}
@@ -347,8 +367,8 @@ func (f *Fleet) Decide(ctx context.Context, id string, d admin.Decision) (admin.
 		// answers (404 if gone).
 		return admin.Decide(ctx, f.o.Registry, id, d, f.o.Logger), true, nil
 	}
-	sess := f.session()
-	if sess == nil {
+	sess, c := f.session(), f.cli()
+	if sess == nil || c == nil {
 		return admin.Outcome{}, true, ErrNotConnected
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.o.DecisionTimeout)
@@ -360,7 +380,7 @@ func (f *Fleet) Decide(ctx context.Context, id string, d admin.Decision) (admin.
 	}
 	pk, dk := f.pausedKey(holder, id), f.decisionKey(holder, id)
 	octx, ocancel := context.WithTimeout(ctx, f.o.OpTimeout)
-	txn, err := f.o.Client.Txn(octx).
+	txn, err := c.Txn(octx).
 		If(clientv3.Compare(clientv3.CreateRevision(pk), ">", 0)).
 		Then(clientv3.OpPut(dk, string(msg), clientv3.WithLease(sess.Lease()))).
 		Commit()
@@ -373,7 +393,7 @@ func (f *Fleet) Decide(ctx context.Context, id string, d admin.Decision) (admin.
 	}
 	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer wcancel()
-	for resp := range f.o.Client.Watch(wctx, reply, clientv3.WithRev(txn.Header.Revision+1)) {
+	for resp := range c.Watch(wctx, reply, clientv3.WithRev(txn.Header.Revision+1)) {
 		if err := resp.Err(); err != nil {
 			break
 		}
@@ -402,7 +422,9 @@ func (f *Fleet) Decide(ctx context.Context, id string, d admin.Decision) (admin.
 func (f *Fleet) cleanup(key string) {
 	ctx, cancel := context.WithTimeout(context.Background(), f.o.OpTimeout)
 	defer cancel()
-	_, _ = f.o.Client.Delete(ctx, key)
+	if c := f.cli(); c != nil {
+		_, _ = c.Delete(ctx, key)
+	}
 }
 
 // watchDecisions applies the decisions written for this instance.
@@ -410,15 +432,22 @@ func (f *Fleet) watchDecisions(ctx context.Context) {
 	prefix := f.prefix + "decisions/" + f.o.Instance + "/"
 	backoff := f.o.PollInterval
 	for ctx.Err() == nil {
+		c := f.cli()
+		if c == nil {
+			if !sleep(ctx, backoff) {
+				return
+			}
+			continue
+		}
 		octx, cancel := context.WithTimeout(ctx, f.o.OpTimeout)
-		resp, err := f.o.Client.Get(octx, prefix, clientv3.WithPrefix(), clientv3.WithLimit(int64(f.o.MaxPaused)))
+		resp, err := c.Get(octx, prefix, clientv3.WithPrefix(), clientv3.WithLimit(int64(f.o.MaxPaused)))
 		cancel()
 		if err == nil {
 			for _, kv := range resp.Kvs {
 				f.apply(ctx, string(kv.Key), kv.Value, strings.TrimPrefix(string(kv.Key), prefix))
 			}
 			wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-			for wr := range f.o.Client.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)) {
+			for wr := range c.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)) {
 				if wr.Err() != nil {
 					break
 				}
@@ -431,12 +460,7 @@ func (f *Fleet) watchDecisions(ctx context.Context) {
 			wcancel()
 			backoff = f.o.PollInterval
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+		sleep(ctx, backoff)
 		backoff = min(2*backoff, 5*time.Second)
 	}
 }
@@ -456,11 +480,27 @@ func (f *Fleet) apply(ctx context.Context, key string, value []byte, id string) 
 	b, _ := json.Marshal(o)
 	octx, ocancel := context.WithTimeout(ctx, f.o.OpTimeout)
 	defer ocancel()
-	if _, err := f.o.Client.Txn(octx).Then(
+	c := f.cli()
+	if c == nil {
+		return
+	}
+	if _, err := c.Txn(octx).Then(
 		clientv3.OpPut(m.Reply, string(b), clientv3.WithLease(clientv3.LeaseID(m.Lease))),
 		clientv3.OpDelete(key),
 	).Commit(); err != nil {
 		f.o.Logger.Warn().Err(err).Str("paused_id", id).Str("from", m.From).Msg("fleet: answering a decision failed (it was applied)")
 		f.cleanup(key)
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }

@@ -49,7 +49,7 @@ func etcdClient(t *testing.T, c *testpeer.EtcdCluster) *clientv3.Client {
 func startMember(t *testing.T, cli *clientv3.Client, name string, opts Options) *member {
 	t.Helper()
 	m := &member{reg: tlsconf.NewRegistry()}
-	opts.Client, opts.Registry, opts.Instance, opts.Prefix = cli, m.reg, name, "test/"
+	opts.Client, opts.Registry, opts.Instance, opts.Prefix = func() *clientv3.Client { return cli }, m.reg, name, "test/"
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 50 * time.Millisecond
 	}
