@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -35,6 +36,9 @@ type builder struct {
 	metrics  *proxy.Metrics
 	nextID   func() uint64
 	admin    *adminAPI
+	// store is the trust store (nil in --check when it failed to open):
+	// an etcd one also holds the PSK identities of psk_store listeners.
+	store *trustStore
 	// check: build for serve --check (no development CA is created).
 	check bool
 }
@@ -87,6 +91,17 @@ func (b *builder) listener(lc *config.Listener) (*builtListener, error) {
 			return nil, fmt.Errorf("PSK file: %w", err)
 		}
 		pskCfg = &psk.ServerConfig{GetKey: kf.GetKey, Logger: b.log, IdentityHint: []byte(lc.PSKIdentityHint)}
+		if lc.PSKTLS12 {
+			pskCfg.MinVersion = psk.VersionTLS12
+		}
+	}
+	if lc.PSKStore {
+		if b.store == nil || b.store.etcd == nil {
+			return nil, errors.New("psk_store (--psk-from-store) needs the etcd trust store (store: etcd://HOST:PORT,…/PREFIX): the file store holds no PSK identities")
+		}
+		// Answered from the store's memory, which its etcd watch keeps
+		// current: identities added or removed apply at once.
+		pskCfg = &psk.ServerConfig{GetKey: b.store.etcd.GetKey, Logger: b.log, IdentityHint: []byte(lc.PSKIdentityHint)}
 		if lc.PSKTLS12 {
 			pskCfg.MinVersion = psk.VersionTLS12
 		}
