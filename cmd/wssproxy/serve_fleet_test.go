@@ -66,11 +66,17 @@ func (a *adminClient) waitPausedOn(instance string) string {
 	return ""
 }
 
-// waitPins waits until the admin API lists n remembered pins.
+// waitPins waits until the admin API lists n remembered pins: within 5
+// seconds (a change propagates within one normally).
 func (a *adminClient) waitPins(n int) pinList {
 	a.t.Helper()
+	return a.waitPinsFor(n, 5*time.Second)
+}
+
+func (a *adminClient) waitPinsFor(n int, d time.Duration) pinList {
+	a.t.Helper()
 	var pins pinList
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		a.json("GET", "/v1/pins", "", 200, &pins)
 		if len(pins.Pins) == n {
 			return pins
@@ -286,7 +292,9 @@ func TestFleetEtcdAway(t *testing.T) {
 	}
 
 	env.etcd.Restart()
-	b.admin.waitPins(0) // the queued revocation arrived
+	// The queued revocation arrives once both stores reconnected (their
+	// retries back off while etcd is away).
+	b.admin.waitPinsFor(0, 30*time.Second)
 	for _, sv := range []*runningServe{a, b} {
 		testpeer.WaitFor(t, 15*time.Second, "/readyz without degraded", func() bool {
 			code, v := sv.admin.readyz()
