@@ -105,6 +105,7 @@ func (f *fleetFront) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // storage.
 type fleetInstance struct {
 	src  *certs.ACMESource
+	st   *Storage
 	logs *testpeer.Buffer
 	addr string // a TLS listener serving src's certificates
 }
@@ -135,7 +136,7 @@ func startFleetInstance(t *testing.T, c *testpeer.EtcdCluster, prefix string, p 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { src.Close() })
-	return &fleetInstance{src: src, logs: logs, addr: testpeer.ServeTLS(t, certs.TLSConfig(src, nil))}
+	return &fleetInstance{src: src, st: st, logs: logs, addr: testpeer.ServeTLS(t, certs.TLSConfig(src, nil))}
 }
 
 // servedLeaf makes a verified TLS handshake for name with the instance and
@@ -306,4 +307,59 @@ func TestFleetInstanceProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	t.Fatalf("Manage returned before the child was killed: %v", src.Manage(ctx))
+}
+
+// TestFleetEtcdDown: with the etcd cluster stopped, the instances keep
+// serving the certificates they loaded; a renewal and a reload fail
+// (within their timeouts) and keep the current certificate; once etcd is
+// back, one instance renews, Pebble issues once, and the others pick the
+// renewed certificate up from the storage.
+func TestFleetEtcdDown(t *testing.T) {
+	c := testpeer.StartEtcd(t, testpeer.EtcdOptions{})
+	f := startFleetFront(t)
+	p := testpeer.StartPebble(t, f.httpPort, f.tlsPort)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const name = "down.wssproxy.test"
+	ins := []*fleetInstance{startFleetInstance(t, c, "/down", p, f, name), startFleetInstance(t, c, "/down", p, f, name)}
+	f.setInstances(ins[0].src, ins[1].src)
+	manageAll(t, ctx, ins...)
+	expectOneCertificate(t, p, 0, name, ins...)
+	roots := p.IssuingRoots(t)
+	before := ins[0].servedLeaf(t, name, roots)
+
+	c.Stop()
+	start := time.Now()
+	if err := ins[0].src.Renew(ctx, name, true); err == nil {
+		t.Fatal("renewed with etcd down")
+	}
+	if err := ins[1].src.Reload(ctx); err == nil {
+		t.Fatal("reloaded with etcd down")
+	}
+	t.Logf("renewal and reload failed after %v with etcd down", time.Since(start).Round(time.Millisecond))
+	for i, in := range ins {
+		if leaf := in.servedLeaf(t, name, roots); !leaf.Equal(before) {
+			t.Fatalf("instance %d serves another certificate with etcd down", i)
+		}
+	}
+	if n := len(p.Issued()); n != 1 {
+		t.Fatalf("%d certificates issued with etcd down", n)
+	}
+
+	c.Restart()
+	// Until its client has reconnected, Exists answers false, and
+	// certmagic would then take a renewal for a first issuance that finds
+	// the certificate already there and does nothing.
+	for _, in := range ins {
+		testpeer.WaitFor(t, 30*time.Second, "the storage to answer again", func() bool {
+			return in.st.Exists(ctx, "certificates")
+		})
+	}
+	if err := ins[0].src.Renew(ctx, name, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := ins[1].src.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectOneCertificate(t, p, 1, name, ins...)
 }
