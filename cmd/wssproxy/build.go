@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/certs/etcdstorage"
 	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
@@ -39,6 +40,8 @@ type builder struct {
 	// store is the trust store (nil in --check when it failed to open):
 	// an etcd one also holds the PSK identities of psk_store listeners.
 	store *trustStore
+	// acmeEtcd is the ACME storage on the etcd store, made once.
+	acmeEtcd *etcdstorage.Storage
 	// check: build for serve --check (no development CA is created).
 	check bool
 }
@@ -233,6 +236,18 @@ func (b *builder) listenerTLS(lc *config.Listener) (*tls.Config, certs.Source, s
 			DisableHTTP01: a.HTTP == "", HTTPPort: portOf(a.HTTP), DisableTLSALPN01: a.DisableTLSALPN,
 			Logger: b.log,
 		}
+		if host, _, err := net.SplitHostPort(lc.Listen); err == nil && host != "" {
+			// certmagic's own challenge listeners, if it starts any, stay
+			// on the listener's address.
+			o.ListenHost = host
+		}
+		if b.store != nil && b.store.etcd != nil {
+			st, err := b.acmeStorage()
+			if err != nil {
+				return nil, nil, "", "", err
+			}
+			o.Storage = st
+		}
 		if a.CARoot != "" {
 			pem, err := os.ReadFile(a.CARoot)
 			if err != nil {
@@ -377,4 +392,25 @@ func upstreamTLS(rc *config.Route, log zerolog.Logger, pause func(*tlsconf.Polic
 		return nil, fmt.Errorf("upstream TLS: %w", err)
 	}
 	return c, nil
+}
+
+// acmeStorage returns the ACME storage on the fleet's etcd (one per
+// builder, shared by its listeners): every instance on the store shares
+// accounts, certificates and locks, so each certificate is ordered and
+// renewed once.
+func (b *builder) acmeStorage() (*etcdstorage.Storage, error) {
+	if b.acmeEtcd != nil {
+		return b.acmeEtcd, nil
+	}
+	client := b.store.etcd.Client()
+	if client == nil {
+		return nil, errors.New("ACME on the etcd trust store: etcd is unreachable and the client could not authenticate yet; start again when etcd answers")
+	}
+	st, err := etcdstorage.New(client, b.store.etcd.Prefix(), &etcdstorage.Options{Logger: b.log.With().Str("component", "acme-storage").Logger()})
+	if err != nil {
+		return nil, fmt.Errorf("ACME storage on etcd: %w", err)
+	}
+	b.acmeEtcd = st
+	b.log.Info().Str("store", b.store.String()).Msg("ACME: accounts, certificates and locks kept in etcd, shared by the fleet")
+	return st, nil
 }
