@@ -28,7 +28,12 @@ type fleetEnv struct {
 
 func newFleetEnv(t *testing.T, members int, prefix string) *fleetEnv {
 	t.Helper()
-	e := &fleetEnv{etcd: testpeer.StartEtcd(t, testpeer.EtcdOptions{Members: members}), prefix: prefix, dir: t.TempDir()}
+	return newFleetEnvWith(t, testpeer.EtcdOptions{Members: members}, prefix)
+}
+
+func newFleetEnvWith(t *testing.T, opts testpeer.EtcdOptions, prefix string) *fleetEnv {
+	t.Helper()
+	e := &fleetEnv{etcd: testpeer.StartEtcd(t, opts), prefix: prefix, dir: t.TempDir()}
 	e.tokenFile = filepath.Join(e.dir, "admin-token")
 	if err := os.WriteFile(e.tokenFile, []byte(adminToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -40,8 +45,12 @@ func newFleetEnv(t *testing.T, members int, prefix string) *fleetEnv {
 // file, so that instances in one process do not share one).
 func (e *fleetEnv) start(t *testing.T, name string, args ...string) *runningServe {
 	t.Helper()
-	return startServeAdmin(t, e.tokenFile, append([]string{"--store", e.etcd.URL(e.prefix),
-		"--store-etcd-cache-file", filepath.Join(e.dir, "cache-"+name), "--store-etcd-instance", name}, args...)...)
+	store := []string{"--store", e.etcd.URL(e.prefix),
+		"--store-etcd-cache-file", filepath.Join(e.dir, "cache-"+name), "--store-etcd-instance", name}
+	if e.etcd.CAFile != "" {
+		store = append(store, "--store-etcd-ca-file", e.etcd.CAFile, "--store-etcd-cert-file", e.etcd.CertFile, "--store-etcd-key-file", e.etcd.KeyFile)
+	}
+	return startServeAdmin(t, e.tokenFile, append(store, args...)...)
 }
 
 // waitPausedOn waits until the admin API lists a paused handshake held by
@@ -161,15 +170,16 @@ func TestFleetSharesPinsAndPauses(t *testing.T) {
 	}
 }
 
-// PSK identities from the etcd store (--psk-from-store): an identity put
-// into etcd lets the device connect through every instance, without a
-// restart; deleted, it is refused by all.
+// PSK identities from the etcd store (--psk-from-store), with TLS and
+// client certificates to etcd (--store-etcd-ca-file, -cert-file,
+// -key-file): an identity put into etcd lets the device connect through
+// every instance, without a restart; deleted, it is refused by all.
 func TestFleetPSKIdentitiesFromStore(t *testing.T) {
 	t.Parallel()
-	env := newFleetEnv(t, 1, "psk-test")
+	env := newFleetEnvWith(t, testpeer.EtcdOptions{Members: 1, TLS: true}, "psk-test")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ops, err := etcdstore.Open(ctx, &etcdstore.Options{Endpoints: env.etcd.Endpoints(), Prefix: "psk-test"})
+	ops, err := etcdstore.Open(ctx, &etcdstore.Options{Endpoints: env.etcd.Endpoints(), Prefix: "psk-test", TLS: env.etcd.ClientTLS()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,6 +300,14 @@ func TestFleetEtcdAway(t *testing.T) {
 	if err := <-again; err == nil {
 		t.Fatal("aborted handshake passed")
 	}
+	// B restarts while etcd is down: it starts from its cache file,
+	// degraded, and still knows the pin.
+	b.stop(t)
+	b = env.start(t, "b", pause...)
+	if code, v := b.admin.readyz(); code != http.StatusOK || !strings.Contains(v["degraded"], "etcd unreachable") {
+		t.Fatalf("B restarted with etcd down: /readyz %d %v", code, v)
+	}
+	b.dialNoPause(t, "B restarted from its cache")
 
 	env.etcd.Restart()
 	// The queued revocation arrives once both stores reconnected (their
