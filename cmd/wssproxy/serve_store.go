@@ -71,7 +71,7 @@ func (s *trustStore) degraded() string {
 	}
 	why := "etcd unreachable since " + st.Since.UTC().Format("2006-01-02T15:04:05Z") + ": serving the cached trust store"
 	if st.PendingWrites > 0 {
-		why += fmt.Sprintf(", %d writes queued", st.PendingWrites)
+		why += fmt.Sprintf(" (writes queued: %d)", st.PendingWrites)
 	}
 	return why
 }
