@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/tlsconf/etcdstore"
@@ -324,4 +328,70 @@ func TestFleetEtcdAway(t *testing.T) {
 	}
 	a.stop(t)
 	b.stop(t)
+}
+
+// etcd with authentication: serve logs in with --store-etcd-username and
+// the password from --store-etcd-password-file (a user whose role may
+// read and write the prefix only) and shares pins; a wrong password makes
+// serve exit with an error naming the store, without showing either
+// password.
+func TestFleetEtcdAuth(t *testing.T) {
+	t.Parallel()
+	env := newFleetEnv(t, 1, "auth-test")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: env.etcd.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() error{
+		func() error { _, err := cli.RoleAdd(ctx, "root"); return err },
+		func() error { _, err := cli.UserAdd(ctx, "root", "root-secret-1"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.RoleAdd(ctx, "wssproxy"); return err },
+		func() error {
+			_, err := cli.RoleGrantPermission(ctx, "wssproxy", "/auth-test", clientv3.GetPrefixRangeEnd("/auth-test"), clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error { _, err := cli.UserAdd(ctx, "proxy", "proxy-secret-2"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "proxy", "wssproxy"); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			cli.Close()
+			t.Fatal(err)
+		}
+	}
+	cli.Close()
+	good, bad := filepath.Join(env.dir, "good-password"), filepath.Join(env.dir, "bad-password")
+	os.WriteFile(good, []byte("proxy-secret-2\n"), 0o600)
+	os.WriteFile(bad, []byte("wrong-secret-3\n"), 0o600)
+
+	upstream := startTLSEcho(t)
+	pause := []string{"--upstream", upstream, "--pause-on-ssl-errors", "--pause-timeout", "30s",
+		"--store-etcd-username", "proxy", "--store-etcd-password-file", good}
+	a, b := env.start(t, "a", pause...), env.start(t, "b", pause...)
+	first := a.dialAsync(ctx)
+	id := b.admin.waitPausedOn("a")
+	b.admin.json("POST", "/v1/paused/"+id+"/resume", `{"remember_as_pin":true}`, 200, nil)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	b.admin.waitPins(1)
+	b.dialNoPause(t, "B after the approval on A, with etcd auth")
+	for _, sv := range []*runningServe{a, b} {
+		if l := sv.logs.String(); strings.Contains(l, "proxy-secret-2") {
+			t.Fatal("the password was logged")
+		}
+		sv.stop(t)
+	}
+
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", env.etcd.URL(env.prefix),
+		"--store-etcd-cache-file", filepath.Join(env.dir, "cache-a"), "--store-etcd-username", "proxy", "--store-etcd-password-file", bad}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "trust store "+env.etcd.URL(env.prefix)+": ") ||
+		strings.Contains(errb.String(), "wrong-secret-3") || strings.Contains(errb.String(), "proxy-secret-2") {
+		t.Fatalf("wrong password: exit %d, %s", code, errb.String())
+	}
+	t.Logf("wrong password: %s", strings.TrimSpace(errb.String()))
 }
