@@ -79,6 +79,24 @@ func (a *adminClient) waitPausedOn(instance string) string {
 	return ""
 }
 
+// approveThrough dials through holder (named name), waits for the pause
+// in decider's admin API, resumes it there with remember_as_pin and
+// checks that the handshake went through; it returns the remembered pin.
+func approveThrough(t *testing.T, ctx context.Context, holder *runningServe, name string, decider *runningServe) string {
+	t.Helper()
+	dialed := holder.dialAsync(ctx)
+	id := decider.admin.waitPausedOn(name)
+	var resumed struct {
+		Resumed       bool   `json:"resumed"`
+		RememberedPin string `json:"remembered_pin"`
+	}
+	decider.admin.json("POST", "/v1/paused/"+id+"/resume", `{"remember_as_pin":true}`, 200, &resumed)
+	if err := <-dialed; err != nil || !resumed.Resumed {
+		t.Fatalf("resumed on %s: %v %+v\n%s", name, err, resumed, holder.logs.String())
+	}
+	return resumed.RememberedPin
+}
+
 // waitPins waits until the admin API lists n remembered pins: within 5
 // seconds (a change propagates within one normally).
 func (a *adminClient) waitPins(n int) pinList {
@@ -130,19 +148,10 @@ func TestFleetSharesPinsAndPauses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	first := a.dialAsync(ctx)
-	id := b.admin.waitPausedOn("a")
-	var resumed struct {
-		Resumed       bool   `json:"resumed"`
-		RememberedPin string `json:"remembered_pin"`
-	}
-	b.admin.json("POST", "/v1/paused/"+id+"/resume", `{"remember_as_pin":true}`, 200, &resumed)
-	if err := <-first; err != nil || !resumed.Resumed {
-		t.Fatalf("resumed on A through B: %v %+v\n%s", err, resumed, a.logs.String())
-	}
+	pin := approveThrough(t, ctx, a, "a", b)
 	for i, sv := range s {
 		pins := sv.admin.waitPins(1)
-		if pins.Pins[0].Pin != resumed.RememberedPin || pins.Pins[0].Source != "resume" {
+		if pins.Pins[0].Pin != pin || pins.Pins[0].Source != "resume" {
 			t.Fatalf("%s's pins %+v", names[i], pins)
 		}
 	}
@@ -152,12 +161,7 @@ func TestFleetSharesPinsAndPauses(t *testing.T) {
 	pins := b.admin.waitPins(1)
 	b.admin.json("DELETE", pins.Pins[0].Path, "", 200, nil)
 	a.admin.waitPins(0)
-	again := a.dialAsync(ctx)
-	id = a.admin.waitPausedOn("a")
-	a.admin.json("POST", "/v1/paused/"+id+"/resume", `{"remember_as_pin":true}`, 200, nil)
-	if err := <-again; err != nil {
-		t.Fatalf("resumed on A: %v", err)
-	}
+	approveThrough(t, ctx, a, "a", a)
 	c.admin.waitPins(1)
 
 	for _, sv := range s {
@@ -267,12 +271,7 @@ func TestFleetEtcdAway(t *testing.T) {
 	a, b := env.start(t, "a", pause...), env.start(t, "b", pause...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	first := a.dialAsync(ctx)
-	id := a.admin.waitPausedOn("a")
-	a.admin.json("POST", "/v1/paused/"+id+"/resume", `{"remember_as_pin":true}`, 200, nil)
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
+	approveThrough(t, ctx, a, "a", a)
 	b.admin.waitPins(1)
 	if v := a.admin.metric("wssproxy_store_degraded"); v != "0" {
 		t.Fatalf("store_degraded %q while etcd is up", v)
@@ -299,7 +298,7 @@ func TestFleetEtcdAway(t *testing.T) {
 		t.Fatalf("store_pending_writes %q after a revocation with etcd stopped", v)
 	}
 	again := a.dialAsync(ctx)
-	id = a.admin.waitPausedOn("a")
+	id := a.admin.waitPausedOn("a")
 	a.admin.json("POST", "/v1/paused/"+id+"/abort", "", 200, nil)
 	if err := <-again; err == nil {
 		t.Fatal("aborted handshake passed")
@@ -371,12 +370,7 @@ func TestFleetEtcdAuth(t *testing.T) {
 	pause := []string{"--upstream", upstream, "--pause-on-ssl-errors", "--pause-timeout", "30s",
 		"--store-etcd-username", "proxy", "--store-etcd-password-file", good}
 	a, b := env.start(t, "a", pause...), env.start(t, "b", pause...)
-	first := a.dialAsync(ctx)
-	id := b.admin.waitPausedOn("a")
-	b.admin.json("POST", "/v1/paused/"+id+"/resume", `{"remember_as_pin":true}`, 200, nil)
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
+	approveThrough(t, ctx, a, "a", b)
 	b.admin.waitPins(1)
 	b.dialNoPause(t, "B after the approval on A, with etcd auth")
 	for _, sv := range []*runningServe{a, b} {
