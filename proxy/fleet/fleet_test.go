@@ -259,3 +259,29 @@ func TestFleetBadInputAndEtcdAway(t *testing.T) {
 		t.Fatalf("resumed: %v", err)
 	}
 }
+
+// An instance that dies without revoking its lease (its etcd client cut
+// off) leaves no paused handshakes behind: its keys expire with the
+// lease (TTL 2 s here) and the others stop listing them.
+func TestFleetDeadInstanceExpires(t *testing.T) {
+	etcd := testpeer.StartEtcd(t, testpeer.EtcdOptions{Members: 1})
+	b := startMember(t, etcdClient(t, etcd), "b", Options{})
+	dying, err := clientv3.New(clientv3.Config{Endpoints: etcd.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startMember(t, dying, "a", Options{TTL: 2 * time.Second, OpTimeout: 500 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dialed := a.dial(ctx, selfSignedServer(t))
+	b.waitListed(t, "a")
+	dying.Close() // the keepalives stop; Run's revoke fails
+	start := time.Now()
+	testpeer.WaitFor(t, 10*time.Second, "A's pause gone from B's list", func() bool { return len(b.paused(t)) == 0 })
+	t.Logf("A's keys expired %v after its client was closed", time.Since(start).Round(100*time.Millisecond))
+	if _, ok := a.reg.Get(a.reg.List()[0].ID); !ok {
+		t.Fatal("the local pause ended with the etcd client")
+	}
+	cancel()
+	<-dialed
+}
