@@ -249,6 +249,9 @@ func (f *Fleet) publish(ctx context.Context) {
 			return
 		case <-tick.C:
 		case <-lost:
+			if ctx.Err() != nil {
+				return // the session ended with ctx: shutting down
+			}
 			f.o.Logger.Warn().Msg("fleet: lease lost (etcd unreachable too long); publishing again when it is back")
 			f.mu.Lock()
 			if f.sess == sess {
