@@ -90,7 +90,9 @@ func approveThrough(t *testing.T, ctx context.Context, holder *runningServe, nam
 		Resumed       bool   `json:"resumed"`
 		RememberedPin string `json:"remembered_pin"`
 	}
+	start := time.Now()
 	decider.admin.json("POST", "/v1/paused/"+id+"/resume", `{"remember_as_pin":true}`, 200, &resumed)
+	t.Logf("resume of %s's pause answered by %s's admin API in %v", name, decider.admin.base, time.Since(start).Round(time.Millisecond))
 	if err := <-dialed; err != nil || !resumed.Resumed {
 		t.Fatalf("resumed on %s: %v %+v\n%s", name, err, resumed, holder.logs.String())
 	}
@@ -149,12 +151,14 @@ func TestFleetSharesPinsAndPauses(t *testing.T) {
 	defer cancel()
 
 	pin := approveThrough(t, ctx, a, "a", b)
+	approved := time.Now()
 	for i, sv := range s {
 		pins := sv.admin.waitPins(1)
 		if pins.Pins[0].Pin != pin || pins.Pins[0].Source != "resume" {
 			t.Fatalf("%s's pins %+v", names[i], pins)
 		}
 	}
+	t.Logf("the approved pin listed by all three %v after the resume answered", time.Since(approved).Round(time.Millisecond))
 	b.dialNoPause(t, "B after the approval on A")
 	c.dialNoPause(t, "C after the approval on A")
 
