@@ -54,7 +54,11 @@ func (s *Store) diagnose(ctx context.Context) error {
 			return err
 		}
 		if s.opts.TLS == nil {
+			speaksTLS := probeTLS(ctx, conn)
 			conn.Close()
+			if speaksTLS {
+				return fmt.Errorf("%s speaks TLS: set the TLS options (CA, client certificate)", addr)
+			}
 			continue
 		}
 		cfg := s.opts.TLS.Clone()
@@ -80,4 +84,15 @@ func (s *Store) diagnose(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// probeTLS reports whether the server on conn answers a TLS ClientHello
+// (a handshake that completes, or a TLS alert), as a TLS server would.
+func probeTLS(ctx context.Context, conn net.Conn) bool {
+	tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) //nolint:gosec // only asks whether the peer speaks TLS; nothing is sent over it
+	hctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err := tc.HandshakeContext(hctx)
+	var alert tls.AlertError
+	return err == nil || errors.As(err, &alert)
 }
