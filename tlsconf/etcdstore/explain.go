@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -79,6 +80,10 @@ func (s *Store) diagnose(ctx context.Context) error {
 			}
 		}
 		tc.Close()
+		var rh tls.RecordHeaderError
+		if errors.Is(err, io.EOF) || errors.As(err, &rh) {
+			return fmt.Errorf("%s: TLS: %w (the endpoint seems to speak plain TCP: unset the TLS options?)", addr, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: TLS: %w", addr, err)
 		}

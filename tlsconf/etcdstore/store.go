@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,7 +166,7 @@ func (s *Store) connect(ctx context.Context) error {
 	}
 	c, err := clientv3.New(cfg)
 	if err != nil {
-		return fmt.Errorf("etcdstore: connecting to etcd at %s: %w", strings.Join(s.opts.Endpoints, ","), err)
+		return fmt.Errorf("etcdstore: creating the etcd client: %w", err)
 	}
 	s.client.Store(c)
 	return nil
