@@ -102,8 +102,7 @@ func (s *Store) loadCache(c *cacheFile) {
 		} else if v == nil {
 			v = []byte{}
 		}
-		s.seq++
-		s.ops = append(s.ops, &op{seq: s.seq, key: p.Key, value: v})
+		s.ops = append(s.ops, &op{key: p.Key, value: v})
 	}
 	s.rev = c.Revision
 	s.refreshAll()

@@ -27,7 +27,7 @@ func TestClusterStopped(t *testing.T) {
 		o.CacheFile = cacheA
 		o.OpTimeout = 300 * time.Millisecond
 		o.ProbeInterval = 100 * time.Millisecond
-		o.MaxPendingWrites = 3
+		o.MaxPendingWrites = 4
 	}
 	a := openStore(t, c, "/fleet", fast)
 	b := openStore(t, c, "/fleet", nil)
@@ -48,9 +48,24 @@ func TestClusterStopped(t *testing.T) {
 
 	c.Stop()
 	stopped := time.Now()
-	testpeer.WaitFor(t, 2*time.Second, "a degraded", func() bool { return a.Status().Degraded })
-	if d := time.Since(stopped); d > time.Second {
-		t.Errorf("degraded after %v, want within ProbeInterval+OpTimeout", d)
+	// The first write after the stop waits OpTimeout at most, then is
+	// queued; b notices by its probe within ProbeInterval + OpTimeout.
+	first := tlsconf.PinEntry{Server: "first.example:443", Pin: testPin(9)}
+	if err := a.PutPin(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(stopped); d > 300*time.Millisecond+200*time.Millisecond {
+		t.Errorf("a write during the outage took %v, OpTimeout is 300ms", d)
+	}
+	if !a.Status().Degraded || !hasPin(t, a, first.Server, first.Pin) {
+		t.Fatalf("after the first write: %+v", a.Status())
+	}
+	if ok, err := a.DeletePin(ctx, first.Server, first.Pin); !ok || err != nil { // replaces the queued put
+		t.Fatalf("delete of a queued put: %v %v", ok, err)
+	}
+	testpeer.WaitFor(t, 3*time.Second, "b degraded", func() bool { return b.Status().Degraded })
+	if d := time.Since(stopped); d > 1500*time.Millisecond {
+		t.Errorf("b degraded after %v, want within ProbeInterval+OpTimeout (1.2s)", d)
 	}
 	st := a.Status()
 	if st.Err == nil || st.Since.Before(stopped) {
@@ -96,7 +111,7 @@ func TestClusterStopped(t *testing.T) {
 	if k, _ := a.GetKey(ctx, []byte("dev-old")); k != nil {
 		t.Fatal("a queued delete is not seen locally")
 	}
-	if st := a.Status(); !st.Degraded || st.PendingWrites != 3 {
+	if st := a.Status(); !st.Degraded || st.PendingWrites != 4 {
 		t.Fatalf("status %+v", st)
 	}
 
@@ -116,7 +131,7 @@ func TestClusterStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	a2 := openStore(t, c, "/fleet", func(o *Options) { fast(o); o.DialTimeout = 300 * time.Millisecond })
-	if st := a2.Status(); !st.Degraded || st.PendingWrites != 3 || st.Err == nil {
+	if st := a2.Status(); !st.Degraded || st.PendingWrites != 4 || st.Err == nil {
 		t.Fatalf("a2 status %+v", st)
 	}
 	if !hasPin(t, a2, "kept.example:443", testPin(1)) || !hasPin(t, a2, "new.example:443", testPin(2)) {

@@ -67,7 +67,6 @@ type Store struct {
 	remote   map[string][]byte
 	rev      int64
 	ops      []*op
-	seq      uint64
 	items    map[string]*item
 	degraded bool
 	since    time.Time
@@ -134,12 +133,13 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		if ctx.Err() != nil || permanent(err) || cached == nil {
 			err = s.explain(openCtx, err)
 			if cached == nil && cacheErr != nil {
-				err = fmt.Errorf("%w (and the cache file is unusable: %v)", err, cacheErr)
+				err = fmt.Errorf("%w (and the cache file is unusable: %w)", err, cacheErr)
 			} else if cached == nil && o.CacheFile != "" {
 				err = fmt.Errorf("%w (and no cache file yet at %s)", err, o.CacheFile)
 			}
 			return fail(err)
 		}
+		err = s.explain(openCtx, err)
 		s.mu.Lock()
 		s.setDegraded(err)
 		s.mu.Unlock()

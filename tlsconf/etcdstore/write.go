@@ -56,8 +56,7 @@ func (s *Store) write(ctx context.Context, key string, value []byte) (existed bo
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seq++
-	s.ops = append(s.ops, &op{seq: s.seq, key: key, value: value, landed: rev})
+	s.ops = append(s.ops, &op{key: key, value: value, landed: rev})
 	changed := s.refresh(key)
 	if s.dropLanded(s.rev) {
 		changed = true
@@ -79,8 +78,7 @@ func (s *Store) enqueue(key string, value []byte) error {
 	if i >= 0 {
 		s.ops = slices.Delete(s.ops, i, i+1)
 	}
-	s.seq++
-	s.ops = append(s.ops, &op{seq: s.seq, key: key, value: value})
+	s.ops = append(s.ops, &op{key: key, value: value})
 	if s.refresh(key) {
 		s.publish()
 	}
