@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -81,7 +82,7 @@ func (s *Store) diagnose(ctx context.Context) error {
 		}
 		tc.Close()
 		var rh tls.RecordHeaderError
-		if errors.Is(err, io.EOF) || errors.As(err, &rh) {
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &rh) {
 			return fmt.Errorf("%s: TLS: %w (the endpoint seems to speak plain TCP: unset the TLS options?)", addr, err)
 		}
 		if err != nil {
