@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wssproxy/wssproxy/internal/privatefile"
@@ -124,15 +125,7 @@ func (s *Store) saveCache() {
 	for k, v := range state {
 		c.Entries = append(c.Entries, cacheEntry{Key: k, Value: v})
 	}
-	slices.SortFunc(c.Entries, func(a, b cacheEntry) int {
-		switch {
-		case a.Key < b.Key:
-			return -1
-		case a.Key > b.Key:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(c.Entries, func(a, b cacheEntry) int { return strings.Compare(a.Key, b.Key) })
 	data, err := json.Marshal(&c)
 	if err != nil {
 		s.log.Error().Err(err).Msg("etcdstore: encoding the cache file")

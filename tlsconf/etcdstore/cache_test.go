@@ -17,7 +17,9 @@ import (
 )
 
 // deadEndpoint returns a loopback address nothing listens on.
-func deadEndpoint(t *testing.T) string {
+func deadEndpoint(t *testing.T) string { return deadEndpointTB(t) }
+
+func deadEndpointTB(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

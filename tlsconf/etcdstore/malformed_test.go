@@ -65,8 +65,10 @@ func TestMalformedValues(t *testing.T) {
 		base + "psk/dev:colon",
 	}
 	slices.Sort(wantBad)
-	testpeer.WaitFor(t, 2*time.Second, "the malformed values to be listed", func() bool {
-		return slices.Equal(a.Status().Malformed, wantBad)
+	testpeer.WaitFor(t, 2*time.Second, "every value written to be seen", func() bool {
+		ids, _ := a.PSKIdentities(ctx)
+		pins, _ := a.Pins(ctx)
+		return slices.Equal(a.Status().Malformed, wantBad) && len(ids) == 1 && len(pins) == 1
 	})
 	waitSignal(t, aw, time.Second, "the values written by hand")
 	check := func(s *Store) {

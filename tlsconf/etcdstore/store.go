@@ -60,6 +60,7 @@ type Store struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the background loop ends
 	once   sync.Once
+	closed atomic.Bool // set by Close, under mu
 
 	saveMu sync.Mutex // serializes cache file writes
 
@@ -73,7 +74,6 @@ type Store struct {
 	cause    error
 	dirty    bool // the cache file is behind
 	dropped  int  // queued writes etcd refused
-	closed   bool
 	watchers map[chan struct{}]func() bool
 }
 
@@ -181,7 +181,7 @@ func (s *Store) Close() error {
 		s.cancel()
 		<-s.done
 		s.mu.Lock()
-		s.closed = true
+		s.closed.Store(true)
 		for ch, stop := range s.watchers {
 			stop()
 			close(ch)
@@ -226,7 +226,7 @@ func (s *Store) Watch(ctx context.Context) <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		close(ch)
 		return ch
 	}

@@ -13,7 +13,7 @@ import (
 // reports whether key held a value before (as readers saw it).
 func (s *Store) write(ctx context.Context, key string, value []byte) (existed bool, err error) {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed.Load() {
 		s.mu.Unlock()
 		return false, ErrClosed
 	}
@@ -46,6 +46,8 @@ func (s *Store) write(ctx context.Context, key string, value []byte) (existed bo
 		return false, fmt.Errorf("etcdstore: writing %s: %w", s.base+key, ctx.Err())
 	case permanent(err):
 		return false, fmt.Errorf("etcdstore: etcd refused the write of %s: %w", s.base+key, err)
+	case s.closed.Load():
+		return false, fmt.Errorf("%w: the write of %s was not confirmed: %w", ErrClosed, s.base+key, err)
 	default:
 		s.mu.Lock()
 		s.setDegraded(fmt.Errorf("etcdstore: writing %s: %w", s.base+key, err))
