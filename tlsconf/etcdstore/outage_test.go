@@ -6,9 +6,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
@@ -30,7 +32,8 @@ func TestClusterStopped(t *testing.T) {
 		o.MaxPendingWrites = 4
 	}
 	a := openStore(t, c, "/fleet", fast)
-	b := openStore(t, c, "/fleet", nil)
+	blogs := new(testpeer.Buffer)
+	b := openStore(t, c, "/fleet", func(o *Options) { o.Logger = zerolog.New(blogs) })
 	before := tlsconf.PinEntry{Server: "kept.example:443", Pin: testPin(1), Source: tlsconf.SourceOperator}
 	if err := a.PutPin(ctx, before); err != nil {
 		t.Fatal(err)
@@ -156,5 +159,10 @@ func TestClusterStopped(t *testing.T) {
 	waitSignal(t, bw, time.Second, "the queue landing")
 	if st := b.Status(); st.Degraded {
 		t.Fatalf("b status %+v", st)
+	}
+	// Each transition is logged once, however many probes failed.
+	out := blogs.String()
+	if strings.Count(out, "etcd unreachable") != 1 || strings.Count(out, "etcd reachable again") != 1 {
+		t.Fatalf("b's transitions logged:\n%s", out)
 	}
 }
