@@ -166,3 +166,25 @@ func TestClusterStopped(t *testing.T) {
 		t.Fatalf("b's transitions logged:\n%s", out)
 	}
 }
+
+// etcd stops while the Store's watch is still being set up (right after
+// Open): the Store still notices within ProbeInterval + OpTimeout, and
+// its first write waits OpTimeout at most. (The watch call blocks until
+// its stream is up; run inline, it stopped the probes for good.)
+func TestStoppedRightAfterOpen(t *testing.T) {
+	c := testpeer.StartEtcd(t, testpeer.EtcdOptions{Members: 1})
+	s := openStore(t, c, "/early", func(o *Options) {
+		o.OpTimeout = 300 * time.Millisecond
+		o.ProbeInterval = 100 * time.Millisecond
+	})
+	c.Stop()
+	stopped := time.Now()
+	testpeer.WaitFor(t, 3*time.Second, "degraded", func() bool { return s.Status().Degraded })
+	if d := time.Since(stopped); d > time.Second {
+		t.Errorf("degraded after %v", d)
+	}
+	start := time.Now()
+	if err := s.PutPSK(context.Background(), "dev", testKey(1)); err != nil || time.Since(start) > 300*time.Millisecond {
+		t.Fatalf("write while degraded: %v after %v", err, time.Since(start))
+	}
+}
