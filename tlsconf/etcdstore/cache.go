@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/privatefile"
 )
 
 // ErrInsecureCacheFile is returned by Open for a cache file the group or
@@ -48,32 +50,16 @@ func (s *Store) readCache() (*cacheFile, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := privatefile.Read(path, maxCacheFileSize, ErrInsecureCacheFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("etcdstore: cache file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("etcdstore: cache file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("etcdstore: cache file %s is not a regular file", path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %v", ErrInsecureCacheFile, path, fi.Mode().Perm())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxCacheFileSize+1))
-	if err != nil {
+	case errors.Is(err, ErrInsecureCacheFile):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("etcdstore: cache file: %w", err)
 	}
 	defer clear(data)
-	if len(data) > maxCacheFileSize {
-		return nil, fmt.Errorf("etcdstore: cache file %s is larger than %d bytes", path, maxCacheFileSize)
-	}
 	var c cacheFile
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("etcdstore: cache file %s: %w", path, err)
@@ -102,8 +88,7 @@ func (s *Store) loadCache(c *cacheFile) {
 		} else if v == nil {
 			v = []byte{}
 		}
-		s.seq++
-		s.ops = append(s.ops, &op{seq: s.seq, key: p.Key, value: v})
+		s.ops = append(s.ops, &op{key: p.Key, value: v})
 	}
 	s.rev = c.Revision
 	s.refreshAll()
@@ -140,55 +125,21 @@ func (s *Store) saveCache() {
 	for k, v := range state {
 		c.Entries = append(c.Entries, cacheEntry{Key: k, Value: v})
 	}
-	slices.SortFunc(c.Entries, func(a, b cacheEntry) int {
-		switch {
-		case a.Key < b.Key:
-			return -1
-		case a.Key > b.Key:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(c.Entries, func(a, b cacheEntry) int { return strings.Compare(a.Key, b.Key) })
 	data, err := json.Marshal(&c)
 	if err != nil {
 		s.log.Error().Err(err).Msg("etcdstore: encoding the cache file")
 		return
 	}
 	defer clear(data)
-	if err := writeFileAtomic(s.opts.CacheFile, data); err != nil {
+	err = os.MkdirAll(filepath.Dir(s.opts.CacheFile), 0o700)
+	if err == nil {
+		err = privatefile.WriteAtomic(s.opts.CacheFile, data, 0o600)
+	}
+	if err != nil {
 		s.log.Error().Err(err).Str("path", s.opts.CacheFile).Msg("etcdstore: cache file not written")
 		s.mu.Lock()
 		s.dirty = true
 		s.mu.Unlock()
 	}
-}
-
-// writeFileAtomic writes data to a temporary file (mode 0600) in path's
-// directory, syncs it and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename: nothing to remove
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

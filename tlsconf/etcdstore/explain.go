@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -54,7 +56,11 @@ func (s *Store) diagnose(ctx context.Context) error {
 			return err
 		}
 		if s.opts.TLS == nil {
+			speaksTLS := probeTLS(ctx, conn)
 			conn.Close()
+			if speaksTLS {
+				return fmt.Errorf("%s speaks TLS: set the TLS options (CA, client certificate)", addr)
+			}
 			continue
 		}
 		cfg := s.opts.TLS.Clone()
@@ -75,9 +81,24 @@ func (s *Store) diagnose(ctx context.Context) error {
 			}
 		}
 		tc.Close()
+		var rh tls.RecordHeaderError
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &rh) {
+			return fmt.Errorf("%s: TLS: %w (the endpoint seems to speak plain TCP: unset the TLS options?)", addr, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: TLS: %w", addr, err)
 		}
 	}
 	return nil
+}
+
+// probeTLS reports whether the server on conn answers a TLS ClientHello
+// (a handshake that completes, or a TLS alert), as a TLS server would.
+func probeTLS(ctx context.Context, conn net.Conn) bool {
+	tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) //nolint:gosec // only asks whether the peer speaks TLS; nothing is sent over it
+	hctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err := tc.HandshakeContext(hctx)
+	var alert tls.AlertError
+	return err == nil || errors.As(err, &alert)
 }

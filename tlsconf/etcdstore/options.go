@@ -55,7 +55,8 @@ type Options struct {
 	// or others may access it. One Store per file.
 	CacheFile string
 	// DialTimeout bounds Open's first read of etcd (default
-	// DefaultDialTimeout).
+	// DefaultDialTimeout); when it fails, Open takes at most a second
+	// more to find out why (see Open).
 	DialTimeout time.Duration
 	// OpTimeout bounds each etcd request (default DefaultOpTimeout): no
 	// method blocks longer than this, however etcd fails.
@@ -115,18 +116,17 @@ func (o *Options) withDefaults() (Options, error) {
 	if (c.Username == "") != (c.Password == "") {
 		return c, errors.New("etcdstore: a username needs a password and a password a username")
 	}
-	if c.DialTimeout <= 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.OpTimeout <= 0 {
-		c.OpTimeout = DefaultOpTimeout
-	}
-	if c.MaxPendingWrites <= 0 {
-		c.MaxPendingWrites = DefaultMaxPendingWrites
-	}
-	if c.ProbeInterval <= 0 {
-		c.ProbeInterval = DefaultProbeInterval
-	}
-	c.ProbeInterval = max(c.ProbeInterval, 10*time.Millisecond)
+	c.DialTimeout = positiveOr(c.DialTimeout, DefaultDialTimeout)
+	c.OpTimeout = positiveOr(c.OpTimeout, DefaultOpTimeout)
+	c.MaxPendingWrites = positiveOr(c.MaxPendingWrites, DefaultMaxPendingWrites)
+	c.ProbeInterval = max(positiveOr(c.ProbeInterval, DefaultProbeInterval), 10*time.Millisecond)
 	return c, nil
+}
+
+// positiveOr returns v if it is positive, else def.
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }

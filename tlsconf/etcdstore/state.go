@@ -15,7 +15,6 @@ import (
 // op is one write: a put (value not nil) or a delete of key (relative to
 // PREFIX/trust/).
 type op struct {
-	seq   uint64
 	key   string
 	value []byte
 	// landed is the etcd revision the write landed at; 0 while it is

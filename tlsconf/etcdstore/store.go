@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +60,7 @@ type Store struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the background loop ends
 	once   sync.Once
+	closed atomic.Bool // set by Close, under mu
 
 	saveMu sync.Mutex // serializes cache file writes
 
@@ -68,14 +68,12 @@ type Store struct {
 	remote   map[string][]byte
 	rev      int64
 	ops      []*op
-	seq      uint64
 	items    map[string]*item
 	degraded bool
 	since    time.Time
 	cause    error
 	dirty    bool // the cache file is behind
 	dropped  int  // queued writes etcd refused
-	closed   bool
 	watchers map[chan struct{}]func() bool
 }
 
@@ -135,12 +133,13 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		if ctx.Err() != nil || permanent(err) || cached == nil {
 			err = s.explain(openCtx, err)
 			if cached == nil && cacheErr != nil {
-				err = fmt.Errorf("%w (and the cache file is unusable: %v)", err, cacheErr)
+				err = fmt.Errorf("%w (and the cache file is unusable: %w)", err, cacheErr)
 			} else if cached == nil && o.CacheFile != "" {
 				err = fmt.Errorf("%w (and no cache file yet at %s)", err, o.CacheFile)
 			}
 			return fail(err)
 		}
+		err = s.explain(openCtx, err)
 		s.mu.Lock()
 		s.setDegraded(err)
 		s.mu.Unlock()
@@ -167,7 +166,7 @@ func (s *Store) connect(ctx context.Context) error {
 	}
 	c, err := clientv3.New(cfg)
 	if err != nil {
-		return fmt.Errorf("etcdstore: connecting to etcd at %s: %w", strings.Join(s.opts.Endpoints, ","), err)
+		return fmt.Errorf("etcdstore: creating the etcd client: %w", err)
 	}
 	s.client.Store(c)
 	return nil
@@ -182,7 +181,7 @@ func (s *Store) Close() error {
 		s.cancel()
 		<-s.done
 		s.mu.Lock()
-		s.closed = true
+		s.closed.Store(true)
 		for ch, stop := range s.watchers {
 			stop()
 			close(ch)
@@ -227,7 +226,7 @@ func (s *Store) Watch(ctx context.Context) <-chan struct{} {
 	ch := make(chan struct{}, 1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		close(ch)
 		return ch
 	}

@@ -149,11 +149,20 @@ func (s *Store) resync(ctx context.Context) error {
 func (s *Store) session(ctx context.Context) error {
 	c := s.client.Load()
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
 	s.mu.Lock()
 	from := s.rev + 1
 	s.mu.Unlock()
-	wch := c.Watch(wctx, s.base, clientv3.WithPrefix(), clientv3.WithRev(from))
+	// Watch blocks until its stream is up (or wctx ends): it runs aside,
+	// so that probes go on while etcd does not answer.
+	ready := make(chan clientv3.WatchChan, 1)
+	go func() { ready <- c.Watch(wctx, s.base, clientv3.WithPrefix(), clientv3.WithRev(from)) }()
+	var wch clientv3.WatchChan // nil until the watch is up
+	defer func() {
+		cancel()
+		if wch == nil {
+			<-ready
+		}
+	}()
 	probe := time.NewTicker(s.opts.ProbeInterval)
 	defer probe.Stop()
 	if err := s.flush(ctx); err != nil {
@@ -163,6 +172,7 @@ func (s *Store) session(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case wch = <-ready:
 		case resp, ok := <-wch:
 			if !ok {
 				return errResync
@@ -181,10 +191,12 @@ func (s *Store) session(ctx context.Context) error {
 			s.mu.Lock()
 			landed, dirty := len(s.ops) > s.pendingCount(), s.dirty
 			s.mu.Unlock()
-			if landed {
+			if landed && wch != nil {
 				// A delete of a missing key makes no event: a progress
 				// notification tells the watch's revision anyway.
-				_ = c.RequestProgress(wctx)
+				pctx, pcancel := context.WithTimeout(wctx, s.opts.OpTimeout)
+				_ = c.RequestProgress(pctx)
+				pcancel()
 			}
 			if dirty {
 				s.saveCache()

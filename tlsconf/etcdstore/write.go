@@ -13,7 +13,7 @@ import (
 // reports whether key held a value before (as readers saw it).
 func (s *Store) write(ctx context.Context, key string, value []byte) (existed bool, err error) {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed.Load() {
 		s.mu.Unlock()
 		return false, ErrClosed
 	}
@@ -46,6 +46,8 @@ func (s *Store) write(ctx context.Context, key string, value []byte) (existed bo
 		return false, fmt.Errorf("etcdstore: writing %s: %w", s.base+key, ctx.Err())
 	case permanent(err):
 		return false, fmt.Errorf("etcdstore: etcd refused the write of %s: %w", s.base+key, err)
+	case s.closed.Load():
+		return false, fmt.Errorf("%w: the write of %s was not confirmed: %w", ErrClosed, s.base+key, err)
 	default:
 		s.mu.Lock()
 		s.setDegraded(fmt.Errorf("etcdstore: writing %s: %w", s.base+key, err))
@@ -56,8 +58,7 @@ func (s *Store) write(ctx context.Context, key string, value []byte) (existed bo
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seq++
-	s.ops = append(s.ops, &op{seq: s.seq, key: key, value: value, landed: rev})
+	s.ops = append(s.ops, &op{key: key, value: value, landed: rev})
 	changed := s.refresh(key)
 	if s.dropLanded(s.rev) {
 		changed = true
@@ -79,8 +80,7 @@ func (s *Store) enqueue(key string, value []byte) error {
 	if i >= 0 {
 		s.ops = slices.Delete(s.ops, i, i+1)
 	}
-	s.seq++
-	s.ops = append(s.ops, &op{seq: s.seq, key: key, value: value})
+	s.ops = append(s.ops, &op{key: key, value: value})
 	if s.refresh(key) {
 		s.publish()
 	}
