@@ -219,9 +219,8 @@ func TestFleetIssuance(t *testing.T) {
 	const second = "killed.wssproxy.test"
 	gate := &challengeGate{arrived: make(chan struct{}), release: make(chan struct{}), answered: make(chan struct{})}
 	f.gate.Store(gate)
-	child := testpeer.StartSelf(t, "TestFleetInstanceProcess",
-		envFleetEndpoints+"="+strings.Join(c.Endpoints(), ","), envFleetPrefix+"="+prefix,
-		envFleetDir+"="+p.DirURL, envFleetRoots+"="+p.APIRootsFile, envFleetName+"="+second,
+	child := startChild(t, "TestFleetInstanceProcess", c, prefix, second,
+		envFleetDir+"="+p.DirURL, envFleetRoots+"="+p.APIRootsFile,
 		envFleetPorts+"="+strconv.Itoa(f.httpPort)+","+strconv.Itoa(f.tlsPort))
 	select {
 	case <-gate.arrived: // the child holds the lock and the CA is validating its order
@@ -265,14 +264,12 @@ func TestFleetIssuance(t *testing.T) {
 	}
 }
 
-// Environment of TestFleetInstanceProcess.
+// Environment of TestFleetInstanceProcess beyond startChild's: Pebble's
+// directory URL and API roots file, and the front's ports.
 const (
-	envFleetEndpoints = "WSSPROXY_TEST_FLEET_ENDPOINTS"
-	envFleetPrefix    = "WSSPROXY_TEST_FLEET_PREFIX"
-	envFleetDir       = "WSSPROXY_TEST_FLEET_ACME_DIR"
-	envFleetRoots     = "WSSPROXY_TEST_FLEET_ACME_ROOTS"
-	envFleetName      = "WSSPROXY_TEST_FLEET_NAME"
-	envFleetPorts     = "WSSPROXY_TEST_FLEET_PORTS"
+	envFleetDir   = "WSSPROXY_TEST_FLEET_ACME_DIR"
+	envFleetRoots = "WSSPROXY_TEST_FLEET_ACME_ROOTS"
+	envFleetPorts = "WSSPROXY_TEST_FLEET_PORTS"
 )
 
 // TestFleetInstanceProcess is not a test: run by TestFleetIssuance as a
@@ -280,10 +277,7 @@ const (
 // locks have a 3 s lease) obtaining a certificate for the name in its
 // environment, until it is killed.
 func TestFleetInstanceProcess(t *testing.T) {
-	eps := os.Getenv(envFleetEndpoints)
-	if eps == "" {
-		t.Skip("helper process for TestFleetIssuance")
-	}
+	st := childStorage(t, "TestFleetIssuance", 3*time.Second)
 	var httpPort, tlsPort int
 	if _, err := fmt.Sscanf(os.Getenv(envFleetPorts), "%d,%d", &httpPort, &tlsPort); err != nil {
 		t.Fatal(err)
@@ -294,9 +288,8 @@ func TestFleetInstanceProcess(t *testing.T) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pemBytes)
-	st := newStorage(t, dialEtcd(t, strings.Split(eps, ","), nil), os.Getenv(envFleetPrefix), &Options{LockTTL: 3 * time.Second})
 	p := &testpeer.Pebble{DirURL: os.Getenv(envFleetDir), APIRoots: roots}
-	o := acmeOptions(p, &fleetFront{httpPort: httpPort, tlsPort: tlsPort}, os.Getenv(envFleetName), st, zerolog.New(os.Stdout).Level(zerolog.InfoLevel))
+	o := acmeOptions(p, &fleetFront{httpPort: httpPort, tlsPort: tlsPort}, os.Getenv(envChildName), st, zerolog.New(os.Stdout).Level(zerolog.InfoLevel))
 	// Only HTTP-01, which the front holds at the gate.
 	o.DisableTLSALPN01 = true
 	src, err := certs.NewACMESource(o)

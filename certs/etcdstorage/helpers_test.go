@@ -2,6 +2,8 @@ package etcdstorage
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,4 +49,37 @@ func testCtx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// Environment of the helper processes started by startChild.
+const (
+	envChildEndpoints = "WSSPROXY_TEST_ETCDSTORAGE_ENDPOINTS"
+	envChildPrefix    = "WSSPROXY_TEST_ETCDSTORAGE_PREFIX"
+	envChildName      = "WSSPROXY_TEST_ETCDSTORAGE_NAME"
+)
+
+// startChild runs the helper test in a child process (killed at the end
+// of the test), telling it the cluster's endpoints, the prefix, a name
+// (of a lock or a domain) and the extra environment.
+func startChild(t testing.TB, helper string, c *testpeer.EtcdCluster, prefix, name string, extra ...string) *testpeer.Self {
+	t.Helper()
+	env := append([]string{
+		envChildEndpoints + "=" + strings.Join(c.Endpoints(), ","),
+		envChildPrefix + "=" + prefix,
+		envChildName + "=" + name,
+	}, extra...)
+	return testpeer.StartSelf(t, helper, env...)
+}
+
+// childStorage, in a helper process started by startChild, returns a
+// Storage on its parent's cluster and prefix whose locks have the given
+// lease TTL. Run as an ordinary test, it skips: the helper is not a test
+// of its own.
+func childStorage(t testing.TB, parent string, ttl time.Duration) *Storage {
+	t.Helper()
+	eps := os.Getenv(envChildEndpoints)
+	if eps == "" {
+		t.Skip("helper process for " + parent)
+	}
+	return newStorage(t, dialEtcd(t, strings.Split(eps, ","), nil), os.Getenv(envChildPrefix), &Options{LockTTL: ttl})
 }

@@ -31,7 +31,8 @@ func (s *Storage) lockPrefix(name string) string {
 // LockTTL that is kept alive while the lock is held, so the lock of a
 // holder that crashes or loses etcd expires within LockTTL. Each etcd
 // request is bounded by Timeout; an unreachable etcd makes Lock fail
-// rather than wait.
+// rather than wait. Locks are not reentrant: a second Lock of a name this
+// Storage holds waits for its Unlock, like any other contender.
 func (s *Storage) Lock(ctx context.Context, name string) error {
 	_, err := s.lock(ctx, name, true)
 	return err

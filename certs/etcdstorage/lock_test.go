@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -211,25 +210,13 @@ func TestLock(t *testing.T) {
 	})
 }
 
-// Environment of TestLockHolderProcess.
-const (
-	envHolderEndpoints = "WSSPROXY_TEST_LOCK_HOLDER_ENDPOINTS"
-	envHolderPrefix    = "WSSPROXY_TEST_LOCK_HOLDER_PREFIX"
-	envHolderName      = "WSSPROXY_TEST_LOCK_HOLDER_NAME"
-)
-
 // TestLockHolderProcess is not a test: run by TestLockHolderKilled as a
 // child process, it takes a lock with a 2 s lease, prints "LOCKED" and
 // waits to be killed.
 func TestLockHolderProcess(t *testing.T) {
-	eps := os.Getenv(envHolderEndpoints)
-	if eps == "" {
-		t.Skip("helper process for TestLockHolderKilled")
-	}
-	cli := dialEtcd(t, strings.Split(eps, ","), nil)
-	s := newStorage(t, cli, os.Getenv(envHolderPrefix), &Options{LockTTL: 2 * time.Second})
+	s := childStorage(t, "TestLockHolderKilled", 2*time.Second)
 	ctx := testCtx(t, 2*time.Minute)
-	if err := s.Lock(ctx, os.Getenv(envHolderName)); err != nil {
+	if err := s.Lock(ctx, os.Getenv(envChildName)); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Println("LOCKED")
@@ -242,8 +229,7 @@ func TestLockHolderProcess(t *testing.T) {
 func TestLockHolderKilled(t *testing.T) {
 	c := testpeer.StartEtcd(t, testpeer.EtcdOptions{})
 	const prefix, name = "/killed", "issue_cert_killed.test"
-	child := testpeer.StartSelf(t, "TestLockHolderProcess",
-		envHolderEndpoints+"="+strings.Join(c.Endpoints(), ","), envHolderPrefix+"="+prefix, envHolderName+"="+name)
+	child := startChild(t, "TestLockHolderProcess", c, prefix, name)
 	child.WaitOutput(t, 30*time.Second, "LOCKED")
 
 	s := newStorage(t, newClient(t, c), prefix, nil)
