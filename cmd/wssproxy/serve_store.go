@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/internal/config"
+	"github.com/wssproxy/wssproxy/internal/privatefile"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/proxy/admin"
 	"github.com/wssproxy/wssproxy/proxy/fleet"
@@ -175,31 +175,22 @@ func etcdOptions(spec config.Store, e config.StoreEtcd, log zerolog.Logger) (*et
 	return o, nil
 }
 
+// errInsecurePasswordFile is why an etcd password file the group or
+// others may access is refused.
+var errInsecurePasswordFile = errors.New("etcd password file is accessible by group or others (chmod 600)")
+
 // readPasswordFile reads the etcd password: the file's first line, from
-// a regular file only its owner may access. Errors name the file, never
-// its content.
+// a regular file only its owner may access (at most 4 KiB). Errors name
+// the file, never its content.
 func readPasswordFile(path string) (string, error) {
-	f, err := os.Open(path)
+	data, err := privatefile.Read(path, 4096, errInsecurePasswordFile)
 	if err != nil {
+		if errors.Is(err, errInsecurePasswordFile) {
+			return "", err
+		}
 		return "", fmt.Errorf("etcd password file: %w", err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("etcd password file: %w", err)
-	case !fi.Mode().IsRegular():
-		return "", fmt.Errorf("etcd password file %s is not a regular file", path)
-	case fi.Mode().Perm()&0o077 != 0:
-		return "", fmt.Errorf("etcd password file %s is accessible by group or others (mode %v; chmod 600)", path, fi.Mode().Perm())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, 4097))
-	if err != nil {
-		return "", fmt.Errorf("etcd password file %s: %w", path, err)
-	}
-	if len(data) > 4096 {
-		return "", fmt.Errorf("etcd password file %s is larger than 4 KiB", path)
-	}
+	defer clear(data)
 	line, _, _ := bytes.Cut(data, []byte("\n"))
 	line = bytes.TrimSuffix(line, []byte("\r"))
 	if len(line) == 0 {

@@ -206,7 +206,7 @@ func TestServeStoreErrors(t *testing.T) {
 		{[]string{"--config", unreachable}, 1, "trust store etcd://127.0.0.1:1/wssproxy: "},
 		{[]string{"--config", unreachable}, 1, "no cache file yet at " + filepath.Join(dir, "no-cache")},
 		{[]string{"--config", badKey}, 2, badKey + ":3: store_etcd.username: needs password_file"},
-		{[]string{"--listen", "127.0.0.1:0", "--store", "etcd://127.0.0.1:1/p", "--store-etcd-username", "u", "--store-etcd-password-file", pw}, 1, "etcd password file " + pw + " is accessible by group or others"},
+		{[]string{"--listen", "127.0.0.1:0", "--store", "etcd://127.0.0.1:1/p", "--store-etcd-username", "u", "--store-etcd-password-file", pw}, 1, "etcd password file is accessible by group or others (chmod 600): " + pw + " has mode -rw-r--r--"},
 		{[]string{"--store-etcd-ca-file", pw}, 2, "--store-etcd-ca-file needs --store etcd://"},
 		{[]string{"--config", pskFileStore}, 1, pskFileStore + ":2: listeners[0]: psk_store (--psk-from-store) needs the etcd trust store"},
 		{[]string{"--config", pskFileStore, "--check"}, 2, "psk_store (--psk-from-store) needs the etcd trust store"},
