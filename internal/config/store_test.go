@@ -189,3 +189,24 @@ func TestServeFlagsStoreEtcd(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseStore: any location either fails or parses to a Store whose
+// String parses back to the same Store.
+func FuzzParseStore(f *testing.F) {
+	for _, s := range []string{"file:/a/b", "pins", "etcd://h:1,g:2/p/q", "etcd://[::1]:2379", "etcd://h:1/", "redis://x", "etcd://u@h:1/p"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" {
+			return // the default file depends on the environment
+		}
+		st, err := ParseStore(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseStore(st.String())
+		if err != nil || again.String() != st.String() || again.Kind != st.Kind || !slices.Equal(again.Endpoints, st.Endpoints) || again.Prefix != st.Prefix {
+			t.Fatalf("%q -> %+v -> %q -> %+v, %v", s, st, st.String(), again, err)
+		}
+	})
+}
