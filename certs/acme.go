@@ -57,8 +57,17 @@ type ACMEOptions struct {
 	// Email is the ACME account's contact address; optional.
 	Email string
 	// StorageDir holds accounts, certificates and keys; empty means
-	// StateDir()/acme. Instances sharing it share certificates.
+	// StateDir()/acme. Instances sharing it share certificates. It is
+	// ignored when Storage is set.
 	StorageDir string
+	// Storage, when set, holds accounts, certificates, keys, challenge
+	// tokens and the locks that coordinate issuance, instead of a
+	// certmagic file storage in StorageDir. Instances sharing one storage
+	// (for example certs/etcdstorage on one etcd cluster and prefix)
+	// obtain and renew each certificate once and all serve it, and any
+	// of them answers the CA's challenges. The source never closes it.
+	// Nil means the file storage in StorageDir.
+	Storage certmagic.Storage
 
 	// ListenHost is the host (IP address) the challenge listeners are
 	// bound to; empty means all interfaces.
@@ -149,7 +158,7 @@ func NewACMESource(opts *ACMEOptions) (*ACMESource, error) {
 	if o.TLSPort == 0 {
 		o.TLSPort = 443
 	}
-	if o.StorageDir == "" {
+	if o.Storage == nil && o.StorageDir == "" {
 		sd, err := StateDir()
 		if err != nil {
 			return nil, err
@@ -175,7 +184,7 @@ func NewACMESource(opts *ACMEOptions) (*ACMESource, error) {
 	magic := certmagic.New(cache, certmagic.Config{
 		RenewalWindowRatio: o.RenewalWindowRatio,
 		ReusePrivateKeys:   o.ReusePrivateKeys,
-		Storage:            &certmagic.FileStorage{Path: o.StorageDir},
+		Storage:            o.storage(),
 		Logger:             zl,
 	})
 	if len(o.Domains) > 0 {
@@ -207,8 +216,29 @@ func NewACMESource(opts *ACMEOptions) (*ACMESource, error) {
 			Msg("certs: clients pin this server's SPKI but ACME renewals rotate the key; enable private key reuse, or the pins break at the next renewal")
 	}
 	log.Info().Str("ca", o.CA).Strs("domains", o.Domains).Strs("on_demand", o.OnDemandAllow).
-		Str("storage", o.StorageDir).Bool("reuse_keys", o.ReusePrivateKeys).Msg("certs: acme source ready")
+		Str("storage", o.storageName()).Bool("reuse_keys", o.ReusePrivateKeys).Msg("certs: acme source ready")
 	return s, nil
+}
+
+// storage returns Storage, or a file storage in StorageDir.
+func (o *ACMEOptions) storage() certmagic.Storage {
+	if o.Storage != nil {
+		return o.Storage
+	}
+	return &certmagic.FileStorage{Path: o.StorageDir}
+}
+
+// storageName names the storage in logs and Describe: "file:" and the
+// directory, or the String of a Storage that has one (etcdstorage gives
+// "etcd:" and its key prefix), else its type.
+func (o *ACMEOptions) storageName() string {
+	if o.Storage == nil {
+		return "file:" + o.StorageDir
+	}
+	if s, ok := o.Storage.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("%T", o.Storage)
 }
 
 // nonInteractive wraps the ACME issuer so certmagic never prompts on
@@ -291,8 +321,8 @@ func (s *ACMESource) HTTPHandler(next http.Handler) http.Handler {
 }
 
 // Reload reloads each of Domains from storage, picking up certificates
-// renewed by another instance sharing StorageDir, and obtains those that
-// are missing. On failure the certificates in memory stay in use.
+// renewed by another instance sharing the storage, and obtains those
+// that are missing. On failure the certificates in memory stay in use.
 func (s *ACMESource) Reload(ctx context.Context) error {
 	var errs []error
 	for _, d := range s.opts.Domains {
@@ -348,10 +378,10 @@ func (s *ACMESource) refresh(ctx context.Context, name string) error {
 }
 
 // Describe returns the CA, domains, on-demand allow-list and storage
-// directory.
+// ("file:" and the directory, or the given Storage's description).
 func (s *ACMESource) Describe() string {
 	return fmt.Sprintf("acme ca=%s domains=%v on_demand=%v storage=%s reuse_keys=%t",
-		s.opts.CA, s.opts.Domains, s.opts.OnDemandAllow, s.opts.StorageDir, s.opts.ReusePrivateKeys)
+		s.opts.CA, s.opts.Domains, s.opts.OnDemandAllow, s.opts.storageName(), s.opts.ReusePrivateKeys)
 }
 
 // Close stops certmagic's background maintenance (renewals). It is safe to

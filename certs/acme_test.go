@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/certmagic"
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
@@ -314,5 +316,39 @@ func TestACMEOptionsValidation(t *testing.T) {
 			s.Close()
 			t.Errorf("NewACMESource(%+v) succeeded", o)
 		}
+	}
+}
+
+// TestACMEGivenStorage: with ACMEOptions.Storage set, the account and
+// certificate go there and nothing into StorageDir; the log line and
+// Describe name the storage used.
+func TestACMEGivenStorage(t *testing.T) {
+	t.Parallel()
+	const name = "storage.wssproxy.test"
+	given := &certmagic.FileStorage{Path: t.TempDir()}
+	src, p, l, logs := newTestACMESource(t, ACMEOptions{
+		Domains:          []string{name},
+		DisableTLSALPN01: true,
+		Storage:          given,
+	})
+	if err := src.Manage(acmeContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifiedHandshake(t, l.tlsAddr, name, p.IssuingRoots(t)); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := given.List(context.Background(), "certificates", true)
+	if err != nil || !slices.ContainsFunc(keys, func(k string) bool { return strings.HasSuffix(k, "/"+name+".crt") }) {
+		t.Fatalf("certificate not in the given storage: %q, %v", keys, err)
+	}
+	if entries, err := os.ReadDir(src.opts.StorageDir); err != nil || len(entries) != 0 {
+		t.Fatalf("StorageDir used although Storage is set: %v, %v", entries, err)
+	}
+	want := `"storage":"FileStorage:` + given.Path + `"`
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("log line does not name the storage (%s):\n%s", want, logs.String())
+	}
+	if d := src.Describe(); !strings.Contains(d, "storage=FileStorage:"+given.Path) {
+		t.Errorf("Describe() = %q", d)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wssproxy/wssproxy/internal/privatefile"
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
@@ -337,36 +338,11 @@ func writeKeyAndCert(certFile, keyFile string, der []byte, key *ecdsa.PrivateKey
 	if err != nil {
 		return fmt.Errorf("certs: marshal key: %w", err)
 	}
-	if err := writeFileAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return err
+	if err := privatefile.WriteAtomic(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return fmt.Errorf("certs: write %s: %w", keyFile, err)
 	}
-	return writeFileAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), devFileMode)
-}
-
-// writeFileAtomic writes data to a temporary file in name's directory with
-// the given mode and renames it over name.
-func writeFileAtomic(name string, data []byte, mode fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("certs: write %s: %w", name, err)
-	}
-	tmp := f.Name()
-	err = f.Chmod(mode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("certs: write %s: %w", name, err)
+	if err := privatefile.WriteAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), devFileMode); err != nil {
+		return fmt.Errorf("certs: write %s: %w", certFile, err)
 	}
 	return nil
 }

@@ -8,6 +8,9 @@
 //     through github.com/caddyserver/certmagic, with HTTP-01 and
 //     TLS-ALPN-01 (RFC 8737) challenges answered by wssproxy's own
 //     listeners, and on-demand issuance restricted to an allow-list.
+//     Its state lives in a directory by default; for a fleet of instances,
+//     ACMEOptions.Storage takes a shared certmagic.Storage such as
+//     certs/etcdstorage, so each certificate is obtained once.
 //   - [DevCA]: a local development CA and a short-lived leaf for
 //     localhost, written once to a directory and reused afterwards; serve
 //     the leaf with a FileSource.

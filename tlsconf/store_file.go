@@ -6,12 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/privatefile"
 )
 
 // DefaultPinsFileName is the pins file's name in wssproxy's state
@@ -202,30 +203,14 @@ func (s *FileStore) read(ctx context.Context) ([]storeLine, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("tlsconf: pins file %s: %w", s.path, err)
 	}
-	f, err := os.Open(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := privatefile.Read(s.path, maxPinsFileSize, ErrInsecurePinsFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
-	}
-	if err != nil {
+	case errors.Is(err, ErrInsecurePinsFile):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("tlsconf: pins file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("tlsconf: pins file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("tlsconf: pins file: %s is not a regular file", s.path)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %v", ErrInsecurePinsFile, s.path, fi.Mode().Perm())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxPinsFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("tlsconf: pins file: %w", err)
-	}
-	if len(data) > maxPinsFileSize {
-		return nil, fmt.Errorf("tlsconf: pins file: %s is larger than %d bytes", s.path, maxPinsFileSize)
 	}
 	return parsePinLines(s.path, data)
 }
@@ -379,43 +364,8 @@ func (s *FileStore) update(ctx context.Context, change func([]storeLine) ([]stor
 		buf.WriteString(l.text)
 		buf.WriteByte('\n')
 	}
-	return writeFileAtomic(s.path, buf.Bytes())
-}
-
-// writeFileAtomic writes data to a temporary file (mode 0600) in path's
-// directory, syncs it and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+	if err := privatefile.WriteAtomic(s.path, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("tlsconf: pins file: %w", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("tlsconf: pins file: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("tlsconf: pins file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("tlsconf: pins file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("tlsconf: pins file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("tlsconf: pins file: %w", err)
-	}
-	done = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // the rename itself durable, where the system allows
-		d.Close()
 	}
 	return nil
 }

@@ -74,8 +74,15 @@ func (a *adminAPI) listen() error {
 	return nil
 }
 
+// adminExtras are what an etcd trust store adds to the admin API: the
+// fleet's paused handshakes and the degraded state in /readyz.
+type adminExtras struct {
+	fleet    admin.Fleet // nil without one
+	degraded func() string
+}
+
 // serve starts answering on the listener.
-func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m prometheus.Gatherer, stdout io.Writer, log zerolog.Logger) error {
+func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m prometheus.Gatherer, extras adminExtras, stdout io.Writer, log zerolog.Logger) error {
 	if a == nil {
 		return nil
 	}
@@ -84,7 +91,8 @@ func (a *adminAPI) serve(built []*builtListener, reg *tlsconf.Registry, m promet
 		servers[i] = bl.srv
 	}
 	alog := log.With().Str("component", "admin").Logger()
-	h, err := admin.New(&admin.Options{Servers: servers, Metrics: m, Registry: reg, Token: a.token, Logger: alog})
+	h, err := admin.New(&admin.Options{Servers: servers, Metrics: m, Registry: reg, Token: a.token, Logger: alog,
+		Fleet: extras.fleet, Degraded: extras.degraded})
 	if err != nil {
 		return err
 	}

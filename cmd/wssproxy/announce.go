@@ -34,7 +34,11 @@ func (bl *builtListener) announce(stdout io.Writer) {
 		}
 	}
 	if bl.psk {
-		fmt.Fprintf(stdout, "TLS-PSK clients: keys from %s (wssproxy client %s --psk-identity ID --psk-key-file F)\n", bl.cfg.PSKFile, bl.routeURL(bl.routes[0]))
+		from := bl.cfg.PSKFile
+		if bl.cfg.PSKStore {
+			from = "the etcd trust store (watched)"
+		}
+		fmt.Fprintf(stdout, "TLS-PSK clients: keys from %s (wssproxy client %s --psk-identity ID --psk-key-file F)\n", from, bl.routeURL(bl.routes[0]))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/certs/etcdstorage"
 	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
@@ -35,6 +37,11 @@ type builder struct {
 	metrics  *proxy.Metrics
 	nextID   func() uint64
 	admin    *adminAPI
+	// store is the trust store (nil in --check when it failed to open):
+	// an etcd one also holds the PSK identities of psk_store listeners.
+	store *trustStore
+	// acmeEtcd is the ACME storage on the etcd store, made once.
+	acmeEtcd *etcdstorage.Storage
 	// check: build for serve --check (no development CA is created).
 	check bool
 }
@@ -87,6 +94,17 @@ func (b *builder) listener(lc *config.Listener) (*builtListener, error) {
 			return nil, fmt.Errorf("PSK file: %w", err)
 		}
 		pskCfg = &psk.ServerConfig{GetKey: kf.GetKey, Logger: b.log, IdentityHint: []byte(lc.PSKIdentityHint)}
+		if lc.PSKTLS12 {
+			pskCfg.MinVersion = psk.VersionTLS12
+		}
+	}
+	if lc.PSKStore {
+		if b.store == nil || b.store.etcd == nil {
+			return nil, errors.New("psk_store (--psk-from-store) needs the etcd trust store (store: etcd://HOST:PORT,…/PREFIX): the file store holds no PSK identities")
+		}
+		// Answered from the store's memory, which its etcd watch keeps
+		// current: identities added or removed apply at once.
+		pskCfg = &psk.ServerConfig{GetKey: b.store.etcd.GetKey, Logger: b.log, IdentityHint: []byte(lc.PSKIdentityHint)}
 		if lc.PSKTLS12 {
 			pskCfg.MinVersion = psk.VersionTLS12
 		}
@@ -218,6 +236,18 @@ func (b *builder) listenerTLS(lc *config.Listener) (*tls.Config, certs.Source, s
 			DisableHTTP01: a.HTTP == "", HTTPPort: portOf(a.HTTP), DisableTLSALPN01: a.DisableTLSALPN,
 			Logger: b.log,
 		}
+		if host, _, err := net.SplitHostPort(lc.Listen); err == nil && host != "" {
+			// certmagic's own challenge listeners, if it starts any, stay
+			// on the listener's address.
+			o.ListenHost = host
+		}
+		if b.store != nil && b.store.etcd != nil {
+			st, err := b.acmeStorage()
+			if err != nil {
+				return nil, nil, "", "", err
+			}
+			o.Storage = st
+		}
 		if a.CARoot != "" {
 			pem, err := os.ReadFile(a.CARoot)
 			if err != nil {
@@ -340,4 +370,25 @@ func upstreamTLS(rc *config.Route, log zerolog.Logger, pause func(*tlsconf.Polic
 		return nil, fmt.Errorf("upstream TLS: %w", err)
 	}
 	return c, nil
+}
+
+// acmeStorage returns the ACME storage on the fleet's etcd (one per
+// builder, shared by its listeners): every instance on the store shares
+// accounts, certificates and locks, so each certificate is ordered and
+// renewed once.
+func (b *builder) acmeStorage() (*etcdstorage.Storage, error) {
+	if b.acmeEtcd != nil {
+		return b.acmeEtcd, nil
+	}
+	client := b.store.etcd.Client()
+	if client == nil {
+		return nil, errors.New("ACME on the etcd trust store: etcd is unreachable and the client could not authenticate yet; start again when etcd answers")
+	}
+	st, err := etcdstorage.New(client, b.store.etcd.Prefix(), &etcdstorage.Options{Logger: b.log.With().Str("component", "acme-storage").Logger()})
+	if err != nil {
+		return nil, fmt.Errorf("ACME storage on etcd: %w", err)
+	}
+	b.acmeEtcd = st
+	b.log.Info().Str("store", b.store.String()).Msg("ACME: accounts, certificates and locks kept in etcd, shared by the fleet")
+	return st, nil
 }

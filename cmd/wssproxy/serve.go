@@ -90,11 +90,15 @@ type builtListener struct {
 
 // newBuilder returns the builder of cfg's listeners, sharing the pause
 // registry, the metrics and the connection ids among them.
-func newBuilder(cfg config.Config, log zerolog.Logger, adm *adminAPI, store tlsconf.TrustStore) *builder {
+func newBuilder(cfg config.Config, log zerolog.Logger, adm *adminAPI, store *trustStore) *builder {
 	var ids atomic.Uint64
-	b := &builder{log: log, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
+	var pins tlsconf.TrustStore
+	if store != nil {
+		pins = store.pins()
+	}
+	b := &builder{log: log, store: store, devCAs: map[string]*certs.DevCAResult{}, devHosts: map[string][]string{},
 		registry: tlsconf.NewRegistryWithOptions(&tlsconf.RegistryOptions{
-			MaxPending: cfg.Admin.PauseMaxPending, MaxWaiters: cfg.Admin.PauseMaxWaiters, Store: store}),
+			MaxPending: cfg.Admin.PauseMaxPending, MaxWaiters: cfg.Admin.PauseMaxWaiters, Store: pins}),
 		metrics: proxy.NewMetrics(), nextID: func() uint64 { return ids.Add(1) }, admin: adm}
 	for _, l := range cfg.Listeners {
 		if l.DevCert.Enabled {
@@ -122,10 +126,11 @@ func checkConfig(cfg config.Config, log zerolog.Logger) []error {
 		errs = append(errs, err)
 	}
 	var b *builder
-	if store, err := openStore(cfg); err != nil {
+	if store, err := openStore(context.Background(), cfg, log); err != nil {
 		errs = append(errs, err)
 		b = newBuilder(cfg, log, adm, nil)
 	} else {
+		defer store.close(log)
 		b = newBuilder(cfg, log, adm, store)
 		ctx, cancel := context.WithTimeout(context.Background(), tlsconf.DefaultStoreTimeout)
 		if err := loadPins(ctx, b.registry, store, log); err != nil {
@@ -185,10 +190,17 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog
 	if err != nil {
 		return err
 	}
-	store, err := openStore(cfg)
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		// After everything using the store's etcd client (the fleet,
+		// ACME, the pin watch) stopped.
+		stopBG()
+		bg.Wait()
+		store.close(log)
+	}()
 	b := newBuilder(cfg, log, adm, store)
 	loadCtx, cancelLoad := context.WithTimeout(ctx, tlsconf.DefaultStoreTimeout)
 	err = loadPins(loadCtx, b.registry, store, log)
@@ -197,7 +209,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog
 		return err
 	}
 	promReg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{b.metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+	for _, c := range append([]prometheus.Collector{b.metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}, store.collectors()...) {
 		if err := promReg.Register(c); err != nil {
 			return err
 		}
@@ -277,13 +289,20 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, log zerolog
 	// editing the file, apply without a restart.
 	bg.Go(func() {
 		_ = b.registry.WatchPins(bgCtx, func(err error) {
-			log.Error().Err(err).Str("store", store.Path()).Msg("trust store: reloading the remembered pins failed; keeping the previous ones")
+			log.Error().Err(err).Str("store", store.String()).Msg("trust store: reloading the remembered pins failed; keeping the previous ones")
 		})
 	})
 	for _, bl := range built {
 		bl.announce(stdout)
 	}
-	if err := adm.serve(built, b.registry, promReg, stdout, log); err != nil {
+	fl, err := startFleet(bgCtx, &bg, cfg, store, b.registry, log)
+	if err != nil {
+		for _, o := range built {
+			o.ln.Close()
+		}
+		return err
+	}
+	if err := adm.serve(built, b.registry, promReg, adminExtras{fleet: fl, degraded: store.degraded}, stdout, log); err != nil {
 		for _, o := range built {
 			o.ln.Close()
 		}

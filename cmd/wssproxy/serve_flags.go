@@ -26,7 +26,7 @@ alone). Without --upstream the built-in echo server is the upstream.
 --config FILE reads several listeners and routes from a YAML file (see
 docs/config.md); it excludes the single-route flags, while --log-format,
 --log-level, --grace, --admin, --admin-token-file, --pause-max-pending,
---pause-max-waiters and --store override the file.
+--pause-max-waiters, --store and --store-etcd-* override the file.
 
 --admin ADDR serves the admin API (docs/admin.md): connections, paused
 handshakes, /metrics, /healthz, /readyz. On host:port it needs
@@ -40,6 +40,13 @@ beyond, clients get 503. A key remembered on resume (remember_as_pin) is
 kept in the trust store, --store file:PATH (default upstream_pins in the
 state directory), read at start and watched; GET /v1/pins lists the
 pins, DELETE /v1/pins/SERVER/PIN revokes one.
+
+--store etcd://HOST:PORT,…/PREFIX makes the instance a fleet member: pins,
+PSK identities (--psk-from-store), ACME certificates and paused
+handshakes are shared through etcd (--store-etcd-ca-file, -cert-file,
+-key-file for TLS, -username and -password-file for auth). While etcd is
+away, serve goes on from its cache file (-cache-file), /readyz says
+degraded and writes are queued.
 
 SIGTERM or SIGINT drains every listener (1001 to both legs, then up to
 --grace); SIGHUP reloads every certificate source.

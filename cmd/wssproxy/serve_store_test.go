@@ -172,10 +172,12 @@ func TestServeRememberedPinsSurviveRestart(t *testing.T) {
 	s.stop(t)
 }
 
-// serve refuses a store it cannot use before listening: etcd:// (not
-// supported yet, from the flag and the file), another scheme, a
-// malformed line (named by file and line, also by --check) and a file
-// others may write.
+// serve refuses a store it cannot use before listening: an unreachable
+// etcd without a cache file (from the flag and the file, with the file's
+// dial_timeout), bad store_etcd keys (named by file and line), an etcd
+// password file others may read (its content never shown), psk_store
+// without the etcd store, another scheme, a malformed line (named by file
+// and line, also by --check) and a file others may write.
 func TestServeStoreErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -184,24 +186,46 @@ func TestServeStoreErrors(t *testing.T) {
 	open := filepath.Join(dir, "open_pins")
 	os.WriteFile(open, []byte(""), 0o600)
 	os.Chmod(open, 0o666)
-	cfgFile := filepath.Join(dir, "w.yaml")
-	os.WriteFile(cfgFile, []byte("store: etcd://127.0.0.1:2379/wssproxy\nlisteners:\n  - listen: 127.0.0.1:0\n    routes:\n      - upstream: ws://127.0.0.1:1/\n"), 0o600)
+	pw := filepath.Join(dir, "etcd-password")
+	os.WriteFile(pw, []byte("hunter2-secret\n"), 0o644)
+	routes := "listeners:\n  - listen: 127.0.0.1:0\n    routes:\n      - upstream: ws://127.0.0.1:1/\n"
+	write := func(name, body string) string {
+		f := filepath.Join(dir, name)
+		os.WriteFile(f, []byte(body), 0o600)
+		return f
+	}
+	unreachable := write("unreachable.yaml", "store: etcd://127.0.0.1:1/wssproxy\nstore_etcd:\n  dial_timeout: 500ms\n  cache_file: no-cache\n"+routes)
+	badKey := write("badkey.yaml", "store: etcd://127.0.0.1:1/wssproxy\nstore_etcd:\n  username: proxy\n"+routes)
+	pskFileStore := write("psk.yaml", "listeners:\n  - listen: 127.0.0.1:0\n    tls:\n      psk_store: true\n    routes:\n      - upstream: ws://127.0.0.1:1/\n")
 	for _, tc := range []struct {
 		args []string
 		code int
 		msg  string
 	}{
-		{[]string{"--store", "etcd://127.0.0.1:2379,127.0.0.2:2379/wssproxy"}, 2, "--store: trust store \"etcd://127.0.0.1:2379,127.0.0.2:2379/wssproxy\": the etcd backend is not supported yet"},
-		{[]string{"--config", cfgFile}, 2, cfgFile + ":1: store: "},
-		{[]string{"--config", cfgFile, "--store", "etcd://h:2379/p"}, 2, "not supported yet"},
+		{[]string{"--listen", "127.0.0.1:0", "--store", "etcd://127.0.0.1:1,127.0.0.1:2/wssproxy"}, 1, "trust store etcd://127.0.0.1:1,127.0.0.1:2/wssproxy: "},
+		{[]string{"--config", unreachable}, 1, "trust store etcd://127.0.0.1:1/wssproxy: "},
+		{[]string{"--config", unreachable}, 1, "no cache file yet at " + filepath.Join(dir, "no-cache")},
+		{[]string{"--config", badKey}, 2, badKey + ":3: store_etcd.username: needs password_file"},
+		{[]string{"--listen", "127.0.0.1:0", "--store", "etcd://127.0.0.1:1/p", "--store-etcd-username", "u", "--store-etcd-password-file", pw}, 1, "etcd password file is accessible by group or others (chmod 600): " + pw + " has mode -rw-r--r--"},
+		{[]string{"--store-etcd-ca-file", pw}, 2, "--store-etcd-ca-file needs --store etcd://"},
+		{[]string{"--config", pskFileStore}, 1, pskFileStore + ":2: listeners[0]: psk_store (--psk-from-store) needs the etcd trust store"},
+		{[]string{"--config", pskFileStore, "--check"}, 2, "psk_store (--psk-from-store) needs the etcd trust store"},
 		{[]string{"--store", "s3://bucket/pins"}, 2, `unknown scheme "s3"`},
 		{[]string{"--listen", "127.0.0.1:0", "--store", "file:" + bad}, 1, bad + ":2: "},
 		{[]string{"--listen", "127.0.0.1:0", "--store", "file:" + bad, "--check"}, 2, bad + ":2: "},
 		{[]string{"--listen", "127.0.0.1:0", "--store", open}, 1, "accessible by group or others"},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(context.Background(), append([]string{"serve"}, tc.args...), &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.msg) {
+		start := time.Now()
+		code := run(context.Background(), append([]string{"serve"}, tc.args...), &out, &errb)
+		if code != tc.code || !strings.Contains(errb.String(), tc.msg) {
 			t.Errorf("%v: exit %d, %q; want %d with %q", tc.args, code, errb.String(), tc.code, tc.msg)
+		}
+		if strings.Contains(errb.String(), "hunter2") {
+			t.Errorf("%v: the password shows: %s", tc.args, errb.String())
+		}
+		if d := time.Since(start); d > 15*time.Second {
+			t.Errorf("%v: took %v", tc.args, d)
 		}
 	}
 }

@@ -25,6 +25,15 @@ func (c *Config) complete() {
 			c.Store = p.abs(c.Store)
 		}
 	}
+	if p.has("store_etcd") {
+		e := &c.StoreEtcd
+		e.Where = p.where("store_etcd")
+		p.file("store_etcd.ca_file", &e.CAFile)
+		p.file("store_etcd.cert_file", &e.CertFile)
+		p.file("store_etcd.key_file", &e.KeyFile)
+		p.file("store_etcd.password_file", &e.PasswordFile)
+		e.CacheFile = p.abs(e.CacheFile)
+	}
 	if p.has("admin") {
 		c.Admin.Where = p.where("admin")
 		if sock, ok := strings.CutPrefix(c.Admin.Listen, "unix:"); ok && sock != "" {

@@ -15,9 +15,10 @@ type Config struct {
 	Grace Duration `yaml:"grace"`
 	Admin Admin    `yaml:"admin"`
 	// Store is where trust decisions are kept (see ParseStore): "" for
-	// the default file in the state directory, file:PATH, or (not
-	// supported yet) etcd://HOSTS/PREFIX.
+	// the default file in the state directory, file:PATH, or
+	// etcd://HOSTS/PREFIX (shared by a fleet; StoreEtcd completes it).
 	Store     string     `yaml:"store"`
+	StoreEtcd StoreEtcd  `yaml:"store_etcd"`
 	Listeners []Listener `yaml:"listeners"`
 	// Extensions are the top-level x-… keys, which hold anchors to merge
 	// (<<: *name) and mean nothing themselves.
@@ -49,6 +50,37 @@ type Admin struct {
 	// (0: tlsconf.DefaultMaxWaiters).
 	PauseMaxWaiters int `yaml:"pause_max_waiters"`
 }
+
+// StoreEtcd is how serve reaches an etcd trust store: TLS, authentication,
+// the local cache and timeouts.
+type StoreEtcd struct {
+	// Where locates the store_etcd mapping in a config file ("FILE:LINE:
+	// store_etcd"); "" for flags.
+	Where string `yaml:"-"`
+	// CAFile verifies the etcd members (PEM); set, or with CertFile, the
+	// client speaks TLS.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate etcd may ask for.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// Username authenticates to etcd with the password in PasswordFile
+	// (mode 0600; only read from a file, never logged).
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	// CacheFile keeps the last state read from etcd so that serve starts
+	// and keeps serving while etcd is away (default DefaultEtcdCacheFile).
+	CacheFile string `yaml:"cache_file"`
+	// DialTimeout bounds the first contact at start; OpTimeout each etcd
+	// request (0: the store's defaults).
+	DialTimeout Duration `yaml:"dial_timeout"`
+	OpTimeout   Duration `yaml:"op_timeout"`
+	// Instance names this instance in the fleet (admin API listings of
+	// paused handshakes); default: the host name and a random suffix.
+	Instance string `yaml:"instance"`
+}
+
+// TLS reports whether the client speaks TLS to etcd.
+func (e StoreEtcd) TLS() bool { return e.CAFile != "" || e.CertFile != "" }
 
 // Listener is one listening address with its certificate source and its
 // routes.
@@ -82,7 +114,11 @@ type ListenerTLS struct {
 	ACME     *ACME   `yaml:"acme"`
 	// PSKFile, if set, accepts TLS-PSK clients (identity:hexkey lines),
 	// beside the certificate source's clients or alone.
-	PSKFile         string      `yaml:"psk_file"`
+	PSKFile string `yaml:"psk_file"`
+	// PSKStore accepts TLS-PSK clients with the identities of the etcd
+	// trust store (watched: added and removed identities apply at once),
+	// instead of a PSKFile.
+	PSKStore        bool        `yaml:"psk_store"`
 	PSKTLS12        bool        `yaml:"psk_tls12"`         // also accept the TLS 1.2 PSK suites
 	PSKIdentityHint string      `yaml:"psk_identity_hint"` // sent to TLS 1.2 PSK clients
 	ClientCerts     ClientCerts `yaml:"client_certs"`

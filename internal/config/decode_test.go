@@ -38,7 +38,7 @@ func TestConfigErrors(t *testing.T) {
 		{"comments only", "# nothing\n", 0, "empty config file"},
 		{"two documents", y("grace: 1s", "---", "grace: 2s"), 2, "a second YAML document"},
 		{"root is a list", y("- listen: x"), 1, "want a mapping"},
-		{"unknown top key", y("grace: 1s", "listners: []"), 2, "listners: unknown key (known here: admin, grace, listeners, log, store)"},
+		{"unknown top key", y("grace: 1s", "listners: []"), 2, "listners: unknown key (known here: admin, grace, listeners, log, store, store_etcd)"},
 		{"repeated key", y("grace: 1s", "grace: 2s"), 2, "grace: repeated key (first at line 1)"},
 		{"log format", y("log:", "  format: xml"), 2, `log.format: "xml": want json or console`},
 		{"log level", y("log:", "  level: loud"), 2, `log.level: "loud": want trace`},

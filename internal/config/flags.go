@@ -73,10 +73,14 @@ type ServeFlags struct {
 	adminListen    string
 	adminTokenFile string
 	store          string
+	storeEtcd      StoreEtcd
+	pskFromStore   bool
 }
 
 // fileOverrides are the flags that may be combined with --config.
-var fileOverrides = map[string]bool{"config": true, "check": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true, "pause-max-pending": true, "pause-max-waiters": true, "store": true}
+var fileOverrides = map[string]bool{"config": true, "check": true, "log-format": true, "log-level": true, "grace": true, "admin": true, "admin-token-file": true, "pause-max-pending": true, "pause-max-waiters": true, "store": true,
+	"store-etcd-ca-file": true, "store-etcd-cert-file": true, "store-etcd-key-file": true, "store-etcd-username": true,
+	"store-etcd-password-file": true, "store-etcd-cache-file": true, "store-etcd-instance": true}
 
 // NewServeFlags registers serve's flags on fs.
 func NewServeFlags(fs *flag.FlagSet) *ServeFlags {
@@ -131,7 +135,15 @@ func NewServeFlags(fs *flag.FlagSet) *ServeFlags {
 	fs.IntVar(&c.pauseMaxRoute, "pause-max-pending-per-route", tlsconf.DefaultMaxPendingPerPolicy, "pending pause decisions allowed at once for the route (beyond, its clients get 503)")
 	fs.StringVar(&c.adminListen, "admin", "", "serve the admin API (connections, paused handshakes, /metrics, /healthz, /readyz) on host:port or unix:/path")
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin API's bearer token (mode 0600; required on host:port)")
-	fs.StringVar(&c.store, "store", "", "where remembered upstream pins are kept: file:PATH (default: upstream_pins in the state directory, $XDG_STATE_HOME/wssproxy); etcd:// is not supported yet")
+	fs.StringVar(&c.store, "store", "", "where trust decisions are kept: file:PATH (default: upstream_pins in the state directory, $XDG_STATE_HOME/wssproxy), or etcd://HOST:PORT,…/PREFIX shared by a fleet (pins, PSK identities, ACME certificates, paused handshakes)")
+	fs.StringVar(&c.storeEtcd.CAFile, "store-etcd-ca-file", "", "PEM CAs verifying the etcd members (speaks TLS to etcd)")
+	fs.StringVar(&c.storeEtcd.CertFile, "store-etcd-cert-file", "", "client certificate for etcd (PEM, with --store-etcd-key-file)")
+	fs.StringVar(&c.storeEtcd.KeyFile, "store-etcd-key-file", "", "private key of --store-etcd-cert-file")
+	fs.StringVar(&c.storeEtcd.Username, "store-etcd-username", "", "etcd user (with --store-etcd-password-file)")
+	fs.StringVar(&c.storeEtcd.PasswordFile, "store-etcd-password-file", "", "file holding the etcd user's password (mode 0600)")
+	fs.StringVar(&c.storeEtcd.CacheFile, "store-etcd-cache-file", "", "local copy of the etcd store, used while etcd is away (default: etcd_cache_PREFIX in the state directory)")
+	fs.StringVar(&c.storeEtcd.Instance, "store-etcd-instance", "", "this instance's name in the fleet (default: host name and a random suffix)")
+	fs.BoolVar(&c.pskFromStore, "psk-from-store", false, "accept TLS-PSK clients with the identities kept in the etcd store (watched), instead of --psk-file")
 	fs.StringVar(&c.log.Format, "log-format", "", "json or console (default: console on a terminal, else json)")
 	fs.StringVar(&c.log.Level, "log-level", "info", "trace, debug, info, warn or error")
 	fs.BoolVar(&c.check, "check", false, "validate the configuration (files readable, certificates and keys parse, addresses free) and exit: 0 if it would serve, 2 with the errors")
@@ -153,29 +165,25 @@ func (c *ServeFlags) Config() (Config, string, map[string]bool, error) {
 			}
 		})
 		if len(excluded) > 0 {
-			return Config{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin, --admin-token-file, --pause-max-pending, --pause-max-waiters and --store may override the file)", strings.Join(excluded, ", "))
+			return Config{}, "", nil, fmt.Errorf("--config excludes %s: set it in the file (only --log-format, --log-level, --grace, --admin, --admin-token-file, --pause-max-pending, --pause-max-waiters, --store and --store-etcd-* may override the file)", strings.Join(excluded, ", "))
 		}
 		if c.pauseMax <= 0 || c.pauseWaiters <= 0 {
 			return Config{}, "", nil, fmt.Errorf("--pause-max-pending and --pause-max-waiters must be positive, not %d and %d", c.pauseMax, c.pauseWaiters)
 		}
-		if c.store != "" {
-			if _, err := ParseStore(c.store); err != nil {
-				return Config{}, "", nil, fmt.Errorf("--store: %w", err)
-			}
+		if err := c.checkStore(set); err != nil {
+			return Config{}, "", nil, err
 		}
-		return Config{Grace: Duration(c.grace), Log: c.log, Store: c.store, Admin: Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}, c.configFile, set, nil
+		return Config{Grace: Duration(c.grace), Log: c.log, Store: c.store, StoreEtcd: c.storeEtcd, Admin: Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}, c.configFile, set, nil
 	}
-	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 && c.pskFile == "" {
+	if c.listen == "" && c.upstream == "" && c.certFile == "" && c.keyFile == "" && len(c.acmeDomains) == 0 && len(c.acmeOnDemand) == 0 && c.pskFile == "" && !c.pskFromStore {
 		// The embedded default (logging and frame flags may still be set).
 		c.devCert = true
 	}
 	if c.listen == "" {
 		c.listen = "127.0.0.1:8443"
 	}
-	if c.store != "" {
-		if _, err := ParseStore(c.store); err != nil {
-			return Config{}, "", nil, fmt.Errorf("--store: %w", err)
-		}
+	if err := c.checkStore(set); err != nil {
+		return Config{}, "", nil, err
 	}
 	sources := 0
 	acme := len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0
@@ -207,8 +215,8 @@ func (c *ServeFlags) Config() (Config, string, map[string]bool, error) {
 		return Config{}, "", nil, errors.New("--upstream-insecure already ignores every error; drop --upstream-ignore-ssl-error")
 	case c.upstreamPinOnly && len(c.upstreamPins) == 0:
 		return Config{}, "", nil, errors.New("--upstream-pin-only needs at least one --upstream-pin")
-	case (c.pskTLS12 || c.pskHint != "") && c.pskFile == "":
-		return Config{}, "", nil, errors.New("--psk-tls12 and --psk-identity-hint need --psk-file")
+	case (c.pskTLS12 || c.pskHint != "") && c.pskFile == "" && !c.pskFromStore:
+		return Config{}, "", nil, errors.New("--psk-tls12 and --psk-identity-hint need --psk-file or --psk-from-store")
 	case c.upstreamPSK12 && c.upstreamPSKID == "":
 		return Config{}, "", nil, errors.New("--upstream-psk-tls12 needs --upstream-psk-identity")
 	case (c.upstreamPSKID == "") != (c.upstreamPSKKey == ""):
@@ -258,7 +266,7 @@ func (c *ServeFlags) config() Config {
 		Name: c.listen, Listen: c.listen, MaxConnections: c.maxConnections,
 		ListenerTLS: ListenerTLS{
 			CertFile: c.certFile, KeyFile: c.keyFile, DevCert: DevCert{Enabled: c.devCert, Dir: c.devCertDir},
-			PSKFile: c.pskFile, PSKTLS12: c.pskTLS12, PSKIdentityHint: c.pskHint,
+			PSKFile: c.pskFile, PSKStore: c.pskFromStore, PSKTLS12: c.pskTLS12, PSKIdentityHint: c.pskHint,
 		},
 	}
 	if len(c.acmeDomains) > 0 || len(c.acmeOnDemand) > 0 {
@@ -289,7 +297,7 @@ func (c *ServeFlags) config() Config {
 		AllowedOrigins:    c.allowedOrigins,
 		NoExtensions:      c.noExtensions,
 	}}
-	return Config{Listeners: []Listener{l}, Grace: Duration(c.grace), Log: c.log, Store: c.store,
+	return Config{Listeners: []Listener{l}, Grace: Duration(c.grace), Log: c.log, Store: c.store, StoreEtcd: c.storeEtcd,
 		Admin: Admin{Listen: c.adminListen, TokenFile: c.adminTokenFile, PauseMaxPending: c.pauseMax, PauseMaxWaiters: c.pauseWaiters}}
 }
 
@@ -322,4 +330,52 @@ func (c *Config) Override(flags Config, set map[string]bool) {
 	if set["store"] {
 		c.Store = flags.Store
 	}
+	e, f := &c.StoreEtcd, flags.StoreEtcd
+	for name, pair := range map[string][2]*string{
+		"store-etcd-ca-file": {&e.CAFile, &f.CAFile}, "store-etcd-cert-file": {&e.CertFile, &f.CertFile},
+		"store-etcd-key-file": {&e.KeyFile, &f.KeyFile}, "store-etcd-username": {&e.Username, &f.Username},
+		"store-etcd-password-file": {&e.PasswordFile, &f.PasswordFile}, "store-etcd-cache-file": {&e.CacheFile, &f.CacheFile},
+		"store-etcd-instance": {&e.Instance, &f.Instance},
+	} {
+		if set[name] {
+			*pair[0] = *pair[1]
+			e.Where = ""
+		}
+	}
+}
+
+// checkStore checks --store and the --store-etcd-* flags.
+func (c *ServeFlags) checkStore(set map[string]bool) error {
+	etcd := false
+	if c.store != "" {
+		st, err := ParseStore(c.store)
+		if err != nil {
+			return fmt.Errorf("--store: %w", err)
+		}
+		etcd = st.Kind == "etcd"
+	}
+	e := c.storeEtcd
+	switch {
+	case (e.CertFile == "") != (e.KeyFile == ""):
+		return errors.New("--store-etcd-cert-file and --store-etcd-key-file go together")
+	case (e.Username == "") != (e.PasswordFile == ""):
+		return errors.New("--store-etcd-username and --store-etcd-password-file go together (the password is only read from a file)")
+	case e.Instance != "" && (len(e.Instance) > 128 || strings.ContainsAny(e.Instance, "/ \t\r\n")):
+		return fmt.Errorf("--store-etcd-instance %q: want a word of at most 128 bytes without '/'", e.Instance)
+	}
+	if c.configFile != "" {
+		return nil // the file may name the etcd store
+	}
+	for name := range set {
+		if strings.HasPrefix(name, "store-etcd-") && !etcd {
+			return fmt.Errorf("--%s needs --store etcd://HOST:PORT,…/PREFIX", name)
+		}
+	}
+	switch {
+	case c.pskFromStore && !etcd:
+		return errors.New("--psk-from-store needs --store etcd://HOST:PORT,…/PREFIX (the file store holds no PSK identities)")
+	case c.pskFromStore && c.pskFile != "":
+		return errors.New("--psk-from-store excludes --psk-file")
+	}
+	return nil
 }

@@ -53,6 +53,11 @@ func (c *Config) Validate() error {
 			return p.fail("store", "%v", err)
 		}
 	}
+	if p.has("store_etcd") {
+		if err := c.validateStoreEtcd(); err != nil {
+			return err
+		}
+	}
 	if p.has("admin") {
 		if err := c.validateAdmin(&uses); err != nil {
 			return err
@@ -67,6 +72,44 @@ func (c *Config) Validate() error {
 		return p.fail("listeners", "at least one listener is needed")
 	}
 	return p.checkAddresses(uses)
+}
+
+func (c *Config) validateStoreEtcd() error {
+	p, e := c.pos, &c.StoreEtcd
+	if !strings.HasPrefix(strings.ToLower(c.Store), "etcd://") {
+		return p.failKey("store_etcd", "needs store: etcd://HOST:PORT,…/PREFIX")
+	}
+	for _, k := range []string{"ca_file", "cert_file", "key_file", "password_file", "cache_file"} {
+		if err := p.fileName("store_etcd." + k); err != nil {
+			return err
+		}
+	}
+	switch {
+	case (e.CertFile == "") != (e.KeyFile == ""):
+		k := "store_etcd.cert_file"
+		if e.CertFile == "" {
+			k = "store_etcd.key_file"
+		}
+		return p.failKey(k, "cert_file and key_file go together")
+	case e.Username != "" && e.PasswordFile == "":
+		return p.failKey("store_etcd.username", "needs password_file (the password is only read from a file)")
+	case e.Username == "" && e.PasswordFile != "":
+		return p.failKey("store_etcd.password_file", "needs username")
+	case p.has("store_etcd.username") && strings.ContainsAny(e.Username, " \t\r\n:"):
+		return p.fail("store_etcd.username", "%q: no white space or ':'", e.Username)
+	case p.has("store_etcd.instance") && (e.Instance == "" || len(e.Instance) > 128 || strings.ContainsAny(e.Instance, "/ \t\r\n")):
+		return p.fail("store_etcd.instance", "%q: want a word of at most 128 bytes without '/'", e.Instance)
+	}
+	for _, k := range []string{"dial_timeout", "op_timeout"} {
+		d := e.DialTimeout
+		if k == "op_timeout" {
+			d = e.OpTimeout
+		}
+		if err := p.duration("store_etcd."+k, d, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Config) validateAdmin(uses *[]addrUse) error {
@@ -166,9 +209,12 @@ func (c *Config) validateTLS(tp string, l *Listener, uses *[]addrUse) error {
 	if err := psk.CheckIdentity([]byte(l.PSKIdentityHint)); err != nil && p.has(tp+".psk_identity_hint") {
 		return p.fail(tp+".psk_identity_hint", "%v", err)
 	}
+	if l.PSKStore && l.PSKFile != "" {
+		return p.failKey(tp+".psk_store", "excludes psk_file: the identities come from one place")
+	}
 	for _, k := range []string{"psk_tls12", "psk_identity_hint"} {
-		if p.has(tp+"."+k) && l.PSKFile == "" {
-			return p.failKey(tp+"."+k, "needs psk_file")
+		if p.has(tp+"."+k) && l.PSKFile == "" && !l.PSKStore {
+			return p.failKey(tp+"."+k, "needs psk_file or psk_store")
 		}
 	}
 	var sources []*yaml.Node
@@ -184,12 +230,12 @@ func (c *Config) validateTLS(tp string, l *Listener, uses *[]addrUse) error {
 		sources = append(sources, k)
 	}
 	switch {
-	case len(sources) == 0 && l.PSKFile != "" && p.has(tp+".client_certs"):
+	case len(sources) == 0 && (l.PSKFile != "" || l.PSKStore) && p.has(tp+".client_certs"):
 		return p.failKey(tp+".client_certs", "needs a certificate source for the certificate clients")
-	case len(sources) == 0 && l.PSKFile != "":
+	case len(sources) == 0 && (l.PSKFile != "" || l.PSKStore):
 		// A PSK-only port.
 	case len(sources) == 0:
-		return p.failKey(tp, "needs a certificate source: cert_file and key_file, dev_cert or acme, or psk_file (leave tls out for plain ws)")
+		return p.failKey(tp, "needs a certificate source: cert_file and key_file, dev_cert or acme, or psk_file or psk_store (leave tls out for plain ws)")
 	case len(sources) > 1:
 		slices.SortFunc(sources, func(a, b *yaml.Node) int { return a.Line - b.Line })
 		return p.errAt(sources[1], tp+"."+sources[1].Value, "choose one certificate source: cert_file/key_file, dev_cert or acme")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,6 +33,7 @@ type Pebble struct {
 	APIRootsFile string
 
 	mgmt string
+	out  *Buffer
 }
 
 // StartPebble starts pebble-challtestsrv and Pebble for one test, Pebble
@@ -81,7 +83,7 @@ func StartPebble(t testing.TB, httpPort, tlsPort int) *Pebble {
 	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startDaemon(t, "pebble", "127.0.0.1:"+strconv.Itoa(apiPort), []string{
+	out := startDaemon(t, "pebble", "127.0.0.1:"+strconv.Itoa(apiPort), []string{
 		"PEBBLE_VA_NOSLEEP=1",      // validate at once instead of after a random delay
 		"PEBBLE_WFE_NONCEREJECT=0", // no random badNonce rejections (they only cost retries)
 		"PEBBLE_AUTHZREUSE=0",      // every order validates its challenges afresh
@@ -92,6 +94,7 @@ func StartPebble(t testing.TB, httpPort, tlsPort int) *Pebble {
 		APIRoots:     roots,
 		APIRootsFile: rootsFile,
 		mgmt:         fmt.Sprintf("https://127.0.0.1:%d", mgmtPort),
+		out:          out,
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -175,4 +178,21 @@ func selfSignedLocalhost(t testing.TB, dir string) (certFile, keyFile, rootsFile
 		t.Fatal(err)
 	}
 	return certFile, keyFile, certFile
+}
+
+// Issued returns the serial numbers (hex, as Pebble logs them) of the
+// certificates Pebble has issued so far, in order: a count of real
+// issuances, whoever ordered them.
+func (p *Pebble) Issued() []string {
+	var serials []string
+	for _, line := range strings.Split(p.out.String(), "\n") {
+		_, rest, ok := strings.Cut(line, "Issued certificate serial ")
+		if !ok {
+			continue
+		}
+		if serial, _, ok := strings.Cut(rest, " "); ok {
+			serials = append(serials, serial)
+		}
+	}
+	return serials
 }

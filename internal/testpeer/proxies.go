@@ -108,8 +108,8 @@ func (s *Buffer) String() string {
 
 // startDaemon starts a foreground daemon, waits until addr accepts TCP
 // connections, and stops it (and logs its output on failure) when the
-// test ends.
-func startDaemon(t testing.TB, name, addr string, env []string, bin string, args ...string) {
+// test ends. It returns the buffer collecting its output.
+func startDaemon(t testing.TB, name, addr string, env []string, bin string, args ...string) *Buffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -137,7 +137,7 @@ func startDaemon(t testing.TB, name, addr string, env []string, bin string, args
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return &out
 		}
 		select {
 		case <-exited:

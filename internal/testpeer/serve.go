@@ -52,7 +52,14 @@ func Listen(t testing.TB) net.Listener {
 // and returns the address.
 func ServeTLS(t testing.TB, cfg *tls.Config) string {
 	t.Helper()
-	return Serve(t, tls.NewListener(Listen(t), cfg), func(_ context.Context, c net.Conn) {
+	return ServeTLSOn(t, Listen(t), cfg)
+}
+
+// ServeTLSOn is ServeTLS on a listener the caller made (for a port that
+// must be known before the server's configuration is).
+func ServeTLSOn(t testing.TB, ln net.Listener, cfg *tls.Config) string {
+	t.Helper()
+	return Serve(t, tls.NewListener(ln, cfg), func(_ context.Context, c net.Conn) {
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		if c.(*tls.Conn).Handshake() == nil {

@@ -52,6 +52,15 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; more is answered with 413.
 	// Default 64 KiB.
 	MaxBodyBytes int64
+	// Fleet, if set, adds the paused handshakes of the other instances
+	// sharing a store to GET /v1/paused and carries resume and abort of
+	// theirs to them (see package proxy/fleet). Each entry then names
+	// its instance.
+	Fleet Fleet
+	// Degraded, if set, is asked by /readyz: a non-empty answer (why)
+	// is reported in the body, still with 200: the instance serves from
+	// its cached trust decisions (a shared store is unreachable).
+	Degraded func() string
 }
 
 // handler is the admin API; see the package documentation.
@@ -270,12 +279,40 @@ func (h *handler) closeConnection(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, fmt.Sprintf("no connection %d (closed already?)", id))
 }
 
+// pausedJSON is a local entry of GET /v1/paused.
+type pausedJSON struct {
+	tlsconf.PausedHandshake
+	Instance string `json:"instance,omitempty"`
+}
+
 func (h *handler) listPaused(w http.ResponseWriter, r *http.Request) {
-	out := []tlsconf.PausedHandshake{}
+	var local []tlsconf.PausedHandshake
 	if h.opts.Registry != nil {
-		out = append(out, h.opts.Registry.List()...)
+		local = h.opts.Registry.List()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"paused": out})
+	out := make([]any, 0, len(local))
+	instance := ""
+	if h.opts.Fleet != nil {
+		instance = h.opts.Fleet.Instance()
+	}
+	for _, p := range local {
+		out = append(out, pausedJSON{PausedHandshake: p, Instance: instance})
+	}
+	resp := map[string]any{}
+	if h.opts.Fleet != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+		defer cancel()
+		remote, err := h.opts.Fleet.Remote(ctx)
+		if err != nil {
+			// The local ones are still listed and decidable.
+			resp["fleet_error"] = err.Error()
+		}
+		for _, p := range remote {
+			out = append(out, p.JSON)
+		}
+	}
+	resp["paused"] = out
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // resumeRequest is the optional body of POST /v1/paused/{id}/resume.
@@ -290,79 +327,46 @@ type resumeRequest struct {
 }
 
 func (h *handler) resume(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
 	var req resumeRequest
 	if !readJSON(w, r, &req) {
 		return
 	}
-	ignore, err := tlsconf.ParseExpectedErrors(req.Ignore)
-	if err != nil {
+	if _, err := tlsconf.ParseExpectedErrors(req.Ignore); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	p, ok := h.paused(id)
-	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no paused handshake %q (decided, timed out or cancelled?)", id))
-		return
-	}
-	if len(ignore) == 0 {
-		ignore = nil // accept the errors shown
-	} else {
-		// Resuming with a list that leaves an error unaccepted would fail
-		// the handshake: refuse it and keep the handshake paused.
-		var left []tlsconf.SSLError
-		for _, e := range p.Unignored {
-			covered := false
-			for _, x := range ignore {
-				covered = covered || x.Covers(e)
-			}
-			if !covered {
-				left = append(left, e)
-			}
-		}
-		if len(left) > 0 {
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
-				"error":      "the ignore list does not cover every error; the handshake stays paused",
-				"unaccepted": left,
-			})
-			return
-		}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-	defer cancel()
-	if err := h.opts.Registry.ResumeBy(ctx, id, ignore, req.RememberAsPin, decidedBy(r)); err != nil {
-		if errors.Is(err, tlsconf.ErrNotPaused) {
-			writeError(w, http.StatusNotFound, err.Error())
-			return
-		}
-		h.opts.Logger.Error().Err(err).Str("paused_id", id).Msg("admin: resume failed")
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	resp := map[string]any{"id": id, "resumed": true}
-	if req.RememberAsPin && len(p.Chain) > 0 {
-		resp["remembered_pin"] = p.Chain[0].SPKIPin
-	}
-	h.opts.Logger.Warn().Str("paused_id", id).Str("sni", p.ServerName).Strs("ignore", req.Ignore).
-		Bool("remember_as_pin", req.RememberAsPin).Str("remote", r.RemoteAddr).Msg("admin: paused handshake resumed")
-	writeJSON(w, http.StatusOK, resp)
+	h.decide(w, r, Decision{Resume: true, Ignore: req.Ignore, RememberAsPin: req.RememberAsPin, By: decidedBy(r)})
 }
 
 func (h *handler) abort(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
 	if !readJSON(w, r, &struct{}{}) {
 		return
 	}
-	if _, ok := h.paused(id); !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no paused handshake %q (decided, timed out or cancelled?)", id))
+	h.decide(w, r, Decision{By: decidedBy(r)})
+}
+
+// decide applies d to the paused handshake in the path: here if this
+// instance holds it, else through the Fleet on the instance that does.
+func (h *handler) decide(w http.ResponseWriter, r *http.Request, d Decision) {
+	id := r.PathValue("id")
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+	defer cancel()
+	if _, ok := h.paused(id); ok || h.opts.Fleet == nil {
+		status, body := decide(ctx, h.opts.Registry, id, d, h.opts.Logger)
+		writeJSON(w, status, body)
 		return
 	}
-	if err := h.opts.Registry.Abort(id); err != nil {
-		writeError(w, http.StatusNotFound, err.Error())
-		return
+	d.From = h.opts.Fleet.Instance()
+	o, found, err := h.opts.Fleet.Decide(ctx, id, d)
+	switch {
+	case err != nil:
+		h.opts.Logger.Error().Err(err).Str("paused_id", id).Msg("admin: the decision did not reach the instance holding the handshake")
+		writeError(w, http.StatusBadGateway, err.Error())
+	case !found:
+		writeJSON(w, http.StatusNotFound, notPaused(id))
+	default:
+		writeRaw(w, o.Status, o.Body)
 	}
-	h.opts.Logger.Info().Str("paused_id", id).Str("remote", r.RemoteAddr).Msg("admin: paused handshake aborted")
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "aborted": true})
 }
 
 func (h *handler) paused(id string) (tlsconf.PausedHandshake, bool) {
@@ -419,6 +423,12 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready (starting or draining)"})
 		return
 	}
+	if h.opts.Degraded != nil {
+		if why := h.opts.Degraded(); why != "" {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "degraded": why})
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
@@ -467,6 +477,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// writeRaw writes a JSON body received from another instance, indented
+// like writeJSON's.
+func writeRaw(w http.ResponseWriter, status int, body json.RawMessage) {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		writeError(w, http.StatusBadGateway, "the holding instance answered with no JSON")
+		return
+	}
+	writeJSON(w, status, v)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -1,0 +1,44 @@
+package etcdstore
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/wssproxy/wssproxy/tlsconf"
+)
+
+// Any key and value, as a person might write them with etcdctl, parse
+// into a pin entry stored under its own key, a usable PSK key, or an
+// error: never a panic, and never an error that repeats a PSK value.
+func FuzzParseItem(f *testing.F) {
+	pinJSON, _ := json.Marshal(tlsconf.PinEntry{Server: "a.example:443", Pin: testPin(1), Kinds: []tlsconf.ErrorKind{tlsconf.Expired}})
+	f.Add(pinKey("a.example:443", testPin(1)), pinJSON)
+	f.Add("pins/a.example:443/spki-sha256:00", []byte(`{"server":"a.example:443","pin":"sha256//AAAA"}`))
+	f.Add("psk/dev", []byte(hex.EncodeToString(testKey(1))))
+	f.Add("psk/dev", []byte("zz112233445566778899aabbccddeeff"))
+	f.Add("psk/a:b", []byte("00"))
+	f.Add("other", []byte{})
+	f.Fuzz(func(t *testing.T, key string, value []byte) {
+		it := parseItem(key, value)
+		switch {
+		case it.err != nil:
+			if strings.HasPrefix(key, pskDir) && len(value) >= 4 && strings.Contains(it.err.Error(), string(value)) {
+				t.Fatalf("error %q repeats the value", it.err)
+			}
+		case it.isPin:
+			if err := it.pin.Validate(); err != nil || pinKey(it.pin.Server, it.pin.Pin) != key {
+				t.Fatalf("pin %+v under %q: %v", it.pin, key, err)
+			}
+		default:
+			if key != pskKey(it.pskID) || checkIdentity(it.pskID) != nil || len(it.pskKey) < 16 {
+				t.Fatalf("identity %q key of %d bytes under %q", it.pskID, len(it.pskKey), key)
+			}
+			if got, _ := hex.DecodeString(string(bytes.TrimSpace(value))); !bytes.Equal(got, it.pskKey) {
+				t.Fatal("key differs from the value")
+			}
+		}
+	})
+}

@@ -1,0 +1,81 @@
+package etcdstore
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
+)
+
+// A PSK server whose key source is one Store accepts a device as soon as
+// another Store adds its identity, and refuses it once that Store
+// removes it, without a restart.
+func TestPSKServerFromStore(t *testing.T) {
+	c := testpeer.StartEtcd(t, testpeer.EtcdOptions{Members: 1})
+	ctx := context.Background()
+	server := openStore(t, c, "/psk", nil)
+	admin := openStore(t, c, "/psk", nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cfg := &psk.ServerConfig{GetKey: server.GetKey, HandshakeTimeout: 5 * time.Second}
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conn := psk.Server(nc, cfg)
+				defer conn.Close()
+				_ = conn.HandshakeContext(ctx)
+			}()
+		}
+	}()
+	device := func() error {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn := psk.Client(nc, &psk.ClientConfig{Identity: []byte("device-9"), Key: testKey(9)})
+		defer conn.Close()
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return conn.HandshakeContext(hctx)
+	}
+
+	if err := device(); err == nil {
+		t.Fatal("unknown device accepted")
+	}
+	changed := server.Watch(ctx)
+	if err := admin.PutPSK(ctx, "device-9", testKey(9)); err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(t, changed, time.Second, "the identity added")
+	if err := device(); err != nil {
+		t.Fatalf("device refused after its identity was added: %v", err)
+	}
+	drain(changed)
+	if ok, err := admin.DeletePSK(ctx, "device-9"); !ok || err != nil {
+		t.Fatalf("DeletePSK: %v %v", ok, err)
+	}
+	waitSignal(t, changed, time.Second, "the identity removed")
+	if k, _ := server.GetKey(ctx, []byte("device-9")); k != nil {
+		t.Fatal("the signal came before the change")
+	}
+	if err := device(); err == nil {
+		t.Fatal("device accepted after its identity was removed")
+	}
+}
