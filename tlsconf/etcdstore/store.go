@@ -139,16 +139,17 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		err = s.resync(openCtx)
 	}
 	if err != nil {
-		if ctx.Err() != nil || permanent(err) || cached == nil {
-			err = s.explain(openCtx, err)
-			if cached == nil && cacheErr != nil {
-				err = fmt.Errorf("%w (and the cache file is unusable: %w)", err, cacheErr)
-			} else if cached == nil && o.CacheFile != "" {
-				err = fmt.Errorf("%w (and no cache file yet at %s)", err, o.CacheFile)
-			}
+		err = s.explain(openCtx, err)
+		switch {
+		case ctx.Err() != nil || permanent(err):
+			return fail(err)
+		case cacheErr != nil:
+			return fail(fmt.Errorf("%w (and the cache file is unusable: %w)", err, cacheErr))
+		case cached == nil && o.CacheFile != "":
+			return fail(fmt.Errorf("%w (and no cache file yet at %s)", err, o.CacheFile))
+		case cached == nil:
 			return fail(err)
 		}
-		err = s.explain(openCtx, err)
 		s.mu.Lock()
 		s.setDegraded(err)
 		s.mu.Unlock()
