@@ -11,6 +11,8 @@ import (
 	"github.com/rs/zerolog"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // ErrClosed is returned by the methods of a closed Store.
@@ -109,6 +111,13 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		DialTimeout: o.DialTimeout,
 		Context:     runCtx,
 		Logger:      zap.NewNop(), // the Store logs what matters itself
+		// gRPC waits up to two minutes between connection attempts by
+		// default: after a long outage the Store would lag that long
+		// behind etcd's return.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: minBackoff, Multiplier: 1.6, Jitter: 0.2, MaxDelay: maxBackoff},
+			MinConnectTimeout: o.DialTimeout,
+		})},
 	}
 	fail := func(err error) (*Store, error) {
 		cancel()
@@ -130,16 +139,17 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 		err = s.resync(openCtx)
 	}
 	if err != nil {
-		if ctx.Err() != nil || permanent(err) || cached == nil {
-			err = s.explain(openCtx, err)
-			if cached == nil && cacheErr != nil {
-				err = fmt.Errorf("%w (and the cache file is unusable: %w)", err, cacheErr)
-			} else if cached == nil && o.CacheFile != "" {
-				err = fmt.Errorf("%w (and no cache file yet at %s)", err, o.CacheFile)
-			}
+		err = s.explain(openCtx, err)
+		switch {
+		case ctx.Err() != nil || permanent(err):
+			return fail(err)
+		case cacheErr != nil:
+			return fail(fmt.Errorf("%w (and the cache file is unusable: %w)", err, cacheErr))
+		case cached == nil && o.CacheFile != "":
+			return fail(fmt.Errorf("%w (and no cache file yet at %s)", err, o.CacheFile))
+		case cached == nil:
 			return fail(err)
 		}
-		err = s.explain(openCtx, err)
 		s.mu.Lock()
 		s.setDegraded(err)
 		s.mu.Unlock()
