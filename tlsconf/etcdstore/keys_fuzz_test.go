@@ -25,7 +25,11 @@ func FuzzParseItem(f *testing.F) {
 		it := parseItem(key, value)
 		switch {
 		case it.err != nil:
-			if strings.HasPrefix(key, pskDir) && len(value) >= 4 && strings.Contains(it.err.Error(), string(value)) {
+			// The key (identities are public) may contain the value's
+			// bytes by chance: only a value that the key does not hold
+			// must stay out of the error.
+			if strings.HasPrefix(key, pskDir) && len(value) >= 4 && !strings.Contains(key, string(value)) &&
+				strings.Contains(it.err.Error(), string(value)) {
 				t.Fatalf("error %q repeats the value", it.err)
 			}
 		case it.isPin:
