@@ -92,6 +92,12 @@ type pair struct {
 	result     relayResult
 	mu         sync.Mutex
 	keepalive  keepalive
+	// pumps counts the directions still relaying; onEnd runs when none
+	// is left, and stopShutdown then stops the watch of the server's
+	// context.
+	pumps        atomic.Int32
+	onEnd        func(relayResult)
+	stopShutdown func() bool
 }
 
 func newToken() []byte {
@@ -111,26 +117,35 @@ func (p *pair) bind(ctx context.Context) {
 	p.refragment = refragmentable(p.upstream.conn.Extensions())
 }
 
-// run relays frames both ways until both legs are closed, and returns how
-// the connection ended. ctx ending closes both legs with 1001.
-func (p *pair) run(ctx context.Context) relayResult {
+// start relays frames both ways, one goroutine per direction, and
+// returns at once; when both legs are closed, onEnd gets how the
+// connection ended (on the goroutine of the last pump). ctx ending closes
+// both legs with 1001. The goroutine that ran the handshakes is not
+// kept: its stack, grown by TLS, goes back to the runtime.
+func (p *pair) start(ctx context.Context, onEnd func(relayResult)) {
 	p.lastData.Store(time.Now().UnixNano())
-	stop := context.AfterFunc(ctx, func() { p.shutdown(ws.StatusGoingAway, "proxy shutting down") })
-	defer stop()
+	p.onEnd = onEnd
+	p.pumps.Store(2)
+	p.stopShutdown = context.AfterFunc(ctx, func() { p.shutdown(ws.StatusGoingAway, "proxy shutting down") })
 	p.startKeepalive()
-	// One goroutine per direction, the caller's being one of them: an
-	// idle connection parks two stacks, no more.
-	var wg sync.WaitGroup
-	wg.Go(func() { p.pump(p.upstream, p.client) })
-	p.pump(p.client, p.upstream)
-	wg.Wait()
+	go p.pump(p.upstream, p.client)
+	go p.pump(p.client, p.upstream)
+}
+
+// pumpEnded is called by each pump as it ends; the last one ends the
+// relay.
+func (p *pair) pumpEnded() {
+	if p.pumps.Add(-1) > 0 {
+		return
+	}
+	p.stopShutdown()
 	p.stopKeepalive()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	r := p.result
+	p.mu.Unlock()
 	r.clientCode, r.clientReason = p.client.conn.CloseStatus()
 	r.upstreamCode, r.upstreamReason = p.upstream.conn.CloseStatus()
-	return r
+	p.onEnd(r)
 }
 
 // refragmentable reports whether the negotiated extensions let an
@@ -186,6 +201,7 @@ func (p *pair) pump(src, dst *leg) {
 		h, r, err := src.conn.NextFrame(p.ctx)
 		if err != nil {
 			p.finish(src, dst, err)
+			p.pumpEnded()
 			return
 		}
 		if h.OpCode == ws.OpClose {
@@ -193,6 +209,7 @@ func (p *pair) pump(src, dst *leg) {
 		}
 		if pe := src.rate.take(h, &p.opts); pe != nil {
 			p.finish(src, dst, pe)
+			p.pumpEnded()
 			return
 		}
 		if h.OpCode.IsControl() {
@@ -211,6 +228,7 @@ func (p *pair) pump(src, dst *leg) {
 		p.lastData.Store(time.Now().UnixNano())
 		if err := p.forward(src, dst, h, r); err != nil {
 			p.finish(src, dst, err)
+			p.pumpEnded()
 			return
 		}
 		// Data frames are written without a flush (the legs defer it):

@@ -190,11 +190,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		s.conns.Add(1)
 		s.mu.Unlock()
-		go func() {
-			defer s.conns.Done()
-			defer func() { <-s.sem }()
-			s.ServeConn(ctx, nc)
-		}()
+		go s.serveConn(ctx, nc, func() {
+			<-s.sem
+			s.conns.Done()
+		})
 	}
 }
 
@@ -246,6 +245,16 @@ func (s *Server) Shutdown(ctx context.Context, code ws.StatusCode, reason string
 // proxies), TLS, the WebSocket handshake, the upstream, then the relay.
 // It returns when the connection is closed.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
+	done := make(chan struct{})
+	s.serveConn(ctx, nc, func() { close(done) })
+	<-done
+}
+
+// serveConn is ServeConn without the wait: it returns once the relay runs
+// on goroutines of its own (so that the stack the handshakes grew is
+// freed), or when the connection ended before; done is called when the
+// connection is closed.
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, done func()) {
 	var id uint64
 	if s.opts.NextID != nil {
 		id = s.opts.NextID()
@@ -254,10 +263,23 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	}
 	m := s.opts.Metrics
 	log := s.opts.Logger.With().Uint64("conn", id).Logger()
-	defer nc.Close()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(s.aborted, cancel)()
+	stopAbort := context.AfterFunc(s.aborted, cancel)
+	// release ends the connection: here if it ends before the relay
+	// starts, else when the relay ends.
+	raw := nc
+	release := func() {
+		stopAbort()
+		cancel()
+		raw.Close()
+		done()
+	}
+	relaying := false
+	defer func() {
+		if !relaying {
+			release()
+		}
+	}()
 	clientAddr := nc.RemoteAddr().String()
 	deadline := time.Now().Add(s.opts.HandshakeTimeout)
 	_ = nc.SetDeadline(deadline)
@@ -343,7 +365,7 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 		log.Warn().Err(err).Msg("answering the client failed")
 		return
 	}
-	s.relay(ctx, log, route, client, upstream, secure, connInfo{id: id, peer: clientAddr})
+	relaying = s.relay(ctx, log, route, client, upstream, secure, connInfo{id: id, peer: clientAddr}, release)
 }
 
 // secure runs the client leg's TLS handshake: crypto/tls, or the PSK
@@ -366,8 +388,11 @@ func (s *Server) secure(ctx context.Context, nc net.Conn, deadline time.Time, lo
 	return mc, nil
 }
 
-// relay runs the frame relay for an accepted pair and logs its summary.
-func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, client, upstream *ws.Conn, secure bool, info connInfo) {
+// relay starts the frame relay for an accepted pair and reports whether
+// it runs; when it ends, its summary is logged and release is called. If
+// the server is shutting down, the pair is closed at once and relay
+// returns false.
+func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, client, upstream *ws.Conn, secure bool, info connInfo, release func()) bool {
 	m := s.opts.Metrics
 	clientLeg, upstreamLeg := "ws", route.upstream.Scheme
 	if secure {
@@ -390,39 +415,40 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 		},
 	}
 	p.bind(ctx)
-	defer p.cancel()
 	s.mu.Lock()
 	if s.closing {
 		code, reason := s.closeCode, s.closeReason
 		s.mu.Unlock()
 		p.shutdown(code, reason)
-		return
+		p.cancel()
+		return false
 	}
 	s.pairs[p] = struct{}{}
 	s.mu.Unlock()
 	open := m.connectionsOpen.WithLabelValues(route.Name)
 	open.Add(1)
 	m.connectionsTotal.WithLabelValues(route.Name).Inc()
-	defer func() {
+	log.Info().Str("legs", info.legs).Str("upstream", info.upstream).
+		Str("subprotocol", info.subprotocol).Msg("connection open")
+	p.start(ctx, func(res relayResult) {
+		p.cancel()
 		s.mu.Lock()
 		delete(s.pairs, p)
 		s.mu.Unlock()
 		open.Add(-1)
-	}()
-	start := info.started
-	log.Info().Str("legs", info.legs).Str("upstream", info.upstream).
-		Str("subprotocol", info.subprotocol).Msg("connection open")
-	res := p.run(ctx)
-	m.closes.WithLabelValues(route.Name, "client", closeCodeLabel(res.clientCode)).Inc()
-	m.closes.WithLabelValues(route.Name, "upstream", closeCodeLabel(res.upstreamCode)).Inc()
-	log.Info().
-		Str("legs", info.legs).
-		Str("ended_by", res.initiator).Str("cause", res.cause).
-		Uint16("client_close", uint16(res.clientCode)).Uint16("upstream_close", uint16(res.upstreamCode)).
-		Int64("bytes_up", p.client.stats.bytes.Load()).Int64("bytes_down", p.upstream.stats.bytes.Load()).
-		Int64("messages_up", p.client.stats.messages.Load()).Int64("messages_down", p.upstream.stats.messages.Load()).
-		Float64("duration_seconds", time.Since(start).Seconds()).
-		Msg("connection closed")
+		m.closes.WithLabelValues(route.Name, "client", closeCodeLabel(res.clientCode)).Inc()
+		m.closes.WithLabelValues(route.Name, "upstream", closeCodeLabel(res.upstreamCode)).Inc()
+		log.Info().
+			Str("legs", info.legs).
+			Str("ended_by", res.initiator).Str("cause", res.cause).
+			Uint16("client_close", uint16(res.clientCode)).Uint16("upstream_close", uint16(res.upstreamCode)).
+			Int64("bytes_up", p.client.stats.bytes.Load()).Int64("bytes_down", p.upstream.stats.bytes.Load()).
+			Int64("messages_up", p.client.stats.messages.Load()).Int64("messages_down", p.upstream.stats.messages.Load()).
+			Float64("duration_seconds", time.Since(info.started).Seconds()).
+			Msg("connection closed")
+		release()
+	})
+	return true
 }
 
 // route picks the most specific route for a request.

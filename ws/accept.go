@@ -86,6 +86,7 @@ type Upgrade struct {
 	w        http.ResponseWriter // net/http server
 	nc       net.Conn            // raw connection
 	br       *bufio.Reader
+	brPooled bool // br is from the read buffer pool
 	answered bool
 }
 
@@ -143,12 +144,8 @@ func ReadUpgrade(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Upgrad
 		defer stop()
 	}
 	lim := &headLimiter{r: nc, n: int64(o.MaxHeaderBytes), limit: true}
-	size := o.ReadBufferSize
-	if size <= 0 {
-		size = DefaultReadBufferSize
-	}
-	br := bufio.NewReaderSize(lim, size)
-	u := &Upgrade{opts: o, nc: nc, br: br}
+	br, pooled := handshakeReader(lim, o.ReadBufferSize)
+	u := &Upgrade{opts: o, nc: nc, br: br, brPooled: pooled}
 	head, err := readHead(br)
 	if err != nil {
 		var rerr *requestError
@@ -280,14 +277,14 @@ func (u *Upgrade) Accept(ctx context.Context, subprotocol, extensions string, op
 		return nil, err
 	}
 	u.answered = true
-	nc, br := u.nc, u.br
+	nc, br, pooled := u.nc, u.br, u.brPooled
 	if u.w != nil {
 		hj, brw, err := http.NewResponseController(u.w).Hijack()
 		if err != nil {
 			http.Error(u.w, "WebSocket upgrade impossible: connection cannot be hijacked", http.StatusInternalServerError)
 			return nil, fmt.Errorf("ws: hijacking the HTTP connection: %w", err)
 		}
-		nc, br = hj, brw.Reader
+		nc, br, pooled = hj, brw.Reader, false
 	}
 	if err := u.writeAccept(ctx, nc, subprotocol, extensions); err != nil {
 		_ = nc.Close()
@@ -296,7 +293,8 @@ func (u *Upgrade) Accept(ctx context.Context, subprotocol, extensions string, op
 	if opts == nil {
 		opts = &u.opts.Options
 	}
-	c := newConn(nc, br, false, opts)
+	c := newConn(nc, br, pooled, false, opts)
+	u.br = nil
 	c.request = u.Request
 	c.subprotocol = subprotocol
 	c.extensions = extensions

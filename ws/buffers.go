@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -21,6 +22,19 @@ var (
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, DefaultReadBufferSize) }}
 	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, DefaultWriteBufferSize) }}
 )
+
+// handshakeReader returns the read buffer of an opening handshake over r:
+// one from the pool when size is the default (or 0), so that the
+// handshake of every connection does not leave a buffer of garbage
+// behind; pooled says so.
+func handshakeReader(r io.Reader, size int) (br *bufio.Reader, pooled bool) {
+	if size <= 0 || size == DefaultReadBufferSize {
+		br = readerPool.Get().(*bufio.Reader)
+		br.Reset(r)
+		return br, true
+	}
+	return bufio.NewReaderSize(r, size), false
+}
 
 // attachReader gives the read side a buffer. The caller holds readSem.
 func (c *Conn) attachReader() {

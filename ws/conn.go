@@ -118,8 +118,10 @@ type Conn struct {
 }
 
 // newConn wraps an established connection whose opening handshake is done.
-// br may hold bytes already read past the handshake.
-func newConn(nc net.Conn, br *bufio.Reader, client bool, o *Options) *Conn {
+// br may hold bytes already read past the handshake; pooled says it came
+// from the read buffer pool (handshakeReader), to which it returns once
+// drained.
+func newConn(nc net.Conn, br *bufio.Reader, pooled, client bool, o *Options) *Conn {
 	c := &Conn{
 		nc:        nc,
 		client:    client,
@@ -130,8 +132,14 @@ func newConn(nc net.Conn, br *bufio.Reader, client bool, o *Options) *Conn {
 		closeRecv: make(chan struct{}),
 		done:      make(chan struct{}),
 	}
-	if br != nil && br.Buffered() > 0 {
-		c.br = br // bytes read past the handshake; dropped once drained
+	switch {
+	case br != nil && br.Buffered() > 0:
+		// Bytes read past the handshake: kept until drained, then
+		// returned to the pool or dropped.
+		c.br, c.brPooled = br, pooled
+	case pooled:
+		br.Reset(nil)
+		readerPool.Put(br)
 	}
 	c.sock, c.tlsConn = socketOf(nc)
 	c.cw.c = c

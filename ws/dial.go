@@ -216,11 +216,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, o *DialOption
 	}
 
 	lim := &headLimiter{r: nc, n: int64(o.MaxHeaderBytes), limit: true}
-	size := o.ReadBufferSize
-	if size <= 0 {
-		size = DefaultReadBufferSize
-	}
-	br := bufio.NewReaderSize(lim, size)
+	br, pooled := handshakeReader(lim, o.ReadBufferSize)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		if lim.exceeded() {
@@ -265,7 +261,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, o *DialOption
 		return nil, resp, fmt.Errorf("%w: %w", ErrBadHandshake, ctx.Err())
 	}
 	_ = nc.SetDeadline(time.Time{})
-	c := newConn(nc, br, true, &o.Options)
+	c := newConn(nc, br, pooled, true, &o.Options)
 	c.request = req
 	c.response = resp
 	c.url = u
