@@ -215,24 +215,24 @@ func (p *pair) pump(src, dst *leg) {
 		if h.OpCode.IsControl() {
 			n, _ := io.ReadFull(r, ctrl[:h.Length])
 			payload := ctrl[:n]
-			if h.OpCode == ws.OpPong && src.ownPong(payload) {
-				continue
-			}
 			// A failed write means dst is closed or failed (its own pump
 			// reports that): keep reading src until its close arrives.
-			if dst.conn.WriteFrame(p.ctx, h, payload) == nil {
+			if !(h.OpCode == ws.OpPong && src.ownPong(payload)) && dst.conn.WriteFrame(p.ctx, h, payload) == nil {
 				src.count(h)
 			}
-			continue
-		}
-		p.lastData.Store(time.Now().UnixNano())
-		if err := p.forward(src, dst, h, r); err != nil {
-			p.finish(src, dst, err)
-			p.pumpEnded()
-			return
+		} else {
+			p.lastData.Store(time.Now().UnixNano())
+			if err := p.forward(src, dst, h, r); err != nil {
+				p.finish(src, dst, err)
+				p.pumpEnded()
+				return
+			}
 		}
 		// Data frames are written without a flush (the legs defer it):
-		// frames that arrived together leave together, in one write.
+		// frames that arrived together leave together, in one write. The
+		// flush comes once no further frame is at hand, whatever the last
+		// frame was (a pong answering the proxy's own ping is consumed,
+		// and data written before it must not wait for the next frame).
 		if !src.conn.FrameBuffered() {
 			_ = dst.conn.Flush(p.ctx)
 		}

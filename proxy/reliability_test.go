@@ -384,3 +384,30 @@ func TestRelayCoalescesWrites(t *testing.T) {
 		t.Fatalf("%d messages that arrived in one write left in %d writes", n, w)
 	}
 }
+
+// A data frame followed, in the same write, by the pong that answers the
+// proxy's own keepalive ping: the pong is consumed by the proxy, and the
+// data frame written before it must still be flushed to the upstream at
+// once. Before the fix it sat in the upstream leg's write buffer until
+// something else flushed it (the next keepalive ping, 2 s later here; 30 s
+// by default), so the client saw the next ping before the echo.
+func TestDataThenOwnPongFlushed(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, nil, echoHandle)
+	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), PingInterval: 2 * time.Second, PongTimeout: 10 * time.Second}}})
+	c := dialRaw(t, base)
+	h, token, err := c.next(t)
+	if err != nil || h.OpCode != ws.OpPing {
+		t.Fatalf("waiting for the keepalive ping: %v %v", h.OpCode, err)
+	}
+	msg := []byte("sent with the pong")
+	both := append(clientFrame(ws.Header{OpCode: ws.OpText, Fin: true}, int64(len(msg)), msg),
+		clientFrame(ws.Header{OpCode: ws.OpPong, Fin: true}, int64(len(token)), token)...)
+	if _, err := c.nc.Write(both); err != nil {
+		t.Fatal(err)
+	}
+	h, p, err := c.next(t)
+	if err != nil || h.OpCode != ws.OpText || string(p) != string(msg) {
+		t.Fatalf("after the data frame and the pong: %v %q %v, want the echo %q first", h.OpCode, p, err, msg)
+	}
+}
