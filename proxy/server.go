@@ -476,6 +476,7 @@ func (s *Server) legOptions(r *Route) *ws.Options {
 		DeferFlush:             true, // the relay flushes when no further frame is at hand
 		DisableAutoPong:        true, // peer pings travel end to end
 		ManualCloseReply:       true, // a close is answered once the other leg answered it
+		DiscardHandshake:       true, // read before the legs open; not kept for the connection's life
 	}
 }
 

@@ -295,7 +295,7 @@ func (u *Upgrade) Accept(ctx context.Context, subprotocol, extensions string, op
 	}
 	c := newConn(nc, br, pooled, false, opts)
 	u.br = nil
-	c.request = u.Request
+	c.keepHandshake(u.Request, nil)
 	c.subprotocol = subprotocol
 	c.extensions = extensions
 	c.url = requestURL(u.Request, nc)

@@ -185,12 +185,20 @@ func (c *Conn) Subprotocol() string { return c.subprotocol }
 func (c *Conn) Extensions() string { return c.extensions }
 
 // Request returns the opening handshake's request: the one received (server)
-// or sent (client).
+// or sent (client); nil with Options.DiscardHandshake.
 func (c *Conn) Request() *http.Request { return c.request }
 
 // Response returns the server's handshake response on a client connection,
-// nil on a server connection.
+// nil on a server connection or with Options.DiscardHandshake.
 func (c *Conn) Response() *http.Response { return c.response }
+
+// keepHandshake records the opening handshake's request and response,
+// unless Options.DiscardHandshake says not to.
+func (c *Conn) keepHandshake(req *http.Request, resp *http.Response) {
+	if !c.opts.DiscardHandshake {
+		c.request, c.response = req, resp
+	}
+}
 
 // URL returns the WebSocket URL of the connection (Qt requestUrl).
 func (c *Conn) URL() *url.URL { return c.url }

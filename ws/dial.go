@@ -262,8 +262,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, o *DialOption
 	}
 	_ = nc.SetDeadline(time.Time{})
 	c := newConn(nc, br, pooled, true, &o.Options)
-	c.request = req
-	c.response = resp
+	c.keepHandshake(req, resp)
 	c.url = u
 	c.subprotocol = sub
 	c.extensions = ext

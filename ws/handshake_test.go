@@ -264,3 +264,31 @@ func TestDialTimeout(t *testing.T) {
 		t.Fatalf("%v after %v", err, time.Since(start))
 	}
 }
+
+// With DiscardHandshake, neither side keeps the opening handshake once the
+// connection is open; the connection works as before. Without it, both
+// are kept.
+func TestDiscardHandshake(t *testing.T) {
+	t.Parallel()
+	for _, discard := range []bool{false, true} {
+		opts := ws.Options{DiscardHandshake: discard}
+		client, server := pair(t, &ws.AcceptOptions{Options: opts}, &ws.DialOptions{Options: opts})
+		kept := client.Request() != nil && client.Response() != nil && server.Request() != nil
+		gone := client.Request() == nil && client.Response() == nil && server.Request() == nil
+		if discard && !gone || !discard && !kept {
+			t.Fatalf("DiscardHandshake %v: client request %v, response %v, server request %v", discard,
+				client.Request() != nil, client.Response() != nil, server.Request() != nil)
+		}
+		if server.URL() == nil || client.URL() == nil {
+			t.Fatal("URL lost with the handshake")
+		}
+		if err := client.WriteMessage(ctxT(t), ws.MessageText, []byte("still works")); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := server.ReadMessage(ctxT(t)); err != nil || string(got) != "still works" {
+			t.Fatalf("got %q, %v", got, err)
+		}
+		client.Abort()
+		server.Abort()
+	}
+}

@@ -95,6 +95,11 @@ type Options struct {
 	// answer. A relay uses it to close the other leg first and deliver
 	// what that leg still sends, as the peer would have seen it directly.
 	ManualCloseReply bool
+	// DiscardHandshake drops the opening handshake's request and response
+	// once the connection is open: Request and Response return nil. A
+	// relay that has read what it needs from them before the connection
+	// opened saves their memory (headers, URL: about a kilobyte a leg).
+	DiscardHandshake bool
 	// MaskGenerator supplies client masking keys (Qt setMaskGenerator).
 	// nil means keys from crypto/rand.
 	MaskGenerator MaskGenerator
