@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ func TestServeACMEWithPebble(t *testing.T) {
 	var logs bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port),
+		done <- Run(ctx, []string{"--listen", "127.0.0.1:" + strconv.Itoa(port),
 			"--acme-domain", name, "--acme-ca", p.DirURL, "--acme-ca-root", p.APIRootsFile,
 			"--acme-storage", t.TempDir(), "--acme-email", "ops@wssproxy.test", "--log-level", "warn"}, lines, &logs)
 	}()

@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"context"
@@ -18,7 +18,7 @@ func serveOutput(t *testing.T, args ...string) []string {
 	defer cancel()
 	out := lineWriter{make(chan string, 200)}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, append([]string{"serve"}, args...), out, out) }()
+	go func() { done <- Run(ctx, args, out, out) }()
 	var lines []string
 	stopped := false
 	timeout := time.After(20 * time.Second)
