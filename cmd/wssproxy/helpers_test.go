@@ -27,10 +27,10 @@ const pinLinesListen = cli.PinLinesListen
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	lines, logs, done := lineWriter{make(chan string, 50)}, &testpeer.Buffer{}, make(chan int, 1)
+	lines, logs, done := testpeer.NewLines(50), &testpeer.Buffer{}, make(chan int, 1)
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-level", "error"}, args...)
 	go func() { done <- run(ctx, args, lines, logs) }()
-	addr := awaitServing(t, lines.lines, done, logs)
+	addr := testpeer.AwaitServing(t, lines.C, done, logs)
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != 0 {

@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -53,53 +53,17 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 }
 
-// lineWriter hands each written line to a channel (dropping overflow).
-type lineWriter struct{ lines chan string }
-
-// awaitServing reads serve's banner from lines until its first
-// "wssproxy: serving ws[s]://ADDR/…" line and returns ADDR: serve listens
-// on 127.0.0.1:0 in tests and says which port it got (no free-port race).
-func awaitServing(t *testing.T, lines <-chan string, done <-chan int, errb fmt.Stringer) string {
-	t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		select {
-		case l := <-lines:
-			rest, ok := strings.CutPrefix(l, "wssproxy: serving ")
-			if !ok {
-				continue
-			}
-			rest = rest[strings.Index(rest, "://")+3:]
-			return rest[:strings.IndexAny(rest, "/ ")]
-		case code := <-done:
-			t.Fatalf("serve exited %d: %s", code, errb.String())
-		case <-timeout:
-			t.Fatal("serve printed no serving line")
-		}
-	}
-}
-
-func (w lineWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.Split(strings.TrimSpace(string(p)), "\n") {
-		select {
-		case w.lines <- l:
-		default:
-		}
-	}
-	return len(p), nil
-}
-
 func TestEchoServesAndDrains(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout := lineWriter{make(chan string, 10)}
+	stdout := testpeer.NewLines(10)
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"echo", "--listen", "127.0.0.1:0", "--log-level", "warn", "--grace", "2s"}, stdout, &bytes.Buffer{})
 	}()
 	var url string
 	select {
-	case url = <-stdout.lines:
+	case url = <-stdout.C:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no URL printed")
 	}

@@ -35,7 +35,7 @@ func TestServeACMEWithPebble(t *testing.T) {
 	const name = "ws.wssproxy.test"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 20)}
+	lines := testpeer.NewLines(20)
 	var logs bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
@@ -44,7 +44,7 @@ func TestServeACMEWithPebble(t *testing.T) {
 			"--acme-storage", t.TempDir(), "--acme-email", "ops@wssproxy.test", "--log-level", "warn"}, lines, &logs)
 	}()
 	select {
-	case l := <-lines.lines:
+	case l := <-lines.C:
 		if !strings.HasPrefix(l, "wssproxy: serving wss://") {
 			t.Fatalf("printed %q", l)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -51,14 +50,14 @@ func writeConfig(t *testing.T, dir, name string, lines ...string) string {
 
 // serveProc is "wssproxy serve" run in-process by a test.
 type serveProc struct {
-	lines lineWriter       // its standard output, a line at a time
+	lines testpeer.Lines   // its standard output, a line at a time
 	logs  *testpeer.Buffer // its standard error
 	done  chan int         // its exit code
 }
 
 // spawnServe runs "wssproxy serve ARGS..." until ctx ends.
 func spawnServe(ctx context.Context, args ...string) *serveProc {
-	p := &serveProc{lines: lineWriter{make(chan string, 50)}, logs: &testpeer.Buffer{}, done: make(chan int, 1)}
+	p := &serveProc{lines: testpeer.NewLines(50), logs: &testpeer.Buffer{}, done: make(chan int, 1)}
 	go func() { p.done <- Run(ctx, args, p.lines, p.logs) }()
 	return p
 }
@@ -68,7 +67,7 @@ func spawnServe(ctx context.Context, args ...string) *serveProc {
 func (p *serveProc) line(t *testing.T, d time.Duration) string {
 	t.Helper()
 	select {
-	case l := <-p.lines.lines:
+	case l := <-p.lines.C:
 		return l
 	case code := <-p.done:
 		t.Fatalf("serve exited %d: %s", code, p.logs.String())
@@ -141,42 +140,8 @@ func serveClientCerts(ctx context.Context, t *testing.T, modes ...string) (*cert
 	return pki, urls, srv
 }
 
-// lineWriter hands each written line to a channel (dropping overflow).
-type lineWriter struct{ lines chan string }
-
-func (w lineWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.Split(strings.TrimSpace(string(p)), "\n") {
-		select {
-		case w.lines <- l:
-		default:
-		}
-	}
-	return len(p), nil
-}
-
-// awaitServing reads serve's banner from lines until its first
-// "wssproxy: serving ws[s]://ADDR/…" line and returns ADDR: serve listens
-// on 127.0.0.1:0 in tests and says which port it got (no free-port race).
-func awaitServing(t *testing.T, lines <-chan string, done <-chan int, errb fmt.Stringer) string {
-	t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		select {
-		case l := <-lines:
-			rest, ok := strings.CutPrefix(l, "wssproxy: serving ")
-			if !ok {
-				continue
-			}
-			rest = rest[strings.Index(rest, "://")+3:]
-			return rest[:strings.IndexAny(rest, "/ ")]
-		case code := <-done:
-			t.Fatalf("serve exited %d: %s", code, errb.String())
-		case <-timeout:
-			t.Fatal("serve printed no serving line")
-		}
-	}
-}
-
+// tlsWithRoots returns a client TLS configuration trusting the CA
+// certificates in pem.
 func tlsWithRoots(t *testing.T, pem []byte) *tls.Config {
 	t.Helper()
 	pool := x509.NewCertPool()

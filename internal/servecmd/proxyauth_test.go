@@ -19,7 +19,7 @@ import (
 func startServeVia(t *testing.T, echoAddr, ca, proxy string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	lines := lineWriter{make(chan string, 20)}
+	lines := testpeer.NewLines(20)
 	done := make(chan int, 1)
 	errb := &testpeer.Buffer{}
 	go func() {
@@ -31,7 +31,7 @@ func startServeVia(t *testing.T, echoAddr, ca, proxy string) string {
 		cancel()
 		<-done
 	})
-	return awaitServing(t, lines.lines, done, errb)
+	return testpeer.AwaitServing(t, lines.C, done, errb)
 }
 
 // clientEcho runs "wssproxy client" against serve and expects the echo.

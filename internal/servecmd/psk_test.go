@@ -41,7 +41,7 @@ func startServe(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := spawnServe(ctx, append([]string{"--listen", "127.0.0.1:0", "--log-level", "error"}, args...)...)
-	addr := awaitServing(t, p.lines.lines, p.done, p.logs)
+	addr := testpeer.AwaitServing(t, p.lines.C, p.done, p.logs)
 	t.Cleanup(func() {
 		cancel()
 		if code := <-p.done; code != 0 {

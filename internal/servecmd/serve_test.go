@@ -63,7 +63,7 @@ func TestServeEmbeddedDefaultWithClient(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 20)}
+	lines := testpeer.NewLines(20)
 	done := make(chan int, 1)
 	go func() {
 		done <- Run(ctx, []string{"--dev-cert", "--listen", "127.0.0.1:0", "--log-level", "warn"}, lines, &bytes.Buffer{})
@@ -71,7 +71,7 @@ func TestServeEmbeddedDefaultWithClient(t *testing.T) {
 	var url, ca string
 	for url == "" || ca == "" {
 		select {
-		case l := <-lines.lines:
+		case l := <-lines.C:
 			if strings.HasPrefix(l, "wssproxy: serving ") {
 				url = strings.Fields(l)[2]
 			}
@@ -120,7 +120,7 @@ func TestServePlain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := spawnServe(ctx, "--listen", addr, "--log-level", "error")
 	lines, done := srv.lines, srv.done
-	if l := <-lines.lines; l != "wssproxy: serving ws://"+addr+"/ -> built-in echo server" {
+	if l := <-lines.C; l != "wssproxy: serving ws://"+addr+"/ -> built-in echo server" {
 		t.Fatalf("printed %q", l)
 	}
 	var out, errb bytes.Buffer

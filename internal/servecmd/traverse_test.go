@@ -64,7 +64,7 @@ func TestServeTraversesConnectProxy(t *testing.T) {
 		srv := spawnServe(ctx, "--listen", addr, "--upstream", "wss://"+echoAddr+"/",
 			"--upstream-ca", ca, "--upstream-sni", "localhost", "--upstream-proxy", tc.proxy, "--log-level", "error")
 		done := srv.done
-		<-srv.lines.lines
+		<-srv.lines.C
 		var out, errb bytes.Buffer
 		code := clientcmd.Run(ctx, []string{"ws://" + addr + "/", "--proxy", "direct"}, strings.NewReader("through the tunnel\n"), &out, &errb)
 		if tc.ok && (code != 0 || out.String() != "through the tunnel\n") {
