@@ -10,7 +10,7 @@ import (
 
 // An upstream proxy's refusal reaches the client's 502 reason without the
 // proxy's address or credentials, and is counted as proxy-auth when it is
-// about credentials. (Real squid answers: cmd/wssproxy's
+// about credentials. (Real squid answers: internal/servecmd's
 // TestUpstreamProxyAuthSchemes.)
 func TestUpstreamProxyReasons(t *testing.T) {
 	wrap := func(err error) error { return fmt.Errorf("ws: dialing example.test:443: %w", err) }

@@ -10,16 +10,10 @@ import (
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
-// The client's exit statuses, for the tests here that run it against
-// serve and the lines certs prints (its own tests are in
-// internal/clientcmd).
-const (
-	exitClientOK      = clientcmd.ExitOK
-	exitClientFailure = clientcmd.ExitFailure
-	exitClientUsage   = clientcmd.ExitUsage
-	exitClientTLS     = clientcmd.ExitTLS
-	exitClientRefused = clientcmd.ExitRefused
-)
+// exitClientOK is the client's success status, for the tests here that
+// run it with the lines certs prints (its own tests are in
+// internal/clientcmd, serve's with the client in internal/servecmd).
+const exitClientOK = clientcmd.ExitOK
 
 // runClient runs "wssproxy client" with args (after the command's name).
 func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -9,31 +8,6 @@ import (
 
 	"github.com/wssproxy/wssproxy/certs"
 )
-
-// A listener with client_certs: required is reachable from our own
-// client with --cert/--key; without them the client fails with the TLS
-// status and a hint.
-func TestClientCertificateRequired(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pki, urls, srv := serveClientCerts(ctx, t, "required")
-	stderr, done := srv.logs, srv.done
-	url := urls["/required"]
-	url = strings.Replace(url, "127.0.0.1", "localhost", 1)
-
-	code, out, errOut := clientRun(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile, "--cert", pki.CertFile, "--key", pki.KeyFile)
-	if code != exitClientOK || out != "A /required\nhello\n" {
-		t.Fatalf("with a certificate: exit %d, %q, %q", code, out, errOut)
-	}
-	code, out, errOut = clientRun(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile)
-	if code != exitClientTLS || !strings.Contains(errOut, "--cert/--key") || out != "" {
-		t.Fatalf("without a certificate: exit %d, %q, %q", code, out, errOut)
-	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d: %s", code, stderr.String())
-	}
-}
 
 // The lines "certs pin HOST:PORT" prints work as printed, for client and
 // serve alike (serve's listen address aside), pinning the key or

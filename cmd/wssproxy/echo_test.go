@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // TestEchoHandshakeTimeout: "wssproxy echo" cuts a client that trickles
@@ -16,14 +18,14 @@ import (
 func TestEchoHandshakeTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout := lineWriter{make(chan string, 10)}
+	stdout := testpeer.NewLines(10)
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"echo", "--listen", "127.0.0.1:0", "--log-level", "warn", "--handshake-timeout", "300ms", "--grace", "2s"}, stdout, &bytes.Buffer{})
 	}()
 	var url string
 	select {
-	case url = <-stdout.lines:
+	case url = <-stdout.C:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no URL printed")
 	}

@@ -3,13 +3,8 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
@@ -26,105 +21,21 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 // prints.
 const pinLinesListen = cli.PinLinesListen
 
-// writeConfig writes a YAML file of lines (see y) as name in dir and
-// returns its path.
-func writeConfig(t *testing.T, dir, name string, lines ...string) string {
+// startServe runs "wssproxy serve args…" in-process on a free port and
+// returns its address, stopping it (and checking it exits 0) at the end
+// of the test.
+func startServe(t *testing.T, args ...string) string {
 	t.Helper()
-	file := filepath.Join(dir, name)
-	if err := os.WriteFile(file, []byte(y(lines...)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return file
-}
-
-// serveProc is "wssproxy serve" run in-process by a test.
-type serveProc struct {
-	lines lineWriter       // its standard output, a line at a time
-	logs  *testpeer.Buffer // its standard error
-	done  chan int         // its exit code
-}
-
-// spawnServe runs "wssproxy serve ARGS..." until ctx ends.
-func spawnServe(ctx context.Context, args ...string) *serveProc {
-	p := &serveProc{lines: lineWriter{make(chan string, 50)}, logs: &testpeer.Buffer{}, done: make(chan int, 1)}
-	go func() { p.done <- run(ctx, append([]string{"serve"}, args...), p.lines, p.logs) }()
-	return p
-}
-
-// line returns serve's next line of output; serve exiting first, or
-// printing nothing for d, fails t.
-func (p *serveProc) line(t *testing.T, d time.Duration) string {
-	t.Helper()
-	select {
-	case l := <-p.lines.lines:
-		return l
-	case code := <-p.done:
-		t.Fatalf("serve exited %d: %s", code, p.logs.String())
-	case <-time.After(d):
-		t.Fatalf("serve printed nothing more for %v; stderr: %s", d, p.logs.String())
-	}
-	return ""
-}
-
-// url returns the URL of serve's first "wssproxy: serving" line, failing
-// t when serve prints no line for d.
-func (p *serveProc) url(t *testing.T, d time.Duration) string {
-	t.Helper()
-	for {
-		if u, ok := servingURL(p.line(t, d)); ok {
-			return u
+	ctx, cancel := context.WithCancel(context.Background())
+	lines, logs, done := testpeer.NewLines(50), &testpeer.Buffer{}, make(chan int, 1)
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-level", "error"}, args...)
+	go func() { done <- run(ctx, args, lines, logs) }()
+	addr := testpeer.AwaitServing(t, lines.C, done, logs)
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exit %d", code)
 		}
-	}
-}
-
-// awaitSocket waits up to 5 s for serve's admin socket at path and
-// returns its file information.
-func awaitSocket(t *testing.T, path string) os.FileInfo {
-	t.Helper()
-	var fi os.FileInfo
-	testpeer.WaitFor(t, 5*time.Second, "the admin socket "+path, func() bool {
-		var err error
-		fi, err = os.Stat(path)
-		return err == nil
 	})
-	return fi
-}
-
-// servingURL is the URL of a "wssproxy: serving URL …" banner line.
-func servingURL(l string) (string, bool) {
-	if !strings.HasPrefix(l, "wssproxy: serving ") {
-		return "", false
-	}
-	return strings.Fields(l)[2], true
-}
-
-// serveClientCerts runs serve with one dev-CA listener per client_certs
-// mode (required, optional), each routing /MODE to a backend named A, and
-// returns the dev CA, the listeners' URLs by path, and serve.
-func serveClientCerts(ctx context.Context, t *testing.T, modes ...string) (*certs.DevCAResult, map[string]string, *serveProc) {
-	t.Helper()
-	backend := startNamedBackend(t, "A")
-	dir := t.TempDir()
-	t.Setenv("XDG_STATE_HOME", dir)
-	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(dir, "devca")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := []string{"log: {level: error}", "listeners:"}
-	for _, m := range modes {
-		config = append(config,
-			"  - listen: 127.0.0.1:0",
-			"    tls:",
-			"      dev_cert: {dir: devca}",
-			"      client_certs: {mode: "+m+", ca_file: devca/ca.pem}",
-			"    routes: [{path: /"+m+", upstream: '"+backend+"'}]")
-	}
-	srv := spawnServe(ctx, "--config", writeConfig(t, dir, "c.yaml", config...))
-	urls := map[string]string{}
-	for len(urls) < len(modes) {
-		if u, ok := servingURL(srv.line(t, 15*time.Second)); ok {
-			urls[u[strings.LastIndex(u, "/"):]] = u
-		}
-	}
-	return pki, urls, srv
+	return addr
 }

@@ -3,19 +3,9 @@ package main
 import (
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
-func TestMain(m *testing.M) {
-	// serve's trust store, the client's known pins and the dev CA go to
-	// a temporary state directory.
-	testpeer.VerifyMainTempState(m, "wssproxy-test-state",
-		// certmagic's per-directory rate limiter loop is never stopped
-		// (see certs' TestMain), and its lock keeper outlives a released
-		// lock by up to 5 s.
-		goleak.IgnoreAnyFunction("github.com/caddyserver/certmagic.(*RingBufferRateLimiter).loop"),
-		goleak.IgnoreAnyFunction("github.com/caddyserver/certmagic.keepLockfileFresh"),
-	)
-}
+// TestMain sends the dev CA, serve's trust store and the client's known
+// pins to a temporary state directory and checks for leaked goroutines.
+func TestMain(m *testing.M) { testpeer.VerifyMainTempState(m, "wssproxy-test-state") }

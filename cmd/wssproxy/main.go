@@ -4,17 +4,15 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/rs/zerolog"
 	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/clientcmd"
-	"github.com/wssproxy/wssproxy/proxy/netproxy"
+	"github.com/wssproxy/wssproxy/internal/servecmd"
 )
 
 const usage = `wssproxy: a TLS-focused WebSocket proxy, echo server and client.
@@ -57,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "serve":
-		return runServe(ctx, args[1:], stdout, stderr)
+		return servecmd.Run(ctx, args[1:], stdout, stderr)
 	case "client":
 		return clientcmd.Run(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "echo":
@@ -75,30 +73,3 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "wssproxy: unknown command %q\n\n%s", args[0], usage)
 	return 2
 }
-
-// The helpers the commands share, from internal/cli, under the names the
-// commands of this package use.
-
-func usageExit(stderr io.Writer, cmd string, err error) (code int, done bool) {
-	return cli.UsageExit(stderr, cmd, err)
-}
-
-func parseFlags(fs *flag.FlagSet, usage string, args []string, w io.Writer) error {
-	return cli.ParseFlags(fs, usage, args, w)
-}
-
-func proxyDialer(flagName, value, scheme string) (netproxy.DialFunc, error) {
-	return cli.ProxyDialer(flagName, value, scheme)
-}
-
-// logFlags are the logging options every long-running command takes.
-type logFlags struct {
-	format string // json | console | "" (console on a terminal, else json)
-	level  string
-}
-
-func (f logFlags) logger(w io.Writer) (zerolog.Logger, error) {
-	return cli.LogFlags{Format: f.format, Level: f.level}.Logger(w)
-}
-
-func shellQuote(s string) string { return cli.ShellQuote(s) }

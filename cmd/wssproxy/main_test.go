@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -55,53 +53,17 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 }
 
-// lineWriter hands each written line to a channel (dropping overflow).
-type lineWriter struct{ lines chan string }
-
-// awaitServing reads serve's banner from lines until its first
-// "wssproxy: serving ws[s]://ADDR/…" line and returns ADDR: serve listens
-// on 127.0.0.1:0 in tests and says which port it got (no free-port race).
-func awaitServing(t *testing.T, lines <-chan string, done <-chan int, errb fmt.Stringer) string {
-	t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		select {
-		case l := <-lines:
-			rest, ok := strings.CutPrefix(l, "wssproxy: serving ")
-			if !ok {
-				continue
-			}
-			rest = rest[strings.Index(rest, "://")+3:]
-			return rest[:strings.IndexAny(rest, "/ ")]
-		case code := <-done:
-			t.Fatalf("serve exited %d: %s", code, errb.String())
-		case <-timeout:
-			t.Fatal("serve printed no serving line")
-		}
-	}
-}
-
-func (w lineWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.Split(strings.TrimSpace(string(p)), "\n") {
-		select {
-		case w.lines <- l:
-		default:
-		}
-	}
-	return len(p), nil
-}
-
 func TestEchoServesAndDrains(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout := lineWriter{make(chan string, 10)}
+	stdout := testpeer.NewLines(10)
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"echo", "--listen", "127.0.0.1:0", "--log-level", "warn", "--grace", "2s"}, stdout, &bytes.Buffer{})
 	}()
 	var url string
 	select {
-	case url = <-stdout.lines:
+	case url = <-stdout.C:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no URL printed")
 	}
@@ -142,11 +104,46 @@ func TestEchoServesAndDrains(t *testing.T) {
 	}
 }
 
-func tlsWithRoots(t *testing.T, pem []byte) *tls.Config {
-	t.Helper()
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no CA certificate")
+// Flag mistakes: the error names the flag as the documentation writes it,
+// followed by one usage line, not every flag; --help lists the flags with
+// two dashes.
+func TestFlagErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--upstrem", "ws://x/"}, "wssproxy serve: unknown flag --upstrem\nUsage: wssproxy serve [flags] (--help lists the flags)\n"},
+		{[]string{"serve", "--max-frame-size", "12XB"}, "wssproxy serve: --max-frame-size: size \"12XB\": want a number of bytes, optionally with KiB, MiB or GiB\n"},
+		{[]string{"serve", "--ping-interval", "soon"}, "wssproxy serve: --ping-interval: invalid value \"soon\": parse error\n"},
+		{[]string{"serve", "--listen"}, "wssproxy serve: --listen needs a value\n"},
+		{[]string{"serve", "--dev-cert=maybe"}, "wssproxy serve: --dev-cert: \"maybe\" is not true or false\n"},
+		{[]string{"serve", "--upstream", "wss://x/", "--upstream-ignore-ssl-error", "unknown-authorty"}, "wssproxy serve: --upstream-ignore-ssl-error: tlsconf: expected error \"unknown-authorty\": tlsconf: unknown error kind \"unknown-authorty\""},
+		{[]string{"serve", "--upstream", "wss://x/", "--upstream-pin", "sha256//nope"}, "wssproxy serve: --upstream-pin: "},
+		{[]string{"echo", "--max-message-size", "lots"}, "wssproxy echo: --max-message-size: size \"lots\""},
+		{[]string{"echo", "--lisen", ":0"}, "wssproxy echo: unknown flag --lisen\nUsage: wssproxy echo [--listen ADDR] [--cert F --key F] [--handshake-timeout D] (--help lists the flags)\n"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &errb)
+		if code != 2 || !strings.HasPrefix(errb.String(), tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.args, code, errb.String(), tc.want)
+		}
+		if n := strings.Count(errb.String(), "\n"); n > 2 {
+			t.Errorf("%q: %d lines on stderr, want at most 2:\n%s", tc.args, n, errb.String())
+		}
 	}
-	return &tls.Config{RootCAs: pool}
+	for _, cmd := range []string{"serve", "echo"} {
+		var out bytes.Buffer
+		if code := run(context.Background(), []string{cmd, "--help"}, &out, &out); code != 0 {
+			t.Fatalf("%s --help: exit %d", cmd, code)
+		}
+		if !strings.Contains(out.String(), "\n  --listen ") || strings.Contains(out.String(), "\n  -listen") {
+			t.Errorf("%s --help does not spell flags with two dashes:\n%s", cmd, out.String())
+		}
+	}
+	var out bytes.Buffer
+	run(context.Background(), []string{"help"}, &out, &out)
+	if !strings.Contains(out.String(), "wssproxy serve --config FILE") {
+		t.Errorf("top-level usage lacks serve --config:\n%s", out.String())
+	}
 }

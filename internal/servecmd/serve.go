@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"context"
@@ -23,13 +23,18 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Run is "wssproxy serve ARGS...": it serves until ctx ends (SIGTERM or
+// SIGINT in main) and returns the exit status: 0 after a drain or a
+// passing --check, 1 when serving failed, 2 on a usage error or a failed
+// --check.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, file, set, err := parseServeFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -44,11 +49,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err == nil {
 		err = cfg.CheckAdmin()
 	}
-	if code, done := usageExit(stderr, "serve", err); done {
+	if code, done := cli.UsageExit(stderr, "serve", err); done {
 		return code
 	}
-	log, err := logFlags{format: cfg.Log.Format, level: cfg.Log.Level}.logger(stderr)
-	if code, done := usageExit(stderr, "serve", err); done {
+	log, err := cli.LogFlags{Format: cfg.Log.Format, Level: cfg.Log.Level}.Logger(stderr)
+	if code, done := cli.UsageExit(stderr, "serve", err); done {
 		return code
 	}
 	if set["check"] {

@@ -1,10 +1,11 @@
-package main
+package servecmd
 
 import (
 	"flag"
 	"fmt"
 	"io"
 
+	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/config"
 )
 
@@ -60,7 +61,7 @@ Flags:
 func parseServeFlags(args []string, stderr io.Writer) (config.Config, string, map[string]bool, error) {
 	fs := flag.NewFlagSet("wssproxy serve", flag.ContinueOnError)
 	sf := config.NewServeFlags(fs)
-	if err := parseFlags(fs, serveUsage, args, stderr); err != nil {
+	if err := cli.ParseFlags(fs, serveUsage, args, stderr); err != nil {
 		return config.Config{}, "", nil, err
 	}
 	if fs.NArg() > 0 {

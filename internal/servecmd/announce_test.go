@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/ws"
@@ -71,7 +72,7 @@ func TestTryItLineWorks(t *testing.T) {
 		}
 		cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
 		var cout, cerr bytes.Buffer
-		code := runClient(cctx, argv[2:], strings.NewReader("hello\n"), &cout, &cerr)
+		code := clientcmd.Run(cctx, argv[2:], strings.NewReader("hello\n"), &cout, &cerr)
 		ccancel()
 		if code != 0 || !strings.Contains(cout.String(), "hello") {
 			t.Errorf("%s: exit %d, output %q, errors %q", try, code, cout.String(), cerr.String())

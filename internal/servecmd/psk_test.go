@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -40,7 +41,7 @@ func startServe(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := spawnServe(ctx, append([]string{"--listen", "127.0.0.1:0", "--log-level", "error"}, args...)...)
-	addr := awaitServing(t, p.lines.lines, p.done, p.logs)
+	addr := testpeer.AwaitServing(t, p.lines.C, p.done, p.logs)
 	t.Cleanup(func() {
 		cancel()
 		if code := <-p.done; code != 0 {
@@ -69,7 +70,7 @@ func TestServePSK(t *testing.T) {
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
-		code := runClient(context.Background(), append(tc.args, "--proxy", "direct"), strings.NewReader(tc.name+"\n"), &out, &errb)
+		code := clientcmd.Run(context.Background(), append(tc.args, "--proxy", "direct"), strings.NewReader(tc.name+"\n"), &out, &errb)
 		if code != 0 || out.String() != tc.name+"\n" {
 			t.Errorf("%s: exit %d, %q, %q", tc.name, code, out.String(), errb.String())
 		}
@@ -78,15 +79,15 @@ func TestServePSK(t *testing.T) {
 	other := filepath.Join(t.TempDir(), "other.key")
 	os.WriteFile(other, []byte(testPSK), 0o600)
 	var out, errb bytes.Buffer
-	if code := runClient(context.Background(), []string{"wss://" + front + "/", "--psk-identity", "stranger", "--psk-key-file", other, "--proxy", "direct"},
-		strings.NewReader(""), &out, &errb); code != exitClientTLS || !strings.Contains(errb.String(), "TLS handshake") {
+	if code := clientcmd.Run(context.Background(), []string{"wss://" + front + "/", "--psk-identity", "stranger", "--psk-key-file", other, "--proxy", "direct"},
+		strings.NewReader(""), &out, &errb); code != clientcmd.ExitTLS || !strings.Contains(errb.String(), "TLS handshake") {
 		t.Errorf("unknown identity: exit %d, %q", code, errb.String())
 	}
 	// A world-readable key file is refused before connecting.
 	loose := filepath.Join(t.TempDir(), "loose.key")
 	os.WriteFile(loose, []byte(testPSK), 0o644)
 	errb.Reset()
-	if code := runClient(context.Background(), []string{"wss://" + front + "/", "--psk-identity", "device-1", "--psk-key-file", loose}, strings.NewReader(""), &out, &errb); code != 2 {
+	if code := clientcmd.Run(context.Background(), []string{"wss://" + front + "/", "--psk-identity", "device-1", "--psk-key-file", loose}, strings.NewReader(""), &out, &errb); code != 2 {
 		t.Errorf("loose key file: exit %d, %q", code, errb.String())
 	}
 }

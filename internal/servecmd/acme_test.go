@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -35,16 +35,16 @@ func TestServeACMEWithPebble(t *testing.T) {
 	const name = "ws.wssproxy.test"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 20)}
+	lines := testpeer.NewLines(20)
 	var logs bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port),
+		done <- Run(ctx, []string{"--listen", "127.0.0.1:" + strconv.Itoa(port),
 			"--acme-domain", name, "--acme-ca", p.DirURL, "--acme-ca-root", p.APIRootsFile,
 			"--acme-storage", t.TempDir(), "--acme-email", "ops@wssproxy.test", "--log-level", "warn"}, lines, &logs)
 	}()
 	select {
-	case l := <-lines.lines:
+	case l := <-lines.C:
 		if !strings.HasPrefix(l, "wssproxy: serving wss://") {
 			t.Fatalf("printed %q", l)
 		}

@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/proxy/admin"
@@ -62,14 +63,14 @@ func (a *adminAPI) listen() error {
 	}
 	a.ln, a.url = ln, "http://"+ln.Addr().String()
 	if a.unixPath != "" {
-		a.url, a.curlFlags = "http://localhost", "--unix-socket "+shellQuote(a.unixPath)+" "
+		a.url, a.curlFlags = "http://localhost", "--unix-socket "+cli.ShellQuote(a.unixPath)+" "
 	}
 	if a.cfg.TokenFile != "" {
 		tf := a.cfg.TokenFile
 		if abs, err := filepath.Abs(tf); err == nil {
 			tf = abs // the hint works from any folder
 		}
-		a.curlFlags += `-H "Authorization: Bearer $(cat ` + shellQuote(tf) + `)" `
+		a.curlFlags += `-H "Authorization: Bearer $(cat ` + cli.ShellQuote(tf) + `)" `
 	}
 	return nil
 }

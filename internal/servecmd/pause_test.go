@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -56,7 +56,7 @@ func TestPauseLimitConfig(t *testing.T) {
 		{[]string{"--config", "x.yaml", "--pause-max-pending-per-route", "2"}, "--config excludes --pause-max-pending-per-route"},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(context.Background(), append([]string{"serve"}, tc.args...), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.msg) {
+		if code := Run(context.Background(), tc.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.msg) {
 			t.Errorf("%v: exit %d, %q; want 2 with %q", tc.args, code, errb.String(), tc.msg)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -29,14 +29,14 @@ func startServeAdmin(t *testing.T, tokenFile string, args ...string) *runningSer
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &runningServe{done: make(chan int, 1), logs: &testpeer.Buffer{}, cancel: cancel}
-	lines := lineWriter{make(chan string, 20)}
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile,
+	lines := testpeer.NewLines(20)
+	args = append([]string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile,
 		"--log-format", "json", "--log-level", "info", "--grace", "2s"}, args...)
-	go func() { s.done <- run(ctx, args, lines, s.logs) }()
+	go func() { s.done <- Run(ctx, args, lines, s.logs) }()
 	var adminURL string
 	for s.proxyURL == "" || adminURL == "" {
 		select {
-		case l := <-lines.lines:
+		case l := <-lines.C:
 			if strings.HasPrefix(l, "wssproxy: serving ") {
 				s.proxyURL = strings.Fields(l)[2]
 			}
@@ -217,7 +217,7 @@ func TestServeStoreErrors(t *testing.T) {
 	} {
 		var out, errb bytes.Buffer
 		start := time.Now()
-		code := run(context.Background(), append([]string{"serve"}, tc.args...), &out, &errb)
+		code := Run(context.Background(), tc.args, &out, &errb)
 		if code != tc.code || !strings.Contains(errb.String(), tc.msg) {
 			t.Errorf("%v: exit %d, %q; want %d with %q", tc.args, code, errb.String(), tc.code, tc.msg)
 		}

@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"crypto/tls"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/proxy"
 )
 
@@ -113,15 +114,15 @@ func tryCommand(scheme string, addr net.Addr, routes []proxy.Route, tlsConfig *t
 	if path == "" {
 		path = "/"
 	}
-	args := []string{"wssproxy", "client", shellQuote(scheme + "://" + host + path)}
+	args := []string{"wssproxy", "client", cli.ShellQuote(scheme + "://" + host + path)}
 	if caFile != "" {
-		args = append(args, "--ca", shellQuote(caFile))
+		args = append(args, "--ca", cli.ShellQuote(caFile))
 	}
 	if r.Host != "" {
-		args = append(args, "--header", shellQuote("Host: "+r.Host))
+		args = append(args, "--header", cli.ShellQuote("Host: "+r.Host))
 	}
 	if len(r.AllowedOrigins) > 0 {
-		args = append(args, "--origin", shellQuote(r.AllowedOrigins[0]))
+		args = append(args, "--origin", cli.ShellQuote(r.AllowedOrigins[0]))
 	}
 	return strings.Join(args, " "), ""
 }

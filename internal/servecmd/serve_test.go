@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
@@ -35,7 +36,7 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
-		if code := run(context.Background(), append([]string{"serve"}, tc.args...), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.msg) {
+		if code := Run(context.Background(), tc.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.msg) {
 			t.Errorf("%v: exit %d, %q; want 2 with %q", tc.args, code, errb.String(), tc.msg)
 		}
 	}
@@ -45,7 +46,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"--listen", "127.0.0.1:0", "--upstream", "ws://x", "--upstream-proxy", "ftp://p"},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(context.Background(), append([]string{"serve"}, args...), &out, &errb); code != 1 {
+		if code := Run(context.Background(), args, &out, &errb); code != 1 {
 			t.Errorf("%v: exit %d (%s), want 1", args, code, errb.String())
 		}
 	}
@@ -62,15 +63,15 @@ func TestServeEmbeddedDefaultWithClient(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := lineWriter{make(chan string, 20)}
+	lines := testpeer.NewLines(20)
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--dev-cert", "--listen", "127.0.0.1:0", "--log-level", "warn"}, lines, &bytes.Buffer{})
+		done <- Run(ctx, []string{"--dev-cert", "--listen", "127.0.0.1:0", "--log-level", "warn"}, lines, &bytes.Buffer{})
 	}()
 	var url, ca string
 	for url == "" || ca == "" {
 		select {
-		case l := <-lines.lines:
+		case l := <-lines.C:
 			if strings.HasPrefix(l, "wssproxy: serving ") {
 				url = strings.Fields(l)[2]
 			}
@@ -85,14 +86,14 @@ func TestServeEmbeddedDefaultWithClient(t *testing.T) {
 		t.Fatalf("url %q ca %q", url, ca)
 	}
 	var out, errb bytes.Buffer
-	code := runClient(ctx, []string{url, "--ca", ca, "--close-code", "4000", "--close-reason", "bye"}, strings.NewReader("one\ntwo\n"), &out, &errb)
+	code := clientcmd.Run(ctx, []string{url, "--ca", ca, "--close-code", "4000", "--close-reason", "bye"}, strings.NewReader("one\ntwo\n"), &out, &errb)
 	if code != 0 || out.String() != "one\ntwo\n" || !strings.Contains(errb.String(), "closed: 4000") {
 		t.Fatalf("client exit %d, out %q, err %q", code, out.String(), errb.String())
 	}
 	// Without the CA the client refuses the certificate.
 	out.Reset()
 	errb.Reset()
-	if code := runClient(ctx, []string{url}, strings.NewReader(""), &out, &errb); code != exitClientTLS || !strings.Contains(errb.String(), "unknown-authority") {
+	if code := clientcmd.Run(ctx, []string{url}, strings.NewReader(""), &out, &errb); code != clientcmd.ExitTLS || !strings.Contains(errb.String(), "unknown-authority") {
 		t.Fatalf("untrusted: exit %d, %q", code, errb.String())
 	}
 
@@ -119,11 +120,11 @@ func TestServePlain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := spawnServe(ctx, "--listen", addr, "--log-level", "error")
 	lines, done := srv.lines, srv.done
-	if l := <-lines.lines; l != "wssproxy: serving ws://"+addr+"/ -> built-in echo server" {
+	if l := <-lines.C; l != "wssproxy: serving ws://"+addr+"/ -> built-in echo server" {
 		t.Fatalf("printed %q", l)
 	}
 	var out, errb bytes.Buffer
-	if code := runClient(ctx, []string{"ws://" + addr + "/"}, strings.NewReader("plain\n"), &out, &errb); code != 0 || out.String() != "plain\n" {
+	if code := clientcmd.Run(ctx, []string{"ws://" + addr + "/"}, strings.NewReader("plain\n"), &out, &errb); code != 0 || out.String() != "plain\n" {
 		t.Fatalf("client: %d %q %q", code, out.String(), errb.String())
 	}
 	cancel()

@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/certs/etcdstorage"
+	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/config"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
@@ -186,7 +187,7 @@ func (b *builder) route(rc *config.Route) (proxy.Route, error) {
 	if strings.HasPrefix(rc.Upstream, "wss:") {
 		scheme = "wss"
 	}
-	if r.UpstreamDial, err = proxyDialer("upstream proxy", rc.UpstreamProxy, scheme); err != nil {
+	if r.UpstreamDial, err = cli.ProxyDialer("upstream proxy", rc.UpstreamProxy, scheme); err != nil {
 		return r, err
 	}
 	return r, nil

@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -385,7 +385,7 @@ func TestFleetEtcdAuth(t *testing.T) {
 	}
 
 	var out, errb bytes.Buffer
-	code := run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--store", env.etcd.URL(env.prefix),
+	code := Run(ctx, []string{"--listen", "127.0.0.1:0", "--store", env.etcd.URL(env.prefix),
 		"--store-etcd-cache-file", filepath.Join(env.dir, "cache-a"), "--store-etcd-username", "proxy", "--store-etcd-password-file", bad}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "trust store "+env.etcd.URL(env.prefix)+": ") ||
 		strings.Contains(errb.String(), "wrong-secret-3") || strings.Contains(errb.String(), "proxy-secret-2") {

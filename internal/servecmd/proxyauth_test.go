@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
@@ -18,19 +19,19 @@ import (
 func startServeVia(t *testing.T, echoAddr, ca, proxy string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	lines := lineWriter{make(chan string, 20)}
+	lines := testpeer.NewLines(20)
 	done := make(chan int, 1)
 	errb := &testpeer.Buffer{}
 	go func() {
 		// The README's "behind a corporate proxy" command line.
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--upstream", "wss://" + echoAddr + "/",
+		done <- Run(ctx, []string{"--listen", "127.0.0.1:0", "--upstream", "wss://" + echoAddr + "/",
 			"--upstream-ca", ca, "--upstream-sni", "localhost", "--upstream-proxy", proxy, "--log-level", "error"}, lines, errb)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
-	return awaitServing(t, lines.lines, done, errb)
+	return testpeer.AwaitServing(t, lines.C, done, errb)
 }
 
 // clientEcho runs "wssproxy client" against serve and expects the echo.
@@ -39,7 +40,7 @@ func clientEcho(t *testing.T, addr string) {
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := runClient(ctx, []string{"ws://" + addr + "/", "--proxy", "direct"}, strings.NewReader("through the corporate proxy\n"), &out, &errb)
+	code := clientcmd.Run(ctx, []string{"ws://" + addr + "/", "--proxy", "direct"}, strings.NewReader("through the corporate proxy\n"), &out, &errb)
 	if code != 0 || out.String() != "through the corporate proxy\n" {
 		t.Fatalf("client exit %d, %q, %q", code, out.String(), errb.String())
 	}
@@ -79,7 +80,7 @@ func TestUpstreamProxyAuthSchemes(t *testing.T) {
 	}
 	port := func(sq *testpeer.Squid) string { _, p, _ := net.SplitHostPort(sq.Addr); return p }
 	pin := func(t *testing.T, proxy string) (int, string) {
-		code, out, errOut := runCmd(t, "certs", "pin", "--proxy", proxy, echoAddr)
+		code, out, errOut := runCerts(t, "pin", "--proxy", proxy, echoAddr)
 		return code, out + errOut
 	}
 

@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func TestServeConfigFlags(t *testing.T) {
 		{[]string{"--config", name, "--log-level", "loud"}, "--log-level"},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(context.Background(), append([]string{"serve"}, tc.args...), &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.msg) {
+		if code := Run(context.Background(), tc.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.msg) {
 			t.Errorf("%v: exit %d, %q; want 2 with %q", tc.args, code, errb.String(), tc.msg)
 		}
 	}
@@ -53,7 +53,7 @@ func TestServeConfigFlags(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte(y("listeners:", "  - listen: 127.0.0.1:0", "    routes:", "      - upstream: ws://x/", "        max_message_size: 12XB")), 0o600)
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"serve", "--config", bad}, &out, &errb); code != 2 ||
+	if code := Run(context.Background(), []string{"--config", bad}, &out, &errb); code != 2 ||
 		!strings.Contains(errb.String(), bad+`:5: listeners[0].routes[0].max_message_size: "12XB" is not a size`) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}

@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -201,7 +202,7 @@ func TestServeConfigListenFails(t *testing.T) {
 		"    routes: [{upstream: 'ws://127.0.0.1:1/'}]",
 	)
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"serve", "--config", name, "--log-level", "error"}, &out, &errb)
+	code := Run(context.Background(), []string{"--config", name, "--log-level", "error"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), name+":4: listeners[1]: listening on") || out.Len() != 0 {
 		t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
 	}
@@ -230,6 +231,31 @@ func TestServeConfigClientCerts(t *testing.T) {
 	}
 	talk(t, urls["/required"], withCert, "A /required").Abort()
 	talk(t, urls["/optional"], noCert, "A /optional").Abort()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exit %d: %s", code, stderr.String())
+	}
+}
+
+// A listener with client_certs: required is reachable from our own
+// client with --cert/--key; without them the client fails with the TLS
+// status and a hint.
+func TestClientCertificateRequired(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pki, urls, srv := serveClientCerts(ctx, t, "required")
+	stderr, done := srv.logs, srv.done
+	url := urls["/required"]
+	url = strings.Replace(url, "127.0.0.1", "localhost", 1)
+
+	code, out, errOut := clientRun(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile, "--cert", pki.CertFile, "--key", pki.KeyFile)
+	if code != clientcmd.ExitOK || out != "A /required\nhello\n" {
+		t.Fatalf("with a certificate: exit %d, %q, %q", code, out, errOut)
+	}
+	code, out, errOut = clientRun(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile)
+	if code != clientcmd.ExitTLS || !strings.Contains(errOut, "--cert/--key") || out != "" {
+		t.Fatalf("without a certificate: exit %d, %q, %q", code, out, errOut)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exit %d: %s", code, stderr.String())

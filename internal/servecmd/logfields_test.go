@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // serveOutput runs serve with args, stdout and stderr into one stream as
@@ -16,15 +18,15 @@ func serveOutput(t *testing.T, args ...string) []string {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := lineWriter{make(chan string, 200)}
+	out := testpeer.NewLines(200)
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, append([]string{"serve"}, args...), out, out) }()
+	go func() { done <- Run(ctx, args, out, out) }()
 	var lines []string
 	stopped := false
 	timeout := time.After(20 * time.Second)
 	for {
 		select {
-		case l := <-out.lines:
+		case l := <-out.C:
 			lines = append(lines, l)
 			if strings.HasPrefix(l, "try it:") && !stopped {
 				// Let the lines logged after the banner come, then stop.
@@ -37,7 +39,7 @@ func serveOutput(t *testing.T, args ...string) []string {
 			}
 			for {
 				select {
-				case l := <-out.lines:
+				case l := <-out.C:
 					lines = append(lines, l)
 				default:
 					return lines

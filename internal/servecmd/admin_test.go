@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -104,7 +104,7 @@ func TestAdminFlagErrors(t *testing.T) {
 		{[]string{"--config", "x.yaml", "--pause-on-ssl-errors"}, 2, "--config excludes --pause-on-ssl-errors"},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(context.Background(), append([]string{"serve"}, tc.args...), &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.msg) {
+		if code := Run(context.Background(), tc.args, &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.msg) {
 			t.Errorf("%v: exit %d, %q; want %d with %q", tc.args, code, errb.String(), tc.code, tc.msg)
 		}
 	}

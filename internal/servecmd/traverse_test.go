@@ -1,4 +1,4 @@
-package main
+package servecmd
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -63,13 +64,13 @@ func TestServeTraversesConnectProxy(t *testing.T) {
 		srv := spawnServe(ctx, "--listen", addr, "--upstream", "wss://"+echoAddr+"/",
 			"--upstream-ca", ca, "--upstream-sni", "localhost", "--upstream-proxy", tc.proxy, "--log-level", "error")
 		done := srv.done
-		<-srv.lines.lines
+		<-srv.lines.C
 		var out, errb bytes.Buffer
-		code := runClient(ctx, []string{"ws://" + addr + "/", "--proxy", "direct"}, strings.NewReader("through the tunnel\n"), &out, &errb)
+		code := clientcmd.Run(ctx, []string{"ws://" + addr + "/", "--proxy", "direct"}, strings.NewReader("through the tunnel\n"), &out, &errb)
 		if tc.ok && (code != 0 || out.String() != "through the tunnel\n") {
 			t.Errorf("%s: client exit %d, %q, %q", tc.proxy, code, out.String(), errb.String())
 		}
-		if !tc.ok && (code != exitClientRefused || !strings.Contains(errb.String(), "502")) {
+		if !tc.ok && (code != clientcmd.ExitRefused || !strings.Contains(errb.String(), "502")) {
 			t.Errorf("%s: client exit %d, %q; want a 502", tc.proxy, code, errb.String())
 		}
 		cancel()
@@ -83,7 +84,7 @@ func TestClientThroughSOCKS5(t *testing.T) {
 	socks := testpeer.StartMicrosocks(t, "erin", "pw")
 	_, port, _ := net.SplitHostPort(echoAddr)
 	var out, errb bytes.Buffer
-	code := runClient(context.Background(), []string{"wss://localhost:" + port + "/", "--ca", ca, "--proxy", "socks5h://erin:pw@" + socks},
+	code := clientcmd.Run(context.Background(), []string{"wss://localhost:" + port + "/", "--ca", ca, "--proxy", "socks5h://erin:pw@" + socks},
 		strings.NewReader("via socks\n"), &out, &errb)
 	if code != 0 || out.String() != "via socks\n" {
 		t.Fatalf("exit %d, %q, %q", code, out.String(), errb.String())

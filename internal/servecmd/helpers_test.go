@@ -1,0 +1,152 @@
+package servecmd
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/cli"
+	"github.com/wssproxy/wssproxy/internal/clientcmd"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+)
+
+// runCerts runs "wssproxy certs ARGS..." in-process (the tests here
+// check it through the same upstream proxies as serve) and returns exit
+// code, stdout, stderr.
+func runCerts(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
+		return cli.RunCerts(ctx, args, stdout, stderr)
+	})
+}
+
+// clientRun runs "wssproxy client" (serve's peer here) with args,
+// direct (no proxy from the environment), and returns its exit status and
+// output.
+func clientRun(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
+	t.Helper()
+	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
+		return clientcmd.Run(ctx, append(args, "--proxy", "direct"), stdin, stdout, stderr)
+	})
+}
+
+// writeConfig writes a YAML file of lines (see y) as name in dir and
+// returns its path.
+func writeConfig(t *testing.T, dir, name string, lines ...string) string {
+	t.Helper()
+	file := filepath.Join(dir, name)
+	if err := os.WriteFile(file, []byte(y(lines...)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// serveProc is "wssproxy serve" run in-process by a test.
+type serveProc struct {
+	lines testpeer.Lines   // its standard output, a line at a time
+	logs  *testpeer.Buffer // its standard error
+	done  chan int         // its exit code
+}
+
+// spawnServe runs "wssproxy serve ARGS..." until ctx ends.
+func spawnServe(ctx context.Context, args ...string) *serveProc {
+	p := &serveProc{lines: testpeer.NewLines(50), logs: &testpeer.Buffer{}, done: make(chan int, 1)}
+	go func() { p.done <- Run(ctx, args, p.lines, p.logs) }()
+	return p
+}
+
+// line returns serve's next line of output; serve exiting first, or
+// printing nothing for d, fails t.
+func (p *serveProc) line(t *testing.T, d time.Duration) string {
+	t.Helper()
+	select {
+	case l := <-p.lines.C:
+		return l
+	case code := <-p.done:
+		t.Fatalf("serve exited %d: %s", code, p.logs.String())
+	case <-time.After(d):
+		t.Fatalf("serve printed nothing more for %v; stderr: %s", d, p.logs.String())
+	}
+	return ""
+}
+
+// url returns the URL of serve's first "wssproxy: serving" line, failing
+// t when serve prints no line for d.
+func (p *serveProc) url(t *testing.T, d time.Duration) string {
+	t.Helper()
+	for {
+		if u, ok := servingURL(p.line(t, d)); ok {
+			return u
+		}
+	}
+}
+
+// awaitSocket waits up to 5 s for serve's admin socket at path and
+// returns its file information.
+func awaitSocket(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	var fi os.FileInfo
+	testpeer.WaitFor(t, 5*time.Second, "the admin socket "+path, func() bool {
+		var err error
+		fi, err = os.Stat(path)
+		return err == nil
+	})
+	return fi
+}
+
+// servingURL is the URL of a "wssproxy: serving URL …" banner line.
+func servingURL(l string) (string, bool) {
+	if !strings.HasPrefix(l, "wssproxy: serving ") {
+		return "", false
+	}
+	return strings.Fields(l)[2], true
+}
+
+// serveClientCerts runs serve with one dev-CA listener per client_certs
+// mode (required, optional), each routing /MODE to a backend named A, and
+// returns the dev CA, the listeners' URLs by path, and serve.
+func serveClientCerts(ctx context.Context, t *testing.T, modes ...string) (*certs.DevCAResult, map[string]string, *serveProc) {
+	t.Helper()
+	backend := startNamedBackend(t, "A")
+	dir := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", dir)
+	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(dir, "devca")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := []string{"log: {level: error}", "listeners:"}
+	for _, m := range modes {
+		config = append(config,
+			"  - listen: 127.0.0.1:0",
+			"    tls:",
+			"      dev_cert: {dir: devca}",
+			"      client_certs: {mode: "+m+", ca_file: devca/ca.pem}",
+			"    routes: [{path: /"+m+", upstream: '"+backend+"'}]")
+	}
+	srv := spawnServe(ctx, "--config", writeConfig(t, dir, "c.yaml", config...))
+	urls := map[string]string{}
+	for len(urls) < len(modes) {
+		if u, ok := servingURL(srv.line(t, 15*time.Second)); ok {
+			urls[u[strings.LastIndex(u, "/"):]] = u
+		}
+	}
+	return pki, urls, srv
+}
+
+// tlsWithRoots returns a client TLS configuration trusting the CA
+// certificates in pem.
+func tlsWithRoots(t *testing.T, pem []byte) *tls.Config {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no CA certificate")
+	}
+	return &tls.Config{RootCAs: pool}
+}
