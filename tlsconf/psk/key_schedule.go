@@ -12,6 +12,32 @@ import (
 
 // expandLabel is HKDF-Expand-Label (§7.1).
 func expandLabel(h Hash, secret []byte, label string, context []byte, length int) []byte {
+	return expandLabelWith(hmac.New(h.new(), secret), h, secret, label, context, length)
+}
+
+// expandLabelWith is expandLabel on m, an HMAC keyed with secret (reset
+// here), so that several labels of one secret share one HMAC. Every
+// length the key schedule asks for fits in one hash block, where
+// HKDF-Expand (RFC 5869 §2.3) is T(1) = HMAC(secret, info || 0x01).
+func expandLabelWith(m hash.Hash, h Hash, secret []byte, label string, context []byte, length int) []byte {
+	if length > h.size() || len(label) > 255-len("tls13 ") || len(context) > 255 {
+		return expandLabelLong(h, secret, label, context, length)
+	}
+	m.Reset()
+	var head [3]byte
+	head[0], head[1], head[2] = byte(length>>8), byte(length), byte(len("tls13 ")+len(label))
+	m.Write(head[:])
+	m.Write([]byte("tls13 "))
+	m.Write([]byte(label))
+	m.Write([]byte{byte(len(context))})
+	m.Write(context)
+	m.Write([]byte{1})
+	return m.Sum(nil)[:length]
+}
+
+// expandLabelLong is HKDF-Expand-Label through crypto/hkdf, for lengths
+// beyond one hash block (none in TLS 1.3's key schedule).
+func expandLabelLong(h Hash, secret []byte, label string, context []byte, length int) []byte {
 	var b cryptobyte.Builder
 	b.AddUint16(uint16(length))
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
@@ -92,8 +118,9 @@ func masterSecret(h Hash, hs []byte) []byte {
 
 // trafficKey derives the AEAD key and IV from a traffic secret (§7.3).
 func trafficKey(s *cipherSuite, secret []byte) (key, iv []byte) {
-	key = expandLabel(s.hash, secret, "key", nil, s.keyLen)
-	iv = expandLabel(s.hash, secret, "iv", nil, 12)
+	m := hmac.New(s.hash.new(), secret)
+	key = expandLabelWith(m, s.hash, secret, "key", nil, s.keyLen)
+	iv = expandLabelWith(m, s.hash, secret, "iv", nil, 12)
 	return key, iv
 }
 

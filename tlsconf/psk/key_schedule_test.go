@@ -3,6 +3,7 @@ package psk
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"os"
 	"path/filepath"
@@ -216,6 +217,33 @@ func TestCapturedPSKKE(t *testing.T) {
 	for label, name := range map[string]string{"c ap traffic": "CLIENT_TRAFFIC_SECRET_0", "s ap traffic": "SERVER_TRAFFIC_SECRET_0", "exp master": "EXPORTER_SECRET"} {
 		if got := deriveSecret(SHA256, master, label, th); !bytes.Equal(got, keys[name]) {
 			t.Fatalf("%s %x, key log %x", label, got, keys[name])
+		}
+	}
+}
+
+// The one-block HKDF-Expand-Label equals crypto/hkdf's for every label
+// and length the key schedule uses, with both hashes, also when one HMAC
+// serves several labels in turn (trafficKey).
+func TestExpandLabelOneBlock(t *testing.T) {
+	for _, h := range []Hash{SHA256, SHA384} {
+		secret := bytes.Repeat([]byte{0x5a}, h.size())
+		m := hmac.New(h.new(), secret)
+		for _, c := range []struct {
+			label   string
+			context []byte
+			length  int
+		}{
+			{"key", nil, 16}, {"key", nil, 32}, {"iv", nil, 12}, {"finished", nil, h.size()},
+			{"derived", emptyHash(h), h.size()}, {"c hs traffic", bytes.Repeat([]byte{7}, h.size()), h.size()},
+			{"traffic upd", nil, h.size()}, {"", nil, 1},
+		} {
+			want := expandLabelLong(h, secret, c.label, c.context, c.length)
+			if got := expandLabel(h, secret, c.label, c.context, c.length); !bytes.Equal(got, want) {
+				t.Errorf("hash %d %q/%d: %x, want %x", h, c.label, c.length, got, want)
+			}
+			if got := expandLabelWith(m, h, secret, c.label, c.context, c.length); !bytes.Equal(got, want) {
+				t.Errorf("hash %d %q/%d with a shared HMAC: %x, want %x", h, c.label, c.length, got, want)
+			}
 		}
 	}
 }
