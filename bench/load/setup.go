@@ -66,16 +66,8 @@ func (r *runner) setup(ctx context.Context) (*Result, error) {
 		})
 	}
 	s0, s1, secs, err := r.measure(ctx, &w, fail.failed)
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cancel()
-		<-done
-		if err == nil {
-			err = fmt.Errorf("load: connection cycles still in flight 30s after the window")
-		}
+	if derr := drainWorkers(&wg, cancel, "connection cycles"); err == nil {
+		err = derr
 	}
 	if fail.err != nil {
 		return nil, fail.err

@@ -121,18 +121,8 @@ func (r *runner) echoLoad(ctx context.Context, res *Result, n, size, bufSize int
 		})
 	}
 	s0, s1, secs, err := r.measure(ctx, &w, fail.failed)
-	// Workers finish their round trip in flight; a target that stops
-	// answering is cut off by closing the connections.
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cancel()
-		<-done
-		if err == nil {
-			err = fmt.Errorf("load: round trips still in flight 30s after the window")
-		}
+	if derr := drainWorkers(&wg, cancel, "round trips"); err == nil {
+		err = derr
 	}
 	if fail.err != nil {
 		return fail.err
@@ -199,4 +189,21 @@ func (r *runner) mixed(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// drainWorkers waits for the workers to finish what they have in flight
+// after the measured window; a target that stops answering is cut off
+// after 30 s by cancelling their context (which closes the connections),
+// and the error then names what was still in flight.
+func drainWorkers(wg *sync.WaitGroup, cancel context.CancelFunc, what string) error {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(30 * time.Second):
+		cancel()
+		<-done
+		return fmt.Errorf("load: %s still in flight 30s after the window", what)
+	}
 }
