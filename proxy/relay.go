@@ -65,6 +65,9 @@ type relayOptions struct {
 	pingInterval      time.Duration
 	pongTimeout       time.Duration
 	idleTimeout       time.Duration
+	// parkAfter is how long a direction waits for a frame on its pump
+	// goroutine before it is parked (ws.Conn.ParkRead); 0: never.
+	parkAfter time.Duration
 }
 
 // relayResult is how a relayed connection ended.
@@ -98,6 +101,8 @@ type pair struct {
 	pumps        atomic.Int32
 	onEnd        func(relayResult)
 	stopShutdown func() bool
+	// poller holds the directions parked while idle (the Server's).
+	poller *ws.Poller
 }
 
 func newToken() []byte {
@@ -194,11 +199,22 @@ func (p *pair) closeLeg(l *leg, code ws.StatusCode, reason string) {
 }
 
 // pump relays frames from src to dst until src ends, then carries the end
-// over to dst (RFC 6455 §7 semantics, end to end).
+// over to dst (RFC 6455 §7 semantics, end to end). When no frame comes
+// for opts.parkAfter, src is parked on the server's Poller and the
+// goroutine ends: an idle direction holds no goroutine, stack or buffer
+// until src has something to read (or is closed), when a new pump
+// goroutine takes over.
 func (p *pair) pump(src, dst *leg) {
 	var ctrl [ws.MaxControlPayload]byte
 	for {
-		h, r, err := src.conn.NextFrame(p.ctx)
+		h, r, err := src.conn.NextFrameWithin(p.ctx, p.opts.parkAfter)
+		if err == ws.ErrIdle {
+			if src.conn.ParkRead(p.poller, func() { p.pump(src, dst) }) == nil {
+				return
+			}
+			// Not parkable (not a TCP socket, or no epoll): wait here.
+			h, r, err = src.conn.NextFrame(p.ctx)
+		}
 		if err != nil {
 			p.finish(src, dst, err)
 			p.pumpEnded()

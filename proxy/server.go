@@ -69,7 +69,18 @@ type Options struct {
 	// ConnectionInfo.ID); give Servers sharing an admin API one counter so
 	// that ids are unique among them. nil numbers from 1 per Server.
 	NextID func() uint64
+
+	// parkAfter is how long a relay direction waits for a frame before it
+	// is parked (defaultParkAfter if 0, never if negative); tests shorten
+	// it.
+	parkAfter time.Duration
 }
+
+// defaultParkAfter is how long an idle relay direction keeps its pump
+// goroutine before it is parked on the Server's Poller. Parking and
+// resuming cost a few system calls and a new goroutine, nothing next to
+// a second of silence; an idle connection then costs no goroutine stack.
+const defaultParkAfter = time.Second
 
 // Server accepts client legs and relays them to their routes' upstreams.
 type Server struct {
@@ -92,6 +103,8 @@ type Server struct {
 	// their handshakes (client TLS, request, upstream dial) stop then.
 	aborted context.Context
 	abort   context.CancelFunc
+	// poller holds the relay directions parked while idle.
+	poller ws.Poller
 }
 
 // New checks the options and returns a Server.
@@ -117,6 +130,12 @@ func New(opts *Options) (*Server, error) {
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
+	}
+	switch {
+	case o.parkAfter == 0:
+		o.parkAfter = defaultParkAfter
+	case o.parkAfter < 0:
+		o.parkAfter = 0
 	}
 	s := &Server{
 		opts:      o,
@@ -412,7 +431,9 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 			pingInterval:      route.PingInterval,
 			pongTimeout:       route.PongTimeout,
 			idleTimeout:       route.IdleTimeout,
+			parkAfter:         s.opts.parkAfter,
 		},
+		poller: &s.poller,
 	}
 	p.bind(ctx)
 	s.mu.Lock()

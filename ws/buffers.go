@@ -115,8 +115,10 @@ func socketOf(nc net.Conn) (syscall.RawConn, *tls.Conn) {
 // read buffer attached. While nothing arrives it holds no buffer: it
 // waits on the socket itself. A *tls.Conn may already hold a record
 // read with an earlier one, which the socket would not signal: a read
-// with an expired deadline takes it first. The caller holds readSem; the
-// read deadline is not set (an idle wait is not bounded).
+// with an expired deadline takes it first (unless the last wait found
+// the TLS layer empty: tlsDrained). The caller holds readSem; the read
+// deadline is not set (an idle wait is not bounded) unless an idle limit
+// is (NextFrameWithin).
 func (c *Conn) awaitReadable() error {
 	if c.br != nil && c.br.Buffered() > 0 {
 		return nil
@@ -125,20 +127,41 @@ func (c *Conn) awaitReadable() error {
 		c.attachReader()
 		return nil
 	}
-	if c.tlsConn != nil {
+	drained := c.tlsDrained
+	c.tlsDrained = false
+	var limit time.Time // of an idle wait (NextFrameWithin)
+	if c.idleLimit > 0 {
+		limit = time.Now().Add(c.idleLimit)
+	}
+	if c.tlsConn != nil && !drained {
 		c.attachReader()
 		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 		_, err := c.br.Peek(1)
-		_ = c.nc.SetReadDeadline(time.Time{})
 		if err == nil {
+			_ = c.nc.SetReadDeadline(time.Time{})
 			return nil
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			_ = c.nc.SetReadDeadline(time.Time{})
 			return err
 		}
+		// The TLS layer is empty: wait on the socket, within the limit.
+		_ = c.nc.SetReadDeadline(limit)
+	} else if !limit.IsZero() {
+		_ = c.nc.SetReadDeadline(limit)
 	}
 	c.releaseReader()
-	if err := waitReadable(c.sock); err != nil {
+	err := waitReadable(c.sock)
+	if !limit.IsZero() {
+		_ = c.nc.SetReadDeadline(time.Time{})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Nothing was read since the TLS layer was found empty: the
+			// next wait (after ParkRead) need not look there again.
+			c.tlsDrained = c.tlsConn != nil
+			return ErrIdle
+		}
+	}
+	if err != nil {
 		return err
 	}
 	c.attachReader()

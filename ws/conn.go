@@ -82,6 +82,16 @@ type Conn struct {
 	rdArmed  bool
 	rdFixed  bool
 	readStop func() bool // stops the context watch of the current read
+	// idleLimit bounds the wait for the first byte of the next frame
+	// (NextFrameWithin); 0: no bound.
+	idleLimit time.Duration
+	// tlsDrained: the last wait found the TLS layer empty and timed out
+	// on the socket (ErrIdle); nothing was read since, so the next wait
+	// need not check the TLS layer again (which would grow the stack of
+	// the goroutine waiting).
+	tlsDrained bool
+	// parked is the connection's parking while ParkRead holds its wait.
+	parked atomic.Pointer[parking]
 	// watchMessage: the watch lasts for the message (Reader), not the frame.
 	watchMessage bool
 	payload      payloadReader
@@ -502,6 +512,7 @@ func (c *Conn) abort(cause error) {
 		if c.unbind != nil {
 			c.unbind()
 		}
+		c.wakeParked()
 		_ = c.nc.Close()
 		c.readFinished()
 		c.setState(StateClosed)

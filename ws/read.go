@@ -23,10 +23,27 @@ import (
 // ctx governs the read of the header and of the payload: when it ends, the
 // connection is closed.
 func (c *Conn) NextFrame(ctx context.Context) (Header, io.Reader, error) {
+	return c.NextFrameWithin(ctx, 0)
+}
+
+// ErrIdle is returned by NextFrameWithin when no frame began within its
+// limit. Nothing was read: the connection is as it was, and the next call
+// waits again.
+var ErrIdle = errors.New("ws: no frame began within the idle limit")
+
+// NextFrameWithin is NextFrame, except that it returns ErrIdle when the
+// first byte of the next frame has not arrived after idle (0 or less: no
+// limit). The wait holds no read buffer. A relay uses it to move an idle
+// connection's wait to a goroutine with a smaller stack than the one
+// that has been relaying. The limit applies on a TCP socket, directly or
+// under crypto/tls; on other connections the wait is not limited.
+func (c *Conn) NextFrameWithin(ctx context.Context, idle time.Duration) (Header, io.Reader, error) {
 	if err := c.acquire(ctx, c.readSem); err != nil {
 		return Header{}, nil, err
 	}
 	defer func() { <-c.readSem }()
+	c.idleLimit = max(idle, 0)
+	defer func() { c.idleLimit = 0 }()
 	c.startRead(ctx)
 	if err := c.skipPayload(); err != nil {
 		return Header{}, nil, err
@@ -103,6 +120,9 @@ func (c *Conn) nextFrame(wantControl bool) (Header, error) {
 			return Header{}, c.readErr
 		}
 		if err := c.awaitFrame(); err != nil {
+			if err == ErrIdle {
+				return Header{}, err
+			}
 			return Header{}, c.lost(err)
 		}
 		h, err := ReadHeader(c.br, &c.rhdr)

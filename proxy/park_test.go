@@ -1,0 +1,146 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// pumpGoroutines counts the goroutines relaying frames, in any Server of
+// the process.
+func pumpGoroutines() int {
+	buf := make([]byte, 8<<20)
+	n := runtime.Stack(buf, true)
+	return strings.Count(string(buf[:n]), "proxy.(*pair).pump(")
+}
+
+// awaitParked waits until s has n relay directions parked.
+func awaitParked(t *testing.T, s *Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.poller.Len() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d directions parked, want %d", s.poller.Len(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// echoOnce sends msg on c and checks that the echo comes back whole.
+func echoOnce(t *testing.T, c *ws.Conn, msg []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WriteMessage(ctx, ws.MessageBinary, msg); err != nil {
+		t.Fatal(err)
+	}
+	_, got, err := c.ReadMessage(ctx)
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("echo of %d bytes: got %d bytes, %v", len(msg), len(got), err)
+	}
+}
+
+// A connection idle for longer than parkAfter is parked both ways;
+// frames that come afterwards, over TLS on both legs, small and larger
+// than a relay piece, arrive whole and in order, and parking repeats.
+func TestRelayAcrossParking(t *testing.T) {
+	t.Parallel()
+	pki := devPKI(t)
+	up := startUpstreamTLSHandler(t, serverTLS(t, pki), echoHandle)
+	upClient, err := tlsconf.NewClient(&tlsconf.ClientOptions{CAFile: pki.CACertFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, s := startProxyTLS(t, Options{TLS: serverTLS(t, pki), Routes: []Route{{Upstream: up, UpstreamTLS: upClient}}, parkAfter: 50 * time.Millisecond})
+	c := dial(t, base, &ws.DialOptions{TLSConfig: &tls.Config{RootCAs: rootsOf(t, pki), ServerName: "localhost"}})
+	big := make([]byte, 3*relayPieceSize+17)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	for range 3 {
+		awaitParked(t, s, 2)
+		for _, msg := range [][]byte{[]byte("after idle"), big, {}} {
+			echoOnce(t, c, msg)
+		}
+	}
+}
+
+// Idle connections hold no pump goroutine: with 50 idle connections
+// every direction is parked, and each is resumed by the next message.
+func TestParkedRelayHoldsNoPump(t *testing.T) {
+	up := startUpstream(t, nil, echoHandle)
+	base, s := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, parkAfter: 20 * time.Millisecond})
+	before := pumpGoroutines()
+	const n = 50
+	conns := make([]*ws.Conn, n)
+	for i := range conns {
+		conns[i] = dial(t, base, nil)
+		echoOnce(t, conns[i], []byte("hello"))
+	}
+	for round := range 2 {
+		awaitParked(t, s, 2*n)
+		if now := pumpGoroutines(); now > before {
+			t.Fatalf("round %d: %d pump goroutines with every direction parked, %d before the connections", round, now, before)
+		}
+		for i, c := range conns {
+			echoOnce(t, c, bytes.Repeat([]byte{byte(i)}, i*100))
+		}
+	}
+}
+
+// Shutdown closes parked connections like the others: the close frames
+// go out, the answers resume the parked directions, and every leg ends
+// with the code given.
+func TestShutdownClosesParkedPairs(t *testing.T) {
+	t.Parallel()
+	seen := make(chan ws.StatusCode, 4)
+	up := startUpstream(t, nil, reportClose(seen))
+	base, s := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, parkAfter: 20 * time.Millisecond})
+	errs := make(chan error, 4)
+	for range 4 {
+		c := dial(t, base, nil)
+		go func() { _, _, err := c.ReadMessage(context.Background()); errs <- err }()
+	}
+	awaitParked(t, s, 8)
+	if err := s.Shutdown(ctxT(t), ws.StatusServiceRestart, "restarting"); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if code := closeCode(t, <-errs); code != ws.StatusServiceRestart {
+			t.Fatalf("client saw %d", code)
+		}
+		if code := <-seen; code != ws.StatusServiceRestart {
+			t.Fatalf("upstream saw %d", code)
+		}
+	}
+	if n := s.poller.Len(); n != 0 {
+		t.Fatalf("%d directions still parked after Shutdown", n)
+	}
+}
+
+// A parked client leg that stops answering keepalive pings is aborted by
+// the keepalive timer, which resumes its direction: the pair ends and the
+// upstream is told.
+func TestParkedLegFailsKeepalive(t *testing.T) {
+	t.Parallel()
+	seen := make(chan ws.StatusCode, 1)
+	up := startUpstream(t, nil, reportClose(seen))
+	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), PingInterval: 100 * time.Millisecond, PongTimeout: 300 * time.Millisecond}}, parkAfter: 10 * time.Millisecond})
+	rc := dialRaw(t, base) // completes the handshake, then reads nothing
+	defer rc.nc.Close()
+	select {
+	case code := <-seen:
+		if code != ws.StatusGoingAway {
+			t.Fatalf("upstream saw %d", code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a parked client that never answers pings was not dropped")
+	}
+}
