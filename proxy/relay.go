@@ -111,15 +111,23 @@ func newToken() []byte {
 	return []byte("wssproxy-keepalive-" + hex.EncodeToString(b[:]))
 }
 
-// bind gives the pair its context, bound to both legs: the relay's reads
-// and writes are cancellable through it (cancel ends them all) without a
-// watch per call. It runs before the pair is visible to other goroutines;
-// the caller cancels it when the relay is over.
+// bind gives the pair its context, adopted by both legs: the relay's
+// reads and writes pass it without a watch per call, and without a watch
+// per leg either (ws.Conn.AdoptContext): the pair ends it only when both
+// legs are closed (onEnd), or through abort, which closes them itself.
+// It runs before the pair is visible to other goroutines.
 func (p *pair) bind(ctx context.Context) {
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	_ = p.client.conn.BindContext(p.ctx)
-	_ = p.upstream.conn.BindContext(p.ctx)
+	_ = p.client.conn.AdoptContext(p.ctx)
+	_ = p.upstream.conn.AdoptContext(p.ctx)
 	p.refragment = refragmentable(p.upstream.conn.Extensions())
+}
+
+// abort ends the pair's context and closes both legs at once.
+func (p *pair) abort() {
+	p.cancel()
+	p.client.conn.Abort()
+	p.upstream.conn.Abort()
 }
 
 // start relays frames both ways, one goroutine per direction, and

@@ -385,6 +385,11 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, done func()) {
 		return
 	}
 	relaying = s.relay(ctx, log, route, client, upstream, secure, connInfo{id: id, peer: clientAddr}, release)
+	if relaying {
+		// Shutdown's grace running out aborts relayed pairs itself
+		// (s.pairs): the watch of s.aborted is only for handshakes.
+		stopAbort()
+	}
 }
 
 // secure runs the client leg's TLS handshake: crypto/tls, or the PSK
@@ -441,7 +446,7 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 		code, reason := s.closeCode, s.closeReason
 		s.mu.Unlock()
 		p.shutdown(code, reason)
-		p.cancel()
+		p.abort()
 		return false
 	}
 	s.pairs[p] = struct{}{}
@@ -451,6 +456,13 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 	m.connectionsTotal.WithLabelValues(route.Name).Inc()
 	log.Info().Str("legs", info.legs).Str("upstream", info.upstream).
 		Str("subprotocol", info.subprotocol).Msg("connection open")
+	// The closing line is info: when info lines are off, the connection's
+	// logger (its fields, a few hundred bytes) is not kept for the
+	// connection's life.
+	var closeLog *zerolog.Logger
+	if log.GetLevel() <= zerolog.InfoLevel && zerolog.GlobalLevel() <= zerolog.InfoLevel {
+		closeLog = &log
+	}
 	p.start(ctx, func(res relayResult) {
 		p.cancel()
 		s.mu.Lock()
@@ -459,7 +471,12 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 		open.Add(-1)
 		m.closes.WithLabelValues(route.Name, "client", closeCodeLabel(res.clientCode)).Inc()
 		m.closes.WithLabelValues(route.Name, "upstream", closeCodeLabel(res.upstreamCode)).Inc()
-		log.Info().
+		if closeLog == nil {
+			release()
+			return
+		}
+		info := &p.info
+		closeLog.Info().
 			Str("legs", info.legs).
 			Str("ended_by", res.initiator).Str("cause", res.cause).
 			Uint16("client_close", uint16(res.clientCode)).Uint16("upstream_close", uint16(res.upstreamCode)).

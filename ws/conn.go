@@ -339,6 +339,24 @@ func (c *Conn) BindContext(ctx context.Context) error {
 	return nil
 }
 
+// AdoptContext is BindContext without the watch: calls given ctx (or a
+// context sharing its Done channel) skip their per-call watch, and a call
+// waiting for another reader or writer gives up when ctx ends, but ending
+// ctx does not close the connection, so a call blocked on the network
+// goes on until its own deadline or the connection's close. The caller
+// promises to close the connection (Abort) whenever it ends ctx early. A
+// relay that owns both its legs and their context adopts it, which saves
+// the watch's allocations (about 300 bytes a connection, for as long as
+// it lives). A connection is bound or adopts once; a second call is an
+// error.
+func (c *Conn) AdoptContext(ctx context.Context) error {
+	if c.bound != nil {
+		return errors.New("ws: AdoptContext: connection already bound")
+	}
+	c.bound, c.boundDone = ctx, ctx.Done()
+	return nil
+}
+
 // boundedCtx returns the context of a write the connection makes on its
 // own (a pong, a close frame): it ends after d, or with the bound context.
 func (c *Conn) boundedCtx(d time.Duration) (context.Context, context.CancelFunc) {
