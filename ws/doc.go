@@ -68,6 +68,9 @@
 // [Conn.BindContext] ties a connection to one context for its whole life,
 // so that calls passing that context skip the watch each call otherwise
 // sets up (a relay binds once and passes it to every read and write).
+// [Conn.AdoptContext] does the same without the watch of the bound
+// context itself, for a caller that closes the connection whenever it
+// ends that context (the proxy's relay, which saves the watch's memory).
 // Besides contexts, every wait has a bound (Options, AcceptOptions and
 // DialOptions; zero means the default, negative means none where noted):
 //
@@ -92,6 +95,18 @@
 // application's Close or StartClose sends the close frame. A relay uses it
 // to carry a close end to end after delivering what the other leg still
 // sends.
+//
+// # Idle connections
+//
+// An idle connection holds no read or write buffer: the read side waits
+// for the socket to become readable before it takes a pooled buffer, and
+// the write side gives its buffer back once flushed. A server with many
+// mostly idle connections can also free their goroutines:
+// [Conn.NextFrameWithin] gives up with [ErrIdle] after a quiet spell, and
+// [Conn.ParkRead] hands the wait to a [Poller] (one epoll set and one
+// goroutine for all parked connections, Linux only), which runs a resume
+// function on a new goroutine when the socket has bytes to read or the
+// connection is closed.
 //
 // # Events and state
 //

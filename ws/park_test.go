@@ -231,3 +231,42 @@ func TestParkReadRefusesBusyConnection(t *testing.T) {
 		t.Fatalf("ParkRead with the next frame buffered: %v, want ErrNotParkable", err)
 	}
 }
+
+// AdoptContext makes a context the connection's own without watching it:
+// a call waiting for another reader gives up when it ends, but the
+// connection stays open (the caller closes it); a second bind is refused.
+func TestAdoptContext(t *testing.T) {
+	t.Parallel()
+	client, server := pair(t, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := client.AdoptContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.BindContext(ctx); err == nil {
+		t.Fatal("BindContext after AdoptContext: no error")
+	}
+	reading := make(chan error, 1)
+	go func() { _, _, err := client.ReadMessage(ctx); reading <- err }()
+	time.Sleep(50 * time.Millisecond) // the reader holds the read side
+	waiting := make(chan error, 1)
+	go func() { _, _, err := client.NextFrame(ctx); waiting <- err }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-waiting:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("waiting reader: %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a reader waiting for the read side did not give up with the adopted context")
+	}
+	if !client.IsValid() {
+		t.Fatalf("state %v after the adopted context ended, want open", client.State())
+	}
+	if err := server.WriteMessage(ctxT(t), ws.MessageText, []byte("still open")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reading; err != nil {
+		t.Fatalf("the reading call: %v", err)
+	}
+}
