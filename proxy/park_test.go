@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -142,5 +143,34 @@ func TestParkedLegFailsKeepalive(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a parked client that never answers pings was not dropped")
+	}
+}
+
+// Behind a PSK listener (psk.MuxConn, with the PSK stack or crypto/tls
+// beneath), idle legs are parked like the others, both for a PSK device
+// and for a certificate client, and over a PSK upstream; messages cross
+// after each park. Before the layers were reached (MuxConn.NetConn), such
+// legs held a read buffer and a goroutine for as long as they idled.
+func TestParkingBehindPSKListener(t *testing.T) {
+	t.Parallel()
+	pki := devPKI(t)
+	up := startUpstream(t, nil, echoHandle)
+	inner, innerSrv := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, PSK: pskServerConfig(), parkAfter: 20 * time.Millisecond})
+	innerWSS := "wss://" + strings.TrimPrefix(inner, "ws://")
+	outer, outerSrv := startProxyTLS(t, Options{
+		TLS: serverTLS(t, pki), PSK: pskServerConfig(), parkAfter: 20 * time.Millisecond,
+		Routes: []Route{{Upstream: innerWSS, UpstreamPSK: &psk.ClientConfig{Identity: []byte("device-1"), Key: testKey}}},
+	})
+	device := &psk.ClientConfig{Identity: []byte("device-1"), Key: testKey}
+	conns := []*ws.Conn{
+		dial(t, outer, &ws.DialOptions{TLSClient: device.TLSClient}),
+		dial(t, outer, &ws.DialOptions{TLSConfig: &tls.Config{RootCAs: rootsOf(t, pki)}}),
+	}
+	for round := range 2 {
+		awaitParked(t, outerSrv, 4)
+		awaitParked(t, innerSrv, 4)
+		for i, c := range conns {
+			echoOnce(t, c, bytes.Repeat([]byte{byte(round)}, 1000*i+10))
+		}
 	}
 }

@@ -2,7 +2,6 @@ package ws
 
 import (
 	"bufio"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -91,32 +90,41 @@ func (c *Conn) releaseWriter() {
 	c.bw = nil
 }
 
-// socketOf returns the raw TCP socket under nc (directly or under a
-// *tls.Conn), used to wait for readability without a buffer, or nil when
-// nc is something else (then the read buffer is kept while idle).
-func socketOf(nc net.Conn) (syscall.RawConn, *tls.Conn) {
-	tc, _ := nc.(*tls.Conn)
-	inner := nc
-	if tc != nil {
-		inner = tc.NetConn()
+// socketOf returns the TCP socket under nc, used to wait for readability
+// without a buffer, or nil when there is none to reach (then the read
+// buffer is kept while idle). Between nc and the socket there may be
+// layers, reached through their NetConn method: crypto/tls, or another
+// connection that, like it, passes read deadlines down and returns bytes
+// it holds before it reads beneath (the PSK stack's connections do).
+// layered says there is at least one: the socket's readiness does not
+// tell whether such a layer holds bytes.
+func socketOf(nc net.Conn) (rc syscall.RawConn, layered bool) {
+	for range maxLayers {
+		switch c := nc.(type) {
+		case *net.TCPConn:
+			rc, err := c.SyscallConn()
+			if err != nil {
+				return nil, false
+			}
+			return rc, layered
+		case interface{ NetConn() net.Conn }:
+			nc, layered = c.NetConn(), true
+		default:
+			return nil, false
+		}
 	}
-	tcp, ok := inner.(*net.TCPConn)
-	if !ok {
-		return nil, nil
-	}
-	rc, err := tcp.SyscallConn()
-	if err != nil {
-		return nil, nil
-	}
-	return rc, tc
+	return nil, false
 }
+
+// maxLayers bounds how deep socketOf looks for the socket.
+const maxLayers = 4
 
 // awaitReadable returns once the connection has bytes to read, with the
 // read buffer attached. While nothing arrives it holds no buffer: it
-// waits on the socket itself. A *tls.Conn may already hold a record
-// read with an earlier one, which the socket would not signal: a read
-// with an expired deadline takes it first (unless the last wait found
-// the TLS layer empty: tlsDrained). The caller holds readSem; the read
+// waits on the socket itself. A layer above the socket (crypto/tls) may
+// already hold a record read with an earlier one, which the socket would
+// not signal: a read with an expired deadline takes it first (unless the last wait found
+// the layers empty: layersDrained). The caller holds readSem; the read
 // deadline is not set (an idle wait is not bounded) unless an idle limit
 // is (NextFrameWithin).
 func (c *Conn) awaitReadable() error {
@@ -127,13 +135,13 @@ func (c *Conn) awaitReadable() error {
 		c.attachReader()
 		return nil
 	}
-	drained := c.tlsDrained
-	c.tlsDrained = false
+	drained := c.layersDrained
+	c.layersDrained = false
 	var limit time.Time // of an idle wait (NextFrameWithin)
 	if c.idleLimit > 0 {
 		limit = time.Now().Add(c.idleLimit)
 	}
-	if c.tlsConn != nil && !drained {
+	if c.layered && !drained {
 		c.attachReader()
 		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 		_, err := c.br.Peek(1)
@@ -157,7 +165,7 @@ func (c *Conn) awaitReadable() error {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// Nothing was read since the TLS layer was found empty: the
 			// next wait (after ParkRead) need not look there again.
-			c.tlsDrained = c.tlsConn != nil
+			c.layersDrained = c.layered
 			return ErrIdle
 		}
 	}

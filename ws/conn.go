@@ -3,7 +3,6 @@ package ws
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -36,14 +35,14 @@ type Conn struct {
 	nc net.Conn
 	// br and bw are the read and write buffers, nil while idle (see
 	// buffers.go); brPooled and bwPooled say whether they go back to the
-	// pools. sock and tlsConn let the read side wait without a buffer.
+	// pools. sock and layered let the read side wait without a buffer.
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	brPooled bool
 	brKeep   bool // a read buffer of another size: kept while idle
 	bwPooled bool
 	sock     syscall.RawConn
-	tlsConn  *tls.Conn
+	layered  bool // layers (crypto/tls) between nc and sock (socketOf)
 	cw       countingWriter
 	client   bool
 	opts     Options
@@ -85,11 +84,11 @@ type Conn struct {
 	// idleLimit bounds the wait for the first byte of the next frame
 	// (NextFrameWithin); 0: no bound.
 	idleLimit time.Duration
-	// tlsDrained: the last wait found the TLS layer empty and timed out
-	// on the socket (ErrIdle); nothing was read since, so the next wait
-	// need not check the TLS layer again (which would grow the stack of
-	// the goroutine waiting).
-	tlsDrained bool
+	// layersDrained: the last wait found the layers above the socket
+	// (crypto/tls) empty and timed out on the socket (ErrIdle); nothing
+	// was read since, so the next wait need not check them again (which
+	// would grow the stack of the goroutine waiting).
+	layersDrained bool
 	// parked is the connection's parking while ParkRead holds its wait.
 	parked atomic.Pointer[parking]
 	// watchMessage: the watch lasts for the message (Reader), not the frame.
@@ -151,7 +150,7 @@ func newConn(nc net.Conn, br *bufio.Reader, pooled, client bool, o *Options) *Co
 		br.Reset(nil)
 		readerPool.Put(br)
 	}
-	c.sock, c.tlsConn = socketOf(nc)
+	c.sock, c.layered = socketOf(nc)
 	c.cw.c = c
 	c.masks = c.opts.MaskGenerator
 	if c.masks == nil && client {

@@ -192,7 +192,7 @@ func (c *Conn) ParkRead(p *Poller, resume func()) error {
 		return fmt.Errorf("%w: not a TCP socket", ErrNotParkable)
 	case c.readErr != nil || c.rdFixed:
 		return fmt.Errorf("%w: the connection is closing", ErrNotParkable)
-	case c.br != nil || c.remaining > 0 || c.tlsConn != nil && !c.tlsDrained:
+	case c.br != nil || c.remaining > 0 || c.layered && !c.layersDrained:
 		return fmt.Errorf("%w: bytes may be waiting (park after ErrIdle)", ErrNotParkable)
 	}
 	w := &parking{p: p}

@@ -149,6 +149,18 @@ func (l *Listener) handshakeTimeout() time.Duration {
 	return DefaultHandshakeTimeout
 }
 
+// NetConn returns the secured connection (the PSK stack's *Conn or a
+// *tls.Conn) once the handshake is done, nil before: a reader waiting on
+// the socket (ws) reaches it through this layer and the secured one.
+func (m *MuxConn) NetConn() net.Conn {
+	if !m.ready.Load() {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.secured
+}
+
 // PSK returns the PSK connection, or nil before routing or for a
 // certificate client.
 func (m *MuxConn) PSK() *Conn {
@@ -411,6 +423,11 @@ type prefixConn struct {
 	net.Conn
 	prefix []byte
 }
+
+// NetConn returns the connection beneath: a reader waiting on the socket
+// (ws) reaches it through the layers above, and reads through them (this
+// one returns its prefix first, whatever the deadline) before it waits.
+func (p *prefixConn) NetConn() net.Conn { return p.Conn }
 
 func (p *prefixConn) Read(b []byte) (int, error) {
 	if len(p.prefix) > 0 {
