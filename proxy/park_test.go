@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
+	"net"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -172,5 +175,31 @@ func TestParkingBehindPSKListener(t *testing.T) {
 		for i, c := range conns {
 			echoOnce(t, c, bytes.Repeat([]byte{byte(round)}, 1000*i+10))
 		}
+	}
+}
+
+// A client behind a trusted PROXY protocol sender (the header read
+// through a small buffer kept for the connection's life) is parked like
+// the others; its messages cross after each park.
+func TestParkingBehindProxyProtocol(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, nil, echoHandle)
+	base, s := startProxy(t, Options{
+		Routes:         []Route{{Upstream: up.url()}},
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		parkAfter:      20 * time.Millisecond,
+	})
+	c := dial(t, base, &ws.DialOptions{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		_, err = io.WriteString(nc, "PROXY TCP4 203.0.113.7 127.0.0.1 5555 443\r\n")
+		return nc, err
+	}})
+	for round := range 2 {
+		awaitParked(t, s, 2)
+		echoOnce(t, c, []byte{byte(round)})
 	}
 }

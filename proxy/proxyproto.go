@@ -127,3 +127,8 @@ type prefixConn struct {
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// NetConn returns the connection beneath, so that an idle leg waits on
+// its socket (ws): reads through this layer return what it buffered
+// before they read beneath, whatever the deadline.
+func (c *prefixConn) NetConn() net.Conn { return c.Conn }
