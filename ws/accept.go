@@ -88,6 +88,9 @@ type Upgrade struct {
 	br       *bufio.Reader
 	brPooled bool // br is from the read buffer pool
 	answered bool
+	// watching: a WatchPeer goroutine may be reading br (until its stop
+	// returns); br is then never given back to the pool.
+	watching atomic.Bool
 }
 
 // Accept upgrades an HTTP request served by net/http to a WebSocket
@@ -165,7 +168,9 @@ func ReadUpgrade(ctx context.Context, nc net.Conn, opts *AcceptOptions) (*Upgrad
 		return nil, fmt.Errorf("%w: reading request: %w", ErrBadHandshake, err)
 	}
 	lim.limit = false
-	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	// A reader sized to the head, not bufio's 4 KiB default: this runs
+	// for every connection.
+	req, err := http.ReadRequest(bufio.NewReaderSize(bytes.NewReader(head), len(head)))
 	if err != nil {
 		// readHead checked the syntax; what is left is mostly a target
 		// that is no URI (GET /%zz). The reason is bounded.
@@ -365,6 +370,7 @@ func (u *Upgrade) refuse(status int, reason string) error {
 		return herr
 	}
 	defer u.nc.Close()
+	defer u.releaseReader()
 	_ = u.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	bw := bufio.NewWriterSize(u.nc, 512)
 	body := reason + "\n"
@@ -378,6 +384,17 @@ func (u *Upgrade) refuse(status int, reason string) error {
 		return fmt.Errorf("%w (and answering it failed: %w)", herr, err)
 	}
 	return herr
+}
+
+// releaseReader gives a refused handshake's read buffer back to the pool
+// (nothing more is read from the connection), unless a WatchPeer
+// goroutine may still use it.
+func (u *Upgrade) releaseReader() {
+	if u.br != nil && u.brPooled && !u.watching.Load() {
+		u.br.Reset(nil)
+		readerPool.Put(u.br)
+	}
+	u.br = nil
 }
 
 // requestURL rebuilds the ws:// or wss:// URL a server connection was
@@ -406,6 +423,7 @@ func (u *Upgrade) WatchPeer(until time.Time, gone func(error)) (stop func()) {
 		return func() {}
 	}
 	_ = u.nc.SetReadDeadline(until)
+	u.watching.Store(true)
 	var stopping atomic.Bool
 	done := make(chan struct{})
 	go func() {
@@ -431,6 +449,7 @@ func (u *Upgrade) WatchPeer(until time.Time, gone func(error)) (stop func()) {
 		stopping.Store(true)
 		_ = u.nc.SetReadDeadline(time.Unix(1, 0))
 		<-done
+		u.watching.Store(false)
 		_ = u.nc.SetReadDeadline(time.Time{})
 	}
 }
