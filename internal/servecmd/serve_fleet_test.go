@@ -311,6 +311,11 @@ func TestFleetEtcdAway(t *testing.T) {
 	// degraded, and still knows the pin.
 	b.stop(t)
 	b = env.start(t, "b", pause...)
+	// Ready once its Serve loops run, just after the URLs print.
+	testpeer.WaitFor(t, 5*time.Second, "B ready", func() bool {
+		code, _ := b.admin.readyz()
+		return code == http.StatusOK
+	})
 	if code, v := b.admin.readyz(); code != http.StatusOK || !strings.Contains(v["degraded"], "etcd unreachable") {
 		t.Fatalf("B restarted with etcd down: /readyz %d %v", code, v)
 	}
