@@ -110,7 +110,6 @@ func TestServeConfigEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv := spawnServe(ctx, "--config", name)
-	stderr, done := srv.logs, srv.done
 
 	// Three "serving" lines, then the CA of the wss listener.
 	urls := map[string]string{} // upstream (or host) -> URL
@@ -175,14 +174,7 @@ func TestServeConfigEndToEnd(t *testing.T) {
 			t.Errorf("drain: close %v, want 1001", code)
 		}
 	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exit %d: %s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not exit after the drain")
-	}
+	srv.exitOK(t, 10*time.Second)
 }
 
 // A listener that cannot listen stops serve before anything is served,
