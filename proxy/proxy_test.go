@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -116,23 +117,10 @@ func startProxy(t *testing.T, opts Options) (string, *Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		sctx, c2 := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c2()
-		s.Shutdown(sctx, ws.StatusGoingAway, "test over")
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
+	addr := testpeer.RunServer(t, s.Serve, func(ctx context.Context) error {
+		return s.Shutdown(ctx, ws.StatusGoingAway, "test over")
 	})
-	return "ws://" + ln.Addr().String(), s
+	return "ws://" + addr, s
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -93,7 +93,7 @@ func StartEtcd(t testing.TB, opts EtcdOptions) *EtcdCluster {
 	ps := make([]ports, n)
 	var initial []string
 	for i := range ps {
-		ps[i] = ports{freePort(t), freePort(t)}
+		ps[i] = ports{FreePort(t), FreePort(t)}
 		initial = append(initial, fmt.Sprintf("m%d=%s://127.0.0.1:%d", i, scheme, ps[i].peer))
 	}
 	for i, p := range ps {

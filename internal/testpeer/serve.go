@@ -78,3 +78,33 @@ func FreeAddr(t testing.TB) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// FreePort returns a port of 127.0.0.1 that was free a moment ago (as
+// FreeAddr).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln := Listen(t)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// RunServer runs serve on a listener of 127.0.0.1 until the test ends;
+// then it calls shutdown with 5 s to finish, cancels serve's context and
+// fails t if serve returned an error. It returns the listener's address.
+func RunServer(t testing.TB, serve func(context.Context, net.Listener) error, shutdown func(context.Context) error) string {
+	t.Helper()
+	ln := Listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, ln) }()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = shutdown(sctx)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
