@@ -117,7 +117,7 @@ func startProxy(t *testing.T, opts Options) (string, *Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := testpeer.RunServer(t, s.Serve, func(ctx context.Context) error {
+	addr := testpeer.RunServer(t, 5*time.Second, s.Serve, func(ctx context.Context) error {
 		return s.Shutdown(ctx, ws.StatusGoingAway, "test over")
 	})
 	return "ws://" + addr, s

@@ -122,7 +122,7 @@ func startProxyPSK(t *testing.T, upstream string, pskCfg *psk.ServerConfig) (str
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := testpeer.RunServer(t, srv.Serve, func(ctx context.Context) error {
+	addr := testpeer.RunServer(t, 5*time.Second, srv.Serve, func(ctx context.Context) error {
 		return srv.Shutdown(ctx, ws.StatusGoingAway, "")
 	})
 	return "wss://" + addr + "/", dev.CACertFile

@@ -89,16 +89,17 @@ func FreePort(t testing.TB) int {
 }
 
 // RunServer runs serve on a listener of 127.0.0.1 until the test ends;
-// then it calls shutdown with 5 s to finish, cancels serve's context and
-// fails t if serve returned an error. It returns the listener's address.
-func RunServer(t testing.TB, serve func(context.Context, net.Listener) error, shutdown func(context.Context) error) string {
+// then it calls shutdown with grace to finish (shutdown's error is its
+// own to check), cancels serve's context and fails t if serve returned
+// an error. It returns the listener's address.
+func RunServer(t testing.TB, grace time.Duration, serve func(context.Context, net.Listener) error, shutdown func(context.Context) error) string {
 	t.Helper()
 	ln := Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, ln) }()
 	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, scancel := context.WithTimeout(context.Background(), grace)
 		defer scancel()
 		_ = shutdown(sctx)
 		cancel()
