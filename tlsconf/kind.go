@@ -91,10 +91,7 @@ func (k ErrorKind) Ignorable() bool { return k != PinMismatch }
 // String returns the kebab-case name, or "ErrorKind(N)" for an undefined
 // value.
 func (k ErrorKind) String() string {
-	if k.Valid() {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("ErrorKind(%d)", uint8(k))
+	return enumString(k, "ErrorKind", kindNames[:])
 }
 
 // MarshalText implements encoding.TextMarshaler with the kebab-case name.

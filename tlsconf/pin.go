@@ -29,13 +29,7 @@ const (
 
 // String returns "spki" or "certificate".
 func (k PinKind) String() string {
-	switch k {
-	case PinSPKI:
-		return "spki"
-	case PinCertificate:
-		return "certificate"
-	}
-	return fmt.Sprintf("PinKind(%d)", uint8(k))
+	return enumString(k, "PinKind", []string{PinSPKI: "spki", PinCertificate: "certificate"})
 }
 
 // Pin is one pinned SHA-256 hash: of a public key (PinSPKI) or of a whole

@@ -92,15 +92,7 @@ const (
 
 // String returns "none", "list" or "all".
 func (m IgnoreMode) String() string {
-	switch m {
-	case IgnoreNone:
-		return "none"
-	case IgnoreListed:
-		return "list"
-	case IgnoreAll:
-		return "all"
-	}
-	return fmt.Sprintf("IgnoreMode(%d)", uint8(m))
+	return enumString(m, "IgnoreMode", []string{IgnoreNone: "none", IgnoreListed: "list", IgnoreAll: "all"})
 }
 
 // IgnorePolicy decides which SSL errors a handshake may proceed with. The

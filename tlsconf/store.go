@@ -29,10 +29,7 @@ var pinSourceNames = [...]string{SourceUnknown: "unknown", SourceResume: "resume
 
 // String returns "resume", "tofu", "operator" or "unknown".
 func (s PinSource) String() string {
-	if int(s) < len(pinSourceNames) {
-		return pinSourceNames[s]
-	}
-	return fmt.Sprintf("PinSource(%d)", uint8(s))
+	return enumString(s, "PinSource", pinSourceNames[:])
 }
 
 // MarshalText encodes the source as its name.
