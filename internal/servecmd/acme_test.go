@@ -57,12 +57,7 @@ func TestServeACMEWithPebble(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	defer c.Abort()
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("acme")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "acme" {
-		t.Fatalf("%q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "acme")
 	c.Close(ws.StatusNormalClosure, "")
 	cancel()
 	if code := <-done; code != 0 {

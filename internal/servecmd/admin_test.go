@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -266,12 +267,7 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 	}
 	c := r.c
 	defer c.Abort()
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("through the pause")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "through the pause" {
-		t.Fatalf("echo %q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "through the pause")
 
 	// Aborted.
 	second := dial()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/internal/clientcmd"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -65,12 +66,7 @@ func talk(t *testing.T, url string, opts *ws.DialOptions, greeting string) *ws.C
 	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != greeting {
 		t.Fatalf("%s: greeting %q %v, want %q", url, msg, err, greeting)
 	}
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "hello" {
-		t.Fatalf("%s: echo %q %v", url, msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "hello")
 	return c
 }
 

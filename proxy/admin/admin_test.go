@@ -237,12 +237,7 @@ func TestListAndCloseConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Abort()
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("hi")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "hi" {
-		t.Fatalf("echo %q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "hi")
 	if w := e.do("GET", "/v1/connections", ""); !strings.Contains(w.Body.String(), `"legs": "ws->ws"`) {
 		t.Errorf("HTML-escaped or indented differently: %s", w.Body.String())
 	}

@@ -90,12 +90,7 @@ func wssThrough(t *testing.T, d *netproxy.Dialer, url string, tc *tls.Config) {
 		t.Fatalf("wss through %s: %v", d.Proxy(), err)
 	}
 	defer c.Abort()
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("through an authenticating proxy")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "through an authenticating proxy" {
-		t.Fatalf("echo %q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "through an authenticating proxy")
 	_ = c.Close(ws.StatusNormalClosure, "")
 }
 

@@ -44,12 +44,7 @@ func TestConnectTinyproxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wc.Abort()
-	if err := wc.WriteMessage(ctx, ws.MessageText, []byte("via tinyproxy")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := wc.ReadMessage(ctx); err != nil || string(msg) != "via tinyproxy" {
-		t.Fatalf("echo %q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, wc, ws.MessageText, "via tinyproxy")
 	_ = wc.Close(ws.StatusNormalClosure, "")
 }
 

@@ -34,12 +34,7 @@ func TestServerShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Abort()
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("hi")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "hi" {
-		t.Fatalf("echo %q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "hi")
 	read := make(chan error, 1)
 	go func() {
 		_, _, err := c.ReadMessage(ctx)
