@@ -183,34 +183,37 @@ func TestSubprotocolNegotiation(t *testing.T) {
 	}
 }
 
+// respond dials a server that reads the request and writes what answer
+// makes of its key (then reads until the client gives up), and returns
+// Dial's error.
+func respond(t *testing.T, answer func(key string) string, opts *ws.DialOptions) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		req, err := http.ReadRequest(bufio.NewReader(nc))
+		if err != nil {
+			return
+		}
+		io.WriteString(nc, answer(req.Header.Get("Sec-WebSocket-Key")))
+		io.Copy(io.Discard, nc) // until the client gives up
+	}()
+	c, _, err := ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", opts)
+	if err == nil {
+		c.Abort()
+	}
+	return err
+}
+
 func TestDialChecksResponse(t *testing.T) {
 	t.Parallel()
-	respond := func(t *testing.T, answer func(key string) string, opts *ws.DialOptions) error {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer nc.Close()
-			req, err := http.ReadRequest(bufio.NewReader(nc))
-			if err != nil {
-				return
-			}
-			io.WriteString(nc, answer(req.Header.Get("Sec-WebSocket-Key")))
-			io.Copy(io.Discard, nc) // until the client gives up
-
-		}()
-		c, _, err := ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", opts)
-		if err == nil {
-			c.Abort()
-		}
-		return err
-	}
 	ok := func(key string) string {
 		return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + ws.AcceptKey(key) + "\r\n"
 	}
@@ -246,20 +249,9 @@ func TestDialChecksResponse(t *testing.T) {
 
 func TestDialTimeout(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		nc, err := ln.Accept()
-		if err == nil {
-			defer nc.Close()
-			io.Copy(io.Discard, nc) // never answers
-		}
-	}()
 	start := time.Now()
-	_, _, err = ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", &ws.DialOptions{HandshakeTimeout: 100 * time.Millisecond})
+	never := func(string) string { return "" } // reads the request, never answers
+	err := respond(t, never, &ws.DialOptions{HandshakeTimeout: 100 * time.Millisecond})
 	if err == nil || time.Since(start) > 2*time.Second {
 		t.Fatalf("%v after %v", err, time.Since(start))
 	}

@@ -93,6 +93,16 @@ func rawClient(t *testing.T, opts *ws.AcceptOptions) (*rawPeer, *ws.Conn) {
 	return p, c
 }
 
+// rawPeerOf returns a Conn with options o playing role ("server" or
+// "client") and the raw peer at its other end.
+func rawPeerOf(t *testing.T, role string, o ws.Options) (*rawPeer, *ws.Conn) {
+	t.Helper()
+	if role == "server" {
+		return rawClient(t, &ws.AcceptOptions{Options: o})
+	}
+	return rawServer(t, &ws.DialOptions{Options: o})
+}
+
 // rawServer answers a ws client's handshake by hand and returns the
 // client-side Conn.
 func rawServer(t *testing.T, opts *ws.DialOptions) (*rawPeer, *ws.Conn) {

@@ -64,13 +64,7 @@ func TestStrictness(t *testing.T) {
 			t.Run(role+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				o := ws.Options{MaxIncomingFrameSize: tc.limit, MaxIncomingMessageSize: tc.limit}
-				var p *rawPeer
-				var c *ws.Conn
-				if role == "server" {
-					p, c = rawClient(t, &ws.AcceptOptions{Options: o})
-				} else {
-					p, c = rawServer(t, &ws.DialOptions{Options: o})
-				}
+				p, c := rawPeerOf(t, role, o)
 				for _, s := range tc.steps {
 					p.send(s.b0, s.payload)
 				}
