@@ -183,17 +183,7 @@ func TestCloseCodeLabel(t *testing.T) {
 // upstream leg is bounded by Route.UpstreamTimeout only.
 func TestPauseOutlastsClientHandshakeTimeout(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
-	secure := startUpstreamTLS(t, serverTLS(t, pki))
-	registry := tlsconf.NewRegistry()
-	paused := make(chan tlsconf.PausedHandshake, 1)
-	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
-		Pause: tlsconf.PauseOnSSLErrors, Registry: registry,
-		OnPause: func(p tlsconf.PausedHandshake) { paused <- p },
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	secure, client, registry, paused := startPausing(t, 1)
 	base, _ := startProxy(t, Options{HandshakeTimeout: 200 * time.Millisecond, Routes: []Route{{Upstream: secure, UpstreamTLS: client}}})
 	done := make(chan error, 1)
 	go func() {

@@ -103,6 +103,25 @@ func TestLegCombinations(t *testing.T) {
 }
 
 // startUpstreamTLS runs an echo backend that terminates TLS itself.
+// startPausing starts an upstream whose dev-CA certificate nobody
+// trusts, and returns its URL and a client whose handshakes to it pause
+// in registry, each sent on paused (buffered n).
+func startPausing(t *testing.T, n int) (upstream string, client *tlsconf.Client, registry *tlsconf.Registry, paused chan tlsconf.PausedHandshake) {
+	t.Helper()
+	upstream = startUpstreamTLS(t, serverTLS(t, devPKI(t)))
+	registry = tlsconf.NewRegistry()
+	paused = make(chan tlsconf.PausedHandshake, n)
+	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
+		Pause:    tlsconf.PauseOnSSLErrors,
+		Registry: registry,
+		OnPause:  func(p tlsconf.PausedHandshake) { paused <- p },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return upstream, client, registry, paused
+}
+
 func startUpstreamTLS(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
 	return startUpstreamTLSHandler(t, cfg, echoHandle)
@@ -119,18 +138,7 @@ func startProxyTLS(t *testing.T, opts Options) (string, *Server) {
 // the library API lets the relay proceed, aborting gives the client 502.
 func TestPauseThenResumeUpstream(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
-	secure := startUpstreamTLS(t, serverTLS(t, pki))
-	registry := tlsconf.NewRegistry()
-	paused := make(chan tlsconf.PausedHandshake, 2)
-	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
-		Pause:    tlsconf.PauseOnSSLErrors,
-		Registry: registry,
-		OnPause:  func(p tlsconf.PausedHandshake) { paused <- p },
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	secure, client, registry, paused := startPausing(t, 2)
 	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: secure, UpstreamTLS: client}}})
 
 	for _, resume := range []bool{true, false} {
