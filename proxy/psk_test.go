@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -41,7 +42,7 @@ func TestPSKLegs(t *testing.T) {
 	device := &psk.ClientConfig{Identity: []byte("device-1"), Key: testKey}
 	for name, opts := range map[string]*ws.DialOptions{
 		"psk device":         {TLSClient: device.TLSClient},
-		"certificate client": {TLSConfig: &tls.Config{RootCAs: rootsOf(t, pki)}},
+		"certificate client": {TLSConfig: &tls.Config{RootCAs: testpeer.CertPool(t, pki.CACertFile)}},
 	} {
 		c := dial(t, outer, opts)
 		if err := c.WriteMessage(ctxT(t), ws.MessageText, []byte(name)); err != nil {

@@ -2,14 +2,13 @@ package proxy
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -31,17 +30,6 @@ func serverTLS(t *testing.T, pki *certs.DevCAResult) *tls.Config {
 		t.Fatal(err)
 	}
 	return cfg
-}
-
-func rootsOf(t *testing.T, pki *certs.DevCAResult) *x509.CertPool {
-	t.Helper()
-	pem, err := os.ReadFile(pki.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	return pool
 }
 
 // All four leg combinations, with wss verified by CA, by pin, and refused
@@ -79,7 +67,7 @@ func TestLegCombinations(t *testing.T) {
 	}
 	wsBase, _ := startProxy(t, Options{Routes: routes})
 	wssBase, _ := startProxyTLS(t, Options{Routes: routes, TLS: serverTLS(t, pki)})
-	clientTLS := &tls.Config{RootCAs: rootsOf(t, pki)}
+	clientTLS := &tls.Config{RootCAs: testpeer.CertPool(t, pki.CACertFile)}
 
 	for _, base := range []string{wsBase, wssBase} {
 		for _, path := range []string{"/ws", "/wss-ca", "/wss-pin"} {

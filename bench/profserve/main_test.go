@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -92,13 +91,5 @@ func TestBadArguments(t *testing.T) {
 
 func devTLS(t *testing.T, dev *certs.DevCAResult) *tls.Config {
 	t.Helper()
-	pem, err := os.ReadFile(dev.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no CA certificate")
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}
+	return &tls.Config{RootCAs: testpeer.CertPool(t, dev.CACertFile), MinVersion: tls.VersionTLS13}
 }

@@ -75,3 +75,18 @@ func ReadLeaf(t testing.TB, file string) *x509.Certificate {
 	}
 	return c
 }
+
+// CertPool returns a pool of the certificates of a PEM file, failing t
+// when the file cannot be read or holds none.
+func CertPool(t testing.TB, file string) *x509.CertPool {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		t.Fatalf("%s: no certificate", file)
+	}
+	return pool
+}
