@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -119,7 +120,7 @@ func TestReadUpgradeLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("header too large", func(t *testing.T) {
 		t.Parallel()
-		a, b := tcpPair(t)
+		a, b := testpeer.TCPPair(t)
 		errc := make(chan error, 1)
 		go func() {
 			_, err := ws.ReadUpgrade(context.Background(), b, &ws.AcceptOptions{MaxHeaderBytes: 1024})
@@ -137,7 +138,7 @@ func TestReadUpgradeLimits(t *testing.T) {
 	})
 	t.Run("slow request times out", func(t *testing.T) {
 		t.Parallel()
-		a, b := tcpPair(t)
+		a, b := testpeer.TCPPair(t)
 		fmt.Fprintf(a, "GET / HTTP/1.1\r\nHo") // and nothing more
 		start := time.Now()
 		_, err := ws.ReadUpgrade(context.Background(), b, &ws.AcceptOptions{HandshakeTimeout: 100 * time.Millisecond})
@@ -147,7 +148,7 @@ func TestReadUpgradeLimits(t *testing.T) {
 	})
 	t.Run("cancelled context", func(t *testing.T) {
 		t.Parallel()
-		_, b := tcpPair(t)
+		_, b := testpeer.TCPPair(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { time.Sleep(50 * time.Millisecond); cancel() }()
 		_, err := ws.ReadUpgrade(ctx, b, nil)
@@ -157,7 +158,7 @@ func TestReadUpgradeLimits(t *testing.T) {
 	})
 	t.Run("HTTP/1.0", func(t *testing.T) {
 		t.Parallel()
-		a, b := tcpPair(t)
+		a, b := testpeer.TCPPair(t)
 		go fmt.Fprintf(a, "GET / HTTP/1.0\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
 		_, err := ws.ReadUpgrade(context.Background(), b, nil)
 		var herr *ws.HandshakeError

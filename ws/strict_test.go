@@ -6,6 +6,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -132,7 +133,7 @@ func TestControlInterleavedWithFragments(t *testing.T) {
 // Reserved bits pass when an extension was negotiated: the relay case.
 func TestReservedBitsWithExtension(t *testing.T) {
 	t.Parallel()
-	a, b := tcpPair(t)
+	a, b := testpeer.TCPPair(t)
 	ch := make(chan *ws.Conn, 1)
 	go func() {
 		u, err := ws.ReadUpgrade(ctxT(t), b, nil)
