@@ -25,12 +25,7 @@ func TestConnectTinyproxy(t *testing.T) {
 	echoAddr := startEcho(t)
 	var logs bytes.Buffer
 	d := mustDialer(t, "http://"+proxy, &netproxy.Options{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
-	c, err := d.DialContext(ctxT(t), "tcp", echoAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	roundTrip(t, c)
+	dialRoundTrip(t, d, echoAddr)
 	if !strings.Contains(logs.String(), "tunnel established") {
 		t.Errorf("no debug log line: %s", logs.String())
 	}
@@ -92,12 +87,7 @@ func TestConnectTinyproxyAuth(t *testing.T) {
 		if strings.Contains(d.Proxy(), pass) || strings.Contains(d.Proxy(), user) {
 			t.Fatalf("Proxy() shows credentials: %s", d.Proxy())
 		}
-		c, err := d.DialContext(ctxT(t), "tcp", echoAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		roundTrip(t, c)
+		dialRoundTrip(t, d, echoAddr)
 		if strings.Contains(logs.String(), pass) {
 			t.Fatalf("password logged: %s", logs.String())
 		}
@@ -111,12 +101,7 @@ func TestConnectTinyproxyAuth(t *testing.T) {
 			}
 			return user, pass, nil
 		}
-		c, err := mustDialer(t, "http://"+proxy, &netproxy.Options{Auth: hook}).DialContext(ctxT(t), "tcp", echoAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		roundTrip(t, c)
+		dialRoundTrip(t, mustDialer(t, "http://"+proxy, &netproxy.Options{Auth: hook}), echoAddr)
 		if len(calls) != 2 || calls[0].Scheme != "Basic" || calls[0].Realm == "" || calls[1].Attempt != 2 || calls[0].Proxy != "http://"+proxy {
 			t.Fatalf("hook calls %+v", calls)
 		}
@@ -147,15 +132,10 @@ func TestConnectHTTPSProxy(t *testing.T) {
 	_, port, _ := net.SplitHostPort(front)
 
 	d := mustDialer(t, "https://localhost:"+port, &netproxy.Options{TLSConfig: &tls.Config{RootCAs: pool}})
-	c, err := d.DialContext(ctxT(t), "tcp", echoAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	roundTrip(t, c)
+	dialRoundTrip(t, d, echoAddr)
 
 	// Without the dev CA the proxy's certificate is refused.
-	_, err = mustDialer(t, "https://localhost:"+port, nil).DialContext(ctxT(t), "tcp", echoAddr)
+	_, err := mustDialer(t, "https://localhost:"+port, nil).DialContext(ctxT(t), "tcp", echoAddr)
 	if err == nil || !strings.Contains(err.Error(), "TLS to proxy") {
 		t.Fatalf("untrusted proxy certificate: got %v", err)
 	}

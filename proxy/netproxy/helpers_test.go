@@ -50,6 +50,18 @@ func roundTrip(t *testing.T, c net.Conn) {
 	}
 }
 
+// dialRoundTrip dials addr through d and checks that a line comes back
+// through the tunnel (roundTrip).
+func dialRoundTrip(t *testing.T, d *netproxy.Dialer, addr string) {
+	t.Helper()
+	c, err := d.DialContext(ctxT(t), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c)
+}
+
 func mustDialer(t *testing.T, proxyURL string, opts *netproxy.Options) *netproxy.Dialer {
 	t.Helper()
 	u, err := netproxy.ParseURL(proxyURL)

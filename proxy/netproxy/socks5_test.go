@@ -48,12 +48,7 @@ func TestSOCKS5MicrosocksAuth(t *testing.T) {
 	echoAddr := startEcho(t)
 
 	t.Run("credentials", func(t *testing.T) {
-		c, err := mustDialer(t, proxyURL("socks5h", user, pass, proxy), nil).DialContext(ctxT(t), "tcp", echoAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		roundTrip(t, c)
+		dialRoundTrip(t, mustDialer(t, proxyURL("socks5h", user, pass, proxy), nil), echoAddr)
 	})
 	t.Run("no credentials", func(t *testing.T) {
 		_, err := mustDialer(t, "socks5://"+proxy, nil).DialContext(ctxT(t), "tcp", echoAddr)
@@ -79,12 +74,7 @@ func TestSOCKS5MicrosocksAuth(t *testing.T) {
 			}
 			return user, pass, nil
 		}
-		c, err := mustDialer(t, "socks5://"+proxy, &netproxy.Options{Auth: hook}).DialContext(ctxT(t), "tcp", echoAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		roundTrip(t, c)
+		dialRoundTrip(t, mustDialer(t, "socks5://"+proxy, &netproxy.Options{Auth: hook}), echoAddr)
 		if len(calls) != 2 || calls[0].Scheme != "username/password" || calls[1].Attempt != 2 {
 			t.Fatalf("hook calls %+v", calls)
 		}
