@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -142,7 +143,7 @@ func TestConnectionsCloseAndMetrics(t *testing.T) {
 // each tlsconf error kind.
 func TestUpstreamFailureMetrics(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	secure := startUpstreamTLS(t, serverTLS(t, pki))
 	untrusting, err := tlsconf.NewClient(nil)
 	if err != nil {

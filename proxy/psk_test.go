@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -28,7 +29,7 @@ func pskServerConfig() *psk.ServerConfig {
 // -> proxy 2 (PSK only) -> echo.
 func TestPSKLegs(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	up := startUpstream(t, nil, echoHandle)
 	// Proxy 2: PSK-only wss in front of the echo backend.
 	inner, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, PSK: pskServerConfig()})

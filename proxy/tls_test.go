@@ -9,19 +9,10 @@ import (
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
-
-// devPKI creates a dev CA and leaf for 127.0.0.1 in a temporary folder.
-func devPKI(t *testing.T) *certs.DevCAResult {
-	t.Helper()
-	r, err := certs.DevCA(&certs.DevCAOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
 
 func serverTLS(t *testing.T, pki *certs.DevCAResult) *tls.Config {
 	t.Helper()
@@ -36,7 +27,7 @@ func serverTLS(t *testing.T, pki *certs.DevCAResult) *tls.Config {
 // on a pin mismatch with the error list in the 502.
 func TestLegCombinations(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	plain := startUpstream(t, nil, echoHandle)
 	secure := startUpstreamTLS(t, serverTLS(t, pki))
 
@@ -52,7 +43,7 @@ func TestLegCombinations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := devPKI(t)
+	other := devpki.New(t)
 	wrongPin, _ := tlsconf.ParsePin(other.SPKIPin)
 	wrongClient, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{Pins: []tlsconf.Pin{wrongPin}, PinOnly: true}})
 	if err != nil {
@@ -96,7 +87,7 @@ func TestLegCombinations(t *testing.T) {
 // in registry, each sent on paused (buffered n).
 func startPausing(t *testing.T, n int) (upstream string, client *tlsconf.Client, registry *tlsconf.Registry, paused chan tlsconf.PausedHandshake) {
 	t.Helper()
-	upstream = startUpstreamTLS(t, serverTLS(t, devPKI(t)))
+	upstream = startUpstreamTLS(t, serverTLS(t, devpki.New(t)))
 	registry = tlsconf.NewRegistry()
 	paused = make(chan tlsconf.PausedHandshake, n)
 	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{

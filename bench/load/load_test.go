@@ -18,6 +18,7 @@ import (
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
@@ -106,10 +107,7 @@ func startProxy(t *testing.T, upstream string) (string, string) {
 // startProxyPSK is startProxy whose listener also accepts PSK clients.
 func startProxyPSK(t *testing.T, upstream string, pskCfg *psk.ServerConfig) (string, string) {
 	t.Helper()
-	dev, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(t.TempDir(), "devca")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := devpki.New(t)
 	src, err := certs.NewFileSource(&certs.FileOptions{CertFile: dev.CertFile, KeyFile: dev.KeyFile})
 	if err != nil {
 		t.Fatal(err)

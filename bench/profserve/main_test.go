@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,24 +13,16 @@ import (
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func devCert(t *testing.T) *certs.DevCAResult {
-	t.Helper()
-	dev, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(t.TempDir(), "devca")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dev
-}
-
 // profserve relays like serve and answers pprof on loopback, then stops
 // with its context.
 func TestServesProxyAndPprof(t *testing.T) {
-	dev := devCert(t)
+	dev := devpki.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrs := make(chan [2]string, 1)
@@ -75,7 +66,7 @@ func TestServesProxyAndPprof(t *testing.T) {
 }
 
 func TestBadArguments(t *testing.T) {
-	dev := devCert(t)
+	dev := devpki.New(t)
 	for _, args := range [][]string{
 		{},
 		{"--cert", dev.CertFile, "--key", dev.KeyFile},

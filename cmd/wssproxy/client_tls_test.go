@@ -6,17 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 )
 
 // The lines "certs pin HOST:PORT" prints work as printed, for client and
 // serve alike (serve's listen address aside), pinning the key or
 // accepting the errors found; the --pin-only line says why.
 func TestCertsPinLinesWork(t *testing.T) {
-	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki := devpki.New(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	code, out, errOut := runCmd(t, "certs", "pin", "localhost:"+p.Port, "--proxy", "direct")
 	if code != 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -205,10 +206,7 @@ func TestServeConfigClientCerts(t *testing.T) {
 	pki, urls, srv := serveClientCerts(ctx, t, "required", "optional")
 	stderr, done := srv.logs, srv.done
 	pem, _ := os.ReadFile(pki.CACertFile)
-	cert, err := tls.LoadX509KeyPair(pki.CertFile, pki.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := devpki.Certificate(t, pki)
 	noCert := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem), HandshakeTimeout: 5 * time.Second}
 	withCert := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem)}
 	withCert.TLSConfig.Certificates = []tls.Certificate{cert}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/proxy/netproxy"
 )
 
@@ -85,14 +85,8 @@ func ctxT(t *testing.T) context.Context {
 // localhost/127.0.0.1 and a pool trusting that CA.
 func devTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
 	t.Helper()
-	r, err := certs.DevCA(&certs.DevCAOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(r.CertFile, r.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := devpki.New(t)
+	cert := devpki.Certificate(t, r)
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, testpeer.CertPool(t, r.CACertFile)
 }
 
