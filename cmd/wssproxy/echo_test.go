@@ -16,17 +16,7 @@ import (
 func TestEchoHandshakeTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout := testpeer.NewLines(10)
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"echo", "--listen", "127.0.0.1:0", "--log-level", "warn", "--handshake-timeout", "300ms", "--grace", "2s"}, stdout, &bytes.Buffer{})
-	}()
-	var url string
-	select {
-	case url = <-stdout.C:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no URL printed")
-	}
+	url, done := startEchoCmd(ctx, t, "--handshake-timeout", "300ms")
 	addr := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/")
 	slowloris := testpeer.Dribble([]byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nX-Pad: " + strings.Repeat("a", 2000)))
 	testpeer.CutWithin(t, addr, 2*time.Second, slowloris)
