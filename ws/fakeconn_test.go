@@ -65,7 +65,13 @@ func fakeServer(tb testing.TB, stream []byte) *ws.Conn {
 	tb.Helper()
 	req := "GET /x HTTP/1.1\r\nHost: fake.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	nc := &fakeConn{head: []byte(req), loop: loopReader{data: stream}}
+	return acceptOn(tb, &fakeConn{head: []byte(req), loop: loopReader{data: stream}})
+}
+
+// acceptOn reads a client's upgrade request from nc and accepts it with
+// the default options.
+func acceptOn(tb testing.TB, nc net.Conn) *ws.Conn {
+	tb.Helper()
 	u, err := ws.ReadUpgrade(context.Background(), nc, nil)
 	if err != nil {
 		tb.Fatal(err)
