@@ -443,13 +443,8 @@ func (hs *serverHandshakeState) readClientFinished() error {
 		}
 		return err
 	}
-	got, err := parseFinished(msg, hs.hash)
-	if err != nil {
+	if err := verifyFinished(msg, hs.hash, hs.clientHS, hs.transcript.Sum(), "client"); err != nil {
 		return err
-	}
-	want := finishedMAC(hs.hash, hs.clientHS, hs.transcript.Sum())
-	if !hmac.Equal(got, want) {
-		return localAlert(AlertDecryptError, "client Finished does not verify")
 	}
 	if err := c.atRecordBoundary(); err != nil {
 		return err
