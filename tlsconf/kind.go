@@ -104,14 +104,7 @@ func (k ErrorKind) MarshalText() ([]byte, error) {
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler; see ParseErrorKind.
-func (k *ErrorKind) UnmarshalText(b []byte) error {
-	v, err := ParseErrorKind(string(b))
-	if err != nil {
-		return err
-	}
-	*k = v
-	return nil
-}
+func (k *ErrorKind) UnmarshalText(b []byte) error { return unmarshalText(k, b, ParseErrorKind) }
 
 // ParseErrorKind parses a kebab-case kind name. Matching is exact except
 // for surrounding spaces and letter case.

@@ -167,14 +167,7 @@ func (p Pin) MarshalText() ([]byte, error) {
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler; see ParsePin.
-func (p *Pin) UnmarshalText(b []byte) error {
-	v, err := ParsePin(string(b))
-	if err != nil {
-		return err
-	}
-	*p = v
-	return nil
-}
+func (p *Pin) UnmarshalText(b []byte) error { return unmarshalText(p, b, ParsePin) }
 
 // SPKIPinOf returns the public-key pin of cert.
 func SPKIPinOf(cert *x509.Certificate) Pin {

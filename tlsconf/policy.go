@@ -55,14 +55,7 @@ func (e ExpectedError) String() string {
 func (e ExpectedError) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler; see ParseExpectedError.
-func (e *ExpectedError) UnmarshalText(b []byte) error {
-	v, err := ParseExpectedError(string(b))
-	if err != nil {
-		return err
-	}
-	*e = v
-	return nil
-}
+func (e *ExpectedError) UnmarshalText(b []byte) error { return unmarshalText(e, b, ParseExpectedError) }
 
 // Covers reports whether e accepts err: same kind, ignorable, and either
 // no fingerprint or the fingerprint of err's certificate.

@@ -36,14 +36,7 @@ func (s PinSource) String() string {
 func (s PinSource) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText parses a source name.
-func (s *PinSource) UnmarshalText(b []byte) error {
-	v, err := ParsePinSource(string(b))
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
+func (s *PinSource) UnmarshalText(b []byte) error { return unmarshalText(s, b, ParsePinSource) }
 
 // ParsePinSource parses "resume", "tofu", "operator" or "unknown".
 func ParsePinSource(name string) (PinSource, error) {

@@ -10,3 +10,14 @@ func enumString[T ~uint8](v T, typ string, names []string) string {
 	}
 	return fmt.Sprintf("%s(%d)", typ, uint8(v))
 }
+
+// unmarshalText is UnmarshalText for a type with a Parse function: *dst
+// changes only when b parses.
+func unmarshalText[T any](dst *T, b []byte, parse func(string) (T, error)) error {
+	v, err := parse(string(b))
+	if err != nil {
+		return err
+	}
+	*dst = v
+	return nil
+}
