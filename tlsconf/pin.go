@@ -198,17 +198,7 @@ func (p Pin) Matches(cert *x509.Certificate) bool {
 }
 
 // ParsePins parses each string with ParsePin and stops at the first error.
-func ParsePins(ss []string) ([]Pin, error) {
-	out := make([]Pin, 0, len(ss))
-	for _, s := range ss {
-		p, err := ParsePin(s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
+func ParsePins(ss []string) ([]Pin, error) { return parseEach(ss, ParsePin) }
 
 // PinsFromPEM returns one pin of the given kind per CERTIFICATE block in
 // data. "PUBLIC KEY" blocks (as `openssl pkey -pubout` writes) always give

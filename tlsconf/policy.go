@@ -118,15 +118,7 @@ func ParseIgnorePolicy(s string) (IgnorePolicy, error) {
 // ParseExpectedErrors parses each string with ParseExpectedError and stops
 // at the first error.
 func ParseExpectedErrors(ss []string) ([]ExpectedError, error) {
-	out := make([]ExpectedError, 0, len(ss))
-	for _, f := range ss {
-		e, err := ParseExpectedError(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return parseEach(ss, ParseExpectedError)
 }
 
 // String returns the form ParseIgnorePolicy reads.

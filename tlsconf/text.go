@@ -21,3 +21,16 @@ func unmarshalText[T any](dst *T, b []byte, parse func(string) (T, error)) error
 	*dst = v
 	return nil
 }
+
+// parseEach parses each string with parse and stops at the first error.
+func parseEach[T any](ss []string, parse func(string) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(ss))
+	for _, s := range ss {
+		v, err := parse(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
