@@ -15,7 +15,6 @@ import (
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/cli"
-	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
@@ -26,16 +25,6 @@ func runCerts(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
 		return cli.RunCerts(ctx, args, stdout, stderr)
-	})
-}
-
-// clientRun runs "wssproxy client" (serve's peer here) with args,
-// direct (no proxy from the environment), and returns its exit status and
-// output.
-func clientRun(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
-	t.Helper()
-	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
-		return clientcmd.Run(ctx, append(args, "--proxy", "direct"), stdin, stdout, stderr)
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/internal/clientcmd"
+	"github.com/wssproxy/wssproxy/internal/clientcmd/clienttest"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/ws"
@@ -234,11 +235,11 @@ func TestClientCertificateRequired(t *testing.T) {
 	url := urls["/required"]
 	url = strings.Replace(url, "127.0.0.1", "localhost", 1)
 
-	code, out, errOut := clientRun(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile, "--cert", pki.CertFile, "--key", pki.KeyFile)
+	code, out, errOut := clienttest.Run(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	if code != clientcmd.ExitOK || out != "A /required\nhello\n" {
 		t.Fatalf("with a certificate: exit %d, %q, %q", code, out, errOut)
 	}
-	code, out, errOut = clientRun(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile)
+	code, out, errOut = clienttest.Run(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile)
 	if code != clientcmd.ExitTLS || !strings.Contains(errOut, "--cert/--key") || out != "" {
 		t.Fatalf("without a certificate: exit %d, %q, %q", code, out, errOut)
 	}
