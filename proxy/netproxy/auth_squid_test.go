@@ -133,16 +133,9 @@ func TestSquidEachScheme(t *testing.T) {
 		checkScheme(t, url, tc, proxyURL("http", "alice", "digest-pw", sq.Addr), nil, "Digest")
 		checkRefused(t, proxyURL("http", "alice", "wrong-pw", sq.Addr), nil, "Digest", true)
 		// The hook's first answer is refused, its second accepted.
-		var asked []netproxy.Challenge
-		hook := func(_ context.Context, c netproxy.Challenge) (string, string, error) {
-			asked = append(asked, c)
-			if c.Attempt == 1 {
-				return "alice", "wrong-pw", nil
-			}
-			return "alice", "digest-pw", nil
-		}
+		hook, seen := secondGuessHook("alice", "wrong-pw", "digest-pw")
 		checkScheme(t, url, tc, "http://"+sq.Addr, &netproxy.Options{Auth: hook}, "Digest", "Digest")
-		if len(asked) != 2 || asked[0].Scheme != "Digest" || asked[0].Realm != "wssproxy-test" || asked[1].Attempt != 2 {
+		if asked := *seen; len(asked) != 2 || asked[0].Scheme != "Digest" || asked[0].Realm != "wssproxy-test" || asked[1].Attempt != 2 {
 			t.Fatalf("hook asked %+v", asked)
 		}
 	})

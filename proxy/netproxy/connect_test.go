@@ -93,16 +93,9 @@ func TestConnectTinyproxyAuth(t *testing.T) {
 		}
 	})
 	t.Run("hook", func(t *testing.T) {
-		var calls []netproxy.Challenge
-		hook := func(ctx context.Context, ch netproxy.Challenge) (string, string, error) {
-			calls = append(calls, ch)
-			if ch.Attempt == 1 {
-				return user, "first-guess-wrong", nil
-			}
-			return user, pass, nil
-		}
+		hook, seen := secondGuessHook(user, "first-guess-wrong", pass)
 		dialRoundTrip(t, mustDialer(t, "http://"+proxy, &netproxy.Options{Auth: hook}), echoAddr)
-		if len(calls) != 2 || calls[0].Scheme != "Basic" || calls[0].Realm == "" || calls[1].Attempt != 2 || calls[0].Proxy != "http://"+proxy {
+		if calls := *seen; len(calls) != 2 || calls[0].Scheme != "Basic" || calls[0].Realm == "" || calls[1].Attempt != 2 || calls[0].Proxy != "http://"+proxy {
 			t.Fatalf("hook calls %+v", calls)
 		}
 	})

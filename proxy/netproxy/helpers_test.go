@@ -62,6 +62,21 @@ func dialRoundTrip(t *testing.T, d *netproxy.Dialer, addr string) {
 	roundTrip(t, c)
 }
 
+// secondGuessHook is an Auth hook that answers the first challenge with
+// user and wrong, the later ones with user and pass, and records every
+// challenge in *calls.
+func secondGuessHook(user, wrong, pass string) (hook netproxy.AuthFunc, calls *[]netproxy.Challenge) {
+	calls = new([]netproxy.Challenge)
+	hook = func(_ context.Context, ch netproxy.Challenge) (string, string, error) {
+		*calls = append(*calls, ch)
+		if ch.Attempt == 1 {
+			return user, wrong, nil
+		}
+		return user, pass, nil
+	}
+	return hook, calls
+}
+
 func mustDialer(t *testing.T, proxyURL string, opts *netproxy.Options) *netproxy.Dialer {
 	t.Helper()
 	u, err := netproxy.ParseURL(proxyURL)

@@ -1,7 +1,6 @@
 package netproxy_test
 
 import (
-	"context"
 	"errors"
 	"net"
 	"strings"
@@ -66,16 +65,9 @@ func TestSOCKS5MicrosocksAuth(t *testing.T) {
 		}
 	})
 	t.Run("hook", func(t *testing.T) {
-		var calls []netproxy.Challenge
-		hook := func(_ context.Context, ch netproxy.Challenge) (string, string, error) {
-			calls = append(calls, ch)
-			if ch.Attempt == 1 {
-				return user, "bad-pw", nil
-			}
-			return user, pass, nil
-		}
+		hook, seen := secondGuessHook(user, "bad-pw", pass)
 		dialRoundTrip(t, mustDialer(t, "socks5://"+proxy, &netproxy.Options{Auth: hook}), echoAddr)
-		if len(calls) != 2 || calls[0].Scheme != "username/password" || calls[1].Attempt != 2 {
+		if calls := *seen; len(calls) != 2 || calls[0].Scheme != "username/password" || calls[1].Attempt != 2 {
 			t.Fatalf("hook calls %+v", calls)
 		}
 	})
