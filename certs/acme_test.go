@@ -122,6 +122,35 @@ func verifiedHandshake(t *testing.T, addr, name string, roots *x509.CertPool) (*
 	return handshakeLeaf(t, addr, &tls.Config{ServerName: name, RootCAs: roots})
 }
 
+// manageAndHandshake runs src.Manage and returns Pebble's issuing roots
+// and the leaf a handshake verified with them gets for name at addr.
+func manageAndHandshake(ctx context.Context, t *testing.T, src *ACMESource, p *testpeer.Pebble, addr, name string) (*x509.CertPool, *x509.Certificate) {
+	t.Helper()
+	if err := src.Manage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	roots := p.IssuingRoots(t)
+	leaf, err := verifiedHandshake(t, addr, name, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return roots, leaf
+}
+
+// renewAndHandshake forces the renewal of name's certificate and returns
+// the leaf a verified handshake at addr gets after it.
+func renewAndHandshake(ctx context.Context, t *testing.T, src *ACMESource, addr, name string, roots *x509.CertPool) *x509.Certificate {
+	t.Helper()
+	if err := src.Renew(ctx, name, true); err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := verifiedHandshake(t, addr, name, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf
+}
+
 func acmeContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	t.Cleanup(cancel)
@@ -140,14 +169,7 @@ func TestACMEHTTP01(t *testing.T) {
 		ClientsPinSPKI:   true,
 	})
 	ctx := acmeContext(t)
-	if err := src.Manage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	roots := p.IssuingRoots(t)
-	first, err := verifiedHandshake(t, l.tlsAddr, name, roots)
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots, first := manageAndHandshake(ctx, t, src, p, l.tlsAddr, name)
 	// Pebble really fetched the key authorization from our listener.
 	if !strings.Contains(logs.String(), `"challenge":"http-01"`) || !strings.Contains(logs.String(), "served key authentication") {
 		t.Errorf("no http-01 challenge served in the logs:\n%s", logs.String())
@@ -162,13 +184,7 @@ func TestACMEHTTP01(t *testing.T) {
 		t.Fatalf("non-challenge request: %s", resp.Status)
 	}
 
-	if err := src.Renew(ctx, name, true); err != nil {
-		t.Fatal(err)
-	}
-	second, err := verifiedHandshake(t, l.tlsAddr, name, roots)
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := renewAndHandshake(ctx, t, src, l.tlsAddr, name, roots)
 	if second.SerialNumber.Cmp(first.SerialNumber) == 0 {
 		t.Fatal("renewal served the same certificate")
 	}
@@ -222,14 +238,7 @@ func TestACMETLSALPN01(t *testing.T) {
 		t.Errorf("no warning for pins with rotating keys:\n%s", logs.String())
 	}
 	ctx := acmeContext(t)
-	if err := src.Manage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	roots := p.IssuingRoots(t)
-	first, err := verifiedHandshake(t, l.tlsAddr, name, roots)
-	if err != nil {
-		t.Fatal(err)
-	}
+	roots, first := manageAndHandshake(ctx, t, src, p, l.tlsAddr, name)
 	// Pebble really made the acme-tls/1 handshake with our listener.
 	if !strings.Contains(logs.String(), `"challenge":"tls-alpn-01"`) || !strings.Contains(logs.String(), "served key authentication certificate") {
 		t.Errorf("no tls-alpn-01 challenge served in the logs:\n%s", logs.String())
@@ -240,13 +249,7 @@ func TestACMETLSALPN01(t *testing.T) {
 		t.Fatalf("no-SNI handshake: %v", err)
 	}
 
-	if err := src.Renew(ctx, name, true); err != nil {
-		t.Fatal(err)
-	}
-	second, err := verifiedHandshake(t, l.tlsAddr, name, roots)
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := renewAndHandshake(ctx, t, src, l.tlsAddr, name, roots)
 	if second.SerialNumber.Cmp(first.SerialNumber) == 0 || tlsconf.SPKIPin(second) == tlsconf.SPKIPin(first) {
 		t.Fatal("renewal without ReusePrivateKeys kept the certificate or key")
 	}

@@ -2,7 +2,6 @@ package certs
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,12 +69,7 @@ func TestDevCAVerifiesWithOpenSSL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	caPEM, err := os.ReadFile(r.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots.AppendCertsFromPEM(caPEM)
+	roots := testpeer.CertPool(t, r.CACertFile)
 	addr := serveTLS(t, TLSConfig(src, nil))
 	for _, h := range []string{"localhost", "ws.example.test"} {
 		leaf, err := handshakeLeaf(t, addr, &tls.Config{RootCAs: roots, ServerName: h})

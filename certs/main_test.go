@@ -78,14 +78,7 @@ func newTestCert(t testing.TB, keyType, cn string, notBefore, notAfter time.Time
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testpeer.CreateCertificate(t, tmpl, tmpl, key.Public(), key)
 	var keyPEM []byte
 	if k, ok := key.(*rsa.PrivateKey); ok {
 		// PKCS #1, to cover the "RSA PRIVATE KEY" form too.
@@ -105,7 +98,7 @@ func newTestCert(t testing.TB, keyType, cn string, notBefore, notAfter time.Time
 	}
 	return testCert{
 		cert:    c,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}),
 		keyPEM:  keyPEM,
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -142,7 +143,7 @@ func TestConnectionsCloseAndMetrics(t *testing.T) {
 // each tlsconf error kind.
 func TestUpstreamFailureMetrics(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	secure := startUpstreamTLS(t, serverTLS(t, pki))
 	untrusting, err := tlsconf.NewClient(nil)
 	if err != nil {
@@ -183,17 +184,7 @@ func TestCloseCodeLabel(t *testing.T) {
 // upstream leg is bounded by Route.UpstreamTimeout only.
 func TestPauseOutlastsClientHandshakeTimeout(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
-	secure := startUpstreamTLS(t, serverTLS(t, pki))
-	registry := tlsconf.NewRegistry()
-	paused := make(chan tlsconf.PausedHandshake, 1)
-	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
-		Pause: tlsconf.PauseOnSSLErrors, Registry: registry,
-		OnPause: func(p tlsconf.PausedHandshake) { paused <- p },
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	secure, client, registry, paused := startPausing(t, 1)
 	base, _ := startProxy(t, Options{HandshakeTimeout: 200 * time.Millisecond, Routes: []Route{{Upstream: secure, UpstreamTLS: client}}})
 	done := make(chan error, 1)
 	go func() {

@@ -3,20 +3,17 @@ package proxy
 import (
 	"context"
 	"io"
-	"os"
 	"runtime"
 	"testing"
-	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
 // A 1 GiB message crosses the proxy in bounded memory (client, proxy and
 // upstream all run in this process, so the bound covers all three).
 func TestHeavyOneGiBThroughProxy(t *testing.T) {
-	if os.Getenv("WSSPROXY_HEAVY") != "1" {
-		t.Skip("heavy test: set WSSPROXY_HEAVY=1")
-	}
+	testpeer.Heavy(t)
 	const size = 1 << 30
 	received := make(chan int64, 1)
 	up := startUpstream(t, &ws.AcceptOptions{Options: ws.Options{MaxIncomingFrameSize: -1, MaxIncomingMessageSize: -1}}, func(c *ws.Conn) {
@@ -33,23 +30,7 @@ func TestHeavyOneGiBThroughProxy(t *testing.T) {
 
 	runtime.GC()
 	stop := make(chan struct{})
-	peak := make(chan uint64, 1)
-	go func() {
-		var ms runtime.MemStats
-		var p uint64
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			p = max(p, ms.HeapInuse)
-			select {
-			case <-stop:
-				peak <- p
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	peak := testpeer.PeakHeap(stop)
 	w, err := c.Writer(context.Background(), ws.MessageBinary)
 	if err != nil {
 		t.Fatal(err)

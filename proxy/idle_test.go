@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -29,7 +30,7 @@ func startUpstreamTLSHandler(t *testing.T, cfg *tls.Config, handle func(*ws.Conn
 // one.
 func TestFragmentedRecordsFromTLSUpstream(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	const text = "a€😀é✓z"
 	up := startUpstreamTLSHandler(t, serverTLS(t, pki), func(c *ws.Conn) {
 		ctx := context.Background()

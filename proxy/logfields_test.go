@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -83,7 +84,7 @@ func TestClientHandshakeFailureLoggedAtInfo(t *testing.T) {
 	t.Parallel()
 	var logs syncBuffer
 	up := startUpstream(t, nil, echoHandle)
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	base, _ := startProxyTLS(t, Options{
 		TLS: serverTLS(t, pki), PSK: pskServerConfig(),
 		Routes: []Route{{Upstream: up.url()}},

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -70,12 +71,7 @@ func pausingUpstream(t *testing.T, certs ...tls.Certificate) (string, *countingL
 
 func devLeaf(t *testing.T) tls.Certificate {
 	t.Helper()
-	pki := devPKI(t)
-	c, err := tls.LoadX509KeyPair(pki.CertFile, pki.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return devpki.Certificate(t, devpki.New(t))
 }
 
 func pauseRoute(t *testing.T, name, upstream string, reg *tlsconf.Registry, maxPending int) Route {
@@ -303,9 +299,9 @@ func TestPauseClientHangupReleasesTLS(t *testing.T) {
 	t.Parallel()
 	upstream, counted := pausingUpstream(t, devLeaf(t))
 	reg := tlsconf.NewRegistry()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	base, _ := startProxyTLS(t, Options{TLS: serverTLS(t, pki), Routes: []Route{pauseRoute(t, "a", upstream, reg, 0)}})
-	tc, err := tls.Dial("tcp", strings.TrimPrefix(base, "wss://"), &tls.Config{RootCAs: rootsOf(t, pki), ServerName: "localhost"})
+	tc, err := tls.Dial("tcp", strings.TrimPrefix(base, "wss://"), &tls.Config{RootCAs: testpeer.CertPool(t, pki.CACertFile), ServerName: "localhost"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -116,23 +117,10 @@ func startProxy(t *testing.T, opts Options) (string, *Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		sctx, c2 := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c2()
-		s.Shutdown(sctx, ws.StatusGoingAway, "test over")
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
+	addr := testpeer.RunServer(t, 5*time.Second, s.Serve, func(ctx context.Context) error {
+		return s.Shutdown(ctx, ws.StatusGoingAway, "test over")
 	})
-	return "ws://" + ln.Addr().String(), s
+	return "ws://" + addr, s
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -158,6 +146,19 @@ func closeCode(t *testing.T, err error) ws.StatusCode {
 		t.Fatalf("error %v is not a close", err)
 	}
 	return ce.Code
+}
+
+// wantClosed reads from c until it fails and checks that the failure is
+// a close with code and reason.
+func wantClosed(t *testing.T, c *ws.Conn, code ws.StatusCode, reason string) {
+	t.Helper()
+	_, _, err := c.ReadMessage(ctxT(t))
+	if got := closeCode(t, err); got != code {
+		t.Fatalf("client saw %d, want %d", got, code)
+	}
+	if _, got := c.CloseStatus(); got != reason {
+		t.Fatalf("reason %q, want %q", got, reason)
+	}
 }
 
 func TestRelayEcho(t *testing.T) {
@@ -250,13 +251,7 @@ func TestClosePropagation(t *testing.T) {
 			up := startUpstream(t, nil, func(c *ws.Conn) { c.Close(tc.code, tc.reason) })
 			base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
 			c := dial(t, base, nil)
-			_, _, err := c.ReadMessage(ctxT(t))
-			if code := closeCode(t, err); code != tc.code {
-				t.Fatalf("client saw %d", code)
-			}
-			if _, reason := c.CloseStatus(); reason != tc.reason {
-				t.Fatalf("reason %q", reason)
-			}
+			wantClosed(t, c, tc.code, tc.reason)
 		})
 	}
 }
@@ -268,13 +263,7 @@ func TestLostLegs(t *testing.T) {
 		up := startUpstream(t, nil, func(c *ws.Conn) { c.NetConn().Close() })
 		base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
 		c := dial(t, base, nil)
-		_, _, err := c.ReadMessage(ctxT(t))
-		if code := closeCode(t, err); code != ws.StatusBadGateway {
-			t.Fatalf("client saw %d", code)
-		}
-		if _, reason := c.CloseStatus(); reason != "upstream connection lost" {
-			t.Fatalf("reason %q", reason)
-		}
+		wantClosed(t, c, ws.StatusBadGateway, "upstream connection lost")
 	})
 	t.Run("client lost gives the upstream 1001", func(t *testing.T) {
 		t.Parallel()
@@ -409,13 +398,7 @@ func TestIdleAndKeepalive(t *testing.T) {
 		up := startUpstream(t, nil, echoHandle)
 		base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), IdleTimeout: 200 * time.Millisecond}}})
 		c := dial(t, base, nil)
-		_, _, err := c.ReadMessage(ctxT(t))
-		if code := closeCode(t, err); code != ws.StatusGoingAway {
-			t.Fatalf("client saw %d", code)
-		}
-		if _, reason := c.CloseStatus(); reason != "idle timeout" {
-			t.Fatalf("reason %q", reason)
-		}
+		wantClosed(t, c, ws.StatusGoingAway, "idle timeout")
 	})
 	t.Run("keepalive pongs are consumed", func(t *testing.T) {
 		t.Parallel()

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -27,7 +29,7 @@ func pskServerConfig() *psk.ServerConfig {
 // -> proxy 2 (PSK only) -> echo.
 func TestPSKLegs(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	up := startUpstream(t, nil, echoHandle)
 	// Proxy 2: PSK-only wss in front of the echo backend.
 	inner, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, PSK: pskServerConfig()})
@@ -41,7 +43,7 @@ func TestPSKLegs(t *testing.T) {
 	device := &psk.ClientConfig{Identity: []byte("device-1"), Key: testKey}
 	for name, opts := range map[string]*ws.DialOptions{
 		"psk device":         {TLSClient: device.TLSClient},
-		"certificate client": {TLSConfig: &tls.Config{RootCAs: rootsOf(t, pki)}},
+		"certificate client": {TLSConfig: &tls.Config{RootCAs: testpeer.CertPool(t, pki.CACertFile)}},
 	} {
 		c := dial(t, outer, opts)
 		if err := c.WriteMessage(ctxT(t), ws.MessageText, []byte(name)); err != nil {

@@ -2,27 +2,17 @@ package proxy
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
-
-// devPKI creates a dev CA and leaf for 127.0.0.1 in a temporary folder.
-func devPKI(t *testing.T) *certs.DevCAResult {
-	t.Helper()
-	r, err := certs.DevCA(&certs.DevCAOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
 
 func serverTLS(t *testing.T, pki *certs.DevCAResult) *tls.Config {
 	t.Helper()
@@ -33,22 +23,11 @@ func serverTLS(t *testing.T, pki *certs.DevCAResult) *tls.Config {
 	return cfg
 }
 
-func rootsOf(t *testing.T, pki *certs.DevCAResult) *x509.CertPool {
-	t.Helper()
-	pem, err := os.ReadFile(pki.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	return pool
-}
-
 // All four leg combinations, with wss verified by CA, by pin, and refused
 // on a pin mismatch with the error list in the 502.
 func TestLegCombinations(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	plain := startUpstream(t, nil, echoHandle)
 	secure := startUpstreamTLS(t, serverTLS(t, pki))
 
@@ -64,7 +43,7 @@ func TestLegCombinations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := devPKI(t)
+	other := devpki.New(t)
 	wrongPin, _ := tlsconf.ParsePin(other.SPKIPin)
 	wrongClient, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{Pins: []tlsconf.Pin{wrongPin}, PinOnly: true}})
 	if err != nil {
@@ -79,7 +58,7 @@ func TestLegCombinations(t *testing.T) {
 	}
 	wsBase, _ := startProxy(t, Options{Routes: routes})
 	wssBase, _ := startProxyTLS(t, Options{Routes: routes, TLS: serverTLS(t, pki)})
-	clientTLS := &tls.Config{RootCAs: rootsOf(t, pki)}
+	clientTLS := &tls.Config{RootCAs: testpeer.CertPool(t, pki.CACertFile)}
 
 	for _, base := range []string{wsBase, wssBase} {
 		for _, path := range []string{"/ws", "/wss-ca", "/wss-pin"} {
@@ -103,6 +82,25 @@ func TestLegCombinations(t *testing.T) {
 }
 
 // startUpstreamTLS runs an echo backend that terminates TLS itself.
+// startPausing starts an upstream whose dev-CA certificate nobody
+// trusts, and returns its URL and a client whose handshakes to it pause
+// in registry, each sent on paused (buffered n).
+func startPausing(t *testing.T, n int) (upstream string, client *tlsconf.Client, registry *tlsconf.Registry, paused chan tlsconf.PausedHandshake) {
+	t.Helper()
+	upstream = startUpstreamTLS(t, serverTLS(t, devpki.New(t)))
+	registry = tlsconf.NewRegistry()
+	paused = make(chan tlsconf.PausedHandshake, n)
+	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
+		Pause:    tlsconf.PauseOnSSLErrors,
+		Registry: registry,
+		OnPause:  func(p tlsconf.PausedHandshake) { paused <- p },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return upstream, client, registry, paused
+}
+
 func startUpstreamTLS(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
 	return startUpstreamTLSHandler(t, cfg, echoHandle)
@@ -119,18 +117,7 @@ func startProxyTLS(t *testing.T, opts Options) (string, *Server) {
 // the library API lets the relay proceed, aborting gives the client 502.
 func TestPauseThenResumeUpstream(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
-	secure := startUpstreamTLS(t, serverTLS(t, pki))
-	registry := tlsconf.NewRegistry()
-	paused := make(chan tlsconf.PausedHandshake, 2)
-	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{Policy: tlsconf.Policy{
-		Pause:    tlsconf.PauseOnSSLErrors,
-		Registry: registry,
-		OnPause:  func(p tlsconf.PausedHandshake) { paused <- p },
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	secure, client, registry, paused := startPausing(t, 2)
 	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: secure, UpstreamTLS: client}}})
 
 	for _, resume := range []bool{true, false} {

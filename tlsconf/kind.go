@@ -91,10 +91,7 @@ func (k ErrorKind) Ignorable() bool { return k != PinMismatch }
 // String returns the kebab-case name, or "ErrorKind(N)" for an undefined
 // value.
 func (k ErrorKind) String() string {
-	if k.Valid() {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("ErrorKind(%d)", uint8(k))
+	return enumString(k, "ErrorKind", kindNames[:])
 }
 
 // MarshalText implements encoding.TextMarshaler with the kebab-case name.
@@ -107,14 +104,7 @@ func (k ErrorKind) MarshalText() ([]byte, error) {
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler; see ParseErrorKind.
-func (k *ErrorKind) UnmarshalText(b []byte) error {
-	v, err := ParseErrorKind(string(b))
-	if err != nil {
-		return err
-	}
-	*k = v
-	return nil
-}
+func (k *ErrorKind) UnmarshalText(b []byte) error { return unmarshalText(k, b, ParseErrorKind) }
 
 // ParseErrorKind parses a kebab-case kind name. Matching is exact except
 // for surrounding spaces and letter case.

@@ -29,13 +29,7 @@ const (
 
 // String returns "never" or "on-ssl-errors".
 func (m PauseMode) String() string {
-	switch m {
-	case PauseNever:
-		return "never"
-	case PauseOnSSLErrors:
-		return "on-ssl-errors"
-	}
-	return fmt.Sprintf("PauseMode(%d)", uint8(m))
+	return enumString(m, "PauseMode", []string{PauseNever: "never", PauseOnSSLErrors: "on-ssl-errors"})
 }
 
 // DefaultPauseTimeout is how long a paused handshake waits for a decision

@@ -29,13 +29,7 @@ const (
 
 // String returns "spki" or "certificate".
 func (k PinKind) String() string {
-	switch k {
-	case PinSPKI:
-		return "spki"
-	case PinCertificate:
-		return "certificate"
-	}
-	return fmt.Sprintf("PinKind(%d)", uint8(k))
+	return enumString(k, "PinKind", []string{PinSPKI: "spki", PinCertificate: "certificate"})
 }
 
 // Pin is one pinned SHA-256 hash: of a public key (PinSPKI) or of a whole
@@ -173,14 +167,7 @@ func (p Pin) MarshalText() ([]byte, error) {
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler; see ParsePin.
-func (p *Pin) UnmarshalText(b []byte) error {
-	v, err := ParsePin(string(b))
-	if err != nil {
-		return err
-	}
-	*p = v
-	return nil
-}
+func (p *Pin) UnmarshalText(b []byte) error { return unmarshalText(p, b, ParsePin) }
 
 // SPKIPinOf returns the public-key pin of cert.
 func SPKIPinOf(cert *x509.Certificate) Pin {
@@ -211,17 +198,7 @@ func (p Pin) Matches(cert *x509.Certificate) bool {
 }
 
 // ParsePins parses each string with ParsePin and stops at the first error.
-func ParsePins(ss []string) ([]Pin, error) {
-	out := make([]Pin, 0, len(ss))
-	for _, s := range ss {
-		p, err := ParsePin(s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
+func ParsePins(ss []string) ([]Pin, error) { return parseEach(ss, ParsePin) }
 
 // PinsFromPEM returns one pin of the given kind per CERTIFICATE block in
 // data. "PUBLIC KEY" blocks (as `openssl pkey -pubout` writes) always give

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // testCert is a generated certificate with its key.
@@ -93,15 +95,7 @@ func newCert(t testing.TB, spec certSpec, parent *testCert) *testCert {
 	if parent != nil {
 		signer, issuer = parent.key, parent.cert
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert: c, key: key}
+	return &testCert{cert: testpeer.CreateCertificate(t, tmpl, issuer, key.Public(), signer), key: key}
 }
 
 func caSpec(cn string) certSpec { return certSpec{cn: cn, ca: true, maxPath: -1} }

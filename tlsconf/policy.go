@@ -55,14 +55,7 @@ func (e ExpectedError) String() string {
 func (e ExpectedError) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler; see ParseExpectedError.
-func (e *ExpectedError) UnmarshalText(b []byte) error {
-	v, err := ParseExpectedError(string(b))
-	if err != nil {
-		return err
-	}
-	*e = v
-	return nil
-}
+func (e *ExpectedError) UnmarshalText(b []byte) error { return unmarshalText(e, b, ParseExpectedError) }
 
 // Covers reports whether e accepts err: same kind, ignorable, and either
 // no fingerprint or the fingerprint of err's certificate.
@@ -92,15 +85,7 @@ const (
 
 // String returns "none", "list" or "all".
 func (m IgnoreMode) String() string {
-	switch m {
-	case IgnoreNone:
-		return "none"
-	case IgnoreListed:
-		return "list"
-	case IgnoreAll:
-		return "all"
-	}
-	return fmt.Sprintf("IgnoreMode(%d)", uint8(m))
+	return enumString(m, "IgnoreMode", []string{IgnoreNone: "none", IgnoreListed: "list", IgnoreAll: "all"})
 }
 
 // IgnorePolicy decides which SSL errors a handshake may proceed with. The
@@ -133,15 +118,7 @@ func ParseIgnorePolicy(s string) (IgnorePolicy, error) {
 // ParseExpectedErrors parses each string with ParseExpectedError and stops
 // at the first error.
 func ParseExpectedErrors(ss []string) ([]ExpectedError, error) {
-	out := make([]ExpectedError, 0, len(ss))
-	for _, f := range ss {
-		e, err := ParseExpectedError(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return parseEach(ss, ParseExpectedError)
 }
 
 // String returns the form ParseIgnorePolicy reads.

@@ -29,24 +29,14 @@ var pinSourceNames = [...]string{SourceUnknown: "unknown", SourceResume: "resume
 
 // String returns "resume", "tofu", "operator" or "unknown".
 func (s PinSource) String() string {
-	if int(s) < len(pinSourceNames) {
-		return pinSourceNames[s]
-	}
-	return fmt.Sprintf("PinSource(%d)", uint8(s))
+	return enumString(s, "PinSource", pinSourceNames[:])
 }
 
 // MarshalText encodes the source as its name.
 func (s PinSource) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText parses a source name.
-func (s *PinSource) UnmarshalText(b []byte) error {
-	v, err := ParsePinSource(string(b))
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
+func (s *PinSource) UnmarshalText(b []byte) error { return unmarshalText(s, b, ParsePinSource) }
 
 // ParsePinSource parses "resume", "tofu", "operator" or "unknown".
 func ParsePinSource(name string) (PinSource, error) {

@@ -74,15 +74,7 @@ const (
 
 // String returns "abort", "accept-once" or "remember".
 func (d TOFUDecision) String() string {
-	switch d {
-	case TOFUAbort:
-		return "abort"
-	case TOFUAcceptOnce:
-		return "accept-once"
-	case TOFURemember:
-		return "remember"
-	}
-	return fmt.Sprintf("TOFUDecision(%d)", uint8(d))
+	return enumString(d, "TOFUDecision", []string{TOFUAbort: "abort", TOFUAcceptOnce: "accept-once", TOFURemember: "remember"})
 }
 
 // TOFURequest describes a first contact for TOFU.Decide.

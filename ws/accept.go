@@ -45,12 +45,7 @@ func (o *AcceptOptions) withDefaults() AcceptOptions {
 	if o != nil {
 		c = *o
 	}
-	if c.HandshakeTimeout <= 0 {
-		c.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if c.MaxHeaderBytes <= 0 {
-		c.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
+	c.HandshakeTimeout, c.MaxHeaderBytes = handshakeLimits(c.HandshakeTimeout, c.MaxHeaderBytes)
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -94,7 +95,7 @@ func TestUpgradeAcceptOptionsAndContext(t *testing.T) {
 	t.Parallel()
 	accept := func(t *testing.T, ctx context.Context, opts *ws.Options) (*ws.Conn, *rawPeer, error) {
 		t.Helper()
-		a, b := tcpPair(t)
+		a, b := testpeer.TCPPair(t)
 		type result struct {
 			c   *ws.Conn
 			err error

@@ -586,13 +586,7 @@ func TestManualCloseReply(t *testing.T) {
 		t.Run(role, func(t *testing.T) {
 			t.Parallel()
 			o := ws.Options{ManualCloseReply: true}
-			var p *rawPeer
-			var c *ws.Conn
-			if role == "server" {
-				p, c = rawClient(t, &ws.AcceptOptions{Options: o})
-			} else {
-				p, c = rawServer(t, &ws.DialOptions{Options: o})
-			}
+			p, c := rawPeerOf(t, role, o)
 			p.send(0x88, []byte{0x0f, 0xa0, 'b', 'y', 'e'})
 			_, _, err := c.ReadMessage(ctxT(t))
 			wantCloseError(t, err, 4000)

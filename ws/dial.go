@@ -58,12 +58,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if opts != nil {
 		o = *opts
 	}
-	if o.HandshakeTimeout <= 0 {
-		o.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if o.MaxHeaderBytes <= 0 {
-		o.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
+	o.HandshakeTimeout, o.MaxHeaderBytes = handshakeLimits(o.HandshakeTimeout, o.MaxHeaderBytes)
 	u, err := parseURL(rawURL)
 	if err != nil {
 		return nil, nil, err

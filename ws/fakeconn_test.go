@@ -19,8 +19,7 @@ import (
 // never blocks. It is used by one goroutine at a time.
 type fakeConn struct {
 	head   []byte
-	loop   []byte
-	off    int
+	loop   loopReader
 	client bool // answer the handshake request of a client
 }
 
@@ -30,20 +29,11 @@ func (c *fakeConn) Read(p []byte) (int, error) {
 		c.head = c.head[n:]
 		return n, nil
 	}
-	if len(c.loop) == 0 {
+	if len(c.loop.data) == 0 {
 		// Nothing to serve: behave like an idle peer that never sends.
 		select {}
 	}
-	n := 0
-	for n < len(p) {
-		m := copy(p[n:], c.loop[c.off:])
-		n += m
-		c.off += m
-		if c.off == len(c.loop) {
-			c.off = 0
-		}
-	}
-	return n, nil
+	return c.loop.Read(p)
 }
 
 func (c *fakeConn) Write(p []byte) (int, error) {
@@ -75,7 +65,13 @@ func fakeServer(tb testing.TB, stream []byte) *ws.Conn {
 	tb.Helper()
 	req := "GET /x HTTP/1.1\r\nHost: fake.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	nc := &fakeConn{head: []byte(req), loop: stream}
+	return acceptOn(tb, &fakeConn{head: []byte(req), loop: loopReader{data: stream}})
+}
+
+// acceptOn reads a client's upgrade request from nc and accepts it with
+// the default options.
+func acceptOn(tb testing.TB, nc net.Conn) *ws.Conn {
+	tb.Helper()
 	u, err := ws.ReadUpgrade(context.Background(), nc, nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -91,7 +87,7 @@ func fakeServer(tb testing.TB, stream []byte) *ws.Conn {
 // that reads stream over and over after the handshake.
 func fakeClient(tb testing.TB, stream []byte) *ws.Conn {
 	tb.Helper()
-	nc := &fakeConn{loop: stream, client: true}
+	nc := &fakeConn{loop: loopReader{data: stream}, client: true}
 	dial := func(context.Context, string, string) (net.Conn, error) { return nc, nil }
 	c, _, err := ws.Dial(context.Background(), "ws://fake.test/x", &ws.DialOptions{NetDial: dial})
 	if err != nil {

@@ -393,15 +393,7 @@ func FuzzTextFragments(f *testing.F) {
 				break
 			}
 		}
-		nc := &fuzzConn{r: bytes.NewReader(in)}
-		u, err := ws.ReadUpgrade(context.Background(), nc, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := u.Accept(context.Background(), "", "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := acceptOn(t, &fuzzConn{r: bytes.NewReader(in)})
 		defer c.Abort()
 		typ, got, err := c.ReadMessage(context.Background())
 		if utf8.Valid(msg) {

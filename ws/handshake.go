@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // acceptGUID is the fixed string of RFC 6455 §1.3 hashed with the key.
@@ -64,6 +65,19 @@ func IsToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// handshakeLimits returns the opening handshake's time and head-size
+// bounds of either side: DefaultHandshakeTimeout and
+// DefaultMaxHeaderBytes in place of values <= 0.
+func handshakeLimits(timeout time.Duration, maxHeaderBytes int) (time.Duration, int) {
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	if maxHeaderBytes <= 0 {
+		maxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	return timeout, maxHeaderBytes
 }
 
 // checkHeaderValue refuses CR, LF and NUL (header injection) and other

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -120,7 +121,7 @@ func TestReadUpgradeLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("header too large", func(t *testing.T) {
 		t.Parallel()
-		a, b := tcpPair(t)
+		a, b := testpeer.TCPPair(t)
 		errc := make(chan error, 1)
 		go func() {
 			_, err := ws.ReadUpgrade(context.Background(), b, &ws.AcceptOptions{MaxHeaderBytes: 1024})
@@ -138,7 +139,7 @@ func TestReadUpgradeLimits(t *testing.T) {
 	})
 	t.Run("slow request times out", func(t *testing.T) {
 		t.Parallel()
-		a, b := tcpPair(t)
+		a, b := testpeer.TCPPair(t)
 		fmt.Fprintf(a, "GET / HTTP/1.1\r\nHo") // and nothing more
 		start := time.Now()
 		_, err := ws.ReadUpgrade(context.Background(), b, &ws.AcceptOptions{HandshakeTimeout: 100 * time.Millisecond})
@@ -148,7 +149,7 @@ func TestReadUpgradeLimits(t *testing.T) {
 	})
 	t.Run("cancelled context", func(t *testing.T) {
 		t.Parallel()
-		_, b := tcpPair(t)
+		_, b := testpeer.TCPPair(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { time.Sleep(50 * time.Millisecond); cancel() }()
 		_, err := ws.ReadUpgrade(ctx, b, nil)
@@ -158,7 +159,7 @@ func TestReadUpgradeLimits(t *testing.T) {
 	})
 	t.Run("HTTP/1.0", func(t *testing.T) {
 		t.Parallel()
-		a, b := tcpPair(t)
+		a, b := testpeer.TCPPair(t)
 		go fmt.Fprintf(a, "GET / HTTP/1.0\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
 		_, err := ws.ReadUpgrade(context.Background(), b, nil)
 		var herr *ws.HandshakeError
@@ -184,34 +185,37 @@ func TestSubprotocolNegotiation(t *testing.T) {
 	}
 }
 
+// respond dials a server that reads the request and writes what answer
+// makes of its key (then reads until the client gives up), and returns
+// Dial's error.
+func respond(t *testing.T, answer func(key string) string, opts *ws.DialOptions) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		req, err := http.ReadRequest(bufio.NewReader(nc))
+		if err != nil {
+			return
+		}
+		io.WriteString(nc, answer(req.Header.Get("Sec-WebSocket-Key")))
+		io.Copy(io.Discard, nc) // until the client gives up
+	}()
+	c, _, err := ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", opts)
+	if err == nil {
+		c.Abort()
+	}
+	return err
+}
+
 func TestDialChecksResponse(t *testing.T) {
 	t.Parallel()
-	respond := func(t *testing.T, answer func(key string) string, opts *ws.DialOptions) error {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer nc.Close()
-			req, err := http.ReadRequest(bufio.NewReader(nc))
-			if err != nil {
-				return
-			}
-			io.WriteString(nc, answer(req.Header.Get("Sec-WebSocket-Key")))
-			io.Copy(io.Discard, nc) // until the client gives up
-
-		}()
-		c, _, err := ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", opts)
-		if err == nil {
-			c.Abort()
-		}
-		return err
-	}
 	ok := func(key string) string {
 		return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + ws.AcceptKey(key) + "\r\n"
 	}
@@ -247,20 +251,9 @@ func TestDialChecksResponse(t *testing.T) {
 
 func TestDialTimeout(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		nc, err := ln.Accept()
-		if err == nil {
-			defer nc.Close()
-			io.Copy(io.Discard, nc) // never answers
-		}
-	}()
 	start := time.Now()
-	_, _, err = ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/", &ws.DialOptions{HandshakeTimeout: 100 * time.Millisecond})
+	never := func(string) string { return "" } // reads the request, never answers
+	err := respond(t, never, &ws.DialOptions{HandshakeTimeout: 100 * time.Millisecond})
 	if err == nil || time.Since(start) > 2*time.Second {
 		t.Fatalf("%v after %v", err, time.Since(start))
 	}

@@ -4,22 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
-	"os"
 	"runtime"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
-
-// heavy skips unless WSSPROXY_HEAVY=1 (scripts/test.sh runs these without
-// -race in their own step).
-func heavy(t *testing.T) {
-	if os.Getenv("WSSPROXY_HEAVY") != "1" {
-		t.Skip("heavy test: set WSSPROXY_HEAVY=1")
-	}
-}
 
 // pattern is an io.Reader of n deterministic bytes.
 type pattern struct{ n, off int64 }
@@ -36,37 +27,15 @@ func (p *pattern) Read(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// peakHeap samples the heap in use until stop is closed.
-func peakHeap(stop <-chan struct{}) <-chan uint64 {
-	out := make(chan uint64, 1)
-	go func() {
-		var peak uint64
-		var ms runtime.MemStats
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-			select {
-			case <-stop:
-				out <- peak
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return out
-}
-
 // A 1 GiB frame streams through both ends in bounded memory.
 func TestHeavyOneGiBFrameBoundedMemory(t *testing.T) {
-	heavy(t)
+	testpeer.Heavy(t)
 	const size = 1 << 30
 	o := ws.Options{MaxIncomingFrameSize: size, MaxIncomingMessageSize: size}
 	c, s := pair(t, &ws.AcceptOptions{Options: o}, &ws.DialOptions{Options: o})
 	runtime.GC()
 	stop := make(chan struct{})
-	peak := peakHeap(stop)
+	peak := testpeer.PeakHeap(stop)
 
 	want := sha256.New()
 	io.Copy(want, &pattern{n: size})
@@ -100,7 +69,7 @@ func TestHeavyOneGiBFrameBoundedMemory(t *testing.T) {
 // A message over the limit is refused from its header: nothing of it is
 // buffered, and the sender sees 1009.
 func TestHeavyOversizedMessageRefusedEarly(t *testing.T) {
-	heavy(t)
+	testpeer.Heavy(t)
 	c, s := pair(t, &ws.AcceptOptions{Options: ws.Options{MaxIncomingMessageSize: 1 << 20}}, nil)
 	var sent atomic.Int64 // bytes the client managed to hand to its socket
 	go func() {

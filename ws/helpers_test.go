@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -68,7 +69,7 @@ type rawPeer struct {
 // returns the server-side Conn.
 func rawClient(t *testing.T, opts *ws.AcceptOptions) (*rawPeer, *ws.Conn) {
 	t.Helper()
-	a, b := tcpPair(t)
+	a, b := testpeer.TCPPair(t)
 	ch := make(chan *ws.Conn, 1)
 	go func() {
 		u, err := ws.ReadUpgrade(context.Background(), b, opts)
@@ -91,6 +92,16 @@ func rawClient(t *testing.T, opts *ws.AcceptOptions) (*rawPeer, *ws.Conn) {
 	}
 	t.Cleanup(c.Abort)
 	return p, c
+}
+
+// rawPeerOf returns a Conn with options o playing role ("server" or
+// "client") and the raw peer at its other end.
+func rawPeerOf(t *testing.T, role string, o ws.Options) (*rawPeer, *ws.Conn) {
+	t.Helper()
+	if role == "server" {
+		return rawClient(t, &ws.AcceptOptions{Options: o})
+	}
+	return rawServer(t, &ws.DialOptions{Options: o})
 }
 
 // rawServer answers a ws client's handshake by hand and returns the
@@ -128,30 +139,6 @@ func rawServer(t *testing.T, opts *ws.DialOptions) (*rawPeer, *ws.Conn) {
 	}
 	t.Cleanup(func() { c.Abort(); p.nc.Close() })
 	return p, c
-}
-
-func tcpPair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-ch
-	if b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
 }
 
 // frame builds raw frame bytes: b0 is the first byte (FIN, RSV, opcode).

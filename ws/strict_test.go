@@ -6,6 +6,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -64,13 +65,7 @@ func TestStrictness(t *testing.T) {
 			t.Run(role+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				o := ws.Options{MaxIncomingFrameSize: tc.limit, MaxIncomingMessageSize: tc.limit}
-				var p *rawPeer
-				var c *ws.Conn
-				if role == "server" {
-					p, c = rawClient(t, &ws.AcceptOptions{Options: o})
-				} else {
-					p, c = rawServer(t, &ws.DialOptions{Options: o})
-				}
+				p, c := rawPeerOf(t, role, o)
 				for _, s := range tc.steps {
 					p.send(s.b0, s.payload)
 				}
@@ -138,7 +133,7 @@ func TestControlInterleavedWithFragments(t *testing.T) {
 // Reserved bits pass when an extension was negotiated: the relay case.
 func TestReservedBitsWithExtension(t *testing.T) {
 	t.Parallel()
-	a, b := tcpPair(t)
+	a, b := testpeer.TCPPair(t)
 	ch := make(chan *ws.Conn, 1)
 	go func() {
 		u, err := ws.ReadUpgrade(ctxT(t), b, nil)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -17,7 +18,7 @@ import (
 func TestWatchPeer(t *testing.T) {
 	t.Parallel()
 	start := func(t *testing.T) (*rawPeer, *ws.Upgrade) {
-		a, b := tcpPair(t)
+		a, b := testpeer.TCPPair(t)
 		fmt.Fprintf(a, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 		u, err := ws.ReadUpgrade(ctxT(t), b, nil)
 		if err != nil {

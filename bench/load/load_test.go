@@ -17,6 +17,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/proxy"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
@@ -105,10 +107,7 @@ func startProxy(t *testing.T, upstream string) (string, string) {
 // startProxyPSK is startProxy whose listener also accepts PSK clients.
 func startProxyPSK(t *testing.T, upstream string, pskCfg *psk.ServerConfig) (string, string) {
 	t.Helper()
-	dev, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(t.TempDir(), "devca")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := devpki.New(t)
 	src, err := certs.NewFileSource(&certs.FileOptions{CertFile: dev.CertFile, KeyFile: dev.KeyFile})
 	if err != nil {
 		t.Fatal(err)
@@ -121,23 +120,10 @@ func startProxyPSK(t *testing.T, upstream string, pskCfg *psk.ServerConfig) (str
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.Shutdown(sctx, ws.StatusGoingAway, "")
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("proxy Serve: %v", err)
-		}
+	addr := testpeer.RunServer(t, 5*time.Second, srv.Serve, func(ctx context.Context) error {
+		return srv.Shutdown(ctx, ws.StatusGoingAway, "")
 	})
-	return "wss://" + ln.Addr().String() + "/", dev.CACertFile
+	return "wss://" + addr + "/", dev.CACertFile
 }
 
 // quickConfig is a run scaled to a fraction of a second, sampling this

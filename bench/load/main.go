@@ -52,6 +52,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -234,7 +235,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 	}
 	for _, s := range cfg.scenarios {
-		if !containsString(scenarioNames, s) {
+		if !slices.Contains(scenarioNames, s) {
 			return cfg, fmt.Errorf("unknown scenario %q (want %s or all)", s, strings.Join(scenarioNames, ", "))
 		}
 	}
@@ -254,15 +255,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, errors.New("--duration must be positive, --warmup and --settle not negative")
 	}
 	return cfg, nil
-}
-
-func containsString(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // newRunner builds the client: TLS 1.3 only with X25519, so that every

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -44,13 +45,13 @@ func (s *sampler) sample() (procSample, error) {
 	for _, pid := range pids {
 		st, err := readStat(s.proc, pid)
 		if err != nil {
-			if pid == s.roots[0] || containsInt(s.roots, pid) {
+			if pid == s.roots[0] || slices.Contains(s.roots, pid) {
 				return ps, err
 			}
 			continue // a child that just exited
 		}
 		rss, err := readRSS(s.proc, pid)
-		if err != nil && containsInt(s.roots, pid) {
+		if err != nil && slices.Contains(s.roots, pid) {
 			return ps, err
 		}
 		ps.cpuSeconds += float64(st.utime+st.stime) / clockTicks
@@ -58,15 +59,6 @@ func (s *sampler) sample() (procSample, error) {
 		ps.procs++
 	}
 	return ps, nil
-}
-
-func containsInt(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // tree returns the roots and every process descending from them.

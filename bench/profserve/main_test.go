@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,24 +12,17 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func devCert(t *testing.T) *certs.DevCAResult {
-	t.Helper()
-	dev, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(t.TempDir(), "devca")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dev
-}
-
 // profserve relays like serve and answers pprof on loopback, then stops
 // with its context.
 func TestServesProxyAndPprof(t *testing.T) {
-	dev := devCert(t)
+	dev := devpki.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrs := make(chan [2]string, 1)
@@ -76,7 +66,7 @@ func TestServesProxyAndPprof(t *testing.T) {
 }
 
 func TestBadArguments(t *testing.T) {
-	dev := devCert(t)
+	dev := devpki.New(t)
 	for _, args := range [][]string{
 		{},
 		{"--cert", dev.CertFile, "--key", dev.KeyFile},
@@ -92,13 +82,5 @@ func TestBadArguments(t *testing.T) {
 
 func devTLS(t *testing.T, dev *certs.DevCAResult) *tls.Config {
 	t.Helper()
-	pem, err := os.ReadFile(dev.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no CA certificate")
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}
+	return &tls.Config{RootCAs: testpeer.CertPool(t, dev.CACertFile), MinVersion: tls.VersionTLS13}
 }

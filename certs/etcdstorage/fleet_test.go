@@ -282,13 +282,7 @@ func TestFleetInstanceProcess(t *testing.T) {
 	if _, err := fmt.Sscanf(os.Getenv(envFleetPorts), "%d,%d", &httpPort, &tlsPort); err != nil {
 		t.Fatal(err)
 	}
-	pemBytes, err := os.ReadFile(os.Getenv(envFleetRoots))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pemBytes)
-	p := &testpeer.Pebble{DirURL: os.Getenv(envFleetDir), APIRoots: roots}
+	p := &testpeer.Pebble{DirURL: os.Getenv(envFleetDir), APIRoots: testpeer.CertPool(t, os.Getenv(envFleetRoots))}
 	o := acmeOptions(p, &fleetFront{httpPort: httpPort, tlsPort: tlsPort}, os.Getenv(envChildName), st, zerolog.New(os.Stdout).Level(zerolog.InfoLevel))
 	// Only HTTP-01, which the front holds at the gate.
 	o.DisableTLSALPN01 = true

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
 	"path/filepath"
 	"testing"
 
@@ -14,20 +12,6 @@ import (
 // run it with the lines certs prints (its own tests are in
 // internal/clientcmd, serve's with the client in internal/servecmd).
 const exitClientOK = clientcmd.ExitOK
-
-// runClient runs "wssproxy client" with args (after the command's name).
-func runClient(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return clientcmd.Run(ctx, args, stdin, stdout, stderr)
-}
-
-// clientRun runs the client with args, direct (no proxy from the
-// environment), and returns its exit status and output.
-func clientRun(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
-	t.Helper()
-	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
-		return runClient(ctx, append(args, "--proxy", "direct"), stdin, stdout, stderr)
-	})
-}
 
 // startNodeClientPeer starts the client's Node peer
 // (internal/clientcmd/testdata/client_peer.js); args may be --cert F

@@ -6,17 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/clientcmd/clienttest"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 )
 
 // The lines "certs pin HOST:PORT" prints work as printed, for client and
 // serve alike (serve's listen address aside), pinning the key or
 // accepting the errors found; the --pin-only line says why.
 func TestCertsPinLinesWork(t *testing.T) {
-	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki := devpki.New(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	code, out, errOut := runCmd(t, "certs", "pin", "localhost:"+p.Port, "--proxy", "direct")
 	if code != 0 {
@@ -36,7 +34,7 @@ func TestCertsPinLinesWork(t *testing.T) {
 		args := strings.Fields(line)
 		t.Run(m[1]+" "+args[len(args)-2], func(t *testing.T) {
 			if m[1] == "client" {
-				code, got, errOut := clientRun(t, strings.NewReader("as printed\n"), args...)
+				code, got, errOut := clienttest.Run(t, strings.NewReader("as printed\n"), args...)
 				if code != exitClientOK || got != "as printed\n" {
 					t.Fatalf("client %v: exit %d, %q, %q", args, code, got, errOut)
 				}
@@ -47,7 +45,7 @@ func TestCertsPinLinesWork(t *testing.T) {
 			}
 			// startServe listens on a free port instead.
 			front := startServe(t, args[2:]...)
-			code, got, errOut := clientRun(t, strings.NewReader("through serve\n"), "ws://"+front+"/")
+			code, got, errOut := clienttest.Run(t, strings.NewReader("through serve\n"), "ws://"+front+"/")
 			if code != exitClientOK || got != "through serve\n" {
 				t.Fatalf("serve %v: exit %d, %q, %q", args, code, got, errOut)
 			}
@@ -69,7 +67,7 @@ func TestCertsDevPinLineWorks(t *testing.T) {
 	}
 	p := startNodeClientPeer(t, "--cert", filepath.Join(dir, "cert.pem"), "--key", filepath.Join(dir, "key.pem"))
 	args := strings.Fields(strings.Replace(m[1], ":8443/", ":"+p.Port+"/", 1))
-	code, got, errOut := clientRun(t, strings.NewReader("dev\n"), args...)
+	code, got, errOut := clienttest.Run(t, strings.NewReader("dev\n"), args...)
 	if code != exitClientOK || got != "dev\n" {
 		t.Fatalf("%v: exit %d, %q, %q", args, code, got, errOut)
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -18,47 +16,10 @@ import (
 func TestEchoHandshakeTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout := testpeer.NewLines(10)
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"echo", "--listen", "127.0.0.1:0", "--log-level", "warn", "--handshake-timeout", "300ms", "--grace", "2s"}, stdout, &bytes.Buffer{})
-	}()
-	var url string
-	select {
-	case url = <-stdout.C:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no URL printed")
-	}
+	url, done := startEchoCmd(ctx, t, "--handshake-timeout", "300ms")
 	addr := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/")
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	start := time.Now()
-	stop := make(chan struct{})
-	go func() {
-		req := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nX-Pad: " + strings.Repeat("a", 2000)
-		for i := 0; i < len(req); i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			if _, err := nc.Write([]byte{req[i]}); err != nil {
-				return
-			}
-		}
-	}()
-	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, err = io.Copy(io.Discard, nc)
-	close(stop)
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		t.Fatalf("slow client still connected after %v", time.Since(start))
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("slow client cut after %v, want about 300ms", d)
-	}
+	slowloris := testpeer.Dribble([]byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nX-Pad: " + strings.Repeat("a", 2000)))
+	testpeer.CutWithin(t, addr, 2*time.Second, slowloris)
 	cancel()
 	select {
 	case code := <-done:

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
@@ -38,4 +40,22 @@ func startServe(t *testing.T, args ...string) string {
 		}
 	})
 	return addr
+}
+
+// startEchoCmd runs "wssproxy echo --listen 127.0.0.1:0 --log-level warn
+// --grace 2s ARGS..." in-process until ctx ends, and returns the URL it
+// prints first and its exit code's channel.
+func startEchoCmd(ctx context.Context, t *testing.T, args ...string) (string, <-chan int) {
+	t.Helper()
+	stdout := testpeer.NewLines(10)
+	done := make(chan int, 1)
+	args = append([]string{"echo", "--listen", "127.0.0.1:0", "--log-level", "warn", "--grace", "2s"}, args...)
+	go func() { done <- run(ctx, args, stdout, &bytes.Buffer{}) }()
+	select {
+	case url := <-stdout.C:
+		return url, done
+	case <-time.After(10 * time.Second):
+		t.Fatal("no URL printed")
+	}
+	return "", done
 }

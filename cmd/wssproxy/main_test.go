@@ -5,9 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -56,17 +54,7 @@ func TestVersionAndHelp(t *testing.T) {
 func TestEchoServesAndDrains(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout := testpeer.NewLines(10)
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"echo", "--listen", "127.0.0.1:0", "--log-level", "warn", "--grace", "2s"}, stdout, &bytes.Buffer{})
-	}()
-	var url string
-	select {
-	case url = <-stdout.C:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no URL printed")
-	}
+	url, done := startEchoCmd(ctx, t)
 	if !strings.HasPrefix(url, "ws://127.0.0.1:") {
 		t.Fatalf("printed %q", url)
 	}

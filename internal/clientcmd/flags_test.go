@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -18,7 +19,7 @@ func TestClientUsageErrors(t *testing.T) {
 	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600)
 	unreadable := filepath.Join(dir, "secret.pem")
 	os.WriteFile(unreadable, []byte("x"), 0o000)
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	cases := []struct {
 		args []string
 		msg  string

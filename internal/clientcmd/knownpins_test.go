@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
@@ -14,7 +15,7 @@ import (
 // roots); another key for the host is refused loudly, naming both;
 // --no-known-pins ignores the file.
 func TestClientTOFU(t *testing.T) {
-	pki, other := devPKI(t), devPKI(t)
+	pki, other := devpki.New(t), devpki.New(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	url := "wss://localhost:" + p.Port + "/echo"
 	host := "localhost:" + p.Port

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 )
 
 // openPTY opens a pseudo-terminal pair: what the test writes to master is
@@ -41,7 +43,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // and the session goes on with the next lines typed, anything else fails
 // the handshake.
 func TestClientPauseOnTerminal(t *testing.T) {
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	url := "wss://localhost:" + p.Port + "/echo"
 

@@ -2,32 +2,20 @@ package clientcmd
 
 import (
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 )
-
-// devPKI creates a development CA and leaf (valid for localhost and
-// 127.0.0.1, usable by servers and clients) in a temporary directory.
-func devPKI(t *testing.T) *certs.DevCAResult {
-	t.Helper()
-	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: filepath.Join(t.TempDir(), "devca")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pki
-}
 
 // --pin FILE.pem pins the keys of the file's certificates: the server's
 // own certificate file lets the client in with --pin-only; another
 // key's file is a pin mismatch (TLS status).
 func TestClientPinFile(t *testing.T) {
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
-	other := devPKI(t)
+	other := devpki.New(t)
 	url := "wss://localhost:" + p.Port + "/echo"
 
 	code, out, errOut := clientRun(t, strings.NewReader("pinned\n"), url, "--pin", pki.CertFile, "--pin-only")
@@ -52,7 +40,7 @@ func TestClientPinFile(t *testing.T) {
 // Without a terminal, --pause-on-ssl-errors shows the errors, the chain
 // and the pause id, and fails at once rather than wait for an answer.
 func TestClientPauseWithoutTerminal(t *testing.T) {
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	start := time.Now()
 	code, _, errOut := clientRun(t, strings.NewReader("x\n"), "wss://localhost:"+p.Port+"/", "--pause-on-ssl-errors")

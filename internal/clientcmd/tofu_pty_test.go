@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 )
 
 const tofuPrompt = "[a]bort / accept [o]nce / accept and [r]emember"
@@ -21,7 +22,7 @@ const tofuPrompt = "[a]bort / accept [o]nce / accept and [r]emember"
 // writes nothing, "a" and end of input abort with the TLS status; a
 // changed key is refused without a question, naming both keys.
 func TestClientTOFUOnTerminal(t *testing.T) {
-	pki, other := devPKI(t), devPKI(t)
+	pki, other := devpki.New(t), devpki.New(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	url := "wss://localhost:" + p.Port + "/echo"
 	host := "localhost:" + p.Port
@@ -102,7 +103,7 @@ func TestClientTOFUOnTerminal(t *testing.T) {
 // The time a question waits for its answer does not count towards
 // --connect-timeout.
 func TestClientTOFUQuestionOutlivesConnectTimeout(t *testing.T) {
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	master, tty := openPTY(t)
 	go func() {
@@ -118,7 +119,7 @@ func TestClientTOFUQuestionOutlivesConnectTimeout(t *testing.T) {
 // An interrupt while the question waits ends the run at once with the
 // TLS status.
 func TestClientTOFUQuestionInterrupted(t *testing.T) {
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	_, tty := openPTY(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -149,7 +150,7 @@ func TestClientTOFUQuestionInterrupted(t *testing.T) {
 // Without a terminal, --tofu accepts and remembers; without it the run
 // fails and prints the command that accepts the key.
 func TestClientTOFUWithoutTerminal(t *testing.T) {
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	p := startNodeClientPeer(t, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	url := "wss://localhost:" + p.Port + "/echo"
 	file := filepath.Join(t.TempDir(), "dir with space", "known_pins")

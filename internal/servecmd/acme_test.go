@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,19 +17,8 @@ import (
 // (Pebble, validating TLS-ALPN-01 against the serve listener itself) and
 // then serves wss with it.
 func TestServeACMEWithPebble(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	unusedHTTP, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpPort := unusedHTTP.Addr().(*net.TCPAddr).Port
-	unusedHTTP.Close()
-	p := testpeer.StartPebble(t, httpPort, port)
+	port := testpeer.FreePort(t)
+	p := testpeer.StartPebble(t, testpeer.FreePort(t), port)
 
 	const name = "ws.wssproxy.test"
 	ctx, cancel := context.WithCancel(context.Background())
@@ -56,6 +44,7 @@ func TestServeACMEWithPebble(t *testing.T) {
 	roots := p.IssuingRoots(t)
 	url := "wss://127.0.0.1:" + strconv.Itoa(port) + "/"
 	var c *ws.Conn
+	var err error
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		c, _, err = ws.Dial(ctx, url, &ws.DialOptions{TLSConfig: &tls.Config{ServerName: name, RootCAs: roots}})
@@ -68,12 +57,7 @@ func TestServeACMEWithPebble(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	defer c.Abort()
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("acme")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "acme" {
-		t.Fatalf("%q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "acme")
 	c.Close(ws.StatusNormalClosure, "")
 	cancel()
 	if code := <-done; code != 0 {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
@@ -210,7 +211,7 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 	srv := spawnServe(ctx, "--listen", "127.0.0.1:0", "--upstream", upstream,
 		"--pause-on-ssl-errors", "--pause-timeout", "20s", "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile,
 		"--log-format", "json", "--log-level", "warn", "--grace", "5s")
-	logs, done := srv.logs, srv.done
+	logs := srv.logs
 	var proxyURL, adminURL string
 	for proxyURL == "" || adminURL == "" {
 		l := srv.line(t, 10*time.Second)
@@ -266,12 +267,7 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 	}
 	c := r.c
 	defer c.Abort()
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("through the pause")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "through the pause" {
-		t.Fatalf("echo %q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "through the pause")
 
 	// Aborted.
 	second := dial()
@@ -334,14 +330,7 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 	if code, _ := c.CloseStatus(); code != ws.StatusGoingAway {
 		t.Fatalf("drain: %v %v", code, err)
 	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exit %d: %s", code, logs.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not exit")
-	}
+	srv.exitOK(t, 10*time.Second)
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(adminURL, "http://"), time.Second); err == nil {
 		t.Fatal("the admin API still listens after serve returned")
 	}
@@ -384,14 +373,7 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode %v", fi.Mode().Perm())
 	}
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
-	}}
-	defer hc.CloseIdleConnections()
-	a := &adminClient{t: t, base: "http://localhost", hc: hc}
+	a := unixAdmin(t, sock)
 	first := make(chan error, 1)
 	go func() {
 		c, _, err := ws.Dial(ctx, proxyURL, nil)

@@ -53,7 +53,6 @@ func TestTryItLineWorks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv := spawnServe(ctx, "--config", name)
-	stderr, done := srv.logs, srv.done
 	var tries []string
 	for len(tries) < 2 {
 		if cmd, ok := strings.CutPrefix(srv.line(t, 15*time.Second), "try it:"); ok {
@@ -79,14 +78,7 @@ func TestTryItLineWorks(t *testing.T) {
 		}
 	}
 	cancel()
-	select {
-	case c := <-done:
-		if c != 0 {
-			t.Fatalf("serve exited %d: %s", c, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	srv.exitOK(t, 10*time.Second)
 }
 
 func listenLocal(t *testing.T) net.Listener { return testpeer.Listen(t) }

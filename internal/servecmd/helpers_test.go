@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +15,6 @@ import (
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/cli"
-	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
@@ -24,16 +25,6 @@ func runCerts(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
 		return cli.RunCerts(ctx, args, stdout, stderr)
-	})
-}
-
-// clientRun runs "wssproxy client" (serve's peer here) with args,
-// direct (no proxy from the environment), and returns its exit status and
-// output.
-func clientRun(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
-	t.Helper()
-	return testpeer.RunCommand(t, func(ctx context.Context, stdout, stderr io.Writer) int {
-		return clientcmd.Run(ctx, append(args, "--proxy", "direct"), stdin, stdout, stderr)
 	})
 }
 
@@ -149,4 +140,30 @@ func tlsWithRoots(t *testing.T, pem []byte) *tls.Config {
 		t.Fatal("no CA certificate")
 	}
 	return &tls.Config{RootCAs: pool}
+}
+
+// exitOK waits up to d for serve to exit and fails t unless it exited 0.
+func (p *serveProc) exitOK(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case code := <-p.done:
+		if code != 0 {
+			t.Fatalf("serve exited %d: %s", code, p.logs.String())
+		}
+	case <-time.After(d):
+		t.Fatalf("serve did not exit within %v", d)
+	}
+}
+
+// unixAdmin is a client of serve's admin API on the unix socket at sock
+// (no token).
+func unixAdmin(t *testing.T, sock string) *adminClient {
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+	t.Cleanup(hc.CloseIdleConnections)
+	return &adminClient{t: t, base: "http://localhost", hc: hc}
 }

@@ -112,14 +112,7 @@ func TestServePauseLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxyHost := u.Host
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
-	}}
-	defer hc.CloseIdleConnections()
-	a := &adminClient{t: t, base: "http://localhost", hc: hc}
+	a := unixAdmin(t, sock)
 
 	// Two raw clients of route a: one decision, two waiters.
 	raw := func() net.Conn {

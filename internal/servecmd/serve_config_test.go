@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/internal/clientcmd"
+	"github.com/wssproxy/wssproxy/internal/clientcmd/clienttest"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -65,12 +68,7 @@ func talk(t *testing.T, url string, opts *ws.DialOptions, greeting string) *ws.C
 	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != greeting {
 		t.Fatalf("%s: greeting %q %v, want %q", url, msg, err, greeting)
 	}
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "hello" {
-		t.Fatalf("%s: echo %q %v", url, msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "hello")
 	return c
 }
 
@@ -110,7 +108,6 @@ func TestServeConfigEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv := spawnServe(ctx, "--config", name)
-	stderr, done := srv.logs, srv.done
 
 	// Three "serving" lines, then the CA of the wss listener.
 	urls := map[string]string{} // upstream (or host) -> URL
@@ -175,14 +172,7 @@ func TestServeConfigEndToEnd(t *testing.T) {
 			t.Errorf("drain: close %v, want 1001", code)
 		}
 	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exit %d: %s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not exit after the drain")
-	}
+	srv.exitOK(t, 10*time.Second)
 }
 
 // A listener that cannot listen stops serve before anything is served,
@@ -217,10 +207,7 @@ func TestServeConfigClientCerts(t *testing.T) {
 	pki, urls, srv := serveClientCerts(ctx, t, "required", "optional")
 	stderr, done := srv.logs, srv.done
 	pem, _ := os.ReadFile(pki.CACertFile)
-	cert, err := tls.LoadX509KeyPair(pki.CertFile, pki.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := devpki.Certificate(t, pki)
 	noCert := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem), HandshakeTimeout: 5 * time.Second}
 	withCert := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem)}
 	withCert.TLSConfig.Certificates = []tls.Certificate{cert}
@@ -248,11 +235,11 @@ func TestClientCertificateRequired(t *testing.T) {
 	url := urls["/required"]
 	url = strings.Replace(url, "127.0.0.1", "localhost", 1)
 
-	code, out, errOut := clientRun(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile, "--cert", pki.CertFile, "--key", pki.KeyFile)
+	code, out, errOut := clienttest.Run(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile, "--cert", pki.CertFile, "--key", pki.KeyFile)
 	if code != clientcmd.ExitOK || out != "A /required\nhello\n" {
 		t.Fatalf("with a certificate: exit %d, %q, %q", code, out, errOut)
 	}
-	code, out, errOut = clientRun(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile)
+	code, out, errOut = clienttest.Run(t, strings.NewReader("hello\n"), url, "--ca", pki.CACertFile)
 	if code != clientcmd.ExitTLS || !strings.Contains(errOut, "--cert/--key") || out != "" {
 		t.Fatalf("without a certificate: exit %d, %q, %q", code, out, errOut)
 	}

@@ -59,13 +59,6 @@ func startTCPFront(t *testing.T) *tcpFront {
 	return f
 }
 
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln := testpeer.Listen(t)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // Three serve instances with --acme-domain on one etcd store and one
 // Pebble (behind a round-robin front), each with its own --acme-storage
 // folder (ignored with the etcd store): one certificate order for the
@@ -75,11 +68,11 @@ func TestFleetACMEOneOrder(t *testing.T) {
 	t.Parallel()
 	env := newFleetEnv(t, 3, "acme-test")
 	front := startTCPFront(t)
-	p := testpeer.StartPebble(t, freeLoopbackPort(t), front.port)
+	p := testpeer.StartPebble(t, testpeer.FreePort(t), front.port)
 	const name = "fleet.wssproxy.test"
 	var addrs []string
 	for range 3 {
-		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(freeLoopbackPort(t)))
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(testpeer.FreePort(t)))
 	}
 	front.mu.Lock()
 	front.addrs = addrs

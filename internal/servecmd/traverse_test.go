@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/clientcmd"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/ws/echo"
 )
 
@@ -21,14 +21,8 @@ import (
 // and returns its address and the CA file.
 func startWSSEcho(t *testing.T) (string, string) {
 	t.Helper()
-	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(pki.CertFile, pki.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki := devpki.New(t)
+	cert := devpki.Certificate(t, pki)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	if err != nil {
 		t.Fatal(err)

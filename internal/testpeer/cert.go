@@ -44,17 +44,10 @@ func SelfSigned(t testing.TB, names ...string) (tls.Certificate, *x509.CertPool)
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	leaf := CreateCertificate(t, tmpl, tmpl, &key.PublicKey, key)
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+	return tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}, pool
 }
 
 // ReadLeaf parses the first certificate of a PEM file, failing t when
@@ -70,6 +63,37 @@ func ReadLeaf(t testing.TB, file string) *x509.Certificate {
 		t.Fatalf("%s: no PEM block", file)
 	}
 	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// CertPool returns a pool of the certificates of a PEM file, failing t
+// when the file cannot be read or holds none.
+func CertPool(t testing.TB, file string) *x509.CertPool {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		t.Fatalf("%s: no certificate", file)
+	}
+	return pool
+}
+
+// CreateCertificate signs tmpl for the public key pub with priv, as
+// issued by parent (tmpl itself for a self-signed certificate), and
+// returns the parsed certificate (its DER in Raw), failing t on error.
+func CreateCertificate(t testing.TB, tmpl, parent *x509.Certificate, pub, priv any) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func StartEtcd(t testing.TB, opts EtcdOptions) *EtcdCluster {
 	ps := make([]ports, n)
 	var initial []string
 	for i := range ps {
-		ps[i] = ports{freePort(t), freePort(t)}
+		ps[i] = ports{FreePort(t), FreePort(t)}
 		initial = append(initial, fmt.Sprintf("m%d=%s://127.0.0.1:%d", i, scheme, ps[i].peer))
 	}
 	for i, p := range ps {
@@ -263,14 +263,7 @@ func etcdPKI(t testing.TB, dir string) (caFile, certFile, keyFile string, args [
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := CreateCertificate(t, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	issue := func(serial int64, cn string, ips []net.IP, usage ...x509.ExtKeyUsage) (string, string) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -281,10 +274,7 @@ func etcdPKI(t testing.TB, dir string) (caFile, certFile, keyFile string, args [
 			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage, IPAddresses: ips, DNSNames: []string{"localhost"},
 		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
+		der := CreateCertificate(t, tmpl, ca, &key.PublicKey, caKey).Raw
 		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 		if err != nil {
 			t.Fatal(err)
@@ -296,7 +286,7 @@ func etcdPKI(t testing.TB, dir string) (caFile, certFile, keyFile string, args [
 		return cf, kf
 	}
 	caFile = filepath.Join(dir, "etcd-ca.pem")
-	writePEM(t, caFile, "CERTIFICATE", caDER)
+	writePEM(t, caFile, "CERTIFICATE", ca.Raw)
 	memberCert, memberKey := issue(2, "member", []net.IP{net.IPv4(127, 0, 0, 1)}, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
 	certFile, keyFile = issue(3, "client", nil, x509.ExtKeyUsageClientAuth)
 	args = []string{

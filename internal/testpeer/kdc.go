@@ -33,7 +33,7 @@ func StartKDC(t testing.TB) *KDC {
 	kdcBin := LookPath(t, "krb5kdc", install)
 	LookPath(t, "kadmin.local", install)
 	dir := worldTempDir(t, "kdc")
-	port := freePort(t)
+	port := FreePort(t)
 	k := &KDC{Realm: "TEST.WSSPROXY", Conf: filepath.Join(dir, "krb5.conf"), dir: dir}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	krb5conf := fmt.Sprintf(`[libdefaults]

@@ -53,14 +53,14 @@ func StartPebble(t testing.TB, httpPort, tlsPort int) *Pebble {
 	}
 	roots.AppendCertsFromPEM(pemBytes)
 
-	dnsPort, challMgmt := freePort(t), freePort(t)
+	dnsPort, challMgmt := FreePort(t), FreePort(t)
 	startDaemon(t, "pebble-challtestsrv", "127.0.0.1:"+strconv.Itoa(challMgmt), nil, challBin,
 		"-dnsserver", "127.0.0.1:"+strconv.Itoa(dnsPort),
 		"-management", "127.0.0.1:"+strconv.Itoa(challMgmt),
 		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
 		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "")
 
-	apiPort, mgmtPort := freePort(t), freePort(t)
+	apiPort, mgmtPort := FreePort(t), FreePort(t)
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress":                  "127.0.0.1:" + strconv.Itoa(apiPort),
 		"managementListenAddress":        "127.0.0.1:" + strconv.Itoa(mgmtPort),

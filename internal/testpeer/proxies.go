@@ -31,7 +31,7 @@ type TinyproxyOptions struct {
 func StartTinyproxy(t testing.TB, opts TinyproxyOptions) string {
 	t.Helper()
 	bin := LookPath(t, "tinyproxy", "apt-get install tinyproxy")
-	port := freePort(t)
+	port := FreePort(t)
 	var conf bytes.Buffer
 	fmt.Fprintf(&conf, "Port %d\nListen 127.0.0.1\nTimeout 30\nMaxClients 50\nLogLevel Info\nAllow 127.0.0.1\nDisableViaHeader Yes\n", port)
 	if opts.User != "" {
@@ -56,7 +56,7 @@ func StartTinyproxy(t testing.TB, opts TinyproxyOptions) string {
 func StartMicrosocks(t testing.TB, user, pass string) string {
 	t.Helper()
 	bin := LookPath(t, "microsocks", "apt-get install microsocks")
-	port := freePort(t)
+	port := FreePort(t)
 	args := []string{"-i", "127.0.0.1", "-p", strconv.Itoa(port)}
 	if user != "" {
 		args = append(args, "-u", user, "-P", pass)
@@ -72,17 +72,6 @@ func ProgramVersion(name string, args ...string) string {
 	out, _ := exec.Command(name, args...).CombinedOutput()
 	line, _, _ := bytes.Cut(bytes.TrimSpace(out), []byte("\n"))
 	return string(line)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
 }
 
 // Buffer is a bytes.Buffer safe for concurrent use: a log sink or the

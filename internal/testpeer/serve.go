@@ -78,3 +78,61 @@ func FreeAddr(t testing.TB) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// FreePort returns a port of 127.0.0.1 that was free a moment ago (as
+// FreeAddr).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln := Listen(t)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// RunServer runs serve on a listener of 127.0.0.1 until the test ends;
+// then it calls shutdown with grace to finish (shutdown's error is its
+// own to check), cancels serve's context and fails t if serve returned
+// an error. It returns the listener's address.
+func RunServer(t testing.TB, grace time.Duration, serve func(context.Context, net.Listener) error, shutdown func(context.Context) error) string {
+	t.Helper()
+	ln := Listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, ln) }()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), grace)
+		defer scancel()
+		_ = shutdown(sctx)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TCPPair returns the two ends of a loopback TCP connection, both closed
+// when the test ends.
+func TCPPair(t testing.TB) (client, server net.Conn) {
+	t.Helper()
+	ln := Listen(t)
+	defer ln.Close()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { client.Close(); r.c.Close() })
+	return client, r.c
+}

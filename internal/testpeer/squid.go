@@ -69,7 +69,7 @@ func StartSquid(t testing.TB, opts SquidOptions) *Squid {
 	const install = "apt-get install squid"
 	bin := LookPath(t, "squid", install)
 	dir := worldTempDir(t, "squid")
-	port := freePort(t)
+	port := FreePort(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s := &Squid{Addr: addr, log: filepath.Join(dir, "access.log")}
 

@@ -82,19 +82,9 @@ func newEnvWith(t *testing.T, reg *tlsconf.Registry) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- e.srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = e.srv.Shutdown(ctx, ws.StatusGoingAway, "test over")
-		<-done
+	e.base = "ws://" + testpeer.RunServer(t, 5*time.Second, e.srv.Serve, func(ctx context.Context) error {
+		return e.srv.Shutdown(ctx, ws.StatusGoingAway, "test over")
 	})
-	e.base = "ws://" + ln.Addr().String()
 	e.h, err = New(&Options{Servers: []*proxy.Server{e.srv}, Registry: e.reg, Token: []byte(token)})
 	if err != nil {
 		t.Fatal(err)
@@ -247,12 +237,7 @@ func TestListAndCloseConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Abort()
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("hi")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "hi" {
-		t.Fatalf("echo %q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "hi")
 	if w := e.do("GET", "/v1/connections", ""); !strings.Contains(w.Body.String(), `"legs": "ws->ws"`) {
 		t.Errorf("HTML-escaped or indented differently: %s", w.Body.String())
 	}

@@ -60,12 +60,7 @@ func TestDigestAfterConnectionClose(t *testing.T) {
 		}
 		return digest407("n2", false, "Content-Length: 0\r\n"), false
 	})
-	c, err := mustDialer(t, proxyURL("http", "u", "p", proxy), nil).DialContext(ctxT(t), "tcp", startEcho(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	roundTrip(t, c)
+	dialRoundTrip(t, mustDialer(t, proxyURL("http", "u", "p", proxy), nil), startEcho(t))
 	if strings.Join(got, ",") != "1/1 ,2/1 Digest" {
 		t.Fatalf("requests %v", got)
 	}
@@ -94,12 +89,7 @@ func TestDigestStaleNonce(t *testing.T) {
 		hook.Add(1)
 		return "", "", errors.New("not asked")
 	}})
-	c, err := d.DialContext(ctxT(t), "tcp", startEcho(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	roundTrip(t, c)
+	dialRoundTrip(t, d, startEcho(t))
 	if strings.Join(got, ",") != "1/1,1/2,1/3" || hook.Load() != 0 {
 		t.Fatalf("requests %v, hook calls %d", got, hook.Load())
 	}
@@ -164,12 +154,7 @@ func TestKeptAliveConnectionLost(t *testing.T) {
 		}
 		return established, false
 	})
-	c, err := mustDialer(t, proxyURL("http", "u", "p", proxy), nil).DialContext(ctxT(t), "tcp", startEcho(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	roundTrip(t, c)
+	dialRoundTrip(t, mustDialer(t, proxyURL("http", "u", "p", proxy), nil), startEcho(t))
 	if strings.Join(got, ",") != "1/1 ,1/2 Basic,2/1 Basic" {
 		t.Fatalf("requests %v", got)
 	}

@@ -90,12 +90,7 @@ func wssThrough(t *testing.T, d *netproxy.Dialer, url string, tc *tls.Config) {
 		t.Fatalf("wss through %s: %v", d.Proxy(), err)
 	}
 	defer c.Abort()
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("through an authenticating proxy")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "through an authenticating proxy" {
-		t.Fatalf("echo %q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "through an authenticating proxy")
 	_ = c.Close(ws.StatusNormalClosure, "")
 }
 
@@ -138,16 +133,9 @@ func TestSquidEachScheme(t *testing.T) {
 		checkScheme(t, url, tc, proxyURL("http", "alice", "digest-pw", sq.Addr), nil, "Digest")
 		checkRefused(t, proxyURL("http", "alice", "wrong-pw", sq.Addr), nil, "Digest", true)
 		// The hook's first answer is refused, its second accepted.
-		var asked []netproxy.Challenge
-		hook := func(_ context.Context, c netproxy.Challenge) (string, string, error) {
-			asked = append(asked, c)
-			if c.Attempt == 1 {
-				return "alice", "wrong-pw", nil
-			}
-			return "alice", "digest-pw", nil
-		}
+		hook, seen := secondGuessHook("alice", "wrong-pw", "digest-pw")
 		checkScheme(t, url, tc, "http://"+sq.Addr, &netproxy.Options{Auth: hook}, "Digest", "Digest")
-		if len(asked) != 2 || asked[0].Scheme != "Digest" || asked[0].Realm != "wssproxy-test" || asked[1].Attempt != 2 {
+		if asked := *seen; len(asked) != 2 || asked[0].Scheme != "Digest" || asked[0].Realm != "wssproxy-test" || asked[1].Attempt != 2 {
 			t.Fatalf("hook asked %+v", asked)
 		}
 	})

@@ -25,12 +25,7 @@ func TestConnectTinyproxy(t *testing.T) {
 	echoAddr := startEcho(t)
 	var logs bytes.Buffer
 	d := mustDialer(t, "http://"+proxy, &netproxy.Options{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
-	c, err := d.DialContext(ctxT(t), "tcp", echoAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	roundTrip(t, c)
+	dialRoundTrip(t, d, echoAddr)
 	if !strings.Contains(logs.String(), "tunnel established") {
 		t.Errorf("no debug log line: %s", logs.String())
 	}
@@ -44,12 +39,7 @@ func TestConnectTinyproxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wc.Abort()
-	if err := wc.WriteMessage(ctx, ws.MessageText, []byte("via tinyproxy")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := wc.ReadMessage(ctx); err != nil || string(msg) != "via tinyproxy" {
-		t.Fatalf("echo %q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, wc, ws.MessageText, "via tinyproxy")
 	_ = wc.Close(ws.StatusNormalClosure, "")
 }
 
@@ -97,32 +87,15 @@ func TestConnectTinyproxyAuth(t *testing.T) {
 		if strings.Contains(d.Proxy(), pass) || strings.Contains(d.Proxy(), user) {
 			t.Fatalf("Proxy() shows credentials: %s", d.Proxy())
 		}
-		c, err := d.DialContext(ctxT(t), "tcp", echoAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		roundTrip(t, c)
+		dialRoundTrip(t, d, echoAddr)
 		if strings.Contains(logs.String(), pass) {
 			t.Fatalf("password logged: %s", logs.String())
 		}
 	})
 	t.Run("hook", func(t *testing.T) {
-		var calls []netproxy.Challenge
-		hook := func(ctx context.Context, ch netproxy.Challenge) (string, string, error) {
-			calls = append(calls, ch)
-			if ch.Attempt == 1 {
-				return user, "first-guess-wrong", nil
-			}
-			return user, pass, nil
-		}
-		c, err := mustDialer(t, "http://"+proxy, &netproxy.Options{Auth: hook}).DialContext(ctxT(t), "tcp", echoAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		roundTrip(t, c)
-		if len(calls) != 2 || calls[0].Scheme != "Basic" || calls[0].Realm == "" || calls[1].Attempt != 2 || calls[0].Proxy != "http://"+proxy {
+		hook, seen := secondGuessHook(user, "first-guess-wrong", pass)
+		dialRoundTrip(t, mustDialer(t, "http://"+proxy, &netproxy.Options{Auth: hook}), echoAddr)
+		if calls := *seen; len(calls) != 2 || calls[0].Scheme != "Basic" || calls[0].Realm == "" || calls[1].Attempt != 2 || calls[0].Proxy != "http://"+proxy {
 			t.Fatalf("hook calls %+v", calls)
 		}
 	})
@@ -152,15 +125,10 @@ func TestConnectHTTPSProxy(t *testing.T) {
 	_, port, _ := net.SplitHostPort(front)
 
 	d := mustDialer(t, "https://localhost:"+port, &netproxy.Options{TLSConfig: &tls.Config{RootCAs: pool}})
-	c, err := d.DialContext(ctxT(t), "tcp", echoAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	roundTrip(t, c)
+	dialRoundTrip(t, d, echoAddr)
 
 	// Without the dev CA the proxy's certificate is refused.
-	_, err = mustDialer(t, "https://localhost:"+port, nil).DialContext(ctxT(t), "tcp", echoAddr)
+	_, err := mustDialer(t, "https://localhost:"+port, nil).DialContext(ctxT(t), "tcp", echoAddr)
 	if err == nil || !strings.Contains(err.Error(), "TLS to proxy") {
 		t.Fatalf("untrusted proxy certificate: got %v", err)
 	}

@@ -7,12 +7,11 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/proxy/netproxy"
 )
 
@@ -51,6 +50,33 @@ func roundTrip(t *testing.T, c net.Conn) {
 	}
 }
 
+// dialRoundTrip dials addr through d and checks that a line comes back
+// through the tunnel (roundTrip).
+func dialRoundTrip(t *testing.T, d *netproxy.Dialer, addr string) {
+	t.Helper()
+	c, err := d.DialContext(ctxT(t), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c)
+}
+
+// secondGuessHook is an Auth hook that answers the first challenge with
+// user and wrong, the later ones with user and pass, and records every
+// challenge in *calls.
+func secondGuessHook(user, wrong, pass string) (hook netproxy.AuthFunc, calls *[]netproxy.Challenge) {
+	calls = new([]netproxy.Challenge)
+	hook = func(_ context.Context, ch netproxy.Challenge) (string, string, error) {
+		*calls = append(*calls, ch)
+		if ch.Attempt == 1 {
+			return user, wrong, nil
+		}
+		return user, pass, nil
+	}
+	return hook, calls
+}
+
 func mustDialer(t *testing.T, proxyURL string, opts *netproxy.Options) *netproxy.Dialer {
 	t.Helper()
 	u, err := netproxy.ParseURL(proxyURL)
@@ -74,21 +100,9 @@ func ctxT(t *testing.T) context.Context {
 // localhost/127.0.0.1 and a pool trusting that CA.
 func devTLS(t *testing.T) (*tls.Config, *x509.CertPool) {
 	t.Helper()
-	r, err := certs.DevCA(&certs.DevCAOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(r.CertFile, r.KeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(r.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, pool
+	r := devpki.New(t)
+	cert := devpki.Certificate(t, r)
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, testpeer.CertPool(t, r.CACertFile)
 }
 
 // tlsFront terminates TLS on a fresh port and forwards the plain bytes to

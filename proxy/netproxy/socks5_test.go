@@ -1,7 +1,6 @@
 package netproxy_test
 
 import (
-	"context"
 	"errors"
 	"net"
 	"strings"
@@ -48,12 +47,7 @@ func TestSOCKS5MicrosocksAuth(t *testing.T) {
 	echoAddr := startEcho(t)
 
 	t.Run("credentials", func(t *testing.T) {
-		c, err := mustDialer(t, proxyURL("socks5h", user, pass, proxy), nil).DialContext(ctxT(t), "tcp", echoAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		roundTrip(t, c)
+		dialRoundTrip(t, mustDialer(t, proxyURL("socks5h", user, pass, proxy), nil), echoAddr)
 	})
 	t.Run("no credentials", func(t *testing.T) {
 		_, err := mustDialer(t, "socks5://"+proxy, nil).DialContext(ctxT(t), "tcp", echoAddr)
@@ -71,21 +65,9 @@ func TestSOCKS5MicrosocksAuth(t *testing.T) {
 		}
 	})
 	t.Run("hook", func(t *testing.T) {
-		var calls []netproxy.Challenge
-		hook := func(_ context.Context, ch netproxy.Challenge) (string, string, error) {
-			calls = append(calls, ch)
-			if ch.Attempt == 1 {
-				return user, "bad-pw", nil
-			}
-			return user, pass, nil
-		}
-		c, err := mustDialer(t, "socks5://"+proxy, &netproxy.Options{Auth: hook}).DialContext(ctxT(t), "tcp", echoAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		roundTrip(t, c)
-		if len(calls) != 2 || calls[0].Scheme != "username/password" || calls[1].Attempt != 2 {
+		hook, seen := secondGuessHook(user, "bad-pw", pass)
+		dialRoundTrip(t, mustDialer(t, "socks5://"+proxy, &netproxy.Options{Auth: hook}), echoAddr)
+		if calls := *seen; len(calls) != 2 || calls[0].Scheme != "username/password" || calls[1].Attempt != 2 {
 			t.Fatalf("hook calls %+v", calls)
 		}
 	})

@@ -80,23 +80,13 @@ func startProxyTarget(t *testing.T, opts *ws.AcceptOptions) target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
+	addr := testpeer.RunServer(t, 10*time.Second, srv.Serve, func(ctx context.Context) error {
 		if err := srv.Shutdown(ctx, ws.StatusGoingAway, "test over"); err != nil {
 			t.Errorf("proxy shutdown: %v", err)
 		}
-		if err := <-done; err != nil {
-			t.Errorf("proxy Serve: %v", err)
-		}
+		return nil
 	})
-	return target{name: "proxy", addr: ln.Addr().String()}
+	return target{name: "proxy", addr: addr}
 }
 
 func startHTTPTarget(t *testing.T, opts *ws.AcceptOptions) target {

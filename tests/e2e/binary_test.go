@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"os"
 	"os/exec"
 	"slices"
@@ -10,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // serveProc is a running "wssproxy serve".
@@ -79,13 +80,5 @@ func startEcho(t *testing.T) string {
 // devRoots trusts the dev CA of the proxies' client leg.
 func devRoots(t *testing.T) *tls.Config {
 	t.Helper()
-	pem, err := os.ReadFile(env.dev.CACertFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no CA in " + env.dev.CACertFile)
-	}
-	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	return &tls.Config{RootCAs: testpeer.CertPool(t, env.dev.CACertFile), ServerName: "127.0.0.1"}
 }

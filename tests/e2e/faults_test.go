@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -259,12 +260,7 @@ func TestFaultPSKFileGarbage(t *testing.T) {
 		t.Helper()
 		c := dialThrough(t, px, "psk", device)
 		ctx := ctxTimeout(t, waitTimeout)
-		if err := c.WriteMessage(ctx, ws.MessageText, []byte(what)); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != what {
-			t.Fatalf("%s: echo %q, %v", what, msg, err)
-		}
+		testpeer.Echo(ctx, t, c, ws.MessageText, what)
 		if err := c.Close(ws.StatusNormalClosure, ""); err != nil {
 			t.Errorf("%s: close: %v", what, err)
 		}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // upstreamLeg is how the proxy reaches the peer server: plain ws, wss
@@ -120,9 +122,9 @@ func runLegCases(t *testing.T, px *serveProc, srv *peerServer, cp peer, prefix s
 		case "echo":
 			var want []byte
 			if c.Type == "text" {
-				want = textPayload(c.Size)
+				want = testpeer.TextPayload(c.Size)
 			} else {
-				want = binaryPayload(c.Size)
+				want = testpeer.BinaryPayload(c.Size)
 			}
 			if r.Type != c.Type || r.Len != len(want) || r.SHA256 != sha(want) {
 				t.Errorf("%s: echo came back as %s of %d bytes (sha256 %s), want %s of %d", c.ID, r.Type, r.Len, r.SHA256, c.Type, len(want))

@@ -98,22 +98,6 @@ func holdPeerClient(t *testing.T, p peer, url string) *proc {
 	return pr
 }
 
-// The payloads every peer generates the same way (copies of
-// tests/interop/payload_test.go): text of exactly size bytes of 1- to
-// 4-byte characters, binary counting modulo 251.
-func textPayload(size int) []byte {
-	const unit = "aé€😀"
-	return []byte(strings.Repeat(unit, size/len(unit)) + strings.Repeat("x", size%len(unit)))
-}
-
-func binaryPayload(size int) []byte {
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = byte(i % 251)
-	}
-	return b
-}
-
 func sha(p []byte) string {
 	s := sha256.Sum256(p)
 	return hex.EncodeToString(s[:])

@@ -204,12 +204,7 @@ func TestSecretsAbsentFromLogs(t *testing.T) {
 	session := func(px *serveProc, opts *ws.DialOptions, what string) {
 		c := dialThrough(t, px, "session", opts)
 		ctx := ctxTimeout(t, waitTimeout)
-		if err := c.WriteMessage(ctx, ws.MessageText, []byte(what)); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != what {
-			t.Fatalf("%s: echo %q, %v", what, msg, err)
-		}
+		testpeer.Echo(ctx, t, c, ws.MessageText, what)
 		if err := c.Close(ws.StatusNormalClosure, "bye"); err != nil {
 			t.Errorf("%s: close: %v", what, err)
 		}

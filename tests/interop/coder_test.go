@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // coder/websocket as a peer, client and server, in process.
@@ -44,9 +46,9 @@ func coderRunCase(c clientCase) (res clientResult) {
 
 	switch c.Op {
 	case opEcho:
-		typ, p := websocket.MessageText, textPayload(c.Size)
+		typ, p := websocket.MessageText, testpeer.TextPayload(c.Size)
 		if c.Type == "binary" {
-			typ, p = websocket.MessageBinary, binaryPayload(c.Size)
+			typ, p = websocket.MessageBinary, testpeer.BinaryPayload(c.Size)
 		}
 		if err := conn.Write(ctx, typ, p); err != nil {
 			return failed(res, err)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // gorilla/websocket as a peer, client and server, in process.
@@ -39,9 +41,9 @@ func gorillaRunCase(c clientCase) (res clientResult) {
 
 	switch c.Op {
 	case opEcho:
-		typ, p := websocket.TextMessage, textPayload(c.Size)
+		typ, p := websocket.TextMessage, testpeer.TextPayload(c.Size)
 		if c.Type == "binary" {
-			typ, p = websocket.BinaryMessage, binaryPayload(c.Size)
+			typ, p = websocket.BinaryMessage, testpeer.BinaryPayload(c.Size)
 		}
 		if err := conn.WriteMessage(typ, p); err != nil {
 			return failed(res, err)

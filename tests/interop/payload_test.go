@@ -3,34 +3,18 @@ package interop
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
-// The payloads every peer generates the same way (node/client.js and
-// python/client.py have copies): text of exactly size bytes built from
-// 1-, 2-, 3- and 4-byte characters, so that frame boundaries of large
-// messages fall inside characters; binary bytes counting modulo 251.
-const textUnit = "aé€😀" // 1+2+3+4 = 10 bytes
-
-func textPayload(size int) []byte {
-	return []byte(strings.Repeat(textUnit, size/len(textUnit)) + strings.Repeat("x", size%len(textUnit)))
-}
-
-func binaryPayload(size int) []byte {
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = byte(i % 251)
-	}
-	return b
-}
-
+// payload is the interop payload of typ (testpeer.TextPayload or
+// testpeer.BinaryPayload) of size bytes.
 func payload(typ ws.MessageType, size int) []byte {
 	if typ == ws.MessageText {
-		return textPayload(size)
+		return testpeer.TextPayload(size)
 	}
-	return binaryPayload(size)
+	return testpeer.BinaryPayload(size)
 }
 
 func sha(p []byte) string {

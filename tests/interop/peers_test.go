@@ -64,36 +64,32 @@ var peers = []peer{
 		reportsPings:       true,
 		seesAnswerReason:   false,
 	},
-	{
-		name: "node",
-		startServer: func(t *testing.T) *theirServer {
-			return startProcessServer(t, testpeer.NodeWS(t, "node"), "server.js")
-		},
-		runClient: func(t *testing.T, cases []clientCase) map[string]clientResult {
-			return testpeer.RunScriptClient(t, testpeer.NodeWS(t, "node"), "client.js", cases)
-		},
-		hold: func(t *testing.T, url string) func() {
-			return holdProcessClient(t, testpeer.NodeWS(t, "node"), "client.js", url)
-		},
+	scriptPeer("node", testpeer.NodeWS, "server.js", "client.js", peer{
 		choosesPingPayload: true,
 		echoesCloseReason:  true,
 		reportsPings:       true,
 		seesAnswerReason:   true,
-	},
-	{
-		name: "python",
-		startServer: func(t *testing.T) *theirServer {
-			return startProcessServer(t, testpeer.PythonWebsockets(t, "python"), "server.py")
-		},
-		runClient: func(t *testing.T, cases []clientCase) map[string]clientResult {
-			return testpeer.RunScriptClient(t, testpeer.PythonWebsockets(t, "python"), "client.py", cases)
-		},
-		hold: func(t *testing.T, url string) func() {
-			return holdProcessClient(t, testpeer.PythonWebsockets(t, "python"), "client.py", url)
-		},
+	}),
+	scriptPeer("python", testpeer.PythonWebsockets, "server.py", "client.py", peer{
 		choosesPingPayload: true,
 		echoesCloseReason:  true,
 		reportsPings:       false,
 		seesAnswerReason:   true,
-	},
+	}),
+}
+
+// scriptPeer is p (its behaviour flags) run as the server and client
+// scripts of a script peer whose files are in the directory name.
+func scriptPeer(name string, script func(testing.TB, string) testpeer.Script, server, client string, p peer) peer {
+	p.name = name
+	p.startServer = func(t *testing.T) *theirServer {
+		return startProcessServer(t, script(t, name), server)
+	}
+	p.runClient = func(t *testing.T, cases []clientCase) map[string]clientResult {
+		return testpeer.RunScriptClient(t, script(t, name), client, cases)
+	}
+	p.hold = func(t *testing.T, url string) func() {
+		return holdProcessClient(t, script(t, name), client, url)
+	}
+	return p
 }

@@ -194,9 +194,7 @@ func TestStoppedRightAfterOpen(t *testing.T) {
 // Store's own (by default it grows to two minutes; measured: 10 s behind
 // after this outage, 2.4 s with the cap). Heavy: WSSPROXY_HEAVY=1.
 func TestHeavyRecoveryAfterLongOutage(t *testing.T) {
-	if os.Getenv("WSSPROXY_HEAVY") != "1" {
-		t.Skip("heavy test: set WSSPROXY_HEAVY=1")
-	}
+	testpeer.Heavy(t)
 	c := testpeer.StartEtcd(t, testpeer.EtcdOptions{Members: 1})
 	s := openStore(t, c, "/long", func(o *Options) { o.OpTimeout = 500 * time.Millisecond })
 	c.Stop()

@@ -3,7 +3,6 @@ package etcdstore
 import (
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,33 +18,14 @@ func TestPSKServerFromStore(t *testing.T) {
 	ctx := context.Background()
 	server := openStore(t, c, "/psk", nil)
 	admin := openStore(t, c, "/psk", nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer ln.Close()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		cfg := &psk.ServerConfig{GetKey: server.GetKey, HandshakeTimeout: 5 * time.Second}
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				conn := psk.Server(nc, cfg)
-				defer conn.Close()
-				_ = conn.HandshakeContext(ctx)
-			}()
-		}
-	}()
+	cfg := &psk.ServerConfig{GetKey: server.GetKey, HandshakeTimeout: 5 * time.Second}
+	addr := testpeer.Serve(t, testpeer.Listen(t), func(ctx context.Context, nc net.Conn) {
+		conn := psk.Server(nc, cfg)
+		defer conn.Close()
+		_ = conn.HandshakeContext(ctx)
+	})
 	device := func() error {
-		nc, err := net.Dial("tcp", ln.Addr().String())
+		nc, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}

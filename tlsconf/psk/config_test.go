@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // Client and Server copy their configuration: changing it after the
@@ -14,7 +16,7 @@ import (
 func TestConfigCopiedOnEntry(t *testing.T) {
 	t.Parallel()
 	ccfg, scfg := testClientConfig(t), testServerConfig(t)
-	cc, sc := tcpPair(t)
+	cc, sc := testpeer.TCPPair(t)
 	c, s := Client(cc, ccfg), Server(sc, scfg)
 	ccfg.Identity = []byte("someone else")
 	ccfg.MinVersion = 0x0301 // unsupported: would fail the handshake
@@ -40,7 +42,7 @@ func TestConfigCopiedOnEntry(t *testing.T) {
 
 	// TLSClient copies too, and leaves the caller's value alone.
 	ccfg = testClientConfig(t)
-	cc, sc = tcpPair(t)
+	cc, sc = testpeer.TCPPair(t)
 	s = Server(sc, testServerConfig(t))
 	go func() { serr <- s.HandshakeContext(ctx) }()
 	pc, err := ccfg.TLSClient(ctx, cc, "example.test")

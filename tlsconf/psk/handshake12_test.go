@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 func tls12Server(t testing.TB) *ServerConfig {
@@ -121,7 +123,7 @@ func TestVersionNegotiation(t *testing.T) {
 // speaks TLS 1.3.
 func TestDowngradeSentinel(t *testing.T) {
 	for _, smax := range []uint16{VersionTLS12, VersionTLS13} {
-		cc, sc := tcpPair(t)
+		cc, sc := testpeer.TCPPair(t)
 		scfg := tls12Server(t)
 		scfg.MaxVersion = smax
 		s := Server(sc, scfg)

@@ -422,13 +422,8 @@ func (hs *clientHandshakeState) readServerFinished() error {
 	if err != nil {
 		return err
 	}
-	got, err := parseFinished(msg, hs.hash)
-	if err != nil {
+	if err := verifyFinished(msg, hs.hash, hs.serverHS, hs.transcript.Sum(), "server"); err != nil {
 		return err
-	}
-	want := finishedMAC(hs.hash, hs.serverHS, hs.transcript.Sum())
-	if !hmac.Equal(got, want) {
-		return localAlert(AlertDecryptError, "server Finished does not verify")
 	}
 	hs.transcript.Write(msg)
 	if err := c.atRecordBoundary(); err != nil {

@@ -164,17 +164,11 @@ func (hs *serverHandshakeState) processClientHello() error {
 	if err := hs.selectKeyExchange(); err != nil {
 		return err
 	}
-	if len(hs.cfg.NextProtos) > 0 && len(ch.alpnProtocols) > 0 {
-		for _, p := range hs.cfg.NextProtos {
-			if slices.Contains(ch.alpnProtocols, p) {
-				hs.alpn = p
-				break
-			}
-		}
-		if hs.alpn == "" {
-			return localAlert(AlertNoApplicationProtocol, "no ALPN protocol in common")
-		}
+	alpn, err := negotiateALPN(hs.cfg.NextProtos, ch.alpnProtocols)
+	if err != nil {
+		return err
 	}
+	hs.alpn = alpn
 	if ch.earlyData {
 		// 0-RTT is refused: skip the client's early records (§4.2.10).
 		hs.c.earlySkip = maxEarlyDataSkip
@@ -449,13 +443,8 @@ func (hs *serverHandshakeState) readClientFinished() error {
 		}
 		return err
 	}
-	got, err := parseFinished(msg, hs.hash)
-	if err != nil {
+	if err := verifyFinished(msg, hs.hash, hs.clientHS, hs.transcript.Sum(), "client"); err != nil {
 		return err
-	}
-	want := finishedMAC(hs.hash, hs.clientHS, hs.transcript.Sum())
-	if !hmac.Equal(got, want) {
-		return localAlert(AlertDecryptError, "client Finished does not verify")
 	}
 	if err := c.atRecordBoundary(); err != nil {
 		return err
@@ -510,4 +499,26 @@ func callGetKey(ctx context.Context, cfg *ServerConfig, identity []byte) ([]byte
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return cfg.GetKey(lctx, slices.Clone(identity))
+}
+
+// negotiateALPN picks the first of the server's protocols (ours) that the
+// client offers. With no protocols on either side there is nothing to
+// negotiate; with some on both but none in common the handshake fails
+// with no_application_protocol (RFC 7301 §3.2). Both TLS versions' servers
+// use it.
+func negotiateALPN(ours, offered []string) (string, error) {
+	if len(ours) == 0 || len(offered) == 0 {
+		return "", nil
+	}
+	var alpn string
+	for _, p := range ours {
+		if slices.Contains(offered, p) {
+			alpn = p
+			break
+		}
+	}
+	if alpn == "" {
+		return "", localAlert(AlertNoApplicationProtocol, "no ALPN protocol in common")
+	}
+	return alpn, nil
 }

@@ -125,18 +125,9 @@ func (s *serverHandshakeState12) processClientHello() error {
 	if s.suite == nil {
 		return localAlert(AlertHandshakeFailure, "no TLS 1.2 PSK cipher suite in common")
 	}
-	if len(s.cfg.NextProtos) > 0 && len(ch.alpnProtocols) > 0 {
-		for _, p := range s.cfg.NextProtos {
-			if slices.Contains(ch.alpnProtocols, p) {
-				s.alpn = p
-				break
-			}
-		}
-		if s.alpn == "" {
-			return localAlert(AlertNoApplicationProtocol, "no ALPN protocol in common")
-		}
-	}
-	return nil
+	var err error
+	s.alpn, err = negotiateALPN(s.cfg.NextProtos, ch.alpnProtocols)
+	return err
 }
 
 // selectGroup returns the server's most preferred group the client

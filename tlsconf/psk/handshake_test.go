@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"testing"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 func TestHandshakeGoToGo(t *testing.T) {
@@ -113,7 +115,7 @@ func TestClientKeyValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ccfg := testClientConfig(t)
 			tc.cfg(ccfg)
-			cc, _ := tcpPair(t)
+			cc, _ := testpeer.TCPPair(t)
 			err := Client(cc, ccfg).Handshake()
 			if err == nil {
 				t.Fatal("handshake succeeded")

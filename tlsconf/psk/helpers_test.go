@@ -9,6 +9,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // testKeyHex is the key of the captured transcripts and the research
@@ -41,35 +43,6 @@ func testClientConfig(t testing.TB) *ClientConfig {
 	return &ClientConfig{Identity: []byte(testIdentity), Key: testKey(t)}
 }
 
-// tcpPair returns two ends of a loopback TCP connection.
-func tcpPair(t testing.TB) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- res{c, err}
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { client.Close(); r.c.Close() })
-	return client, r.c
-}
-
 // openPair returns a client and a server Conn that completed a handshake
 // with the test configurations, both closed when the test ends.
 func openPair(t testing.TB) (c, s *Conn) {
@@ -85,7 +58,7 @@ func openPair(t testing.TB) (c, s *Conn) {
 // handshakePair runs both handshakes concurrently and returns both errors.
 func handshakePair(t testing.TB, ccfg *ClientConfig, scfg *ServerConfig) (*Conn, *Conn, error, error) {
 	t.Helper()
-	cc, sc := tcpPair(t)
+	cc, sc := testpeer.TCPPair(t)
 	c, s := Client(cc, ccfg), Server(sc, scfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

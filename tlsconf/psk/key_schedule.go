@@ -105,6 +105,20 @@ func finishedMAC(h Hash, baseKey, transcriptHash []byte) []byte {
 	return m.Sum(nil)
 }
 
+// verifyFinished checks the peer's Finished message msg against
+// finishedMAC(h, baseKey, transcriptHash); peer ("client" or "server")
+// names the sender in the decrypt_error alert.
+func verifyFinished(msg []byte, h Hash, baseKey, transcriptHash []byte, peer string) error {
+	got, err := parseFinished(msg, h)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(got, finishedMAC(h, baseKey, transcriptHash)) {
+		return localAlert(AlertDecryptError, peer+" Finished does not verify")
+	}
+	return nil
+}
+
 // handshakeSecret is HKDF-Extract(Derive-Secret(ES, "derived", ""),
 // (EC)DHE) with an all-zero input for psk_ke (shared == nil).
 func handshakeSecret(h Hash, early, shared []byte) []byte {

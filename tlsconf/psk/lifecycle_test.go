@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // Routing, key retention and Close: no call blocks behind another without
@@ -48,7 +50,7 @@ func TestMuxRoutingDoesNotBlock(t *testing.T) {
 			return nil, ctx.Err()
 		},
 	}
-	cc, sc := tcpPair(t)
+	cc, sc := testpeer.TCPPair(t)
 	m := Mux(sc, cfg, &tls.Config{Certificates: []tls.Certificate{cert}})
 	errc := make(chan error, 2)
 	go func() { errc <- m.HandshakeContext(context.Background()) }()
@@ -114,7 +116,7 @@ func TestMuxPeekDeadline(t *testing.T) {
 	for _, prefix := range [][]byte{nil, record(recordHandshake, pskHelloWithSigAlgs(t))[:40]} {
 		cfg := testServerConfig(t)
 		cfg.HandshakeTimeout = 300 * time.Millisecond
-		cc, sc := tcpPair(t)
+		cc, sc := testpeer.TCPPair(t)
 		m := Mux(sc, cfg, &tls.Config{Certificates: []tls.Certificate{cert}})
 		if _, err := cc.Write(prefix); err != nil {
 			t.Fatal(err)
@@ -154,7 +156,7 @@ func TestLookedUpKeysDropped(t *testing.T) {
 		if wrongKey {
 			ccfg.Key = bytes.Repeat([]byte{7}, 32)
 		}
-		cc, sc := tcpPair(t)
+		cc, sc := testpeer.TCPPair(t)
 		c, s := Client(cc, ccfg), Server(sc, scfg)
 		s.preKeys = cache
 		serr := make(chan error, 1)
@@ -244,7 +246,7 @@ const closeNotifyLen = 2 + 1 + 16
 // write lock waits for it (bounded) and still sends close_notify. It used
 // to skip close_notify whenever the lock was taken.
 func TestCloseSendsCloseNotifyDuringWrite(t *testing.T) {
-	cc, sc := tcpPair(t)
+	cc, sc := testpeer.TCPPair(t)
 	tap := &tapConn{Conn: sc}
 	c, s := Client(cc, testClientConfig(t)), Server(tap, testServerConfig(t))
 	serr := make(chan error, 1)
@@ -325,7 +327,7 @@ func TestMuxCertificateHandshakeBounded(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			cfg := testServerConfig(t)
 			cfg.HandshakeTimeout = 300 * time.Millisecond
-			cc, sc := tcpPair(t)
+			cc, sc := testpeer.TCPPair(t)
 			m := Mux(sc, cfg, &tls.Config{Certificates: []tls.Certificate{cert}})
 			defer m.Close()
 			if _, err := cc.Write(hello); err != nil {

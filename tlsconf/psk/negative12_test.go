@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // Malformed TLS 1.2 input in both directions: one precise alert, no
@@ -110,7 +112,7 @@ func TestMalformedFromClient12(t *testing.T) {
 			if tc.server != nil {
 				tc.server(cfg)
 			}
-			cc, sc := tcpPair(t)
+			cc, sc := testpeer.TCPPair(t)
 			s := Server(sc, cfg)
 			errc := make(chan error, 1)
 			go func() { errc <- s.Handshake() }()
@@ -192,7 +194,7 @@ func TestMalformedFromServer12(t *testing.T) {
 			record(recordChangeCipherSpec, []byte{1}), record(recordHandshake, make([]byte, 40))), alert: AlertBadRecordMAC},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cc, sc := tcpPair(t)
+			cc, sc := testpeer.TCPPair(t)
 			cfg := tls12Client(t)
 			if tc.client != nil {
 				tc.client(cfg)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // Malformed input from a client: each case must end with one precise
@@ -78,7 +80,7 @@ func record(typ uint8, body []byte) []byte {
 // answers with, and the server's handshake error.
 func alertFromServer(t *testing.T, input []byte) (Alert, error) {
 	t.Helper()
-	cc, sc := tcpPair(t)
+	cc, sc := testpeer.TCPPair(t)
 	s := Server(sc, testServerConfig(t))
 	errc := make(chan error, 1)
 	go func() { errc <- s.Handshake() }()
@@ -263,7 +265,7 @@ func TestMalformedFromServer(t *testing.T) {
 		{"alert", func(*clientHelloMsg) []byte { return record(recordAlert, []byte{2, 40}) }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cc, sc := tcpPair(t)
+			cc, sc := testpeer.TCPPair(t)
 			c := Client(cc, testClientConfig(t))
 			errc := make(chan error, 1)
 			go func() { errc <- c.Handshake() }()

@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // Record-layer rules checked on the wire against a peer that breaks them
@@ -188,8 +190,8 @@ func TestUnprotectedRecordsAfterServerHello(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clientEnd, mitmClient := tcpPair(t) // our Client <-> middle
-			mitmServer, serverEnd := tcpPair(t) // middle <-> our Server
+			clientEnd, mitmClient := testpeer.TCPPair(t) // our Client <-> middle
+			mitmServer, serverEnd := testpeer.TCPPair(t) // middle <-> our Server
 			c, s := Client(clientEnd, testClientConfig(t)), Server(serverEnd, testServerConfig(t))
 			cerrc, serrc := make(chan error, 1), make(chan error, 1)
 			go func() { cerrc <- c.Handshake() }()

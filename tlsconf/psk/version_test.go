@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"net"
 	"testing"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // A client that offers TLS 1.3 and TLS 1.2 but no TLS 1.3 pre_shared_key
@@ -68,7 +70,7 @@ func TestTLS13ClientWithoutPSK(t *testing.T) {
 		{"server limited to TLS 1.2", true, VersionTLS12, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cc, sc := tcpPair(t)
+			cc, sc := testpeer.TCPPair(t)
 			cfg := tls12Server(t)
 			cfg.MaxVersion = tc.maxVers
 			s := Server(sc, cfg)
@@ -129,7 +131,7 @@ func TestListenerRoutesTLS13CertificateClients(t *testing.T) {
 			cfg := tls12Server(t)
 			cfg.MaxVersion = tc.maxVers
 			cfg.TLS12PreferPSK = true
-			cc, sc := tcpPair(t)
+			cc, sc := testpeer.TCPPair(t)
 			m := Mux(sc, cfg, certCfg)
 			errc := make(chan error, 1)
 			go func() { errc <- m.HandshakeContext(t.Context()) }()

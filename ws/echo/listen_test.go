@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -35,12 +34,7 @@ func TestServerShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Abort()
-	if err := c.WriteMessage(ctx, ws.MessageText, []byte("hi")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctx); err != nil || string(msg) != "hi" {
-		t.Fatalf("echo %q %v", msg, err)
-	}
+	testpeer.Echo(ctx, t, c, ws.MessageText, "hi")
 	read := make(chan error, 1)
 	go func() {
 		_, _, err := c.ReadMessage(ctx)
@@ -90,42 +84,6 @@ func TestServerSurfacesServeError(t *testing.T) {
 	}
 }
 
-// cutWithin connects, runs send (which may dribble bytes) and fails unless
-// the server closes the connection within limit.
-func cutWithin(t *testing.T, addr string, limit time.Duration, send func(net.Conn)) {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	start := time.Now()
-	stop := make(chan struct{})
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			send(nc)
-		}
-	}()
-	_ = nc.SetReadDeadline(time.Now().Add(limit + 5*time.Second))
-	_, err = io.Copy(io.Discard, nc)
-	close(stop)
-	nc.Close()
-	<-sent
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		t.Fatalf("the slow client was still connected after %v", time.Since(start))
-	}
-	if d := time.Since(start); d > limit {
-		t.Fatalf("the slow client was cut after %v, want at most %v", d, limit)
-	}
-}
-
 // TestServerHandshakeTimeout: a slowloris (header one byte at a time), a
 // silent client, a client idling after a refused request and a client
 // that never starts its TLS handshake are all cut at HandshakeTimeout.
@@ -133,15 +91,7 @@ func TestServerHandshakeTimeout(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	limit := timeout + 1500*time.Millisecond
 	dribble := func() func(net.Conn) {
-		req := []byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nX-Pad: " + strings.Repeat("a", 1000))
-		i := 0
-		return func(nc net.Conn) {
-			if i < len(req) {
-				_, _ = nc.Write(req[i : i+1])
-				i++
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		return testpeer.Dribble([]byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nX-Pad: " + strings.Repeat("a", 1000)))
 	}
 	idle := func(nc net.Conn) { time.Sleep(20 * time.Millisecond) }
 	refusedThenIdle := func() func(net.Conn) {
@@ -158,13 +108,13 @@ func TestServerHandshakeTimeout(t *testing.T) {
 	s := echo.Start(listen(t), nil, &echo.ServerOptions{HandshakeTimeout: timeout})
 	defer s.Shutdown(t.Context(), ws.StatusGoingAway, "")
 	addr := s.Addr().String()
-	t.Run("slowloris", func(t *testing.T) { cutWithin(t, addr, limit, dribble()) })
-	t.Run("silent", func(t *testing.T) { cutWithin(t, addr, limit, idle) })
-	t.Run("idle after a refused request", func(t *testing.T) { cutWithin(t, addr, limit, refusedThenIdle()) })
+	t.Run("slowloris", func(t *testing.T) { testpeer.CutWithin(t, addr, limit, dribble()) })
+	t.Run("silent", func(t *testing.T) { testpeer.CutWithin(t, addr, limit, idle) })
+	t.Run("idle after a refused request", func(t *testing.T) { testpeer.CutWithin(t, addr, limit, refusedThenIdle()) })
 
 	ts := echo.Start(listen(t), nil, &echo.ServerOptions{HandshakeTimeout: timeout, TLSConfig: selfSigned(t)})
 	defer ts.Shutdown(t.Context(), ws.StatusGoingAway, "")
-	t.Run("no TLS handshake", func(t *testing.T) { cutWithin(t, ts.Addr().String(), limit, idle) })
+	t.Run("no TLS handshake", func(t *testing.T) { testpeer.CutWithin(t, ts.Addr().String(), limit, idle) })
 
 	// The server still serves a prompt client.
 	c, _, err := ws.Dial(t.Context(), "ws://"+addr+"/", nil)

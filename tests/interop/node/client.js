@@ -14,7 +14,7 @@ const WebSocket = require('ws');
 const maxPayload = 64 << 20;
 const caseTimeout = 15000;
 
-// The payloads of payload_test.go.
+// The payloads of internal/testpeer/payload.go.
 function textPayload(size) {
   const unit = 'aé€😀';
   return unit.repeat(Math.floor(size / 10)) + 'x'.repeat(size % 10);

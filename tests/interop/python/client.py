@@ -29,7 +29,7 @@ CASE_TIMEOUT = 15
 
 
 def text_payload(size):
-    # The payloads of payload_test.go.
+    # The payloads of internal/testpeer/payload.go.
     return "aé€😀" * (size // 10) + "x" * (size % 10)
 
 
