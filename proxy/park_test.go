@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
@@ -56,14 +58,14 @@ func echoOnce(t *testing.T, c *ws.Conn, msg []byte) {
 // than a relay piece, arrive whole and in order, and parking repeats.
 func TestRelayAcrossParking(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	up := startUpstreamTLSHandler(t, serverTLS(t, pki), echoHandle)
 	upClient, err := tlsconf.NewClient(&tlsconf.ClientOptions{CAFile: pki.CACertFile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	base, s := startProxyTLS(t, Options{TLS: serverTLS(t, pki), Routes: []Route{{Upstream: up, UpstreamTLS: upClient}}, parkAfter: 50 * time.Millisecond})
-	c := dial(t, base, &ws.DialOptions{TLSConfig: &tls.Config{RootCAs: rootsOf(t, pki), ServerName: "localhost"}})
+	c := dial(t, base, &ws.DialOptions{TLSConfig: &tls.Config{RootCAs: testpeer.CertPool(t, pki.CACertFile), ServerName: "localhost"}})
 	big := make([]byte, 3*relayPieceSize+17)
 	for i := range big {
 		big[i] = byte(i * 7)
@@ -156,7 +158,7 @@ func TestParkedLegFailsKeepalive(t *testing.T) {
 // legs held a read buffer and a goroutine for as long as they idled.
 func TestParkingBehindPSKListener(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	up := startUpstream(t, nil, echoHandle)
 	inner, innerSrv := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, PSK: pskServerConfig(), parkAfter: 20 * time.Millisecond})
 	innerWSS := "wss://" + strings.TrimPrefix(inner, "ws://")
@@ -167,7 +169,7 @@ func TestParkingBehindPSKListener(t *testing.T) {
 	device := &psk.ClientConfig{Identity: []byte("device-1"), Key: testKey}
 	conns := []*ws.Conn{
 		dial(t, outer, &ws.DialOptions{TLSClient: device.TLSClient}),
-		dial(t, outer, &ws.DialOptions{TLSConfig: &tls.Config{RootCAs: rootsOf(t, pki)}}),
+		dial(t, outer, &ws.DialOptions{TLSConfig: &tls.Config{RootCAs: testpeer.CertPool(t, pki.CACertFile)}}),
 	}
 	for round := range 2 {
 		awaitParked(t, outerSrv, 4)
