@@ -29,6 +29,18 @@
 // InsecureSkipVerify set so that the policy (not crypto/tls) decides. A
 // failed handshake returns a *VerificationError listing the problems.
 //
+// # Session resumption
+//
+// ClientOptions.SessionCacheSize gives a Client a bounded session cache
+// of its own (off by default): a handshake to a server name it reached
+// before resumes the session (RFC 8446 §2.2) and skips the certificate
+// exchange. The policy still runs on it, in VerifyConnection, against
+// the chain the session was first verified with and with the rules in
+// force at that moment (a revoked remembered pin, a changed TOFU key or
+// a pause accepted once refuse or pause it as they would a full
+// handshake). Sessions never pass from one Client to another, not even
+// through a shared Base.ClientSessionCache.
+//
 // # Pauses and contexts
 //
 // In pause mode a handshake with ignorable problems blocks inside
