@@ -61,6 +61,14 @@ type ClientOptions struct {
 	// session (same ticket keys); a server that lost the session answers
 	// with a full handshake, verified as usual. Base.VerifyPeerCertificate,
 	// which crypto/tls skips on resumption, excludes resumption.
+	//
+	// With CAFile and without Policy.Roots (so every trust anchor is
+	// known; not with TOFU), a resumed handshake whose chain, for the same
+	// name, was found without any problem reuses that finding as long as
+	// no certificate of the chain or of the anchors has started or
+	// stopped being valid since (the only way the time changes the
+	// answer): the chain is not verified again. The ignore policy,
+	// remembered pins and pauses still run on it.
 	SessionCacheSize int
 }
 
@@ -182,6 +190,11 @@ func NewClient(opts *ClientOptions) (*Client, error) {
 	}
 	if base.ClientSessionCache, err = sessionCacheFor(base, o.SessionCacheSize); err != nil {
 		return nil, err
+	}
+	if base.ClientSessionCache != nil && o.Policy.Roots == nil && o.CAFile != "" && o.TOFU == nil {
+		// Every anchor is known (no system roots): resumed handshakes may
+		// reuse a clean verification while it cannot have changed.
+		v.memo = &verifyMemo{anchors: slices.Clone(pol.RootCerts)}
 	}
 	if o.TOFU != nil {
 		if err := o.TOFU.validate(&pol); err != nil {

@@ -39,7 +39,10 @@
 // force at that moment (a revoked remembered pin, a changed TOFU key or
 // a pause accepted once refuse or pause it as they would a full
 // handshake). Sessions never pass from one Client to another, not even
-// through a shared Base.ClientSessionCache.
+// through a shared Base.ClientSessionCache. With a CA file as the only
+// anchors, a resumed chain found clean before is not verified again
+// until a certificate of the chain or the anchors starts or stops being
+// valid.
 //
 // # Pauses and contexts
 //

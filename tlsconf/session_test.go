@@ -479,3 +479,94 @@ func TestSessionOptionsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With a CA file (every anchor known) a resumed handshake reuses the
+// clean verification of its chain, but only while no certificate of the
+// chain or the anchors has started or stopped being valid since: once
+// the CA has expired (its leaf has not, so crypto/tls still offers the
+// session), the resumed handshake is verified again and refused.
+func TestResumedSessionAnchorExpired(t *testing.T) {
+	t.Parallel()
+	caSp := caSpec("short-lived ca")
+	caSp.notAfter = time.Now().Add(time.Hour)
+	ca := newCert(t, caSp, nil)
+	leaf := newCert(t, leafSpec("localhost"), ca)
+	s := startTicketServer(t, "", newTicketKey(t), 0, leaf)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	c := mustClient(t, &ClientOptions{Base: &tls.Config{Time: clock}, SessionCacheSize: 4, CAFile: writePEM(t, t.TempDir(), "ca.pem", ca.cert)})
+	if c.v.memo == nil {
+		t.Fatal("no verification memo with a CA file")
+	}
+	mustResume(t, c, s.addr(), "localhost", false)
+	cs := mustResume(t, c, s.addr(), "localhost", true)
+	if !c.v.memo.clean(cs.PeerCertificates, "localhost", true, clock()) {
+		t.Fatal("the memo does not hold the clean chain")
+	}
+	mu.Lock()
+	now = ca.cert.NotAfter.Add(time.Minute)
+	mu.Unlock()
+	offered, opened := s.stats()
+	_, err := handshakeTo(c, s.addr(), "localhost")
+	if ve := verificationError(t, err); !slices.Contains(ve.Kinds(), Expired) {
+		t.Fatalf("kinds %v", ve.Kinds())
+	}
+	if o, op := s.stats(); o != offered+1 || op != opened+1 {
+		t.Fatalf("not a resumption: offered %d->%d, opened %d->%d", offered, o, opened, op)
+	}
+}
+
+// The memo never answers "clean" where Verify would not: chains of a
+// leaf, an intermediate and a root with staggered validity periods,
+// recorded at each moment they verify, asked at every moment around each
+// period's start and end.
+func TestVerifyMemoMatchesVerify(t *testing.T) {
+	t.Parallel()
+	base := time.Now().Truncate(time.Second)
+	at := func(h int) time.Time { return base.Add(time.Duration(h) * time.Hour) }
+	rootSp := caSpec("memo root")
+	rootSp.notBefore, rootSp.notAfter = at(-10), at(10)
+	root := newCert(t, rootSp, nil)
+	midSp := caSpec("memo intermediate")
+	midSp.notBefore, midSp.notAfter = at(-8), at(6)
+	mid := newCert(t, midSp, root)
+	leafSp := leafSpec("localhost")
+	leafSp.notBefore, leafSp.notAfter = at(-4), at(8)
+	leaf := newCert(t, leafSp, mid)
+	other := newCert(t, caSpec("unrelated anchor"), nil) // its period bounds entries too
+	chain := []*x509.Certificate{leaf.cert, mid.cert}
+	anchors := []*x509.Certificate{root.cert, other.cert}
+	var moments []time.Time
+	for _, c := range []*x509.Certificate{root.cert, mid.cert, leaf.cert, other.cert} {
+		for _, b := range []time.Time{c.NotBefore, c.NotAfter} {
+			moments = append(moments, b.Add(-time.Second), b, b.Add(time.Second))
+		}
+	}
+	verify := func(now time.Time) []SSLError {
+		return Verify(chain, VerifyOptions{Roots: pool(root), RootCerts: anchors, CurrentTime: now, DNSName: "localhost"})
+	}
+	recorded := 0
+	for _, t0 := range moments {
+		if len(verify(t0)) != 0 {
+			continue
+		}
+		m := &verifyMemo{anchors: anchors}
+		m.record(chain, "localhost", true, t0)
+		if m.n == 0 {
+			continue // at the very end of a period: nothing to remember
+		}
+		recorded++
+		for _, t1 := range moments {
+			if m.clean(chain, "localhost", true, t1) && len(verify(t1)) != 0 {
+				t.Errorf("recorded at %v, the memo answers clean at %v where Verify finds %v", t0.Sub(base), t1.Sub(base), kindsOf(verify(t1)))
+			}
+		}
+		if !m.clean(chain, "localhost", true, t0) || m.clean(chain, "other.example", true, t0) || m.clean(chain[:1], "localhost", true, t0) {
+			t.Errorf("recorded at %v: the memo answers for another name or chain, or not for its own", t0.Sub(base))
+		}
+	}
+	if recorded == 0 {
+		t.Fatal("the chain never verified: the test proves nothing")
+	}
+}
