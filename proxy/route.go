@@ -50,7 +50,11 @@ type Route struct {
 	// to the upstream URL's path; the query is always passed on.
 	StripPath bool
 	// UpstreamTLS verifies a wss upstream (CA, pins, ignore policy, pause);
-	// nil means system roots with default verification.
+	// nil means system roots with default verification. Built with a
+	// tlsconf.ClientOptions.SessionCacheSize, it resumes TLS sessions
+	// with the upstream, its policy still checked on each connection;
+	// the sessions belong to the Client, so give each route its own to
+	// keep routes from resuming each other's.
 	UpstreamTLS *tlsconf.Client
 	// UpstreamPSK, if set, makes a wss upstream use TLS 1.3 external PSK
 	// instead of certificates (UpstreamTLS must then be nil).

@@ -39,6 +39,37 @@ type ClientOptions struct {
 	// decide, and a first contact is decided by TOFU.Decide (see TOFU).
 	// It is copied.
 	TOFU *TOFU
+	// SessionCacheSize, when positive, turns on TLS session resumption
+	// (RFC 8446 §2.2; session tickets for TLS 1.2, RFC 5077) with a cache
+	// of that many sessions (at most MaxSessionCacheSize; see
+	// DefaultSessionCacheSize) that belongs to the Client: a handshake
+	// to a server name the Client reached before may skip the
+	// certificate exchange. 0 (the default) resumes nothing, unless Base
+	// has a ClientSessionCache, which is then used under keys of this
+	// Client's own. Sessions never pass between Clients.
+	//
+	// A resumed handshake is verified as a full one: crypto/tls calls
+	// VerifyConnection, where the policy runs, on resumed sessions too,
+	// with the certificate chain the server presented in the full
+	// handshake the session comes from. Pins, the ignore policy, the
+	// remembered pins of the Registry, TOFU's store, pauses and expiry
+	// are checked against that chain with the rules in force at the
+	// time of the resumed handshake, so a pin revoked since, or an
+	// error a pause accepted only once, refuses or pauses the resumed
+	// handshake as it would a full one. What a resumed handshake cannot
+	// see is a certificate the server changed while still accepting the
+	// session (same ticket keys); a server that lost the session answers
+	// with a full handshake, verified as usual. Base.VerifyPeerCertificate,
+	// which crypto/tls skips on resumption, excludes resumption.
+	//
+	// With CAFile and without Policy.Roots (so every trust anchor is
+	// known; not with TOFU), a resumed handshake whose chain, for the same
+	// name, was found without any problem reuses that finding as long as
+	// no certificate of the chain or of the anchors has started or
+	// stopped being valid since (the only way the time changes the
+	// answer): the chain is not verified again. The ignore policy,
+	// remembered pins and pauses still run on it.
+	SessionCacheSize int
 }
 
 // ClientCertMode selects whether a server asks for client certificates.
@@ -156,6 +187,14 @@ func NewClient(opts *ClientOptions) (*Client, error) {
 	v, err := newVerifier(&pol, x509.ExtKeyUsageServerAuth, base.Time)
 	if err != nil {
 		return nil, err
+	}
+	if base.ClientSessionCache, err = sessionCacheFor(base, o.SessionCacheSize); err != nil {
+		return nil, err
+	}
+	if base.ClientSessionCache != nil && o.Policy.Roots == nil && o.CAFile != "" && o.TOFU == nil {
+		// Every anchor is known (no system roots): resumed handshakes may
+		// reuse a clean verification while it cannot have changed.
+		v.memo = &verifyMemo{anchors: slices.Clone(pol.RootCerts)}
 	}
 	if o.TOFU != nil {
 		if err := o.TOFU.validate(&pol); err != nil {

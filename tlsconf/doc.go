@@ -29,6 +29,21 @@
 // InsecureSkipVerify set so that the policy (not crypto/tls) decides. A
 // failed handshake returns a *VerificationError listing the problems.
 //
+// # Session resumption
+//
+// ClientOptions.SessionCacheSize gives a Client a bounded session cache
+// of its own (off by default): a handshake to a server name it reached
+// before resumes the session (RFC 8446 §2.2) and skips the certificate
+// exchange. The policy still runs on it, in VerifyConnection, against
+// the chain the session was first verified with and with the rules in
+// force at that moment (a revoked remembered pin, a changed TOFU key or
+// a pause accepted once refuse or pause it as they would a full
+// handshake). Sessions never pass from one Client to another, not even
+// through a shared Base.ClientSessionCache. With a CA file as the only
+// anchors, a resumed chain found clean before is not verified again
+// until a certificate of the chain or the anchors starts or stops being
+// valid.
+//
 // # Pauses and contexts
 //
 // In pause mode a handshake with ignorable problems blocks inside

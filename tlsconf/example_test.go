@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"sync"
@@ -35,9 +36,11 @@ func selfSigned(host string, notBefore, notAfter time.Time) (tls.Certificate, *x
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, cert
 }
 
-// serve runs a TLS server on 127.0.0.1 until stop is called.
+// serve runs a TLS server on 127.0.0.1 until stop is called. It closes
+// each connection after reading one byte.
 func serve(cert tls.Certificate) (addr string, stop func()) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -50,7 +53,7 @@ func serve(cert tls.Certificate) (addr string, stop func()) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
+				tc := tls.Server(c, cfg)
 				if tc.Handshake() == nil {
 					_, _ = tc.Read(make([]byte, 1))
 				}
@@ -194,4 +197,42 @@ func ExampleVerify() {
 	// self-signed depth 0
 	// expired depth 0
 	// hostname-mismatch depth 0
+}
+
+// Session resumption: the Client keeps the sessions of the servers it
+// reached, and its next handshake to the same server name skips the
+// certificate exchange. The policy (here the pin) is checked on the
+// resumed handshake too, against the chain the session was made with.
+func ExampleClientOptions_sessionResumption() {
+	now := time.Now()
+	srvCert, leaf := selfSigned("upstream.internal", now.Add(-time.Hour), now.Add(time.Hour))
+	addr, stop := serve(srvCert)
+	defer stop()
+
+	client, err := tlsconf.NewClient(&tlsconf.ClientOptions{
+		ServerName:       "upstream.internal",
+		Policy:           tlsconf.Policy{PinOnly: true, Pins: []tlsconf.Pin{tlsconf.SPKIPinOf(leaf)}},
+		SessionCacheSize: tlsconf.DefaultSessionCacheSize,
+	})
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 2 {
+		conn, err := client.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			panic(err)
+		}
+		// A TLS 1.3 server sends its session ticket after the handshake:
+		// the client takes it when it reads.
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = conn.Write([]byte{0})
+		_, _ = io.ReadAll(conn)
+		fmt.Println("resumed:", conn.ConnectionState().DidResume)
+		_ = conn.Close()
+	}
+	// Output:
+	// resumed: false
+	// resumed: true
 }

@@ -148,36 +148,3 @@ func TestIgnoreAllLogsWarn(t *testing.T) {
 		}
 	}
 }
-
-// TestPolicyOnResumedSession: the policy runs in VerifyConnection, which
-// crypto/tls also calls on resumed sessions; a session from a trusting
-// client cannot smuggle a wrong key past a pinning client.
-func TestPolicyOnResumedSession(t *testing.T) {
-	t.Parallel()
-	leaf := newCert(t, leafSpec("localhost"), nil)
-	other := newCert(t, leafSpec("localhost"), nil)
-	s := serveChain(t, leaf)
-	cache := tls.NewLRUClientSessionCache(4)
-	base := &tls.Config{ClientSessionCache: cache, MaxVersion: tls.VersionTLS12}
-
-	trusting := mustClient(t, &ClientOptions{Base: base, ServerName: "localhost", Policy: Policy{PinOnly: true, Pins: []Pin{SPKIPinOf(leaf.cert)}}})
-	conn, err := dial(t, trusting, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.Close()
-	conn, err = dial(t, trusting, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !conn.ConnectionState().DidResume {
-		t.Fatal("second handshake did not resume; the test proves nothing")
-	}
-	_ = conn.Close()
-
-	pinning := mustClient(t, &ClientOptions{Base: base, ServerName: "localhost", Policy: Policy{PinOnly: true, Pins: []Pin{SPKIPinOf(other.cert)}}})
-	_, err = dial(t, pinning, s)
-	if ve := verificationError(t, err); !slices.Equal(ve.Kinds(), []ErrorKind{PinMismatch}) {
-		t.Fatalf("kinds %v", ve.Kinds())
-	}
-}

@@ -183,7 +183,7 @@ func (v *verifier) checkTOFU(ctx context.Context, chain []*x509.Certificate, nam
 		return &VerificationError{Errors: errs, Unignored: errs, Cause: kc}
 	}
 
-	errs := v.problems(chain, name, true)
+	errs := v.problems(chain, name, true, v.now())
 	unignored := v.p.Ignore.Unignored(errs)
 	if len(chain) == 0 || slices.ContainsFunc(unignored, func(e SSLError) bool { return !e.Kind.Ignorable() }) {
 		return &VerificationError{Errors: errs, Unignored: unignored}

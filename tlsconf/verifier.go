@@ -72,7 +72,8 @@ var (
 // verifier enforces a Policy; it is immutable once built.
 type verifier struct {
 	p         Policy
-	tofu      *TOFU // trust on first use (clients only), nil if off
+	tofu      *TOFU       // trust on first use (clients only), nil if off
+	memo      *verifyMemo // clean chains, for resumed handshakes; nil if off
 	keyUsages []x509.ExtKeyUsage
 	now       func() time.Time
 }
@@ -112,7 +113,7 @@ func (v *verifier) check(ctx context.Context, cs tls.ConnectionState, name, peer
 		return v.checkTOFU(ctx, chain, name, peer, sni)
 	}
 	log := v.p.Logger
-	errs := v.problems(chain, name, hostCheck)
+	errs := v.chainProblems(cs.DidResume, chain, name, hostCheck)
 	if v.p.Ignore.Mode == IgnoreAll {
 		log.Warn().Str("peer", peer).Str("sni", sni).Interface("ssl_errors", errs).
 			Msg("tlsconf: INSECURE: ignore-all policy, certificate problems are not checked")
@@ -186,12 +187,26 @@ func (v *verifier) check(ctx context.Context, cs tls.ConnectionState, name, peer
 	return nil
 }
 
-// problems returns every SSL error of chain under the policy's anchors
-// and pins, with the host name check when hostCheck is set (and the pins
-// do not replace CA verification).
-func (v *verifier) problems(chain []*x509.Certificate, name string, hostCheck bool) []SSLError {
+// chainProblems is problems at the current time, answered from the
+// memo (if any) for a resumed handshake whose chain it holds as clean.
+func (v *verifier) chainProblems(resumed bool, chain []*x509.Certificate, name string, hostCheck bool) []SSLError {
+	now := v.now()
+	if v.memo != nil && resumed && v.memo.clean(chain, name, hostCheck, now) {
+		return nil
+	}
+	errs := v.problems(chain, name, hostCheck, now)
+	if v.memo != nil && len(errs) == 0 {
+		v.memo.record(chain, name, hostCheck, now)
+	}
+	return errs
+}
+
+// problems returns every SSL error of chain at now under the policy's
+// anchors and pins, with the host name check when hostCheck is set (and
+// the pins do not replace CA verification).
+func (v *verifier) problems(chain []*x509.Certificate, name string, hostCheck bool, now time.Time) []SSLError {
 	opts := VerifyOptions{
-		Roots: v.p.Roots, RootCerts: v.p.RootCerts, CurrentTime: v.now(),
+		Roots: v.p.Roots, RootCerts: v.p.RootCerts, CurrentTime: now,
 		KeyUsages: v.keyUsages, Pins: v.p.Pins, PinMatch: v.p.PinMatch, PinOnly: v.p.PinOnly,
 	}
 	errs := Verify(chain, opts)

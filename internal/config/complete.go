@@ -96,6 +96,10 @@ func completeRoute(p *positions, rp string, r *Route) {
 	}
 	r.NoExtensions = r.Extensions == "none"
 	up := rp + ".upstream_tls"
+	if !p.has(up + ".session_resumption") {
+		r.SessionResumption = true
+	}
+	r.NoSessionResumption = !r.SessionResumption
 	p.file(up+".ca_file", &r.UpstreamCA)
 	p.file(up+".cert_file", &r.UpstreamCert)
 	p.file(up+".key_file", &r.UpstreamKey)

@@ -220,6 +220,12 @@ type UpstreamTLS struct {
 	// PauseMaxPending bounds the pending pause decisions this route's
 	// handshakes wait on (0: tlsconf.DefaultMaxPendingPerPolicy).
 	PauseMaxPending int `yaml:"pause_max_pending"`
+	// SessionResumption is the file's session_resumption (default
+	// true): resume TLS sessions with the upstream. Load sets
+	// NoSessionResumption when the file turns it off; the builder reads
+	// that one, so the zero value resumes.
+	SessionResumption   bool `yaml:"session_resumption"`
+	NoSessionResumption bool `yaml:"-"`
 }
 
 // UpstreamPSK makes a wss upstream use TLS-PSK instead of certificates.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,8 @@ func TestConfigErrors(t *testing.T) {
 		{"acme http overlap", y("listeners:", "  - listen: 127.0.0.1:8080", "    routes: [{upstream: 'ws://x/'}]", "  - listen: 127.0.0.1:8443",
 			"    tls:", "      acme: {domains: [a.example], http: '0.0.0.0:8080'}", "    routes: [{upstream: 'ws://x/'}]"), 6, "listeners[1].tls.acme.http: 0.0.0.0:8080 overlaps listeners[0].listen (line 2)"},
 		{"extensions mode", route("      - upstream: ws://x/", "        extensions: strip"), 5, `extensions: "strip": want pass`},
+		{"session_resumption on ws", route("      - upstream: ws://x/", "        upstream_tls: {session_resumption: false}"), 5, "upstream_tls: applies to wss:// upstreams only"},
+		{"session_resumption not a bool", route("      - upstream: wss://x/", "        upstream_tls:", "          session_resumption: sometimes"), 6, `upstream_tls.session_resumption: "sometimes" is not true or false`},
 		{"upstream_psk on ws", route("      - upstream: ws://x/", "        upstream_psk: {identity: dev, key_file: /dev/null}"), 5, "upstream_psk: applies to wss:// upstreams only"},
 		{"upstream_psk incomplete", route("      - upstream: wss://x/", "        upstream_psk:", "          identity: dev"), 6, "upstream_psk: needs identity and key_file"},
 		{"upstream_psk and tls", route("      - upstream: wss://x/", "        upstream_tls: {sni: x}", "        upstream_psk: {identity: dev, key_file: /dev/null}"), 6, "upstream_psk: excludes upstream_tls"},
@@ -162,6 +165,34 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("error %q shows a password", err)
 			}
 		})
+	}
+}
+
+// session_resumption defaults to true (NoSessionResumption false, also
+// without an upstream_tls mapping) and false turns it off.
+func TestConfigSessionResumption(t *testing.T) {
+	t.Parallel()
+	cfg, _, err := parseConfig([]byte(y(
+		"listeners:",
+		"  - listen: 127.0.0.1:0",
+		"    routes:",
+		"      - {path: /plain, upstream: 'wss://x/'}",
+		"      - {path: /default, upstream: 'wss://x/', upstream_tls: {sni: x}}",
+		"      - {path: /on, upstream: 'wss://x/', upstream_tls: {session_resumption: true}}",
+		"      - {path: /off, upstream: 'wss://x/', upstream_tls: {session_resumption: false}}",
+	)), "yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []bool
+	for _, r := range cfg.Listeners[0].Routes {
+		if r.SessionResumption == r.NoSessionResumption {
+			t.Errorf("%s: SessionResumption %v, NoSessionResumption %v", r.Path, r.SessionResumption, r.NoSessionResumption)
+		}
+		got = append(got, r.NoSessionResumption)
+	}
+	if want := []bool{false, false, false, true}; !slices.Equal(got, want) {
+		t.Fatalf("NoSessionResumption %v, want %v", got, want)
 	}
 }
 

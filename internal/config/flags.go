@@ -42,6 +42,7 @@ type ServeFlags struct {
 	upstreamIgnore  StringList
 	upstreamInsec   bool
 	upstreamSNI     string
+	upstreamResume  bool
 	upstreamProxy   string
 	pskFile         string
 	upstreamPSKID   string
@@ -113,6 +114,7 @@ func NewServeFlags(fs *flag.FlagSet) *ServeFlags {
 	fs.BoolVar(&c.upstreamInsec, "upstream-insecure", false, "accept every upstream SSL error except a pin mismatch (insecure, logged)")
 	fs.StringVar(&c.upstreamProxy, "upstream-proxy", "direct", "reach the upstream through this HTTP CONNECT or SOCKS5 proxy URL (http://, https://, socks5://, socks5h://; user:pass@ allowed), \"env\" for HTTPS_PROXY/ALL_PROXY/NO_PROXY, or \"direct\"")
 	fs.StringVar(&c.upstreamSNI, "upstream-sni", "", "server name sent to and verified for a wss upstream (default: the URL's host)")
+	fs.BoolVar(&c.upstreamResume, "upstream-session-resumption", true, "resume TLS sessions with a wss upstream (its certificate rules are still checked on each connection); =false makes every connection a full handshake")
 	c.maxFrame, c.maxMessage, c.outgoingFrame = ws.DefaultMaxIncomingFrameSize, ws.DefaultMaxIncomingMessageSize, ws.DefaultOutgoingFrameSize
 	fs.Var(&c.maxFrame, "max-frame-size", "largest frame either leg may send (a `size`: bytes, or with KiB/MiB/GiB; -1: no limit); more closes it with 1009")
 	fs.Var(&c.maxMessage, "max-message-size", "largest message either leg may send (a `size`; -1: no limit); more closes it with 1009")
@@ -223,8 +225,10 @@ func (c *ServeFlags) Config() (Config, string, map[string]bool, error) {
 		return Config{}, "", nil, errors.New("--upstream-psk-identity and --upstream-psk-key-file go together")
 	case c.upstreamPSKID != "" && !strings.HasPrefix(c.upstream, "wss:"):
 		return Config{}, "", nil, errors.New("--upstream-psk-identity needs a wss:// --upstream")
-	case c.upstreamPSKID != "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamSNI != "" || c.pause):
-		return Config{}, "", nil, errors.New("a PSK upstream has no certificate: drop the --upstream-ca/-pin/-ignore-ssl-error/-insecure/-sni and --pause-on-ssl-errors flags")
+	case c.upstreamPSKID != "" && (c.upstreamCA != "" || len(c.upstreamPins) > 0 || len(c.upstreamIgnore) > 0 || c.upstreamInsec || c.upstreamSNI != "" || c.pause || set["upstream-session-resumption"]):
+		return Config{}, "", nil, errors.New("a PSK upstream has no certificate: drop the --upstream-ca/-pin/-ignore-ssl-error/-insecure/-sni/-session-resumption and --pause-on-ssl-errors flags")
+	case set["upstream-session-resumption"] && !strings.HasPrefix(c.upstream, "wss:"):
+		return Config{}, "", nil, errors.New("--upstream-session-resumption needs a wss:// --upstream")
 	case c.pause && !strings.HasPrefix(c.upstream, "wss:"):
 		return Config{}, "", nil, errors.New("--pause-on-ssl-errors needs a wss:// --upstream")
 	case c.pause && c.upstreamInsec:
@@ -281,6 +285,7 @@ func (c *ServeFlags) config() Config {
 			UpstreamCA: c.upstreamCA, UpstreamSNI: c.upstreamSNI,
 			UpstreamVerify: Verify{Pins: c.upstreamPins, PinOnly: c.upstreamPinOnly, IgnoreAll: c.upstreamInsec, Ignore: c.upstreamIgnore},
 			Pause:          c.pause, PauseTimeout: Duration(c.pauseTimeout), PauseMaxPending: c.pauseMaxRoute,
+			SessionResumption: c.upstreamResume, NoSessionResumption: !c.upstreamResume,
 		},
 		UpstreamPSK:       UpstreamPSK{UpstreamPSKIdentity: c.upstreamPSKID, UpstreamPSKKeyFile: c.upstreamPSKKey, UpstreamPSKTLS12: c.upstreamPSK12},
 		UpstreamProxy:     c.upstreamProxy,

@@ -363,9 +363,14 @@ func upstreamTLS(rc *config.Route, log zerolog.Logger, pause func(*tlsconf.Polic
 	if pause != nil {
 		pause(&pol)
 	}
+	// Each route has a Client, and so a session cache, of its own.
+	cacheSize := tlsconf.DefaultSessionCacheSize
+	if rc.NoSessionResumption {
+		cacheSize = 0
+	}
 	c, err := tlsconf.NewClient(&tlsconf.ClientOptions{
 		CAFile: rc.UpstreamCA, ServerName: rc.UpstreamSNI, VerifyName: rc.UpstreamVerifyName,
-		CertFile: rc.UpstreamCert, KeyFile: rc.UpstreamKey, Policy: pol,
+		CertFile: rc.UpstreamCert, KeyFile: rc.UpstreamKey, Policy: pol, SessionCacheSize: cacheSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upstream TLS: %w", err)

@@ -1,0 +1,171 @@
+package servecmd
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/tlsconf"
+	"github.com/wssproxy/wssproxy/ws"
+)
+
+// resumingUpstream is a wss echo server (a dev CA's certificate) that
+// records, per WebSocket request, its path and whether its TLS
+// handshake resumed a session.
+type resumingUpstream struct {
+	url, caFile string
+	mu          sync.Mutex
+	seen        []string // "PATH new" or "PATH resumed"
+}
+
+func startResumingUpstream(t *testing.T) *resumingUpstream {
+	t.Helper()
+	pki, err := certs.DevCA(&certs.DevCAOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := tlsconf.ServerConfig(&tlsconf.ServerOptions{CertFile: pki.CertFile, KeyFile: pki.KeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &resumingUpstream{url: "wss://" + ln.Addr().String(), caFile: pki.CACertFile}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		how := "new"
+		if r.TLS.DidResume {
+			how = "resumed"
+		}
+		u.mu.Lock()
+		u.seen = append(u.seen, r.URL.Path+" "+how)
+		u.mu.Unlock()
+		c, err := ws.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Abort()
+		stop := context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "") })
+		defer stop()
+		for {
+			typ, msg, err := c.ReadMessage(ctx)
+			if err != nil || c.WriteMessage(ctx, typ, msg) != nil {
+				return
+			}
+		}
+	})}
+	go srv.Serve(tls.NewListener(ln, cfg))
+	t.Cleanup(func() { cancel(); srv.Close() })
+	return u
+}
+
+// take returns what the upstream saw since the last call.
+func (u *resumingUpstream) take() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.seen
+	u.seen = nil
+	return s
+}
+
+// echoThrough sends a line through serve at url and checks the echo.
+func echoThrough(t *testing.T, url string) {
+	t.Helper()
+	code, out, errs := clientRun(t, strings.NewReader("resume?\n"), url)
+	if code != 0 || out != "resume?\n" {
+		t.Fatalf("client %s: exit %d, %q, %q", url, code, out, errs)
+	}
+}
+
+// serve resumes its TLS sessions with a wss upstream by default, as the
+// upstream sees (DidResume on its side), and
+// --upstream-session-resumption=false makes every upstream handshake a
+// full one.
+func TestServeUpstreamSessionResumptionFlag(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	up := startResumingUpstream(t)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"/ new", "/ resumed", "/ resumed"}},
+		{[]string{"--upstream-session-resumption=false"}, []string{"/ new", "/ new", "/ new"}},
+	} {
+		addr := startServe(t, append([]string{"--upstream", up.url, "--upstream-ca", up.caFile}, tc.args...)...)
+		for range 3 {
+			echoThrough(t, "ws://"+addr+"/")
+		}
+		if got := up.take(); !slices.Equal(got, tc.want) {
+			t.Errorf("%v: upstream saw %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}
+
+// From a configuration file: each route resumes its own sessions (two
+// routes to the same upstream name never share one), and
+// session_resumption: false turns it off for its route only.
+func TestServeUpstreamSessionResumptionConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", dir)
+	up := startResumingUpstream(t)
+	tlsKeys := "{ca_file: '" + up.caFile + "'"
+	file := writeConfig(t, dir, "c.yaml",
+		"log: {level: error}",
+		"listeners:",
+		"  - listen: 127.0.0.1:0",
+		"    routes:",
+		"      - {path: /a, upstream: '"+up.url+"', upstream_tls: "+tlsKeys+"}}",
+		"      - {path: /b, upstream: '"+up.url+"', upstream_tls: "+tlsKeys+", session_resumption: true}}",
+		"      - {path: /off, upstream: '"+up.url+"', upstream_tls: "+tlsKeys+", session_resumption: false}}")
+	ctx, cancel := context.WithCancel(context.Background())
+	p := spawnServe(ctx, "--config", file)
+	u, err := url.Parse(p.url(t, 15*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "ws://" + u.Host
+	t.Cleanup(func() {
+		cancel()
+		if code := <-p.done; code != 0 {
+			t.Errorf("serve exit %d: %s", code, p.logs.String())
+		}
+	})
+	for _, path := range []string{"/a", "/a", "/b", "/b", "/off", "/off", "/a"} {
+		echoThrough(t, base+path)
+	}
+	want := []string{"/a new", "/a resumed", "/b new", "/b resumed", "/off new", "/off new", "/a resumed"}
+	if got := up.take(); !slices.Equal(got, want) {
+		t.Fatalf("upstream saw %v, want %v", got, want)
+	}
+}
+
+// The flag's bad uses are refused before anything listens.
+func TestServeUpstreamSessionResumptionFlagErrors(t *testing.T) {
+	keyFile := t.TempDir() + "/k"
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--upstream-session-resumption=false"}, "--upstream-session-resumption needs a wss:// --upstream"},
+		{[]string{"--upstream", "ws://127.0.0.1:1/", "--upstream-session-resumption=false"}, "--upstream-session-resumption needs a wss:// --upstream"},
+		{[]string{"--upstream", "wss://127.0.0.1:1/", "--upstream-psk-identity", "d", "--upstream-psk-key-file", keyFile, "--upstream-session-resumption=false"}, "a PSK upstream has no certificate"},
+		{[]string{"--config", "c.yaml", "--upstream-session-resumption=false"}, "--config excludes --upstream-session-resumption"},
+		{[]string{"--upstream", "wss://127.0.0.1:1/", "--upstream-session-resumption=maybe"}, `"maybe" is not true or false`},
+	} {
+		var out, errb bytes.Buffer
+		if code := Run(context.Background(), tc.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.msg) {
+			t.Errorf("%v: exit %d, %q; want 2 with %q", tc.args, code, errb.String(), tc.msg)
+		}
+	}
+}
