@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
 	"github.com/wssproxy/wssproxy/ws"
@@ -73,7 +74,7 @@ func refusedVia(t *testing.T, url, want string) {
 // cache never does, and a PSK route beside them is unchanged.
 func TestUpstreamSessionResumption(t *testing.T) {
 	t.Parallel()
-	pki := devPKI(t)
+	pki := devpki.New(t)
 	log := &resumeLog{}
 	secure := startUpstreamTLSHandler(t, serverTLS(t, pki), log.handle)
 	client := func(size int) *tlsconf.Client {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wssproxy/wssproxy/certs"
+	"github.com/wssproxy/wssproxy/internal/clientcmd/clienttest"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/ws"
 )
@@ -82,7 +83,7 @@ func (u *resumingUpstream) take() []string {
 // echoThrough sends a line through serve at url and checks the echo.
 func echoThrough(t *testing.T, url string) {
 	t.Helper()
-	code, out, errs := clientRun(t, strings.NewReader("resume?\n"), url)
+	code, out, errs := clienttest.Run(t, strings.NewReader("resume?\n"), url)
 	if code != 0 || out != "resume?\n" {
 		t.Fatalf("client %s: exit %d, %q, %q", url, code, out, errs)
 	}
