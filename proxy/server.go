@@ -454,14 +454,14 @@ func (s *Server) relay(ctx context.Context, log zerolog.Logger, route *Route, cl
 	open := m.connectionsOpen.WithLabelValues(route.Name)
 	open.Add(1)
 	m.connectionsTotal.WithLabelValues(route.Name).Inc()
-	log.Info().Str("legs", info.legs).Str("upstream", info.upstream).
-		Str("subprotocol", info.subprotocol).Msg("connection open")
-	// The closing line is info: when info lines are off, the connection's
-	// logger (its fields, a few hundred bytes) is not kept for the
-	// connection's life.
+	// The closing line is info, like the opening one: when info lines are
+	// off (or the logger is the zero value), the connection's logger (its
+	// fields, a few hundred bytes) is not kept for the connection's life.
 	var closeLog *zerolog.Logger
-	if log.GetLevel() <= zerolog.InfoLevel && zerolog.GlobalLevel() <= zerolog.InfoLevel {
+	if ev := log.Info(); ev.Enabled() {
 		closeLog = &log
+		ev.Str("legs", info.legs).Str("upstream", info.upstream).
+			Str("subprotocol", info.subprotocol).Msg("connection open")
 	}
 	p.start(ctx, func(res relayResult) {
 		p.cancel()
