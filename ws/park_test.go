@@ -2,12 +2,8 @@ package ws_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -45,28 +41,7 @@ func awaitResume(t *testing.T, resumed <-chan struct{}, what string) {
 func TestParkReadTLS(t *testing.T) {
 	t.Parallel()
 	send := make(chan struct{})
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := ws.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Abort()
-		<-send
-		for _, m := range []string{"first", "second"} { // one flush, one TLS record each
-			if err := c.WriteMessage(r.Context(), ws.MessageText, []byte(m)); err != nil {
-				return
-			}
-		}
-		c.ReadMessage(r.Context()) // until the client goes
-	}))
-	defer srv.Close()
-	roots := x509.NewCertPool()
-	roots.AddCert(srv.Certificate())
-	c, _, err := ws.Dial(ctxT(t), "wss"+strings.TrimPrefix(srv.URL, "https"), &ws.DialOptions{TLSConfig: &tls.Config{RootCAs: roots}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Abort()
+	c, _ := dialTwoRecords(t, send)
 	if err := c.ParkRead(new(ws.Poller), func() {}); !errors.Is(err, ws.ErrNotParkable) {
 		t.Fatalf("ParkRead before ErrIdle (the TLS layer not checked): %v, want ErrNotParkable", err)
 	}
