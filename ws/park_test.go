@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -243,5 +244,49 @@ func TestAdoptContext(t *testing.T) {
 	}
 	if err := <-reading; err != nil {
 		t.Fatalf("the reading call: %v", err)
+	}
+}
+
+// ParkRead racing the connection's close and the peer's bytes: whatever
+// the order, resume runs exactly once when ParkRead returned nil and
+// never when it returned an error, and nothing is left parked.
+func TestParkReadRacesClose(t *testing.T) {
+	t.Parallel()
+	var p ws.Poller
+	for i := range 60 {
+		client, server := pair(t, nil, nil)
+		if _, _, err := client.NextFrameWithin(ctxT(t), time.Millisecond); err != ws.ErrIdle {
+			t.Fatalf("NextFrameWithin: %v, want ErrIdle", err)
+		}
+		var runs atomic.Int32
+		resumed := make(chan struct{}, 2)
+		parked := make(chan error, 1)
+		go func() {
+			parked <- client.ParkRead(&p, func() { runs.Add(1); resumed <- struct{}{} })
+		}()
+		switch i % 3 {
+		case 0:
+			client.Abort()
+		case 1:
+			_ = server.WriteMessage(ctxT(t), ws.MessageText, []byte("x"))
+		case 2:
+			server.Abort()
+		}
+		err := <-parked
+		if err == nil {
+			awaitResume(t, resumed, "a parked connection racing its end")
+		}
+		time.Sleep(20 * time.Millisecond)
+		if want := int32(map[bool]int{true: 1, false: 0}[err == nil]); runs.Load() != want {
+			t.Fatalf("round %d: ParkRead returned %v and resume ran %d times", i, err, runs.Load())
+		}
+		client.Abort()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still parked after all were closed", p.Len())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
