@@ -20,6 +20,9 @@ import (
 //
 //	connections_open{route}                  gauge: connections being relayed
 //	connections_total{route}                 counter: connections relayed (both handshakes done)
+//	relay_parked{route}                      gauge: directions of relayed connections parked while
+//	                                         idle (no goroutine; see ws.Conn.ParkRead), two per
+//	                                         fully idle connection
 //	handshakes_refused_total{status}         counter: client handshakes answered with an HTTP error:
 //	                                         400, 405, 426, 431 (bad requests), 404 (no route),
 //	                                         403 (origin), 502 (upstream failed), 503 (a pause on SSL
@@ -50,6 +53,7 @@ import (
 type Metrics struct {
 	connectionsOpen         *prometheus.GaugeVec
 	connectionsTotal        *prometheus.CounterVec
+	relayParked             *prometheus.GaugeVec
 	handshakesRefused       *prometheus.CounterVec
 	clientHandshakeFailures *prometheus.CounterVec
 	upstreamFailures        *prometheus.CounterVec
@@ -76,6 +80,7 @@ func NewMetrics() *Metrics {
 	return &Metrics{
 		connectionsOpen:         prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricsPrefix + "connections_open", Help: "Connections being relayed."}, []string{"route"}),
 		connectionsTotal:        counter("connections_total", "Connections relayed (both handshakes done).", "route"),
+		relayParked:             prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricsPrefix + "relay_parked", Help: "Directions of relayed connections parked while idle (no goroutine)."}, []string{"route"}),
 		handshakesRefused:       counter("handshakes_refused_total", "Client handshakes answered with an HTTP error status.", "status"),
 		clientHandshakeFailures: counter("client_handshake_failures_total", "Client connections that ended before their request could be answered.", "stage"),
 		upstreamFailures:        counter("upstream_failures_total", "Upstream legs that failed (the client got 502).", "route", "reason"),
@@ -93,7 +98,7 @@ func NewMetrics() *Metrics {
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		m.connectionsOpen, m.connectionsTotal, m.handshakesRefused, m.clientHandshakeFailures,
+		m.connectionsOpen, m.connectionsTotal, m.relayParked, m.handshakesRefused, m.clientHandshakeFailures,
 		m.upstreamFailures, m.upstreamSSLErrors, m.bytes, m.messages, m.closes, m.keepaliveRTT,
 		m.pausedHandshakes, m.pauseRefused,
 	}

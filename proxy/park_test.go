@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
@@ -90,15 +92,25 @@ func TestParkedRelayHoldsNoPump(t *testing.T) {
 		conns[i] = dial(t, base, nil)
 		echoOnce(t, conns[i], []byte("hello"))
 	}
+	parked := s.Metrics().relayParked.WithLabelValues(s.routes[0].Name)
 	for round := range 2 {
 		awaitParked(t, s, 2*n)
 		if now := pumpGoroutines(); now > before {
 			t.Fatalf("round %d: %d pump goroutines with every direction parked, %d before the connections", round, now, before)
 		}
+		if v := testutil.ToFloat64(parked); v != 2*n {
+			t.Fatalf("round %d: relay_parked %v with every direction parked, want %d", round, v, 2*n)
+		}
 		for i, c := range conns {
 			echoOnce(t, c, bytes.Repeat([]byte{byte(i)}, i*100))
 		}
 	}
+	for _, c := range conns {
+		c.Close(ws.StatusNormalClosure, "")
+	}
+	testpeer.WaitFor(t, 5*time.Second, "relay_parked back to 0 once the connections closed", func() bool {
+		return testutil.ToFloat64(parked) == 0
+	})
 }
 
 // Shutdown closes parked connections like the others: the close frames

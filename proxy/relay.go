@@ -46,6 +46,9 @@ type leg struct {
 	// (bytes, messages) and its keepalive round trips.
 	bytesSent, messagesSent prometheus.Counter
 	rttSeen                 prometheus.Observer
+	// parked counts the route's directions parked while idle; this
+	// leg's direction is in it while its reads are parked.
+	parked prometheus.Gauge
 }
 
 func newLeg(name string, conn *ws.Conn, m *Metrics, route, direction string) *leg {
@@ -54,6 +57,7 @@ func newLeg(name string, conn *ws.Conn, m *Metrics, route, direction string) *le
 		bytesSent:    m.bytes.WithLabelValues(route, direction),
 		messagesSent: m.messages.WithLabelValues(route, direction),
 		rttSeen:      m.keepaliveRTT.WithLabelValues(route, name),
+		parked:       m.relayParked.WithLabelValues(route),
 	}
 }
 
@@ -217,9 +221,12 @@ func (p *pair) pump(src, dst *leg) {
 	for {
 		h, r, err := src.conn.NextFrameWithin(p.ctx, p.opts.parkAfter)
 		if err == ws.ErrIdle {
-			if src.conn.ParkRead(p.poller, func() { p.pump(src, dst) }) == nil {
+			// Counted before ParkRead: resume may run before it returns.
+			src.parked.Inc()
+			if src.conn.ParkRead(p.poller, func() { src.parked.Dec(); p.pump(src, dst) }) == nil {
 				return
 			}
+			src.parked.Dec()
 			// Not parkable (not a TCP socket, or no epoll): wait here.
 			h, r, err = src.conn.NextFrame(p.ctx)
 		}
