@@ -123,10 +123,10 @@ const maxLayers = 4
 // read buffer attached. While nothing arrives it holds no buffer: it
 // waits on the socket itself. A layer above the socket (crypto/tls) may
 // already hold a record read with an earlier one, which the socket would
-// not signal: a read with an expired deadline takes it first (unless the last wait found
-// the layers empty: layersDrained). The caller holds readSem; the read
-// deadline is not set (an idle wait is not bounded) unless an idle limit
-// is (NextFrameWithin).
+// not signal: a read with an expired deadline takes it first, unless the
+// last wait found the layers empty (layersDrained). The caller holds
+// readSem; the read deadline is not set (an idle wait is not bounded)
+// unless an idle limit is (NextFrameWithin).
 func (c *Conn) awaitReadable() error {
 	if c.br != nil && c.br.Buffered() > 0 {
 		return nil
@@ -153,7 +153,7 @@ func (c *Conn) awaitReadable() error {
 			_ = c.nc.SetReadDeadline(time.Time{})
 			return err
 		}
-		// The TLS layer is empty: wait on the socket, within the limit.
+		// The layers are empty: wait on the socket, within the limit.
 		_ = c.nc.SetReadDeadline(limit)
 	} else if !limit.IsZero() {
 		_ = c.nc.SetReadDeadline(limit)
@@ -163,7 +163,7 @@ func (c *Conn) awaitReadable() error {
 	if !limit.IsZero() {
 		_ = c.nc.SetReadDeadline(time.Time{})
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// Nothing was read since the TLS layer was found empty: the
+			// Nothing was read since the layers were found empty: the
 			// next wait (after ParkRead) need not look there again.
 			c.layersDrained = c.layered
 			return ErrIdle

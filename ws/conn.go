@@ -345,8 +345,8 @@ func (c *Conn) BindContext(ctx context.Context) error {
 // goes on until its own deadline or the connection's close. The caller
 // promises to close the connection (Abort) whenever it ends ctx early. A
 // relay that owns both its legs and their context adopts it, which saves
-// the watch's allocations (about 300 bytes a connection, for as long as
-// it lives). A connection is bound or adopts once; a second call is an
+// the watch's allocations (a few hundred bytes a connection, for as long
+// as it lives). A connection is bound or adopts once; a second call is an
 // error.
 func (c *Conn) AdoptContext(ctx context.Context) error {
 	if c.bound != nil {

@@ -33,10 +33,11 @@ var ErrIdle = errors.New("ws: no frame began within the idle limit")
 
 // NextFrameWithin is NextFrame, except that it returns ErrIdle when the
 // first byte of the next frame has not arrived after idle (0 or less: no
-// limit). The wait holds no read buffer. A relay uses it to move an idle
-// connection's wait to a goroutine with a smaller stack than the one
-// that has been relaying. The limit applies on a TCP socket, directly or
-// under crypto/tls; on other connections the wait is not limited.
+// limit). The wait holds no read buffer. A relay uses it to find the
+// connections idle long enough to park (ParkRead). The limit applies on
+// a TCP socket, directly or under layers that have a NetConn method
+// (crypto/tls, the PSK stack); on other connections the wait is not
+// limited.
 func (c *Conn) NextFrameWithin(ctx context.Context, idle time.Duration) (Header, io.Reader, error) {
 	if err := c.acquire(ctx, c.readSem); err != nil {
 		return Header{}, nil, err
