@@ -28,9 +28,15 @@ func FuzzParseItem(f *testing.F) {
 			// The key (identities are public) may contain the value's
 			// bytes by chance: only a value that the key does not hold
 			// must stay out of the error.
+			// The error's own wording may hold them too (the value "psk:"
+			// and the prefix "etcdstore: psk: "): the value leaks only if
+			// the error for another value of its length does not hold it.
 			if strings.HasPrefix(key, pskDir) && len(value) >= 4 && !strings.Contains(key, string(value)) &&
 				strings.Contains(it.err.Error(), string(value)) {
-				t.Fatalf("error %q repeats the value", it.err)
+				other := parseItem(key, bytes.Repeat([]byte{'#'}, len(value)))
+				if other.err == nil || !strings.Contains(other.err.Error(), string(value)) {
+					t.Fatalf("error %q repeats the value", it.err)
+				}
 			}
 		case it.isPin:
 			if err := it.pin.Validate(); err != nil || pinKey(it.pin.Server, it.pin.Pin) != key {
