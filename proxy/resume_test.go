@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/internal/testpeer/devpki"
 	"github.com/wssproxy/wssproxy/tlsconf"
 	"github.com/wssproxy/wssproxy/tlsconf/psk"
@@ -51,12 +52,7 @@ func echoVia(t *testing.T, url string) {
 	t.Helper()
 	c := dial(t, url, nil)
 	defer c.Close(ws.StatusNormalClosure, "")
-	if err := c.WriteMessage(ctxT(t), ws.MessageText, []byte("resume?")); err != nil {
-		t.Fatal(err)
-	}
-	if _, msg, err := c.ReadMessage(ctxT(t)); err != nil || string(msg) != "resume?" {
-		t.Fatalf("%s: %q %v", url, msg, err)
-	}
+	testpeer.Echo(ctxT(t), t, c, ws.MessageText, "resume?")
 }
 
 // refusedVia dials url and requires a 502 whose reason mentions want.
