@@ -103,7 +103,11 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	if err != nil {
 		return nil, err
 	}
-	return u.Accept(r.Context(), u.SelectSubprotocol(), "", nil)
+	// Not r.Context() as it is: net/http cancels it when it reads the end
+	// of the client's stream, and a client that half-closes after its
+	// request would get its 101 or nothing depending on which came first.
+	// The handshake timeout bounds the answer.
+	return u.Accept(context.WithoutCancel(r.Context()), u.SelectSubprotocol(), "", nil)
 }
 
 // NewUpgrade validates a request served by net/http without answering it;

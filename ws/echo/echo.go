@@ -39,7 +39,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if (h.Accept == nil || len(h.Accept.Subprotocols) == 0) && len(u.Subprotocols) > 0 {
 			sub = u.Subprotocols[0]
 		}
-		c, err = u.Accept(r.Context(), sub, "", nil)
+		// Not r.Context(): net/http cancels it when the client
+		// half-closes, a race with the 101 (see ws.Accept). The
+		// handshake timeout bounds the answer.
+		c, err = u.Accept(context.WithoutCancel(r.Context()), sub, "", nil)
 	}
 	if err != nil {
 		h.Logger.Debug().Err(err).Str("remote", r.RemoteAddr).Msg("echo: handshake refused")
