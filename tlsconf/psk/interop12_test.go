@@ -255,13 +255,9 @@ func TestOpenSSLClient12Refused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, results := goServer(t, tls12Server(t), 1)
-			out := runOpenSSLClient12(t, addr, false, tc.client...)
-			r := result(t, results)
-			wantAlert(t, r.err, tc.alert, false)
-			if !strings.Contains(out, fmt.Sprintf("alert number %d", tc.alert)) {
-				t.Fatalf("s_client did not report alert %d:\n%s", tc.alert, out)
-			}
+			openSSLClientRefused(t, tls12Server(t), tc.alert, func(addr string) string {
+				return runOpenSSLClient12(t, addr, false, tc.client...)
+			})
 		})
 	}
 }
