@@ -69,13 +69,8 @@ func TestOpenSSLServer(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err := c.HandshakeContext(ctx)
-			if tc.alert != 0 {
-				wantAlert(t, err, tc.alert, true)
-				p.wait(t, 5*time.Second)
+			if !expectHandshake(t, err, tc.alert, p) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			st := c.ConnectionState()
 			if (tc.suite != 0 && st.CipherSuite != tc.suite) || st.Group != tc.group || st.DidHelloRetryRequest != tc.hrr {
@@ -167,33 +162,43 @@ func TestOpenSSLClient(t *testing.T) {
 	}
 }
 
+// TestOpenSSLClientRefused: s_client handshakes our server refuses, in
+// TLS 1.3 and in TLS 1.2 (the same mistakes get other alerts there), with
+// the alert both sides must report.
 func TestOpenSSLClientRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
+		tls12  bool
 		client []string
 		alert  Alert
 	}{
 		{name: "wrong key", client: []string{"-psk", strings.Repeat("ab", 32)}, alert: AlertIllegalParameter},
 		{name: "unknown identity", client: []string{"-psk_identity", "nobody"}, alert: AlertHandshakeFailure},
+		// The client's Finished does not decrypt: bad_record_mac, as
+		// OpenSSL answers a wrong key.
+		{name: "TLS 1.2 wrong key", tls12: true, client: []string{"-psk", strings.Repeat("ab", 32)}, alert: AlertBadRecordMAC},
+		// unknown_psk_identity, as OpenSSL's PSK callback servers (stunnel,
+		// Qt) answer.
+		{name: "TLS 1.2 unknown identity", tls12: true, client: []string{"-psk_identity", "nobody"}, alert: AlertUnknownPSKIdentity},
+		{name: "TLS 1.2 no PSK suite", tls12: true, client: []string{"-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"}, alert: AlertHandshakeFailure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			openSSLClientRefused(t, testServerConfig(t), tc.alert, func(addr string) string {
+			t.Parallel()
+			cfg := testServerConfig(t)
+			run := func(addr string) string {
 				_, out := runOpenSSLClient(t, addr, false, tc.client...)
 				return out
-			})
+			}
+			if tc.tls12 {
+				cfg = tls12Server(t)
+				run = func(addr string) string { return runOpenSSLClient12(t, addr, false, tc.client...) }
+			}
+			addr, results := goServer(t, cfg, 1)
+			out := run(addr)
+			wantAlert(t, result(t, results).err, tc.alert, false)
+			if !strings.Contains(out, fmt.Sprintf("alert number %d", tc.alert)) {
+				t.Fatalf("s_client did not report alert %d:\n%s", tc.alert, out)
+			}
 		})
-	}
-}
-
-// openSSLClientRefused runs s_client (through run, which returns its
-// output) against our server with cfg and checks that both sides report
-// the handshake failing with alert.
-func openSSLClientRefused(t *testing.T, cfg *ServerConfig, alert Alert, run func(addr string) string) {
-	t.Helper()
-	addr, results := goServer(t, cfg, 1)
-	out := run(addr)
-	wantAlert(t, result(t, results).err, alert, false)
-	if !strings.Contains(out, fmt.Sprintf("alert number %d", alert)) {
-		t.Fatalf("s_client did not report alert %d:\n%s", alert, out)
 	}
 }
