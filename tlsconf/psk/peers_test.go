@@ -115,9 +115,10 @@ type serverResult struct {
 	err   error
 }
 
-// goServer runs our PSK server on 127.0.0.1 until the test ends, for n
-// connections: each handshake result is reported, then lines are echoed
-// until EOF. A connection beyond the n-th fails the test.
+// goServer runs our PSK server on 127.0.0.1 until the test ends: each
+// connection's handshake result is reported on results, then lines are
+// echoed until EOF. results holds n results not yet taken; a handshake
+// that finds it full fails the test.
 func goServer(t *testing.T, cfg *ServerConfig, n int) (addr string, results <-chan serverResult) {
 	t.Helper()
 	ch := make(chan serverResult, n)
@@ -129,7 +130,7 @@ func goServer(t *testing.T, cfg *ServerConfig, n int) (addr string, results <-ch
 		select {
 		case ch <- serverResult{c.ConnectionState(), err}:
 		default:
-			t.Errorf("goServer: more than %d connections", n)
+			t.Errorf("goServer: more than %d handshake results not taken", n)
 			return
 		}
 		if err != nil {
