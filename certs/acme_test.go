@@ -122,6 +122,16 @@ func verifiedHandshake(t *testing.T, addr, name string, roots *x509.CertPool) (*
 	return handshakeLeaf(t, addr, &tls.Config{ServerName: name, RootCAs: roots})
 }
 
+// verifiedLeaf is verifiedHandshake that fails the test on an error.
+func verifiedLeaf(t *testing.T, addr, name string, roots *x509.CertPool) *x509.Certificate {
+	t.Helper()
+	leaf, err := verifiedHandshake(t, addr, name, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf
+}
+
 // manageAndHandshake runs src.Manage and returns Pebble's issuing roots
 // and the leaf a handshake verified with them gets for name at addr.
 func manageAndHandshake(ctx context.Context, t *testing.T, src *ACMESource, p *testpeer.Pebble, addr, name string) (*x509.CertPool, *x509.Certificate) {
@@ -130,11 +140,7 @@ func manageAndHandshake(ctx context.Context, t *testing.T, src *ACMESource, p *t
 		t.Fatal(err)
 	}
 	roots := p.IssuingRoots(t)
-	leaf, err := verifiedHandshake(t, addr, name, roots)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return roots, leaf
+	return roots, verifiedLeaf(t, addr, name, roots)
 }
 
 // renewAndHandshake forces the renewal of name's certificate and returns
@@ -144,11 +150,7 @@ func renewAndHandshake(ctx context.Context, t *testing.T, src *ACMESource, addr,
 	if err := src.Renew(ctx, name, true); err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := verifiedHandshake(t, addr, name, roots)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return leaf
+	return verifiedLeaf(t, addr, name, roots)
 }
 
 func acmeContext(t *testing.T) context.Context {

@@ -14,14 +14,21 @@ import (
 	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
+// mustDevCA runs DevCA with opts and fails the test on an error.
+func mustDevCA(t *testing.T, opts *DevCAOptions) *DevCAResult {
+	t.Helper()
+	r, err := DevCA(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestDevCAVerifiesWithOpenSSL(t *testing.T) {
 	t.Parallel()
 	openssl := testpeer.LookPath(t, "openssl", "apt-get install openssl")
 	dir := filepath.Join(t.TempDir(), "dev")
-	r, err := DevCA(&DevCAOptions{Dir: dir, Hosts: []string{"WS.Example.test", "10.1.2.3", "localhost"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustDevCA(t, &DevCAOptions{Dir: dir, Hosts: []string{"WS.Example.test", "10.1.2.3", "localhost"}})
 	if !r.CreatedCA || !r.IssuedLeaf {
 		t.Fatalf("first run: CreatedCA=%v IssuedLeaf=%v", r.CreatedCA, r.IssuedLeaf)
 	}
@@ -85,43 +92,28 @@ func TestDevCAVerifiesWithOpenSSL(t *testing.T) {
 func TestDevCAReuse(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	first, err := DevCA(&DevCAOptions{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := DevCA(&DevCAOptions{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := mustDevCA(t, &DevCAOptions{Dir: dir})
+	again := mustDevCA(t, &DevCAOptions{Dir: dir})
 	if again.CreatedCA || again.IssuedLeaf || again.SPKIPin != first.SPKIPin || again.CAPin != first.CAPin {
 		t.Fatalf("rerun did not reuse: %+v", again)
 	}
 
 	// A new host reissues the leaf, under the same CA.
-	more, err := DevCA(&DevCAOptions{Dir: dir, Hosts: []string{"new.test"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	more := mustDevCA(t, &DevCAOptions{Dir: dir, Hosts: []string{"new.test"}})
 	if more.CreatedCA || !more.IssuedLeaf || more.CAPin != first.CAPin || more.SPKIPin == first.SPKIPin {
 		t.Fatalf("new host: %+v", more)
 	}
 
 	// A leaf with less than a third of its validity left is reissued.
 	later := func() time.Time { return time.Now().Add(25 * 24 * time.Hour) }
-	renewed, err := DevCA(&DevCAOptions{Dir: dir, Hosts: []string{"new.test"}, Now: later})
-	if err != nil {
-		t.Fatal(err)
-	}
+	renewed := mustDevCA(t, &DevCAOptions{Dir: dir, Hosts: []string{"new.test"}, Now: later})
 	if renewed.CreatedCA || !renewed.IssuedLeaf || !renewed.NotAfter.After(more.NotAfter) {
 		t.Fatalf("ageing leaf not reissued: %+v", renewed)
 	}
 
 	// An expired CA is replaced.
 	muchLater := func() time.Time { return time.Now().Add(11 * 365 * 24 * time.Hour) }
-	replaced, err := DevCA(&DevCAOptions{Dir: dir, Now: muchLater})
-	if err != nil {
-		t.Fatal(err)
-	}
+	replaced := mustDevCA(t, &DevCAOptions{Dir: dir, Now: muchLater})
 	if !replaced.CreatedCA || !replaced.IssuedLeaf || replaced.CAPin == first.CAPin {
 		t.Fatalf("expired CA not replaced: %+v", replaced)
 	}
@@ -130,10 +122,7 @@ func TestDevCAReuse(t *testing.T) {
 func TestDevCABrokenCAIsNotOverwritten(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	r, err := DevCA(&DevCAOptions{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustDevCA(t, &DevCAOptions{Dir: dir})
 	writeFile(t, r.CAKeyFile, validCert(t, "ecdsa", "x").keyPEM)
 	if _, err := DevCA(&DevCAOptions{Dir: dir}); err == nil {
 		t.Fatal("DevCA accepted a CA key that does not match")
@@ -152,10 +141,7 @@ func TestDevCABrokenCAIsNotOverwritten(t *testing.T) {
 func TestDevCADefaultDir(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
-	r, err := DevCA(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustDevCA(t, nil)
 	if want := filepath.Join(state, "wssproxy", "devca"); r.Dir != want {
 		t.Fatalf("Dir = %s, want %s", r.Dir, want)
 	}

@@ -47,18 +47,27 @@ func ExampleDevCA() {
 	// rerun created CA: false issued leaf: false same pin: true
 }
 
+// devCertFiles gives the examples that start from certificate files a
+// development CA and a localhost leaf in a new temporary directory, which
+// cleanup removes.
+func devCertFiles() (dev *certs.DevCAResult, cleanup func()) {
+	dir, err := os.MkdirTemp("", "certs-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	dev, err = certs.DevCA(&certs.DevCAOptions{Dir: dir})
+	if err != nil {
+		os.RemoveAll(dir)
+		log.Fatal(err)
+	}
+	return dev, func() { os.RemoveAll(dir) }
+}
+
 // NewFileSource serves PEM files; Watch follows replacements and Reload
 // (wired to SIGHUP by the command) reloads on demand.
 func ExampleNewFileSource() {
-	dir, err := os.MkdirTemp("", "files")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	dev, err := certs.DevCA(&certs.DevCAOptions{Dir: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
+	dev, cleanup := devCertFiles()
+	defer cleanup()
 
 	src, err := certs.NewFileSource(&certs.FileOptions{CertFile: dev.CertFile, KeyFile: dev.KeyFile})
 	if err != nil {
@@ -80,15 +89,8 @@ func ExampleNewFileSource() {
 
 // SummarizePEM lists the pins to put in a client's configuration.
 func ExampleSummarizePEM() {
-	dir, err := os.MkdirTemp("", "pin")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	dev, err := certs.DevCA(&certs.DevCAOptions{Dir: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
+	dev, cleanup := devCertFiles()
+	defer cleanup()
 	pemBytes, err := os.ReadFile(dev.CertFile)
 	if err != nil {
 		log.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+
+	"github.com/wssproxy/wssproxy/tlsconf"
 )
 
 // Errors reported when loading a certificate and key. They are wrapped
@@ -31,28 +33,14 @@ var (
 )
 
 // parseCertificates returns every CERTIFICATE block of data, leaf first as
-// written in the file. Other block types are skipped.
+// written in the file (tlsconf.ParseCertificates), and ErrNoCertificate
+// when there is none.
 func parseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certs: certificate %d: %w", len(out)+1, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
+	chain, err := tlsconf.ParseCertificates(data)
+	if errors.Is(err, tlsconf.ErrNoCertificate) {
 		return nil, ErrNoCertificate
 	}
-	return out, nil
+	return chain, err
 }
 
 // parsePrivateKey returns the first private key in data: PKCS #8

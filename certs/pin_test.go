@@ -73,10 +73,7 @@ func TestSummarizePEMMatchesOpenSSL(t *testing.T) {
 	}
 
 	// A chain file: leaf then CA, in order.
-	r, err := DevCA(&DevCAOptions{Dir: filepath.Join(dir, "dev")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustDevCA(t, &DevCAOptions{Dir: filepath.Join(dir, "dev")})
 	leafPEM, _ := os.ReadFile(r.CertFile)
 	caPEM, _ := os.ReadFile(r.CACertFile)
 	infos, err := SummarizePEM(append(leafPEM, caPEM...))
@@ -105,10 +102,7 @@ func TestSummarizePEMMatchesOpenSSL(t *testing.T) {
 func TestProbeChain(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	r, err := DevCA(&DevCAOptions{Dir: dir, Hosts: []string{"probe.test"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustDevCA(t, &DevCAOptions{Dir: dir, Hosts: []string{"probe.test"}})
 	src, err := NewFileSource(&FileOptions{CertFile: r.CertFile, KeyFile: r.KeyFile})
 	if err != nil {
 		t.Fatal(err)

@@ -388,12 +388,29 @@ func ServerConfig(opts *ServerOptions) (*tls.Config, error) {
 	return base, nil
 }
 
-// LoadCertificates reads every CERTIFICATE block of a PEM file.
+// LoadCertificates reads every CERTIFICATE block of a PEM file, as
+// ParseCertificates does; its errors name the file.
 func LoadCertificates(path string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("tlsconf: %w", err)
 	}
+	certs, err := ParseCertificates(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return certs, nil
+}
+
+// ErrNoCertificate means PEM data holds no CERTIFICATE block.
+var ErrNoCertificate = errors.New("tlsconf: no CERTIFICATE block")
+
+// ParseCertificates returns the certificate of every CERTIFICATE block of
+// PEM data (a chain file, leaf first, or a CA bundle) in order, skipping
+// blocks of other types. Without a CERTIFICATE block it fails with
+// ErrNoCertificate; the error for a block that does not parse gives its
+// position among the certificates, from 1.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for {
 		var block *pem.Block
@@ -406,12 +423,12 @@ func LoadCertificates(path string) ([]*x509.Certificate, error) {
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("tlsconf: %s: %w", path, err)
+			return nil, fmt.Errorf("tlsconf: certificate %d: %w", len(out)+1, err)
 		}
 		out = append(out, c)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("tlsconf: %s: no CERTIFICATE block", path)
+		return nil, ErrNoCertificate
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -197,6 +198,30 @@ func ExampleVerify() {
 	// self-signed depth 0
 	// expired depth 0
 	// hostname-mismatch depth 0
+}
+
+// ParseCertificates reads a chain or a bundle from PEM data, such as a
+// file a configuration names; blocks of other types are skipped.
+func ExampleParseCertificates() {
+	now := time.Now()
+	_, a := selfSigned("a.example", now.Add(-time.Hour), now.Add(time.Hour))
+	_, b := selfSigned("b.example", now.Add(-time.Hour), now.Add(time.Hour))
+	bundle := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.Raw}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: b.Raw})...)
+
+	certs, err := tlsconf.ParseCertificates(bundle)
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range certs {
+		fmt.Println(c.Subject.CommonName)
+	}
+	_, err = tlsconf.ParseCertificates([]byte("not PEM"))
+	fmt.Println(errors.Is(err, tlsconf.ErrNoCertificate))
+	// Output:
+	// a.example
+	// b.example
+	// true
 }
 
 // Session resumption: the Client keeps the sessions of the servers it

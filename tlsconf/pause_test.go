@@ -266,7 +266,7 @@ func TestServerPauseClientCertificate(t *testing.T) {
 	run := func(decide func(id string, cancel context.CancelFunc)) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		srvErr := acceptHandshake(ctx, ln, cfg)
+		srvErr := acceptHandshake(ctx, ln, cfg, nil)
 		cc := mustClient(t, &ClientOptions{ServerName: "localhost", Policy: Policy{PinOnly: true, Pins: []Pin{SPKIPinOf(srvLeaf.cert)}},
 			Base: &tls.Config{Certificates: []tls.Certificate{tlsCert(clientCert)}}})
 		cliCtx, cliCancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -14,8 +14,9 @@ import (
 )
 
 // acceptHandshake accepts one connection on ln and runs a server
-// handshake on it with cfg, bound to ctx; the channel gets its error.
-func acceptHandshake(ctx context.Context, ln net.Listener, cfg *tls.Config) <-chan error {
+// handshake on it with cfg, bound to ctx, then after (when not nil) on the
+// connection; the channel gets the first error.
+func acceptHandshake(ctx context.Context, ln net.Listener, cfg *tls.Config, after func(*tls.Conn) error) <-chan error {
 	srvErr := make(chan error, 1)
 	go func() {
 		conn, err := ln.Accept()
@@ -24,7 +25,12 @@ func acceptHandshake(ctx context.Context, ln net.Listener, cfg *tls.Config) <-ch
 			return
 		}
 		defer conn.Close()
-		srvErr <- tls.Server(conn, cfg).HandshakeContext(ctx)
+		tc := tls.Server(conn, cfg)
+		err = tc.HandshakeContext(ctx)
+		if err == nil && after != nil {
+			err = after(tc)
+		}
+		srvErr <- err
 	}()
 	return srvErr
 }
@@ -42,7 +48,7 @@ func serverHandshake(t *testing.T, o *ServerOptions, clientChain ...*testCert) e
 	defer ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srvErr := acceptHandshake(ctx, ln, cfg)
+	srvErr := acceptHandshake(ctx, ln, cfg, nil)
 	base := &tls.Config{}
 	if len(clientChain) > 0 {
 		base.Certificates = []tls.Certificate{tlsCert(clientChain...)}

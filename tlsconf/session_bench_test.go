@@ -41,21 +41,11 @@ func BenchmarkClientHandshake(b *testing.B) {
 // benchHandshake runs one handshake of c with a server on ln and
 // reports whether it resumed.
 func benchHandshake(b *testing.B, c *Client, ln net.Listener, srvCfg *tls.Config) bool {
-	done := make(chan error, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		s := tls.Server(nc, srvCfg)
-		if err = s.Handshake(); err == nil {
-			// The client's read below takes the session ticket.
-			_, err = s.Write([]byte{1})
-		}
-		_ = s.Close()
-		done <- err
-	}()
+	done := acceptHandshake(b.Context(), ln, srvCfg, func(s *tls.Conn) error {
+		// The client's read below takes the session ticket.
+		_, err := s.Write([]byte{1})
+		return err
+	})
 	nc, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		b.Fatal(err)

@@ -85,24 +85,25 @@ func usageNames(us []x509.ExtKeyUsage) string {
 	}
 	names := make([]string, len(us))
 	for i, u := range us {
-		switch u {
-		case x509.ExtKeyUsageAny:
-			names[i] = "any"
-		case x509.ExtKeyUsageServerAuth:
-			names[i] = "serverAuth"
-		case x509.ExtKeyUsageClientAuth:
-			names[i] = "clientAuth"
-		case x509.ExtKeyUsageCodeSigning:
-			names[i] = "codeSigning"
-		case x509.ExtKeyUsageEmailProtection:
-			names[i] = "emailProtection"
-		case x509.ExtKeyUsageTimeStamping:
-			names[i] = "timeStamping"
-		case x509.ExtKeyUsageOCSPSigning:
-			names[i] = "OCSPSigning"
-		default:
-			names[i] = fmt.Sprintf("eku(%d)", int(u))
-		}
+		names[i] = usageName(u)
 	}
 	return "[" + strings.Join(names, ", ") + "]"
+}
+
+// usageName names an extended key usage as OpenSSL does, or eku(N) for
+// one without a name here.
+func usageName(u x509.ExtKeyUsage) string {
+	known := [...]string{
+		x509.ExtKeyUsageAny:             "any",
+		x509.ExtKeyUsageServerAuth:      "serverAuth",
+		x509.ExtKeyUsageClientAuth:      "clientAuth",
+		x509.ExtKeyUsageCodeSigning:     "codeSigning",
+		x509.ExtKeyUsageEmailProtection: "emailProtection",
+		x509.ExtKeyUsageTimeStamping:    "timeStamping",
+		x509.ExtKeyUsageOCSPSigning:     "OCSPSigning",
+	}
+	if u >= 0 && int(u) < len(known) && known[u] != "" {
+		return known[u]
+	}
+	return fmt.Sprintf("eku(%d)", int(u))
 }

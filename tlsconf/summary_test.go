@@ -1,6 +1,7 @@
 package tlsconf
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -45,6 +46,28 @@ func TestSummarize(t *testing.T) {
 	for _, key := range []string{`"subject":`, `"issuer":`, `"dns_names":`, `"ips":["127.0.0.1","::1"]`, `"not_before":`, `"not_after":`, `"is_ca":false`, `"fingerprint":`, `"spki_pin":`} {
 		if !strings.Contains(string(js), key) {
 			t.Errorf("JSON lacks %s: %s", key, js)
+		}
+	}
+}
+
+// usageNames prints the extended key usages of an invalid-purpose error
+// with OpenSSL's names, and eku(N) for the ones it has no name for.
+func TestUsageNames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		us   []x509.ExtKeyUsage
+		want string
+	}{
+		{nil, "[]"},
+		{[]x509.ExtKeyUsage{x509.ExtKeyUsageAny, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageCodeSigning},
+			"[any, serverAuth, clientAuth, codeSigning]"},
+		{[]x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection, x509.ExtKeyUsageTimeStamping, x509.ExtKeyUsageOCSPSigning},
+			"[emailProtection, timeStamping, OCSPSigning]"},
+		{[]x509.ExtKeyUsage{x509.ExtKeyUsageIPSECUser, x509.ExtKeyUsageServerAuth, -1, 1000},
+			"[eku(7), serverAuth, eku(-1), eku(1000)]"},
+	} {
+		if got := usageNames(tc.us); got != tc.want {
+			t.Errorf("usageNames(%v) = %s, want %s", tc.us, got, tc.want)
 		}
 	}
 }

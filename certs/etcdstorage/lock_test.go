@@ -23,14 +23,21 @@ func TestLock(t *testing.T) {
 	c := testpeer.StartEtcd(t, testpeer.EtcdOptions{})
 	cliA, cliB := newClient(t, c), newClient(t, c)
 	const prefix = "/locks"
-
-	t.Run("Exclusive", func(t *testing.T) {
-		a, b := newStorage(t, cliA, prefix, nil), newStorage(t, cliB, prefix, nil)
-		ctx := testCtx(t, 30*time.Second)
-		const name = "issue_cert_exclusive.test"
+	// heldPair returns two storages, one on each client, a 30 s context,
+	// and the lock name held by the first storage.
+	heldPair := func(t *testing.T, name string) (a, b *Storage, ctx context.Context) {
+		t.Helper()
+		a, b = newStorage(t, cliA, prefix, nil), newStorage(t, cliB, prefix, nil)
+		ctx = testCtx(t, 30*time.Second)
 		if err := a.Lock(ctx, name); err != nil {
 			t.Fatal(err)
 		}
+		return a, b, ctx
+	}
+
+	t.Run("Exclusive", func(t *testing.T) {
+		const name = "issue_cert_exclusive.test"
+		a, b, ctx := heldPair(t, name)
 		if ok, err := b.TryLock(ctx, name); err != nil || ok {
 			t.Fatalf("TryLock of a held lock = %t, %v", ok, err)
 		}
@@ -118,12 +125,8 @@ func TestLock(t *testing.T) {
 		// The lease of a held lock is revoked behind the holder's back
 		// (as when etcd expires it): another storage gets the lock, and
 		// the holder's Unlock reports the loss.
-		a, b := newStorage(t, cliA, prefix, nil), newStorage(t, cliB, prefix, nil)
-		ctx := testCtx(t, 30*time.Second)
 		const name = "issue_cert_lost.test"
-		if err := a.Lock(ctx, name); err != nil {
-			t.Fatal(err)
-		}
+		a, b, ctx := heldPair(t, name)
 		keys, err := cliB.Get(ctx, a.lockPrefix(name), clientv3.WithPrefix())
 		if err != nil || len(keys.Kvs) != 1 {
 			t.Fatalf("lock keys: %v", err)

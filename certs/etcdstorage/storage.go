@@ -1,6 +1,7 @@
 package etcdstorage
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,15 +118,9 @@ func New(client *clientv3.Client, prefix string, opts *Options) (*Storage, error
 	if o.LockTTL < 0 || o.Timeout < 0 || o.MaxValueSize < 0 {
 		return nil, errors.New("etcdstorage: negative LockTTL, Timeout or MaxValueSize")
 	}
-	if o.LockTTL == 0 {
-		o.LockTTL = DefaultLockTTL
-	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.MaxValueSize == 0 {
-		o.MaxValueSize = DefaultMaxValueSize
-	}
+	o.LockTTL = cmp.Or(o.LockTTL, DefaultLockTTL)
+	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
+	o.MaxValueSize = cmp.Or(o.MaxValueSize, DefaultMaxValueSize)
 	if strings.ContainsRune(prefix, 0) {
 		return nil, errors.New("etcdstorage: prefix contains NUL")
 	}

@@ -230,3 +230,34 @@ func TestStorage(t *testing.T) {
 		}
 	})
 }
+
+// New fills the options left zero with the defaults, keeps the ones set
+// (the lease TTL rounded up to whole seconds) and refuses negative ones.
+// It does not contact etcd, so a client that was never connected does.
+func TestNewOptions(t *testing.T) {
+	t.Parallel()
+	cli := &clientv3.Client{}
+	for _, tc := range []struct {
+		opts *Options
+		want Options
+		ttl  int
+	}{
+		{nil, Options{LockTTL: DefaultLockTTL, Timeout: DefaultTimeout, MaxValueSize: DefaultMaxValueSize}, 15},
+		{&Options{Timeout: time.Second}, Options{LockTTL: DefaultLockTTL, Timeout: time.Second, MaxValueSize: DefaultMaxValueSize}, 15},
+		{&Options{LockTTL: 2500 * time.Millisecond, Timeout: time.Second, MaxValueSize: 10},
+			Options{LockTTL: 2500 * time.Millisecond, Timeout: time.Second, MaxValueSize: 10}, 3},
+	} {
+		s, err := New(cli, "/p", tc.opts)
+		if err != nil {
+			t.Fatalf("New(%+v): %v", tc.opts, err)
+		}
+		if s.opts.LockTTL != tc.want.LockTTL || s.opts.Timeout != tc.want.Timeout || s.opts.MaxValueSize != tc.want.MaxValueSize || s.ttl != tc.ttl {
+			t.Errorf("New(%+v): options %+v, ttl %d s; want %+v, %d s", tc.opts, s.opts, s.ttl, tc.want, tc.ttl)
+		}
+	}
+	for _, o := range []Options{{LockTTL: -1}, {Timeout: -1}, {MaxValueSize: -1}} {
+		if _, err := New(cli, "/p", &o); err == nil {
+			t.Errorf("New(%+v) accepted a negative option", o)
+		}
+	}
+}

@@ -62,6 +62,21 @@ func waitSignal(t *testing.T, ch <-chan struct{}, d time.Duration, what string) 
 	}
 }
 
+// deletePSKSeen deletes identity id on from, waits for the Watch signal
+// of the store to, and checks that to has no key for id any more: the
+// signal may not come before the change it announces.
+func deletePSKSeen(ctx context.Context, t *testing.T, from, to *Store, signal <-chan struct{}, id, what string) {
+	t.Helper()
+	drain(signal)
+	if ok, err := from.DeletePSK(ctx, id); !ok || err != nil {
+		t.Fatalf("DeletePSK(%s): %v %v", id, ok, err)
+	}
+	waitSignal(t, signal, time.Second, what)
+	if k, _ := to.GetKey(ctx, []byte(id)); k != nil {
+		t.Fatalf("identity %s still has a key after the signal of %s", id, what)
+	}
+}
+
 func hasPin(t *testing.T, s *Store, server string, pin tlsconf.Pin) bool {
 	t.Helper()
 	got, err := s.PinsFor(context.Background(), server)

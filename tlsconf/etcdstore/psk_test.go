@@ -47,14 +47,7 @@ func TestPSKServerFromStore(t *testing.T) {
 	if err := device(); err != nil {
 		t.Fatalf("device refused after its identity was added: %v", err)
 	}
-	drain(changed)
-	if ok, err := admin.DeletePSK(ctx, "device-9"); !ok || err != nil {
-		t.Fatalf("DeletePSK: %v %v", ok, err)
-	}
-	waitSignal(t, changed, time.Second, "the identity removed")
-	if k, _ := server.GetKey(ctx, []byte("device-9")); k != nil {
-		t.Fatal("the signal came before the change")
-	}
+	deletePSKSeen(ctx, t, admin, server, changed, "device-9", "the identity removed")
 	if err := device(); err == nil {
 		t.Fatal("device accepted after its identity was removed")
 	}

@@ -64,14 +64,7 @@ func TestTwoStoresShare(t *testing.T) {
 	if hasPin(t, b, e.Server, e.Pin) {
 		t.Fatal("the deleted pin is still served")
 	}
-	drain(aw)
-	if ok, err := b.DeletePSK(ctx, "device-1"); !ok || err != nil {
-		t.Fatalf("DeletePSK: %v %v", ok, err)
-	}
-	waitSignal(t, aw, time.Second, "an identity deleted on the other store")
-	if k, _ := a.GetKey(ctx, []byte("device-1")); k != nil {
-		t.Fatal("deleted identity still has a key")
-	}
+	deletePSKSeen(ctx, t, b, a, aw, "device-1", "an identity deleted on the other store")
 	if ok, err := b.DeletePSK(ctx, "device-1"); ok || err != nil {
 		t.Fatalf("DeletePSK again: %v %v", ok, err)
 	}

@@ -50,6 +50,18 @@ func firstFlight(t *testing.T, handshake func(net.Conn) error) []byte {
 	return cc.out
 }
 
+// handshakeRecords splits handshake bytes into records of at most
+// maxPlaintext bytes each.
+func handshakeRecords(b []byte) []byte {
+	var recs []byte
+	for len(b) > 0 {
+		n := min(len(b), maxPlaintext)
+		recs = append(recs, record(recordHandshake, b[:n])...)
+		b = b[n:]
+	}
+	return recs
+}
+
 // badHelloCorpus builds the inputs: valid hellos of every kind (PSK
 // TLS 1.3 with a real binder, PSK with signature_algorithms, TLS 1.2 PSK,
 // crypto/tls), then truncations, length-field corruptions, bad
@@ -157,24 +169,8 @@ func badHelloCorpus(t *testing.T, rng *rand.Rand) (corpus [][]byte, valid [][]by
 
 	// Huge: a ClientHello announcing 16 MiB and sending 80 KiB of it, one
 	// of 64 KiB + 1, a record over 2^14, many identities.
-	huge := []byte{typeClientHello, 0xff, 0xff, 0xff}
-	huge = append(huge, make([]byte, 80<<10)...)
-	var hugeRecs []byte
-	for len(huge) > 0 {
-		n := min(len(huge), maxPlaintext)
-		hugeRecs = append(hugeRecs, record(recordHandshake, huge[:n])...)
-		huge = huge[n:]
-	}
-	add(hugeRecs)
-	over := []byte{typeClientHello, 0x01, 0x00, 0x01}
-	over = append(over, make([]byte, 64<<10+1)...)
-	var overRecs []byte
-	for len(over) > 0 {
-		n := min(len(over), maxPlaintext)
-		overRecs = append(overRecs, record(recordHandshake, over[:n])...)
-		over = over[n:]
-	}
-	add(overRecs)
+	add(handshakeRecords(append([]byte{typeClientHello, 0xff, 0xff, 0xff}, make([]byte, 80<<10)...)))
+	add(handshakeRecords(append([]byte{typeClientHello, 0x01, 0x00, 0x01}, make([]byte, 64<<10+1)...)))
 	add(append([]byte{recordHandshake, 3, 1, 0x40, 0x01}, make([]byte, 1<<14+1)...))
 	many := *m
 	many.identities, many.binders = nil, nil
@@ -183,13 +179,7 @@ func badHelloCorpus(t *testing.T, rng *rand.Rand) (corpus [][]byte, valid [][]by
 		many.binders = append(many.binders, make([]byte, 32))
 	}
 	if raw, err := many.marshal(); err == nil {
-		var recs []byte
-		for len(raw) > 0 {
-			n := min(len(raw), maxPlaintext)
-			recs = append(recs, record(recordHandshake, raw[:n])...)
-			raw = raw[n:]
-		}
-		add(recs)
+		add(handshakeRecords(raw))
 	}
 
 	// Random bytes, bare and behind a plausible record header.
@@ -282,6 +272,19 @@ func throwInput(addr string, b []byte, keepOpen bool, limit time.Duration) badIn
 	return res
 }
 
+// echoLine writes line on c and checks, within 5 s, that the server
+// sends it back.
+func echoLine(c net.Conn, line string) error {
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(line)); err != nil {
+		return err
+	}
+	if got, err := bufio.NewReader(c).ReadString('\n'); err != nil || got != line {
+		return fmt.Errorf("read %q, %v", got, err)
+	}
+	return nil
+}
+
 func TestDispatcherBadInput(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 	cert, pool, _ := testCert(t)
@@ -365,24 +368,16 @@ func TestDispatcherBadInput(t *testing.T) {
 		}
 		pc := Client(nc, testClientConfig(t))
 		defer pc.Close()
-		_ = pc.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := pc.Write([]byte("psk\n")); err != nil {
+		if err := echoLine(pc, "psk\n"); err != nil {
 			return fmt.Errorf("PSK client: %w", err)
-		}
-		if got, err := bufio.NewReader(pc).ReadString('\n'); err != nil || got != "psk\n" {
-			return fmt.Errorf("PSK client read %q, %v", got, err)
 		}
 		tc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
 		if err != nil {
 			return fmt.Errorf("certificate client: %w", err)
 		}
 		defer tc.Close()
-		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := tc.Write([]byte("cert\n")); err != nil {
+		if err := echoLine(tc, "cert\n"); err != nil {
 			return fmt.Errorf("certificate client: %w", err)
-		}
-		if got, err := bufio.NewReader(tc).ReadString('\n'); err != nil || got != "cert\n" {
-			return fmt.Errorf("certificate client read %q, %v", got, err)
 		}
 		return nil
 	}

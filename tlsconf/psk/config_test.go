@@ -93,19 +93,12 @@ func TestNilConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := NewListener(inner, nil, nil)
-		defer l.Close()
 		accepted := make(chan error, 1)
-		go func() {
-			nc, err := l.Accept()
-			if err != nil {
-				accepted <- err
-				return
-			}
+		addr := testpeer.Serve(t, NewListener(inner, nil, nil), func(ctx context.Context, nc net.Conn) {
 			defer nc.Close()
-			accepted <- nc.(*MuxConn).HandshakeContext(context.Background())
-		}()
-		nc, err := net.Dial("tcp", inner.Addr().String())
+			accepted <- nc.(*MuxConn).HandshakeContext(ctx)
+		})
+		nc, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}

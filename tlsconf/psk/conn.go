@@ -308,6 +308,17 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	return err
 }
 
+// runSteps runs the steps of a handshake (the methods of a handshake
+// state, in protocol order) and stops at the first error.
+func runSteps(steps ...func() error) error {
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Read reads application data, running the handshake first if needed.
 // It returns io.EOF after the peer's close_notify and an *AlertError
 // after a fatal alert. NewSessionTicket messages are ignored and

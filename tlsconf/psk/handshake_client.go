@@ -46,29 +46,14 @@ func (c *Conn) clientHandshake(ctx context.Context) error {
 	}
 	hs := &clientHandshakeState{c: c, ctx: ctx, cfg: c.ccfg, hash: c.ccfg.Hash, minVers: lo, maxVers: hi}
 	defer hs.wipe()
-	for _, step := range []func() error{
-		hs.getKey,
-		hs.makeClientHello,
-		hs.sendClientHello,
-		hs.readServerHello,
-	} {
-		if err := step(); err != nil {
-			return err
-		}
+	if err := runSteps(hs.getKey, hs.makeClientHello, hs.sendClientHello, hs.readServerHello); err != nil {
+		return err
 	}
 	if hs.serverHello12 != nil {
 		return hs.handshake12()
 	}
-	steps := []func() error{
-		hs.establishHandshakeKeys,
-		hs.readEncryptedExtensions,
-		hs.readServerFinished,
-		hs.sendClientFinished,
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return err
-		}
+	if err := runSteps(hs.establishHandshakeKeys, hs.readEncryptedExtensions, hs.readServerFinished, hs.sendClientFinished); err != nil {
+		return err
 	}
 	c.state.CipherSuite = hs.suite.id
 	c.state.Identity = hs.identity
@@ -236,11 +221,7 @@ func (hs *clientHandshakeState) sendClientHello() error {
 // readServerHello reads the ServerHello, handling one HelloRetryRequest
 // (§4.1.4) on the way.
 func (hs *clientHandshakeState) readServerHello() error {
-	msg, err := hs.c.readHandshake(typeServerHello)
-	if err != nil {
-		return err
-	}
-	sh, err := parseServerHello(msg)
+	sh, err := readMessage(hs.c, typeServerHello, parseServerHello)
 	if err != nil {
 		return err
 	}
@@ -252,10 +233,7 @@ func (hs *clientHandshakeState) readServerHello() error {
 		if err := hs.processHelloRetryRequest(sh); err != nil {
 			return err
 		}
-		if msg, err = hs.c.readHandshake(typeServerHello); err != nil {
-			return err
-		}
-		if sh, err = parseServerHello(msg); err != nil {
+		if sh, err = readMessage(hs.c, typeServerHello, parseServerHello); err != nil {
 			return err
 		}
 		if sh.tls12 && hs.minVers <= VersionTLS12 {
@@ -393,11 +371,7 @@ func (hs *clientHandshakeState) establishHandshakeKeys() error {
 // readEncryptedExtensions reads EncryptedExtensions (§4.3.1); no
 // Certificate follows in a PSK handshake.
 func (hs *clientHandshakeState) readEncryptedExtensions() error {
-	msg, err := hs.c.readHandshake(typeEncryptedExtensions)
-	if err != nil {
-		return err
-	}
-	ee, err := parseEncryptedExtensions(msg)
+	ee, err := readMessage(hs.c, typeEncryptedExtensions, parseEncryptedExtensions)
 	if err != nil {
 		return err
 	}
@@ -410,7 +384,7 @@ func (hs *clientHandshakeState) readEncryptedExtensions() error {
 	if ee.serverNameAck && hs.hello.serverName == "" {
 		return wrapAlert(AlertUnsupportedExtension, errors.New("server_name acknowledged but not sent"))
 	}
-	hs.transcript.Write(msg)
+	hs.transcript.Write(ee.raw)
 	return nil
 }
 

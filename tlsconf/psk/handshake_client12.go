@@ -87,16 +87,8 @@ func (hs *clientHandshakeState) handshake12() error {
 	c.ccsOK = false
 	s := &clientHandshakeState12{c: c, hs: hs, cfg: hs.cfg, sh: hs.serverHello12}
 	defer func() { clear(s.key); clear(s.master) }()
-	for _, step := range []func() error{
-		s.processServerHello,
-		s.readServerKeyExchange,
-		s.getKey,
-		s.sendClientKeyExchange,
-		s.readServerFinished,
-	} {
-		if err := step(); err != nil {
-			return err
-		}
+	if err := runSteps(s.processServerHello, s.readServerKeyExchange, s.getKey, s.sendClientKeyExchange, s.readServerFinished); err != nil {
+		return err
 	}
 	c.state.CipherSuite = s.suite.id
 	c.state.Identity = s.identity

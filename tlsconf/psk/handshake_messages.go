@@ -55,6 +55,41 @@ func illegal(format string, args ...any) *AlertError {
 	return wrapAlert(AlertIllegalParameter, fmt.Errorf(format, args...))
 }
 
+// messageBody returns the body of msg, which must be exactly one handshake
+// message of type typ: msg_type, a uint24 length and that many bytes (§4).
+func messageBody(msg []byte, typ uint8) (cryptobyte.String, bool) {
+	s := cryptobyte.String(msg)
+	var t uint8
+	var body cryptobyte.String
+	if !s.ReadUint8(&t) || t != typ || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() {
+		return nil, false
+	}
+	return body, true
+}
+
+// readExtensions calls each for every extension of the block exts of the
+// message named msgName, in wire order, and stops at its first error. A
+// malformed block is decode_error; an extension type seen twice is
+// illegal_parameter (§4.2: at most one extension of a type per block).
+func readExtensions(exts cryptobyte.String, msgName string, each func(ext uint16, data cryptobyte.String) error) error {
+	seen := make(map[uint16]bool)
+	for !exts.Empty() {
+		var ext uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&ext) || !exts.ReadUint16LengthPrefixed(&data) {
+			return decodeErr(msgName + " extensions")
+		}
+		if seen[ext] {
+			return illegal("duplicate extension %d in %s", ext, msgName)
+		}
+		seen[ext] = true
+		if err := each(ext, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // bindersLen returns the length of the binders list as it appears at the
 // end of the ClientHello: its 2-byte length plus each 1-byte-prefixed
 // binder (§4.2.11.2: the truncated ClientHello ends before it).
@@ -188,10 +223,8 @@ func (m *clientHelloMsg) marshal() ([]byte, error) {
 // §4.2.11).
 func parseClientHello(msg []byte) (*clientHelloMsg, error) {
 	m := &clientHelloMsg{raw: msg}
-	s := cryptobyte.String(msg)
-	var typ uint8
-	var body cryptobyte.String
-	if !s.ReadUint8(&typ) || typ != typeClientHello || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() {
+	body, ok := messageBody(msg, typeClientHello)
+	if !ok {
 		return nil, decodeErr("ClientHello header")
 	}
 	var suites, comp, exts cryptobyte.String
@@ -213,24 +246,15 @@ func parseClientHello(msg []byte) (*clientHelloMsg, error) {
 	if !body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
 		return nil, decodeErr("ClientHello extensions")
 	}
-	seen := make(map[uint16]bool)
-	for !exts.Empty() {
-		var ext uint16
-		var data cryptobyte.String
-		if !exts.ReadUint16(&ext) || !exts.ReadUint16LengthPrefixed(&data) {
-			return nil, decodeErr("ClientHello extensions")
+	err := readExtensions(exts, "ClientHello", func(ext uint16, data cryptobyte.String) error {
+		if n := len(m.extensions); n > 0 && m.extensions[n-1] == extPreSharedKey {
+			return illegal("pre_shared_key is not the last extension")
 		}
-		if seen[ext] {
-			return nil, illegal("duplicate extension %d in ClientHello", ext)
-		}
-		seen[ext] = true
 		m.extensions = append(m.extensions, ext)
-		if seen[extPreSharedKey] && ext != extPreSharedKey {
-			return nil, illegal("pre_shared_key is not the last extension")
-		}
-		if err := m.parseExtension(ext, data); err != nil {
-			return nil, err
-		}
+		return m.parseExtension(ext, data)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -429,12 +453,7 @@ func (m *serverHelloMsg) marshal() ([]byte, error) {
 						b.AddUint8(0) // uncompressed
 					}
 					if m.alpnProtocol != "" {
-						b.AddUint16(extALPN)
-						b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-								b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.alpnProtocol)) })
-							})
-						})
+						addALPNReply(b, m.alpnProtocol)
 					}
 				})
 			}
@@ -476,11 +495,9 @@ func (m *serverHelloMsg) marshal() ([]byte, error) {
 // extensions §4.1.3/§4.1.4 allow there are accepted.
 func parseServerHello(msg []byte) (*serverHelloMsg, error) {
 	m := &serverHelloMsg{raw: msg}
-	s := cryptobyte.String(msg)
-	var typ uint8
-	var body, exts cryptobyte.String
-	if !s.ReadUint8(&typ) || typ != typeServerHello || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() ||
-		!body.ReadUint16(&m.vers) || !body.ReadBytes(&m.random, 32) ||
+	body, ok := messageBody(msg, typeServerHello)
+	var exts cryptobyte.String
+	if !ok || !body.ReadUint16(&m.vers) || !body.ReadBytes(&m.random, 32) ||
 		!readUint8Bytes(&body, &m.sessionID) || len(m.sessionID) > 32 ||
 		!body.ReadUint16(&m.cipherSuite) || !body.ReadUint8(&m.compression) {
 		return nil, decodeErr("ServerHello")
@@ -492,82 +509,79 @@ func parseServerHello(msg []byte) (*serverHelloMsg, error) {
 	if !body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
 		return nil, decodeErr("ServerHello extensions")
 	}
-	hrr := m.isHRR()
-	seen := make(map[uint16]bool)
-	for !exts.Empty() {
-		var ext uint16
-		var data cryptobyte.String
-		if !exts.ReadUint16(&ext) || !exts.ReadUint16LengthPrefixed(&data) {
-			return nil, decodeErr("ServerHello extensions")
-		}
-		if seen[ext] {
-			return nil, illegal("duplicate extension %d in ServerHello", ext)
-		}
-		seen[ext] = true
-		switch {
-		case ext == extSupportedVersions:
-			if !data.ReadUint16(&m.supportedVersion) || !data.Empty() {
-				return nil, decodeErr("supported_versions")
-			}
-			m.hasSupportedVers = true
-		case ext == extKeyShare && hrr:
-			var g uint16
-			if !data.ReadUint16(&g) || !data.Empty() {
-				return nil, decodeErr("key_share")
-			}
-			m.selectedGroup = CurveID(g)
-			m.hasKeyShare = true
-		case ext == extKeyShare:
-			var g uint16
-			if !data.ReadUint16(&g) || !readUint16Bytes(&data, &m.keyShare.data) || len(m.keyShare.data) == 0 || !data.Empty() {
-				return nil, decodeErr("key_share")
-			}
-			m.keyShare.group = CurveID(g)
-			m.hasKeyShare = true
-		case ext == extPreSharedKey && !hrr:
-			if !data.ReadUint16(&m.selectedIdentity) || !data.Empty() {
-				return nil, decodeErr("pre_shared_key")
-			}
-			m.hasPSK = true
-		case ext == extCookie && hrr:
-			if !readUint16Bytes(&data, &m.cookie) || len(m.cookie) == 0 || !data.Empty() {
-				return nil, decodeErr("cookie")
-			}
-		case ext == extRenegotiationInfo: // TLS 1.2 (RFC 5746 §3.4)
-			var rc []byte
-			if !readUint8Bytes(&data, &rc) || !data.Empty() {
-				return nil, decodeErr("renegotiation_info")
-			}
-			if len(rc) != 0 {
-				return nil, localAlert(AlertHandshakeFailure, "renegotiation_info with renegotiated_connection")
-			}
-			m.secureReneg = true
-		case ext == extExtendedMS: // TLS 1.2 (RFC 7627 §5.2)
-			if !data.Empty() {
-				return nil, decodeErr("extended_master_secret")
-			}
-			m.ems = true
-		case ext == extECPointFormats: // TLS 1.2 (RFC 8422 §5.2)
-			var f []byte
-			if !readUint8Bytes(&data, &f) || len(f) == 0 || !data.Empty() {
-				return nil, decodeErr("ec_point_formats")
-			}
-			m.ecPointFormats = true
-		case ext == extALPN: // TLS 1.2 (RFC 7301 §3.1)
-			var list, p cryptobyte.String
-			if !data.ReadUint16LengthPrefixed(&list) || !list.ReadUint8LengthPrefixed(&p) || p.Empty() || !list.Empty() || !data.Empty() {
-				return nil, decodeErr("application_layer_protocol_negotiation")
-			}
-			m.alpnProtocol = string(p)
-		default:
-			return nil, wrapAlert(AlertUnsupportedExtension, fmt.Errorf("unexpected extension %d in ServerHello", ext))
-		}
+	if err := readExtensions(exts, "ServerHello", m.parseExtension); err != nil {
+		return nil, err
 	}
 	if m.hasSupportedVers && (m.secureReneg || m.ems || m.ecPointFormats || m.alpnProtocol != "") {
 		return nil, wrapAlert(AlertUnsupportedExtension, fmt.Errorf("TLS 1.2 extension in a TLS 1.3 ServerHello"))
 	}
 	m.tls12 = !m.hasSupportedVers
 	return m, nil
+}
+
+// parseExtension decodes one ServerHello extension; what a
+// HelloRetryRequest may carry differs (§4.1.4).
+func (m *serverHelloMsg) parseExtension(ext uint16, data cryptobyte.String) error {
+	hrr := m.isHRR()
+	switch {
+	case ext == extSupportedVersions:
+		if !data.ReadUint16(&m.supportedVersion) || !data.Empty() {
+			return decodeErr("supported_versions")
+		}
+		m.hasSupportedVers = true
+	case ext == extKeyShare && hrr:
+		var g uint16
+		if !data.ReadUint16(&g) || !data.Empty() {
+			return decodeErr("key_share")
+		}
+		m.selectedGroup = CurveID(g)
+		m.hasKeyShare = true
+	case ext == extKeyShare:
+		var g uint16
+		if !data.ReadUint16(&g) || !readUint16Bytes(&data, &m.keyShare.data) || len(m.keyShare.data) == 0 || !data.Empty() {
+			return decodeErr("key_share")
+		}
+		m.keyShare.group = CurveID(g)
+		m.hasKeyShare = true
+	case ext == extPreSharedKey && !hrr:
+		if !data.ReadUint16(&m.selectedIdentity) || !data.Empty() {
+			return decodeErr("pre_shared_key")
+		}
+		m.hasPSK = true
+	case ext == extCookie && hrr:
+		if !readUint16Bytes(&data, &m.cookie) || len(m.cookie) == 0 || !data.Empty() {
+			return decodeErr("cookie")
+		}
+	case ext == extRenegotiationInfo: // TLS 1.2 (RFC 5746 §3.4)
+		var rc []byte
+		if !readUint8Bytes(&data, &rc) || !data.Empty() {
+			return decodeErr("renegotiation_info")
+		}
+		if len(rc) != 0 {
+			return localAlert(AlertHandshakeFailure, "renegotiation_info with renegotiated_connection")
+		}
+		m.secureReneg = true
+	case ext == extExtendedMS: // TLS 1.2 (RFC 7627 §5.2)
+		if !data.Empty() {
+			return decodeErr("extended_master_secret")
+		}
+		m.ems = true
+	case ext == extECPointFormats: // TLS 1.2 (RFC 8422 §5.2)
+		var f []byte
+		if !readUint8Bytes(&data, &f) || len(f) == 0 || !data.Empty() {
+			return decodeErr("ec_point_formats")
+		}
+		m.ecPointFormats = true
+	case ext == extALPN: // TLS 1.2 (RFC 7301 §3.1)
+		p, err := parseALPNReply(data)
+		if err != nil {
+			return err
+		}
+		m.alpnProtocol = p
+	default:
+		return wrapAlert(AlertUnsupportedExtension, fmt.Errorf("unexpected extension %d in ServerHello", ext))
+	}
+	return nil
 }
 
 // encryptedExtensionsMsg is EncryptedExtensions (§4.3.1).
@@ -588,12 +602,7 @@ func (m *encryptedExtensionsMsg) marshal() ([]byte, error) {
 				b.AddUint16(0)
 			}
 			if m.alpnProtocol != "" {
-				b.AddUint16(extALPN)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-						b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.alpnProtocol)) })
-					})
-				})
+				addALPNReply(b, m.alpnProtocol)
 			}
 		})
 	})
@@ -605,43 +614,37 @@ func (m *encryptedExtensionsMsg) marshal() ([]byte, error) {
 // unsupported_extension (§4.2).
 func parseEncryptedExtensions(msg []byte) (*encryptedExtensionsMsg, error) {
 	m := &encryptedExtensionsMsg{raw: msg}
-	s := cryptobyte.String(msg)
-	var typ uint8
-	var body, exts cryptobyte.String
-	if !s.ReadUint8(&typ) || typ != typeEncryptedExtensions || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() ||
-		!body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
+	body, ok := messageBody(msg, typeEncryptedExtensions)
+	var exts cryptobyte.String
+	if !ok || !body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
 		return nil, decodeErr("EncryptedExtensions")
 	}
-	seen := make(map[uint16]bool)
-	for !exts.Empty() {
-		var ext uint16
-		var data cryptobyte.String
-		if !exts.ReadUint16(&ext) || !exts.ReadUint16LengthPrefixed(&data) {
-			return nil, decodeErr("EncryptedExtensions")
-		}
-		if seen[ext] {
-			return nil, illegal("duplicate extension %d in EncryptedExtensions", ext)
-		}
-		seen[ext] = true
-		switch ext {
-		case extServerName:
-			if !data.Empty() {
-				return nil, decodeErr("server_name acknowledgement")
-			}
-			m.serverNameAck = true
-		case extSupportedGroups:
-			m.supportedGroup = true // the server's preference; informational (§4.2.7)
-		case extALPN:
-			var list, p cryptobyte.String
-			if !data.ReadUint16LengthPrefixed(&list) || !list.ReadUint8LengthPrefixed(&p) || p.Empty() || !list.Empty() || !data.Empty() {
-				return nil, decodeErr("application_layer_protocol_negotiation")
-			}
-			m.alpnProtocol = string(p)
-		default:
-			return nil, wrapAlert(AlertUnsupportedExtension, fmt.Errorf("unexpected extension %d in EncryptedExtensions", ext))
-		}
+	if err := readExtensions(exts, "EncryptedExtensions", m.parseExtension); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// parseExtension decodes one EncryptedExtensions extension.
+func (m *encryptedExtensionsMsg) parseExtension(ext uint16, data cryptobyte.String) error {
+	switch ext {
+	case extServerName:
+		if !data.Empty() {
+			return decodeErr("server_name acknowledgement")
+		}
+		m.serverNameAck = true
+	case extSupportedGroups:
+		m.supportedGroup = true // the server's preference; informational (§4.2.7)
+	case extALPN:
+		p, err := parseALPNReply(data)
+		if err != nil {
+			return err
+		}
+		m.alpnProtocol = p
+	default:
+		return wrapAlert(AlertUnsupportedExtension, fmt.Errorf("unexpected extension %d in EncryptedExtensions", ext))
+	}
+	return nil
 }
 
 func marshalFinished(verifyData []byte) []byte {
@@ -682,17 +685,38 @@ func parseKeyUpdate(msg []byte) (bool, error) {
 // checkNewSessionTicket validates the structure of a NewSessionTicket
 // (§4.6.1), which a client accepts and ignores: no resumption here.
 func checkNewSessionTicket(msg []byte) error {
-	s := cryptobyte.String(msg)
-	var typ uint8
-	var body, nonce, ticket, exts cryptobyte.String
+	body, ok := messageBody(msg, typeNewSessionTicket)
+	var nonce, ticket, exts cryptobyte.String
 	var lifetime, ageAdd uint32
-	if !s.ReadUint8(&typ) || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() ||
-		!body.ReadUint32(&lifetime) || !body.ReadUint32(&ageAdd) ||
+	if !ok || !body.ReadUint32(&lifetime) || !body.ReadUint32(&ageAdd) ||
 		!body.ReadUint8LengthPrefixed(&nonce) || !body.ReadUint16LengthPrefixed(&ticket) || ticket.Empty() ||
 		!body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
 		return decodeErr("NewSessionTicket")
 	}
 	return nil
+}
+
+// addALPNReply adds a server's application_layer_protocol_negotiation
+// extension: a protocol list holding the one protocol selected (RFC 7301
+// §3.1).
+func addALPNReply(b *cryptobyte.Builder, proto string) {
+	b.AddUint16(extALPN)
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(proto)) })
+		})
+	})
+}
+
+// parseALPNReply decodes a server's application_layer_protocol_negotiation
+// extension, which must name exactly one non-empty protocol (RFC 7301
+// §3.1).
+func parseALPNReply(data cryptobyte.String) (string, error) {
+	var list, p cryptobyte.String
+	if !data.ReadUint16LengthPrefixed(&list) || !list.ReadUint8LengthPrefixed(&p) || p.Empty() || !list.Empty() || !data.Empty() {
+		return "", decodeErr("application_layer_protocol_negotiation")
+	}
+	return string(p), nil
 }
 
 func readUint8Bytes(s *cryptobyte.String, out *[]byte) bool {

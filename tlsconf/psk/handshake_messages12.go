@@ -42,11 +42,8 @@ func (m *serverKeyExchangeMsg) marshal() ([]byte, error) {
 // named_curve is illegal_parameter.
 func parseServerKeyExchange(msg []byte, ecdhe bool) (*serverKeyExchangeMsg, error) {
 	m := &serverKeyExchangeMsg{ecdhe: ecdhe}
-	s := cryptobyte.String(msg)
-	var typ uint8
-	var body cryptobyte.String
-	if !s.ReadUint8(&typ) || typ != typeServerKeyExchange || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() ||
-		!readUint16Bytes(&body, &m.hint) {
+	body, ok := messageBody(msg, typeServerKeyExchange)
+	if !ok || !readUint16Bytes(&body, &m.hint) {
 		return nil, decodeErr("ServerKeyExchange")
 	}
 	if len(m.hint) > MaxIdentityLength {
@@ -92,11 +89,8 @@ func (m *clientKeyExchangeMsg) marshal(ecdhe bool) ([]byte, error) {
 // ECDHE_PSK suite. The identity's content is checked by the caller.
 func parseClientKeyExchange(msg []byte, ecdhe bool) (*clientKeyExchangeMsg, error) {
 	m := &clientKeyExchangeMsg{}
-	s := cryptobyte.String(msg)
-	var typ uint8
-	var body cryptobyte.String
-	if !s.ReadUint8(&typ) || typ != typeClientKeyExchange || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() ||
-		!readUint16Bytes(&body, &m.identity) {
+	body, ok := messageBody(msg, typeClientKeyExchange)
+	if !ok || !readUint16Bytes(&body, &m.identity) {
 		return nil, decodeErr("ClientKeyExchange")
 	}
 	if ecdhe && (!readUint8Bytes(&body, &m.public) || len(m.public) == 0) {

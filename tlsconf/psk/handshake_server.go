@@ -66,7 +66,7 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 		hs.logFailure(err)
 		return err
 	}
-	steps := []func() error{
+	err = runSteps(
 		hs.processClientHello,
 		hs.sendHelloRetryRequestIfNeeded,
 		hs.verifyBinder,
@@ -74,12 +74,10 @@ func (c *Conn) serverHandshake(ctx context.Context) error {
 		hs.sendEncryptedExtensions,
 		hs.sendServerFinished,
 		hs.readClientFinished,
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			hs.logFailure(err)
-			return err
-		}
+	)
+	if err != nil {
+		hs.logFailure(err)
+		return err
 	}
 	c.state.CipherSuite = hs.suite.id
 	c.state.Identity = hs.identity
@@ -110,11 +108,7 @@ func (hs *serverHandshakeState) wipe() {
 
 // readClientHello reads the first ClientHello (§4.1.2).
 func (hs *serverHandshakeState) readClientHello() error {
-	msg, err := hs.c.readHandshake(typeClientHello)
-	if err != nil {
-		return err
-	}
-	ch, err := parseClientHello(msg)
+	ch, err := readMessage(hs.c, typeClientHello, parseClientHello)
 	if err != nil {
 		return err
 	}
@@ -277,23 +271,14 @@ func (hs *serverHandshakeState) sendHelloRetryRequestIfNeeded() error {
 		supportedVersion: VersionTLS13,
 		selectedGroup:    hs.hrrGroup,
 	}
-	raw, err := hrr.marshal()
-	if err != nil {
-		return wrapAlert(AlertInternalError, err)
-	}
-	if err := c.writeHandshakeLocked(raw, hs.transcript); err != nil {
+	if err := hs.writeServerHello(hrr); err != nil {
 		return err
 	}
-	hs.sendCCSOnce()
 	if err := c.flushLocked(); err != nil {
 		return err
 	}
 
-	msg, err := c.readHandshake(typeClientHello)
-	if err != nil {
-		return err
-	}
-	ch2, err := parseClientHello(msg)
+	ch2, err := readMessage(c, typeClientHello, parseClientHello)
 	if err != nil {
 		return err
 	}
@@ -343,12 +328,22 @@ func (hs *serverHandshakeState) verifyBinder() error {
 	return nil
 }
 
-func (hs *serverHandshakeState) sendCCSOnce() {
-	// Compatibility mode (§D.4): only when the client sent a session ID.
+// writeServerHello writes a ServerHello or HelloRetryRequest, then, in
+// compatibility mode (§D.4: the client sent a session ID), the one
+// ChangeCipherSpec that follows the first of them.
+func (hs *serverHandshakeState) writeServerHello(m *serverHelloMsg) error {
+	raw, err := m.marshal()
+	if err != nil {
+		return wrapAlert(AlertInternalError, err)
+	}
+	if err := hs.c.writeHandshakeLocked(raw, hs.transcript); err != nil {
+		return err
+	}
 	if !hs.sentCCS && len(hs.ch.sessionID) > 0 {
 		hs.c.writeChangeCipherSpecLocked()
 		hs.sentCCS = true
 	}
+	return nil
 }
 
 // sendServerHello sends the ServerHello with the selected identity and
@@ -379,14 +374,9 @@ func (hs *serverHandshakeState) sendServerHello() error {
 		defer clear(shared)
 		sh.keyShare = keyShare{group: hs.group, data: priv.PublicKey().Bytes()}
 	}
-	raw, err := sh.marshal()
-	if err != nil {
-		return wrapAlert(AlertInternalError, err)
-	}
-	if err := c.writeHandshakeLocked(raw, hs.transcript); err != nil {
+	if err := hs.writeServerHello(sh); err != nil {
 		return err
 	}
-	hs.sendCCSOnce()
 	if err := c.atRecordBoundary(); err != nil {
 		return err
 	}

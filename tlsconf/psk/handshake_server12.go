@@ -67,17 +67,9 @@ func (hs *serverHandshakeState) handshake12(hi uint16) error {
 	c.ccsOK, c.earlySkip, c.skipFailed = false, 0, false
 	s := &serverHandshakeState12{c: c, hs: hs, cfg: hs.cfg, ch: hs.ch, downgrade: hi >= VersionTLS13}
 	defer func() { clear(s.key); clear(s.master) }()
-	for _, step := range []func() error{
-		s.processClientHello,
-		s.sendServerHello,
-		s.readClientKeyExchange,
-		s.readClientFinished,
-		s.sendServerFinished,
-	} {
-		if err := step(); err != nil {
-			hs.identity = s.identity
-			return err
-		}
+	if err := runSteps(s.processClientHello, s.sendServerHello, s.readClientKeyExchange, s.readClientFinished, s.sendServerFinished); err != nil {
+		hs.identity = s.identity
+		return err
 	}
 	c.state.CipherSuite = s.suite.id
 	c.state.Identity = s.identity

@@ -141,6 +141,25 @@ func wantAlert(t *testing.T, err error, alert Alert, remote bool) {
 	}
 }
 
+// expectHandshake checks the error of our client's handshake against the
+// case's alert. With alert set, err must be that alert, received from the
+// server, and the server peer p (if not nil) must exit; it returns false:
+// the case ends there. Without, err must be nil and it returns true.
+func expectHandshake(t *testing.T, err error, alert Alert, p *peer) bool {
+	t.Helper()
+	if alert != 0 {
+		wantAlert(t, err, alert, true)
+		if p != nil {
+			p.wait(t, 5*time.Second)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
 // tweakedConfigs returns the test client and server configurations with
 // client and server (each may be nil) applied.
 func tweakedConfigs(t testing.TB, client func(*ClientConfig), server func(*ServerConfig)) (*ClientConfig, *ServerConfig) {

@@ -145,12 +145,8 @@ func TestGnuTLSServer(t *testing.T) {
 			c := Client(nc, cfg)
 			defer c.Close()
 			err = c.Handshake()
-			if tc.alert != 0 {
-				wantAlert(t, err, tc.alert, true)
+			if !expectHandshake(t, err, tc.alert, nil) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			st := c.ConnectionState()
 			if (st.Group != 0) != tc.dhe || (tc.name == "HelloRetryRequest") != st.DidHelloRetryRequest {

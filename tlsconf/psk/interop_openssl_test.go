@@ -25,6 +25,9 @@ func startOpenSSLServer(t *testing.T, extra ...string) (string, *peer) {
 	return addr, p
 }
 
+// TestOpenSSLServer connects our client to s_server: handshakes in every
+// mode and suite, then echo and KeyUpdate, and the handshakes OpenSSL
+// refuses (alert set: the alert our client must receive).
 func TestOpenSSLServer(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -33,6 +36,7 @@ func TestOpenSSLServer(t *testing.T) {
 		suite  uint16
 		group  CurveID
 		hrr    bool
+		alert  Alert
 	}{
 		{name: "psk_dhe_ke defaults", group: X25519},
 		{name: "TLS_AES_128_GCM_SHA256", server: []string{"-ciphersuites", "TLS_AES_128_GCM_SHA256"}, suite: TLS_AES_128_GCM_SHA256, group: X25519},
@@ -45,10 +49,18 @@ func TestOpenSSLServer(t *testing.T) {
 			c.Groups = []CurveID{P256, X25519}
 			c.KeyShares = []CurveID{P256}
 		}, group: X25519, hrr: true},
+
+		{name: "refused: wrong key", client: func(c *ClientConfig) { c.Key = make([]byte, 32) }, alert: AlertIllegalParameter},
+		// When OpenSSL cannot use the PSK it falls back to certificates; our
+		// PSK-only ClientHello has no signature_algorithms (§9.2 allows
+		// that), so OpenSSL answers missing_extension ("missing sigalgs").
+		{name: "refused: unknown identity", client: func(c *ClientConfig) { c.Identity = []byte("nobody") }, alert: AlertMissingExtension},
+		{name: "refused: psk_ke without -allow_no_dhe_kex", client: func(c *ClientConfig) { c.Modes = []Mode{ModePSKOnly} }, alert: AlertMissingExtension},
+		{name: "refused: SHA-384 suite with a SHA-256 PSK", server: []string{"-ciphersuites", "TLS_AES_256_GCM_SHA384"}, client: func(c *ClientConfig) { c.Hash = SHA384 }, alert: AlertMissingExtension},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // s_server takes about a second to report ACCEPT
-			addr, _ := startOpenSSLServer(t, tc.server...)
+			addr, p := startOpenSSLServer(t, tc.server...)
 			cfg := testClientConfig(t)
 			if tc.client != nil {
 				tc.client(cfg)
@@ -56,8 +68,9 @@ func TestOpenSSLServer(t *testing.T) {
 			c := dialConn(t, addr, cfg)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := c.HandshakeContext(ctx); err != nil {
-				t.Fatal(err)
+			err := c.HandshakeContext(ctx)
+			if !expectHandshake(t, err, tc.alert, p) {
+				return
 			}
 			st := c.ConnectionState()
 			if (tc.suite != 0 && st.CipherSuite != tc.suite) || st.Group != tc.group || st.DidHelloRetryRequest != tc.hrr {
@@ -70,34 +83,6 @@ func TestOpenSSLServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			clientEcho(t, c)
-		})
-	}
-}
-
-func TestOpenSSLServerRefuses(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		server []string
-		client func(*ClientConfig)
-		alert  Alert
-	}{
-		{name: "wrong key", client: func(c *ClientConfig) { c.Key = make([]byte, 32) }, alert: AlertIllegalParameter},
-		// When OpenSSL cannot use the PSK it falls back to certificates; our
-		// PSK-only ClientHello has no signature_algorithms (§9.2 allows
-		// that), so OpenSSL answers missing_extension ("missing sigalgs").
-		{name: "unknown identity", client: func(c *ClientConfig) { c.Identity = []byte("nobody") }, alert: AlertMissingExtension},
-		{name: "psk_ke without -allow_no_dhe_kex", client: func(c *ClientConfig) { c.Modes = []Mode{ModePSKOnly} }, alert: AlertMissingExtension},
-		{name: "SHA-384 suite with a SHA-256 PSK", server: []string{"-ciphersuites", "TLS_AES_256_GCM_SHA384"}, client: func(c *ClientConfig) { c.Hash = SHA384 }, alert: AlertMissingExtension},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			addr, p := startOpenSSLServer(t, tc.server...)
-			cfg := testClientConfig(t)
-			tc.client(cfg)
-			c := dialConn(t, addr, cfg)
-			err := c.Handshake()
-			wantAlert(t, err, tc.alert, true)
-			p.wait(t, 5*time.Second)
 		})
 	}
 }
@@ -177,20 +162,40 @@ func TestOpenSSLClient(t *testing.T) {
 	}
 }
 
+// TestOpenSSLClientRefused: s_client handshakes our server refuses, in
+// TLS 1.3 and in TLS 1.2 (the same mistakes get other alerts there), with
+// the alert both sides must report.
 func TestOpenSSLClientRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
+		tls12  bool
 		client []string
 		alert  Alert
 	}{
 		{name: "wrong key", client: []string{"-psk", strings.Repeat("ab", 32)}, alert: AlertIllegalParameter},
 		{name: "unknown identity", client: []string{"-psk_identity", "nobody"}, alert: AlertHandshakeFailure},
+		// The client's Finished does not decrypt: bad_record_mac, as
+		// OpenSSL answers a wrong key.
+		{name: "TLS 1.2 wrong key", tls12: true, client: []string{"-psk", strings.Repeat("ab", 32)}, alert: AlertBadRecordMAC},
+		// unknown_psk_identity, as OpenSSL's PSK callback servers (stunnel,
+		// Qt) answer.
+		{name: "TLS 1.2 unknown identity", tls12: true, client: []string{"-psk_identity", "nobody"}, alert: AlertUnknownPSKIdentity},
+		{name: "TLS 1.2 no PSK suite", tls12: true, client: []string{"-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"}, alert: AlertHandshakeFailure},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr, results := goServer(t, testServerConfig(t), 1)
-			_, out := runOpenSSLClient(t, addr, false, tc.client...)
-			r := result(t, results)
-			wantAlert(t, r.err, tc.alert, false)
+			t.Parallel()
+			cfg := testServerConfig(t)
+			run := func(addr string) string {
+				_, out := runOpenSSLClient(t, addr, false, tc.client...)
+				return out
+			}
+			if tc.tls12 {
+				cfg = tls12Server(t)
+				run = func(addr string) string { return runOpenSSLClient12(t, addr, false, tc.client...) }
+			}
+			addr, results := goServer(t, cfg, 1)
+			out := run(addr)
+			wantAlert(t, result(t, results).err, tc.alert, false)
 			if !strings.Contains(out, fmt.Sprintf("alert number %d", tc.alert)) {
 				t.Fatalf("s_client did not report alert %d:\n%s", tc.alert, out)
 			}

@@ -57,12 +57,8 @@ func TestStunnelServer(t *testing.T) {
 			}
 			c := dialConn(t, addr, cfg)
 			err := c.Handshake()
-			if tc.alert != 0 {
-				wantAlert(t, err, tc.alert, true)
+			if !expectHandshake(t, err, tc.alert, nil) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			clientEcho(t, c)
 			p.waitFor(t, `Key configured for PSK identity "`+testIdentity+`"`, 5*time.Second)

@@ -218,6 +218,33 @@ func TestMalformedClientHello(t *testing.T) {
 	}
 }
 
+// TestParseClientHelloExtensionRules checks the extension rules in the
+// parser alone, where no failing binder can give the same alert: a
+// duplicate extension and a pre_shared_key before another extension are
+// illegal_parameter (§4.2, §4.2.11); the same extensions in order parse.
+func TestParseClientHelloExtensionRules(t *testing.T) {
+	m, exts := helloParts(t)
+	last := len(exts) - 1
+	if exts[last].typ != extPreSharedKey {
+		t.Fatalf("helloParts: last extension is %d, want pre_shared_key", exts[last].typ)
+	}
+	if _, err := parseClientHello(buildHello(m, exts)); err != nil {
+		t.Fatalf("valid ClientHello: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		exts []ext
+	}{
+		{"duplicate extension", append([]ext{exts[0]}, exts...)},
+		{"pre_shared_key not last", append([]ext{exts[last]}, exts[:last]...)},
+	} {
+		_, err := parseClientHello(buildHello(m, tc.exts))
+		if a, _, ok := alertOf(err); !ok || a != AlertIllegalParameter {
+			t.Errorf("%s: %v, want illegal_parameter", tc.name, err)
+		}
+	}
+}
+
 // TestMalformedFromServer feeds a client bad server flights.
 func TestMalformedFromServer(t *testing.T) {
 	for _, tc := range []struct {

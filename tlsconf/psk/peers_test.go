@@ -7,7 +7,6 @@ import (
 	"net"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -116,52 +115,41 @@ type serverResult struct {
 	err   error
 }
 
-// goServer runs our PSK server on 127.0.0.1 for n connections: each
-// handshake result is reported, then lines are echoed until EOF.
+// goServer runs our PSK server on 127.0.0.1 until the test ends: each
+// connection's handshake result is reported on results, then lines are
+// echoed until EOF. results holds n results not yet taken; a handshake
+// that finds it full fails the test.
 func goServer(t *testing.T, cfg *ServerConfig, n int) (addr string, results <-chan serverResult) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ch := make(chan serverResult, n)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; i < n; i++ {
-			nc, err := ln.Accept()
+	addr = testpeer.Serve(t, testpeer.Listen(t), func(_ context.Context, nc net.Conn) {
+		c := Server(nc, cfg)
+		defer c.Close()
+		_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
+		err := c.Handshake()
+		select {
+		case ch <- serverResult{c.ConnectionState(), err}:
+		default:
+			t.Errorf("goServer: more than %d handshake results not taken", n)
+			return
+		}
+		if err != nil {
+			return
+		}
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadBytes('\n')
+			if len(line) > 0 {
+				if _, werr := c.Write(line); werr != nil {
+					return
+				}
+			}
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c := Server(nc, cfg)
-				defer c.Close()
-				_ = nc.SetDeadline(time.Now().Add(20 * time.Second))
-				err := c.Handshake()
-				ch <- serverResult{c.ConnectionState(), err}
-				if err != nil {
-					return
-				}
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadBytes('\n')
-					if len(line) > 0 {
-						if _, werr := c.Write(line); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String(), ch
+	})
+	return addr, ch
 }
 
 func result(t *testing.T, ch <-chan serverResult) serverResult {

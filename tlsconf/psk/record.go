@@ -273,6 +273,17 @@ func (c *Conn) readHandshake(want uint8) ([]byte, error) {
 	}
 }
 
+// readMessage reads the next handshake message, which must be of type
+// want, and decodes it with parse.
+func readMessage[M any](c *Conn, want uint8, parse func([]byte) (M, error)) (M, error) {
+	msg, err := c.readHandshake(want)
+	if err != nil {
+		var none M
+		return none, err
+	}
+	return parse(msg)
+}
+
 // readHandshakeAny returns the next handshake message, whatever its type.
 func (c *Conn) readHandshakeAny() ([]byte, error) {
 	for {
