@@ -153,13 +153,8 @@ func TestParkedLegFailsKeepalive(t *testing.T) {
 	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), PingInterval: 100 * time.Millisecond, PongTimeout: 300 * time.Millisecond}}, parkAfter: 10 * time.Millisecond})
 	rc := dialRaw(t, base) // completes the handshake, then reads nothing
 	defer rc.nc.Close()
-	select {
-	case code := <-seen:
-		if code != ws.StatusGoingAway {
-			t.Fatalf("upstream saw %d", code)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a parked client that never answers pings was not dropped")
+	if code := testpeer.Receive(t, seen, 5*time.Second, "a parked client that never answers pings was not dropped"); code != ws.StatusGoingAway {
+		t.Fatalf("upstream saw %d", code)
 	}
 }
 

@@ -210,13 +210,8 @@ func TestSubprotocolsAndPings(t *testing.T) {
 	if err := c.Ping(ctxT(t), []byte("end-to-end")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case p := <-pongs:
-		if p != "end-to-end" {
-			t.Fatalf("pong %q", p)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no pong relayed back")
+	if p := testpeer.Receive(t, pongs, 5*time.Second, "no pong relayed back"); p != "end-to-end" {
+		t.Fatalf("pong %q", p)
 	}
 }
 
@@ -438,13 +433,8 @@ func TestIdleAndKeepalive(t *testing.T) {
 		if err != nil || resp.StatusCode != 101 {
 			t.Fatalf("%v %v", resp, err)
 		}
-		select {
-		case code := <-seen:
-			if code != ws.StatusGoingAway {
-				t.Fatalf("upstream saw %d", code)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a client that never answers pings was not dropped")
+		if code := testpeer.Receive(t, seen, 5*time.Second, "a client that never answers pings was not dropped"); code != ws.StatusGoingAway {
+			t.Fatalf("upstream saw %d", code)
 		}
 	})
 }
