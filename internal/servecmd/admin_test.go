@@ -212,16 +212,8 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 		"--pause-on-ssl-errors", "--pause-timeout", "20s", "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile,
 		"--log-format", "json", "--log-level", "warn", "--grace", "5s")
 	logs := srv.logs
-	var proxyURL, adminURL string
-	for proxyURL == "" || adminURL == "" {
-		l := srv.line(t, 10*time.Second)
-		if u, ok := servingURL(l); ok {
-			proxyURL = u
-		}
-		if rest, ok := strings.CutPrefix(l, "admin API:"); ok {
-			adminURL = strings.TrimSuffix(strings.Fields(rest)[0], "/")
-		}
-	}
+	proxyURL, admin := srv.banner(t, "admin API:")
+	adminURL := strings.TrimSuffix(strings.Fields(admin)[0], "/")
 	a := &adminClient{t: t, base: adminURL, token: adminToken, hc: &http.Client{Timeout: 10 * time.Second}}
 	if code, _ := (&adminClient{t: t, base: adminURL, hc: a.hc}).do("GET", "/v1/paused", ""); code != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", code)
@@ -348,8 +340,7 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 	t.Parallel()
 	upstream := startTLSEcho(t)
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "admin.sock")
-	cfgFile := writeConfig(t, dir, "wssproxy.yaml",
+	srv := spawnServeAdmin(t, dir, []string{
 		// Its own trust store: the pin it remembers must not reach the
 		// other tests' serve runs (they share the default state directory).
 		"store: file:upstream_pins",
@@ -359,24 +350,18 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 		"  - listen: 127.0.0.1:0",
 		"    routes:",
 		"      - name: paused",
-		"        upstream: "+upstream,
+		"        upstream: " + upstream,
 		"        upstream_tls:",
 		"          pause: true",
 		"          pause_timeout: 10s",
-	)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv := spawnServe(ctx, "--config", cfgFile, "--log-level", "error")
-	logs, done := srv.logs, srv.done
-	proxyURL := srv.url(t, 10*time.Second)
-	fi := awaitSocket(t, sock)
-	if fi.Mode().Perm() != 0o600 {
-		t.Fatalf("socket mode %v", fi.Mode().Perm())
+	}, "--log-level", "error")
+	proxyURL, sock, a := srv.url, srv.sock, srv.admin
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket: %v, %v", fi, err)
 	}
-	a := unixAdmin(t, sock)
 	first := make(chan error, 1)
 	go func() {
-		c, _, err := ws.Dial(ctx, proxyURL, nil)
+		c, _, err := ws.Dial(t.Context(), proxyURL, nil)
 		if err == nil {
 			c.Close(ws.StatusNormalClosure, "")
 		}
@@ -391,10 +376,8 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(dir, "upstream_pins")); err != nil || !strings.HasPrefix(string(data), "127.0.0.1 sha256//") || !strings.Contains(string(data), " by=admin ") {
 		t.Fatalf("store %q %v", data, err)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d: %s", code, logs.String())
-	}
+	srv.stop()
+	srv.exitOK(t, 10*time.Second)
 	if _, err := os.Stat(sock); err == nil {
 		t.Fatal("the admin socket outlived serve")
 	}

@@ -121,26 +121,22 @@ func TestServeUpstreamSessionResumptionConfig(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", dir)
 	up := startResumingUpstream(t)
 	tlsKeys := "{ca_file: '" + up.caFile + "'"
-	file := writeConfig(t, dir, "c.yaml",
+	p := spawnServeConfig(t, dir, []string{
 		"log: {level: error}",
 		"listeners:",
 		"  - listen: 127.0.0.1:0",
 		"    routes:",
-		"      - {path: /a, upstream: '"+up.url+"', upstream_tls: "+tlsKeys+"}}",
-		"      - {path: /b, upstream: '"+up.url+"', upstream_tls: "+tlsKeys+", session_resumption: true}}",
-		"      - {path: /off, upstream: '"+up.url+"', upstream_tls: "+tlsKeys+", session_resumption: false}}")
-	ctx, cancel := context.WithCancel(context.Background())
-	p := spawnServe(ctx, "--config", file)
+		"      - {path: /a, upstream: '" + up.url + "', upstream_tls: " + tlsKeys + "}}",
+		"      - {path: /b, upstream: '" + up.url + "', upstream_tls: " + tlsKeys + ", session_resumption: true}}",
+		"      - {path: /off, upstream: '" + up.url + "', upstream_tls: " + tlsKeys + ", session_resumption: false}}"})
 	u, err := url.Parse(p.url(t, 15*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "ws://" + u.Host
 	t.Cleanup(func() {
-		cancel()
-		if code := <-p.done; code != 0 {
-			t.Errorf("serve exit %d: %s", code, p.logs.String())
-		}
+		p.stop()
+		p.exitOK(t, 10*time.Second)
 	})
 	for _, path := range []string{"/a", "/a", "/b", "/b", "/off", "/off", "/a"} {
 		echoThrough(t, base+path)
