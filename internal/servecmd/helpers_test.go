@@ -3,7 +3,6 @@ package servecmd
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/ws"
 )
 
 // runCerts runs "wssproxy certs ARGS..." in-process (the tests here
@@ -52,6 +52,35 @@ func spawnServe(ctx context.Context, args ...string) *serveProc {
 	p := &serveProc{lines: testpeer.NewLines(50), logs: &testpeer.Buffer{}, done: make(chan int, 1)}
 	go func() { p.done <- Run(ctx, args, p.lines, p.logs) }()
 	return p
+}
+
+// serveBackend serves WebSocket connections on ln until the test ends,
+// then closes them with 1001. Each request is first passed to hello; a
+// connection is sent hello's answer, when not empty, as a text message,
+// then its messages are echoed.
+func serveBackend(t *testing.T, ln net.Listener, hello func(r *http.Request) string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		greeting := hello(r)
+		c, err := ws.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Abort()
+		stop := context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "") })
+		defer stop()
+		if greeting != "" && c.WriteMessage(ctx, ws.MessageText, []byte(greeting)) != nil {
+			return
+		}
+		for {
+			typ, msg, err := c.ReadMessage(ctx)
+			if err != nil || c.WriteMessage(ctx, typ, msg) != nil {
+				return
+			}
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { cancel(); srv.Close() })
 }
 
 // spawnServeConfig writes config (see y) as wssproxy.yaml in dir and runs
@@ -188,11 +217,7 @@ func serveClientCerts(t *testing.T, modes ...string) (*certs.DevCAResult, map[st
 // certificates in pem.
 func tlsWithRoots(t *testing.T, pem []byte) *tls.Config {
 	t.Helper()
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no CA certificate")
-	}
-	return &tls.Config{RootCAs: pool}
+	return &tls.Config{RootCAs: testpeer.PEMPool(t, "CA file", pem)}
 }
 
 // exitOK waits up to d for serve to exit and fails t unless it exited 0.

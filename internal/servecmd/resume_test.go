@@ -9,14 +9,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/clientcmd/clienttest"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/tlsconf"
-	"github.com/wssproxy/wssproxy/ws"
 )
 
 // resumingUpstream is a wss echo server (a dev CA's certificate) that
@@ -24,8 +23,7 @@ import (
 // handshake resumed a session.
 type resumingUpstream struct {
 	url, caFile string
-	mu          sync.Mutex
-	seen        []string // "PATH new" or "PATH resumed"
+	seen        testpeer.Feed[string] // "PATH new" or "PATH resumed"
 }
 
 func startResumingUpstream(t *testing.T) *resumingUpstream {
@@ -43,41 +41,15 @@ func startResumingUpstream(t *testing.T) *resumingUpstream {
 		t.Fatal(err)
 	}
 	u := &resumingUpstream{url: "wss://" + ln.Addr().String(), caFile: pki.CACertFile}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serveBackend(t, tls.NewListener(ln, cfg), func(r *http.Request) string {
 		how := "new"
 		if r.TLS.DidResume {
 			how = "resumed"
 		}
-		u.mu.Lock()
-		u.seen = append(u.seen, r.URL.Path+" "+how)
-		u.mu.Unlock()
-		c, err := ws.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Abort()
-		stop := context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "") })
-		defer stop()
-		for {
-			typ, msg, err := c.ReadMessage(ctx)
-			if err != nil || c.WriteMessage(ctx, typ, msg) != nil {
-				return
-			}
-		}
-	})}
-	go srv.Serve(tls.NewListener(ln, cfg))
-	t.Cleanup(func() { cancel(); srv.Close() })
+		u.seen.Add(r.URL.Path + " " + how)
+		return ""
+	})
 	return u
-}
-
-// take returns what the upstream saw since the last call.
-func (u *resumingUpstream) take() []string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	s := u.seen
-	u.seen = nil
-	return s
 }
 
 // echoThrough sends a line through serve at url and checks the echo.
@@ -107,7 +79,7 @@ func TestServeUpstreamSessionResumptionFlag(t *testing.T) {
 		for range 3 {
 			echoThrough(t, "ws://"+addr+"/")
 		}
-		if got := up.take(); !slices.Equal(got, tc.want) {
+		if got := up.seen.Take(); !slices.Equal(got, tc.want) {
 			t.Errorf("%v: upstream saw %v, want %v", tc.args, got, tc.want)
 		}
 	}
@@ -142,7 +114,7 @@ func TestServeUpstreamSessionResumptionConfig(t *testing.T) {
 		echoThrough(t, base+path)
 	}
 	want := []string{"/a new", "/a resumed", "/b new", "/b resumed", "/off new", "/off new", "/a resumed"}
-	if got := up.take(); !slices.Equal(got, want) {
+	if got := up.seen.Take(); !slices.Equal(got, want) {
 		t.Fatalf("upstream saw %v, want %v", got, want)
 	}
 }

@@ -28,30 +28,7 @@ func startNamedBackend(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := ws.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Abort()
-		stop := context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "") })
-		defer stop()
-		if c.WriteMessage(ctx, ws.MessageText, []byte(name+" "+r.URL.Path)) != nil {
-			return
-		}
-		for {
-			typ, msg, err := c.ReadMessage(ctx)
-			if err != nil {
-				return
-			}
-			if c.WriteMessage(ctx, typ, msg) != nil {
-				return
-			}
-		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { cancel(); srv.Close() })
+	serveBackend(t, ln, func(r *http.Request) string { return name + " " + r.URL.Path })
 	return "ws://" + ln.Addr().String() + "/"
 }
 

@@ -77,9 +77,16 @@ func CertPool(t testing.TB, file string) *x509.CertPool {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return PEMPool(t, file, data)
+}
+
+// PEMPool returns a pool of the certificates in data, failing t when it
+// holds none (the message names what data is and quotes its start).
+func PEMPool(t testing.TB, what string, data []byte) *x509.CertPool {
+	t.Helper()
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {
-		t.Fatalf("%s: no certificate", file)
+		t.Fatalf("%s: no certificate in %.200q", what, data)
 	}
 	return pool
 }
