@@ -123,11 +123,7 @@ func startProxy(t *testing.T, opts Options) (string, *Server) {
 	return "ws://" + addr, s
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testpeer.Context(t, 20*time.Second) }
 
 func dial(t *testing.T, url string, opts *ws.DialOptions) *ws.Conn {
 	t.Helper()

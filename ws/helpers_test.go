@@ -20,23 +20,14 @@ import (
 // pair returns a connected client and server over real loopback TCP.
 func pair(t *testing.T, sopts *ws.AcceptOptions, copts *ws.DialOptions) (client, server *ws.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	a, b := testpeer.TCPPair(t)
 	type result struct {
 		c   *ws.Conn
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		u, err := ws.ReadUpgrade(context.Background(), nc, sopts)
+		u, err := ws.ReadUpgrade(context.Background(), b, sopts)
 		if err != nil {
 			ch <- result{nil, err}
 			return
@@ -44,7 +35,12 @@ func pair(t *testing.T, sopts *ws.AcceptOptions, copts *ws.DialOptions) (client,
 		c, err := u.Accept(context.Background(), u.SelectSubprotocol(), "", nil)
 		ch <- result{c, err}
 	}()
-	client, _, err = ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/path?q=1", copts)
+	var o ws.DialOptions
+	if copts != nil {
+		o = *copts
+	}
+	o.NetDial = func(context.Context, string, string) (net.Conn, error) { return a, nil }
+	client, _, err := ws.Dial(context.Background(), "ws://"+a.RemoteAddr().String()+"/path?q=1", &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,10 +228,6 @@ func wantProtocolError(t *testing.T, err error, code ws.StatusCode) {
 	}
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testpeer.Context(t, 20*time.Second) }
 
 var _ = strings.Repeat

@@ -20,6 +20,14 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// Context returns a context that ends after d, or at the end of the test
+// (its cleanup), whichever comes first: a bound for each blocking call.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // Receive returns the next value sent on ch (the zero value once ch is
 // closed), and fails the test with failure, which says what did not
 // happen, when nothing comes within d.

@@ -1,6 +1,7 @@
 package testpeer
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -20,6 +21,23 @@ func (f *fatalTB) Helper() {}
 func (f *fatalTB) Fatalf(format string, args ...any) {
 	f.failed <- fmt.Sprintf(format, args...)
 	runtime.Goexit()
+}
+
+// TestContext: the context ends after its bound, and at the end of the
+// test that asked for it.
+func TestContext(t *testing.T) {
+	short := Context(t, 20*time.Millisecond)
+	Receive(t, short.Done(), 10*time.Second, "a context bounded by 20ms did not end")
+	var long context.Context
+	t.Run("sub", func(t *testing.T) {
+		long = Context(t, time.Hour)
+		if long.Err() != nil {
+			t.Fatalf("ended at once: %v", long.Err())
+		}
+	})
+	if long.Err() == nil {
+		t.Fatal("a test's context outlived the test")
+	}
 }
 
 // TestReceive: a value sent in time is returned, a closed channel gives
