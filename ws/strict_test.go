@@ -89,24 +89,23 @@ func TestStrictness(t *testing.T) {
 	}
 }
 
+// A frame masked the wrong way for its direction fails the connection
+// with 1002 (RFC 6455 §5.1): unmasked to a server, masked to a client.
 func TestMaskingDirection(t *testing.T) {
 	t.Parallel()
-	t.Run("unmasked frame to server", func(t *testing.T) {
-		t.Parallel()
-		p, c := rawClient(t, nil)
-		p.client = false // send unmasked
-		p.send(0x81, []byte("hi"))
-		_, _, err := c.ReadMessage(ctxT(t))
-		wantProtocolError(t, err, 1002)
-	})
-	t.Run("masked frame to client", func(t *testing.T) {
-		t.Parallel()
-		p, c := rawServer(t, nil)
-		p.client = true // send masked
-		p.send(0x81, []byte("hi"))
-		_, _, err := c.ReadMessage(ctxT(t))
-		wantProtocolError(t, err, 1002)
-	})
+	for _, tc := range []struct{ name, role string }{
+		{"unmasked frame to server", "server"},
+		{"masked frame to client", "client"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, c := rawPeerOf(t, tc.role, ws.Options{})
+			p.client = tc.role == "client" // masks only toward a client: the wrong way
+			p.send(0x81, []byte("hi"))
+			_, _, err := c.ReadMessage(ctxT(t))
+			wantProtocolError(t, err, 1002)
+		})
+	}
 }
 
 // Control frames may arrive between the fragments of a message.
