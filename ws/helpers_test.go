@@ -21,20 +21,9 @@ import (
 func pair(t *testing.T, sopts *ws.AcceptOptions, copts *ws.DialOptions) (client, server *ws.Conn) {
 	t.Helper()
 	a, b := testpeer.TCPPair(t)
-	type result struct {
-		c   *ws.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		u, err := ws.ReadUpgrade(context.Background(), b, sopts)
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		c, err := u.Accept(context.Background(), u.SelectSubprotocol(), "", nil)
-		ch <- result{c, err}
-	}()
+	ch := acceptAsync(context.Background(), b, sopts, func(u *ws.Upgrade) (*ws.Conn, error) {
+		return u.Accept(context.Background(), u.SelectSubprotocol(), "", nil)
+	})
 	var o ws.DialOptions
 	if copts != nil {
 		o = *copts
@@ -52,6 +41,29 @@ func pair(t *testing.T, sopts *ws.AcceptOptions, copts *ws.DialOptions) (client,
 	return client, r.c
 }
 
+// accepted is the server side of a handshake run by acceptAsync.
+type accepted struct {
+	c   *ws.Conn
+	err error
+}
+
+// acceptAsync reads a handshake from nc (ws.ReadUpgrade with ctx and
+// opts) and answers it with accept, in the background; the outcome comes
+// on the channel.
+func acceptAsync(ctx context.Context, nc net.Conn, opts *ws.AcceptOptions, accept func(u *ws.Upgrade) (*ws.Conn, error)) <-chan accepted {
+	ch := make(chan accepted, 1)
+	go func() {
+		u, err := ws.ReadUpgrade(ctx, nc, opts)
+		if err != nil {
+			ch <- accepted{nil, err}
+			return
+		}
+		c, err := accept(u)
+		ch <- accepted{c, err}
+	}()
+	return ch
+}
+
 // rawPeer is the far end of a connection that speaks raw bytes, so tests
 // can send frames a conforming endpoint never would.
 type rawPeer struct {
@@ -66,28 +78,21 @@ type rawPeer struct {
 func rawClient(t *testing.T, opts *ws.AcceptOptions) (*rawPeer, *ws.Conn) {
 	t.Helper()
 	a, b := testpeer.TCPPair(t)
-	ch := make(chan *ws.Conn, 1)
-	go func() {
-		u, err := ws.ReadUpgrade(context.Background(), b, opts)
-		if err != nil {
-			ch <- nil
-			return
-		}
-		c, _ := u.Accept(context.Background(), "", "", nil)
-		ch <- c
-	}()
+	ch := acceptAsync(context.Background(), b, opts, func(u *ws.Upgrade) (*ws.Conn, error) {
+		return u.Accept(context.Background(), "", "", nil)
+	})
 	fmt.Fprintf(a, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	p := &rawPeer{t: t, nc: a, br: bufio.NewReader(a), client: true}
 	resp, err := http.ReadResponse(p.br, nil)
 	if err != nil || resp.StatusCode != 101 {
 		t.Fatalf("raw handshake: %v %v", resp, err)
 	}
-	c := <-ch
-	if c == nil {
-		t.Fatal("server side failed")
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("server side: %v", r.err)
 	}
-	t.Cleanup(c.Abort)
-	return p, c
+	t.Cleanup(r.c.Abort)
+	return p, r.c
 }
 
 // rawPeerOf returns a Conn with options o playing role ("server" or

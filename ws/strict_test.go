@@ -133,16 +133,9 @@ func TestControlInterleavedWithFragments(t *testing.T) {
 func TestReservedBitsWithExtension(t *testing.T) {
 	t.Parallel()
 	a, b := testpeer.TCPPair(t)
-	ch := make(chan *ws.Conn, 1)
-	go func() {
-		u, err := ws.ReadUpgrade(ctxT(t), b, nil)
-		if err != nil {
-			ch <- nil
-			return
-		}
-		c, _ := u.Accept(ctxT(t), "", u.Extensions, nil)
-		ch <- c
-	}()
+	ch := acceptAsync(ctxT(t), b, nil, func(u *ws.Upgrade) (*ws.Conn, error) {
+		return u.Accept(ctxT(t), "", u.Extensions, nil)
+	})
 	c, _, err := ws.Dial(ctxT(t), "ws://x/", &ws.DialOptions{
 		Extensions: "permessage-deflate; client_max_window_bits",
 		NetDial:    func(ctx context.Context, _, _ string) (net.Conn, error) { return a, nil },
@@ -150,10 +143,11 @@ func TestReservedBitsWithExtension(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := <-ch
-	if s == nil {
-		t.Fatal("accept failed")
+	acc := <-ch
+	if acc.err != nil {
+		t.Fatalf("accept: %v", acc.err)
 	}
+	s := acc.c
 	defer s.Abort()
 	defer c.Abort()
 	if c.Extensions() != "permessage-deflate; client_max_window_bits" {
