@@ -33,12 +33,8 @@ func pair(t *testing.T, sopts *ws.AcceptOptions, copts *ws.DialOptions) (client,
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { client.Abort(); r.c.Abort() })
-	return client, r.c
+	t.Cleanup(client.Abort)
+	return client, ch.conn(t)
 }
 
 // accepted is the server side of a handshake run by acceptAsync.
@@ -47,10 +43,24 @@ type accepted struct {
 	err error
 }
 
+// acceptance is where acceptAsync's outcome comes.
+type acceptance <-chan accepted
+
+// conn waits for the accepted connection, failing t if the handshake
+// failed, and aborts it when the test ends.
+func (ch acceptance) conn(t *testing.T) *ws.Conn {
+	t.Helper()
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("server side: %v", r.err)
+	}
+	t.Cleanup(r.c.Abort)
+	return r.c
+}
+
 // acceptAsync reads a handshake from nc (ws.ReadUpgrade with ctx and
-// opts) and answers it with accept, in the background; the outcome comes
-// on the channel.
-func acceptAsync(ctx context.Context, nc net.Conn, opts *ws.AcceptOptions, accept func(u *ws.Upgrade) (*ws.Conn, error)) <-chan accepted {
+// opts) and answers it with accept, in the background.
+func acceptAsync(ctx context.Context, nc net.Conn, opts *ws.AcceptOptions, accept func(u *ws.Upgrade) (*ws.Conn, error)) acceptance {
 	ch := make(chan accepted, 1)
 	go func() {
 		u, err := ws.ReadUpgrade(ctx, nc, opts)
@@ -87,12 +97,7 @@ func rawClient(t *testing.T, opts *ws.AcceptOptions) (*rawPeer, *ws.Conn) {
 	if err != nil || resp.StatusCode != 101 {
 		t.Fatalf("raw handshake: %v %v", resp, err)
 	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("server side: %v", r.err)
-	}
-	t.Cleanup(r.c.Abort)
-	return p, r.c
+	return p, ch.conn(t)
 }
 
 // rawPeerOf returns a Conn with options o playing role ("server" or

@@ -143,13 +143,8 @@ func TestReservedBitsWithExtension(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc := <-ch
-	if acc.err != nil {
-		t.Fatalf("accept: %v", acc.err)
-	}
-	s := acc.c
-	defer s.Abort()
 	defer c.Abort()
+	s := ch.conn(t)
 	if c.Extensions() != "permessage-deflate; client_max_window_bits" {
 		t.Fatalf("extensions %q", c.Extensions())
 	}
