@@ -150,30 +150,50 @@ func (a *adminClient) json(method, path, body string, want int, v any) {
 	}
 }
 
+// pausedList is the admin API's answer to GET /v1/paused.
 type pausedList struct {
 	Paused []struct {
-		ID     string `json:"id"`
-		Errors []struct {
+		ID       string `json:"id"`
+		Instance string `json:"instance"`
+		Waiters  int    `json:"waiters"`
+		Errors   []struct {
 			Kind        string `json:"kind"`
 			Fingerprint string `json:"fingerprint"`
 		} `json:"errors"`
 	} `json:"paused"`
 }
 
-func (a *adminClient) waitPaused() (id string, kinds []string) {
+// pollPaused lists /v1/paused every 10 ms until found picks an entry's
+// id, and fails the test with what (and the last list) when d passes
+// first.
+func (a *adminClient) pollPaused(d time.Duration, what string, found func(l pausedList) (id string, ok bool)) string {
 	a.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
 		var l pausedList
 		a.json("GET", "/v1/paused", "", 200, &l)
-		if len(l.Paused) == 1 {
-			for _, e := range l.Paused[0].Errors {
-				kinds = append(kinds, e.Kind)
-			}
-			return l.Paused[0].ID, kinds
+		if id, ok := found(l); ok {
+			return id
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("%s within %v; last listed: %+v", what, d, l)
 		}
 	}
-	a.t.Fatal("no paused handshake listed")
-	return "", nil
+}
+
+// waitPaused waits for the one paused handshake and returns its id and
+// error kinds.
+func (a *adminClient) waitPaused() (id string, kinds []string) {
+	a.t.Helper()
+	id = a.pollPaused(10*time.Second, "no paused handshake listed", func(l pausedList) (string, bool) {
+		if len(l.Paused) != 1 {
+			return "", false
+		}
+		for _, e := range l.Paused[0].Errors {
+			kinds = append(kinds, e.Kind)
+		}
+		return l.Paused[0].ID, true
+	})
+	return id, kinds
 }
 
 // startTLSEcho runs a wss echo upstream with a self-signed certificate

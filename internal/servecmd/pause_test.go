@@ -117,24 +117,15 @@ func TestServePauseLimits(t *testing.T) {
 	}
 	waiters := func(want int) string {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			var l struct {
-				Paused []struct {
-					ID      string `json:"id"`
-					Waiters int    `json:"waiters"`
-				} `json:"paused"`
-			}
-			a.json("GET", "/v1/paused", "", 200, &l)
+		return a.pollPaused(5*time.Second, fmt.Sprintf("no entry with %d waiters", want), func(l pausedList) (string, bool) {
 			if len(l.Paused) > 1 {
 				t.Fatalf("%d entries listed, want 1", len(l.Paused))
 			}
 			if len(l.Paused) == 1 && l.Paused[0].Waiters == want {
-				return l.Paused[0].ID
+				return l.Paused[0].ID, true
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/v1/paused: %+v, want one entry with %d waiters", l, want)
-			}
-		}
+			return "", false
+		})
 	}
 	c1, c2 := raw(), raw()
 	id := waiters(2)
