@@ -32,7 +32,7 @@ type upstreamServer struct {
 	conns    []net.Conn
 }
 
-func startUpstream(t *testing.T, opts *ws.AcceptOptions, handle func(c *ws.Conn)) *upstreamServer {
+func startUpstream(t testing.TB, opts *ws.AcceptOptions, handle func(c *ws.Conn)) *upstreamServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -42,7 +42,7 @@ func startUpstream(t *testing.T, opts *ws.AcceptOptions, handle func(c *ws.Conn)
 }
 
 // serveUpstream runs the test backend on ln (plain or TLS).
-func serveUpstream(t *testing.T, ln net.Listener, opts *ws.AcceptOptions, handle func(c *ws.Conn)) *upstreamServer {
+func serveUpstream(t testing.TB, ln net.Listener, opts *ws.AcceptOptions, handle func(c *ws.Conn)) *upstreamServer {
 	s := &upstreamServer{ln: ln}
 	s.wg.Go(func() {
 		for {
@@ -111,7 +111,7 @@ func reportClose(seen chan<- ws.StatusCode) func(*ws.Conn) {
 }
 
 // startProxy runs a Server on 127.0.0.1 and returns its ws:// base URL.
-func startProxy(t *testing.T, opts Options) (string, *Server) {
+func startProxy(t testing.TB, opts Options) (string, *Server) {
 	t.Helper()
 	s, err := New(&opts)
 	if err != nil {
