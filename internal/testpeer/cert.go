@@ -21,10 +21,7 @@ import (
 // its own CA, and a pool that trusts it.
 func SelfSigned(t testing.TB, names ...string) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := P256Key(t)
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
 		NotBefore:             time.Now().Add(-time.Hour),
@@ -48,6 +45,16 @@ func SelfSigned(t testing.TB, names ...string) (tls.Certificate, *x509.CertPool)
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// P256Key generates an ECDSA P-256 key, failing t on error.
+func P256Key(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
 // ReadLeaf parses the first certificate of a PEM file, failing t when

@@ -1,6 +1,7 @@
 package testpeer
 
 import (
+	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/pem"
 	"testing"
@@ -25,5 +26,13 @@ func TestPEMPool(t *testing.T) {
 	<-returned
 	if msg := <-f.failed; msg != `not.pem: no certificate in "no PEM here"` {
 		t.Fatalf("failure %q", msg)
+	}
+}
+
+// TestP256Key: each key is a new P-256 key.
+func TestP256Key(t *testing.T) {
+	a, b := P256Key(t), P256Key(t)
+	if a.Curve != elliptic.P256() || a.Equal(b) {
+		t.Fatalf("keys on %v, equal: %v", a.Curve.Params().Name, a.Equal(b))
 	}
 }
