@@ -61,11 +61,7 @@ func P256Key(t testing.TB) *ecdsa.PrivateKey {
 // there is none.
 func ReadLeaf(t testing.TB, file string) *x509.Certificate {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := pem.Decode(data)
+	b, _ := pem.Decode(readFile(t, file))
 	if b == nil {
 		t.Fatalf("%s: no PEM block", file)
 	}
@@ -80,11 +76,17 @@ func ReadLeaf(t testing.TB, file string) *x509.Certificate {
 // when the file cannot be read or holds none.
 func CertPool(t testing.TB, file string) *x509.CertPool {
 	t.Helper()
+	return PEMPool(t, file, readFile(t, file))
+}
+
+// readFile returns file's contents, failing t when it cannot be read.
+func readFile(t testing.TB, file string) []byte {
+	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return PEMPool(t, file, data)
+	return data
 }
 
 // PEMPool returns a pool of the certificates in data, failing t when it
