@@ -123,6 +123,15 @@ func startProxy(t testing.TB, opts Options) (string, *Server) {
 	return "ws://" + addr, s
 }
 
+// startEchoProxy runs a proxy with opts whose one route leads to a new
+// echo upstream, and returns its ws:// base URL and the server.
+func startEchoProxy(t testing.TB, opts Options) (string, *Server) {
+	t.Helper()
+	up := startUpstream(t, nil, echoHandle)
+	opts.Routes = []Route{{Upstream: up.url()}}
+	return startProxy(t, opts)
+}
+
 func ctxT(t *testing.T) context.Context { return testpeer.Context(t, 20*time.Second) }
 
 func dial(t *testing.T, url string, opts *ws.DialOptions) *ws.Conn {
@@ -439,8 +448,7 @@ func TestIdleAndKeepalive(t *testing.T) {
 // close answer: the proxy answers the client only after the upstream did.
 func TestInFlightDeliveredOnClose(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t, nil, echoHandle)
-	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
+	base, _ := startEchoProxy(t, Options{})
 	c := dial(t, base, nil)
 	ctx := ctxT(t)
 	const n = 200
