@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"testing"
 
 	"github.com/wssproxy/wssproxy/ws"
@@ -26,27 +25,7 @@ func BenchmarkRelay(b *testing.B) {
 func benchRelay(b *testing.B, size int, viaProxy bool) {
 	// The upstream reads and discards every message, then acknowledges
 	// the last one so the timing covers delivery.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		u, err := ws.ReadUpgrade(context.Background(), nc, nil)
-		if err != nil {
-			return
-		}
-		c, err := u.Accept(context.Background(), "", "", nil)
-		if err != nil {
-			return
-		}
-		defer c.Abort()
+	up := startUpstream(b, nil, func(c *ws.Conn) {
 		buf := make([]byte, 64<<10)
 		for {
 			typ, r, err := c.Reader(context.Background())
@@ -60,28 +39,16 @@ func benchRelay(b *testing.B, size int, viaProxy bool) {
 				c.WriteMessage(context.Background(), ws.MessageText, []byte("ack"))
 			}
 		}
-	}()
-	url := "ws://" + ln.Addr().String()
+	})
+	url := up.url()
 	if viaProxy {
-		s, err := New(&Options{Routes: []Route{{Upstream: url}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		pln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		served := make(chan struct{})
-		go func() { s.Serve(ctx, pln); close(served) }()
-		defer func() { cancel(); s.Shutdown(context.Background(), ws.StatusGoingAway, ""); <-served }()
-		url = "ws://" + pln.Addr().String()
+		url, _ = startProxy(b, Options{Routes: []Route{{Upstream: url}}})
 	}
 	c, _, err := ws.Dial(context.Background(), url, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { c.Abort(); <-done }()
+	defer c.Abort()
 	msg := make([]byte, size)
 	b.SetBytes(int64(size))
 	b.ReportAllocs()

@@ -96,8 +96,7 @@ func TestProxyProtocol(t *testing.T) {
 
 func TestHTTPLimits(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t, nil, echoHandle)
-	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, MaxHeaderBytes: 4096, HandshakeTimeout: 300 * time.Millisecond})
+	base, _ := startEchoProxy(t, Options{MaxHeaderBytes: 4096, HandshakeTimeout: 300 * time.Millisecond})
 	resp, _ := rawDial(t, base, nil, handshake+"X-Big: "+strings.Repeat("a", 8000)+"\r\n\r\n")
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("oversized head: %d", resp.StatusCode)

@@ -57,8 +57,7 @@ func (s *syncBuffer) waitLine(t *testing.T, msg string) map[string]any {
 func TestLogDurationsInSeconds(t *testing.T) {
 	t.Parallel()
 	var logs syncBuffer
-	up := startUpstream(t, nil, echoHandle)
-	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, Logger: zerolog.New(&logs)})
+	base, _ := startEchoProxy(t, Options{Logger: zerolog.New(&logs)})
 	c := dial(t, base+"/", nil)
 	time.Sleep(20 * time.Millisecond)
 	if err := c.Close(ws.StatusNormalClosure, ""); err != nil {

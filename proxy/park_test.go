@@ -83,8 +83,7 @@ func TestRelayAcrossParking(t *testing.T) {
 // Idle connections hold no pump goroutine: with 50 idle connections
 // every direction is parked, and each is resumed by the next message.
 func TestParkedRelayHoldsNoPump(t *testing.T) {
-	up := startUpstream(t, nil, echoHandle)
-	base, s := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, parkAfter: 20 * time.Millisecond})
+	base, s := startEchoProxy(t, Options{parkAfter: 20 * time.Millisecond})
 	before := pumpGoroutines()
 	const n = 50
 	conns := make([]*ws.Conn, n)
@@ -153,13 +152,8 @@ func TestParkedLegFailsKeepalive(t *testing.T) {
 	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url(), PingInterval: 100 * time.Millisecond, PongTimeout: 300 * time.Millisecond}}, parkAfter: 10 * time.Millisecond})
 	rc := dialRaw(t, base) // completes the handshake, then reads nothing
 	defer rc.nc.Close()
-	select {
-	case code := <-seen:
-		if code != ws.StatusGoingAway {
-			t.Fatalf("upstream saw %d", code)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a parked client that never answers pings was not dropped")
+	if code := testpeer.Receive(t, seen, 5*time.Second, "a parked client that never answers pings was not dropped"); code != ws.StatusGoingAway {
+		t.Fatalf("upstream saw %d", code)
 	}
 }
 
@@ -171,8 +165,7 @@ func TestParkedLegFailsKeepalive(t *testing.T) {
 func TestParkingBehindPSKListener(t *testing.T) {
 	t.Parallel()
 	pki := devpki.New(t)
-	up := startUpstream(t, nil, echoHandle)
-	inner, innerSrv := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}, PSK: pskServerConfig(), parkAfter: 20 * time.Millisecond})
+	inner, innerSrv := startEchoProxy(t, Options{PSK: pskServerConfig(), parkAfter: 20 * time.Millisecond})
 	innerWSS := "wss://" + strings.TrimPrefix(inner, "ws://")
 	outer, outerSrv := startProxyTLS(t, Options{
 		TLS: serverTLS(t, pki), PSK: pskServerConfig(), parkAfter: 20 * time.Millisecond,
@@ -197,9 +190,7 @@ func TestParkingBehindPSKListener(t *testing.T) {
 // the others; its messages cross after each park.
 func TestParkingBehindProxyProtocol(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t, nil, echoHandle)
-	base, s := startProxy(t, Options{
-		Routes:         []Route{{Upstream: up.url()}},
+	base, s := startEchoProxy(t, Options{
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		parkAfter:      20 * time.Millisecond,
 	})

@@ -32,7 +32,7 @@ type upstreamServer struct {
 	conns    []net.Conn
 }
 
-func startUpstream(t *testing.T, opts *ws.AcceptOptions, handle func(c *ws.Conn)) *upstreamServer {
+func startUpstream(t testing.TB, opts *ws.AcceptOptions, handle func(c *ws.Conn)) *upstreamServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -42,7 +42,7 @@ func startUpstream(t *testing.T, opts *ws.AcceptOptions, handle func(c *ws.Conn)
 }
 
 // serveUpstream runs the test backend on ln (plain or TLS).
-func serveUpstream(t *testing.T, ln net.Listener, opts *ws.AcceptOptions, handle func(c *ws.Conn)) *upstreamServer {
+func serveUpstream(t testing.TB, ln net.Listener, opts *ws.AcceptOptions, handle func(c *ws.Conn)) *upstreamServer {
 	s := &upstreamServer{ln: ln}
 	s.wg.Go(func() {
 		for {
@@ -111,7 +111,7 @@ func reportClose(seen chan<- ws.StatusCode) func(*ws.Conn) {
 }
 
 // startProxy runs a Server on 127.0.0.1 and returns its ws:// base URL.
-func startProxy(t *testing.T, opts Options) (string, *Server) {
+func startProxy(t testing.TB, opts Options) (string, *Server) {
 	t.Helper()
 	s, err := New(&opts)
 	if err != nil {
@@ -123,11 +123,16 @@ func startProxy(t *testing.T, opts Options) (string, *Server) {
 	return "ws://" + addr, s
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+// startEchoProxy runs a proxy with opts whose one route leads to a new
+// echo upstream, and returns its ws:// base URL and the server.
+func startEchoProxy(t testing.TB, opts Options) (string, *Server) {
+	t.Helper()
+	up := startUpstream(t, nil, echoHandle)
+	opts.Routes = []Route{{Upstream: up.url()}}
+	return startProxy(t, opts)
 }
+
+func ctxT(t *testing.T) context.Context { return testpeer.Context(t, 20*time.Second) }
 
 func dial(t *testing.T, url string, opts *ws.DialOptions) *ws.Conn {
 	t.Helper()
@@ -210,13 +215,8 @@ func TestSubprotocolsAndPings(t *testing.T) {
 	if err := c.Ping(ctxT(t), []byte("end-to-end")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case p := <-pongs:
-		if p != "end-to-end" {
-			t.Fatalf("pong %q", p)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no pong relayed back")
+	if p := testpeer.Receive(t, pongs, 5*time.Second, "no pong relayed back"); p != "end-to-end" {
+		t.Fatalf("pong %q", p)
 	}
 }
 
@@ -438,13 +438,8 @@ func TestIdleAndKeepalive(t *testing.T) {
 		if err != nil || resp.StatusCode != 101 {
 			t.Fatalf("%v %v", resp, err)
 		}
-		select {
-		case code := <-seen:
-			if code != ws.StatusGoingAway {
-				t.Fatalf("upstream saw %d", code)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a client that never answers pings was not dropped")
+		if code := testpeer.Receive(t, seen, 5*time.Second, "a client that never answers pings was not dropped"); code != ws.StatusGoingAway {
+			t.Fatalf("upstream saw %d", code)
 		}
 	})
 }
@@ -453,8 +448,7 @@ func TestIdleAndKeepalive(t *testing.T) {
 // close answer: the proxy answers the client only after the upstream did.
 func TestInFlightDeliveredOnClose(t *testing.T) {
 	t.Parallel()
-	up := startUpstream(t, nil, echoHandle)
-	base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
+	base, _ := startEchoProxy(t, Options{})
 	c := dial(t, base, nil)
 	ctx := ctxT(t)
 	const n = 200

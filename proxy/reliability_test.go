@@ -209,8 +209,7 @@ func TestClientErrorAfterValidMessage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			up := startUpstream(t, nil, echoHandle)
-			base, _ := startProxy(t, Options{Routes: []Route{{Upstream: up.url()}}})
+			base, _ := startEchoProxy(t, Options{})
 			c := dialRaw(t, base)
 			c.nc.Write(append(append([]byte(nil), hello...), tc.bad...))
 			h, p, err := c.next(t)

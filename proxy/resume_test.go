@@ -21,8 +21,7 @@ import (
 // TLS handshake resumed a session (tls.ConnectionState.DidResume on the
 // upstream's side).
 type resumeLog struct {
-	mu   sync.Mutex
-	seen []string
+	seen testpeer.Feed[string] // "PATH new", "PATH resumed" or "PATH not TLS"
 }
 
 func (l *resumeLog) handle(c *ws.Conn) {
@@ -33,18 +32,8 @@ func (l *resumeLog) handle(c *ws.Conn) {
 			how = "resumed"
 		}
 	}
-	l.mu.Lock()
-	l.seen = append(l.seen, c.Request().URL.Path+" "+how)
-	l.mu.Unlock()
+	l.seen.Add(c.Request().URL.Path + " " + how)
 	echoHandle(c)
-}
-
-func (l *resumeLog) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.seen
-	l.seen = nil
-	return s
 }
 
 // echoVia sends one message through the proxy at url and checks its echo.
@@ -92,7 +81,7 @@ func TestUpstreamSessionResumption(t *testing.T) {
 		echoVia(t, base+path)
 	}
 	want := []string{"/a new", "/a resumed", "/b new", "/a resumed", "/b resumed", "/off new", "/off new", "/psk not TLS", "/psk not TLS"}
-	if got := log.take(); !slices.Equal(got, want) {
+	if got := log.seen.Take(); !slices.Equal(got, want) {
 		t.Fatalf("upstream saw %v, want %v", got, want)
 	}
 }
@@ -127,7 +116,7 @@ func TestUpstreamResumedSessionAfterRevokedPin(t *testing.T) {
 	reg.Remember("127.0.0.1", pin)
 	echoVia(t, base+"/")
 	echoVia(t, base+"/")
-	if got := log.take(); !slices.Equal(got, []string{"/ new", "/ resumed"}) {
+	if got := log.seen.Take(); !slices.Equal(got, []string{"/ new", "/ resumed"}) {
 		t.Fatalf("upstream saw %v", got)
 	}
 	if ok, err := reg.Revoke(context.Background(), "127.0.0.1", pin); !ok || err != nil {
@@ -142,14 +131,14 @@ func TestUpstreamResumedSessionAfterRevokedPin(t *testing.T) {
 	if n := takeOffered(); n != 0 {
 		t.Fatalf("the refused session was offered again (%d)", n)
 	}
-	if got := log.take(); len(got) != 0 {
+	if got := log.seen.Take(); len(got) != 0 {
 		t.Fatalf("a refused upstream got a WebSocket request: %v", got)
 	}
 	// Remembered again: a full handshake, then resumption again.
 	reg.Remember("127.0.0.1", pin)
 	echoVia(t, base+"/")
 	echoVia(t, base+"/")
-	if got := log.take(); !slices.Equal(got, []string{"/ new", "/ resumed"}) {
+	if got := log.seen.Take(); !slices.Equal(got, []string{"/ new", "/ resumed"}) {
 		t.Fatalf("upstream saw %v", got)
 	}
 }

@@ -96,20 +96,9 @@ func TestUpgradeAcceptOptionsAndContext(t *testing.T) {
 	accept := func(t *testing.T, ctx context.Context, opts *ws.Options) (*ws.Conn, *rawPeer, error) {
 		t.Helper()
 		a, b := testpeer.TCPPair(t)
-		type result struct {
-			c   *ws.Conn
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			u, err := ws.ReadUpgrade(ctxT(t), b, &ws.AcceptOptions{Options: ws.Options{MaxIncomingMessageSize: 8}})
-			if err != nil {
-				ch <- result{nil, err}
-				return
-			}
-			c, err := u.Accept(ctx, "", "", opts)
-			ch <- result{c, err}
-		}()
+		ch := acceptAsync(ctxT(t), b, &ws.AcceptOptions{Options: ws.Options{MaxIncomingMessageSize: 8}}, func(u *ws.Upgrade) (*ws.Conn, error) {
+			return u.Accept(ctx, "", "", opts)
+		})
 		fmt.Fprintf(a, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 		r := <-ch
 		if r.c != nil {

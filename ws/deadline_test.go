@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -30,14 +31,10 @@ func TestFrameTimeout(t *testing.T) {
 	if _, err := peer.nc.Write(full[:20]); err != nil { // header and a few bytes
 		t.Fatal(err)
 	}
-	select {
-	case err := <-got:
-		wantProtocolError(t, err, ws.StatusPolicyViolation)
-		if !errors.Is(err, ws.ErrStalled) {
-			t.Fatalf("%v does not wrap ErrStalled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a peer stalled mid-frame was never dropped")
+	err := testpeer.Receive(t, got, 10*time.Second, "a peer stalled mid-frame was never dropped")
+	wantProtocolError(t, err, ws.StatusPolicyViolation)
+	if !errors.Is(err, ws.ErrStalled) {
+		t.Fatalf("%v does not wrap ErrStalled", err)
 	}
 	if code := peer.expectClose(); code != ws.StatusPolicyViolation {
 		t.Fatalf("peer got %d", code)
@@ -104,13 +101,8 @@ func TestAutoPongDoesNotWaitForever(t *testing.T) {
 		}
 		got <- err
 	}()
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the reader is stuck behind the automatic pong")
+	if err := testpeer.Receive(t, got, 10*time.Second, "the reader is stuck behind the automatic pong"); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -139,11 +131,7 @@ func TestManualCloseReplyOnProtocolError(t *testing.T) {
 	if code := peer.expectClose(); code != ws.StatusProtocolError {
 		t.Fatalf("peer got %d", code)
 	}
-	select {
-	case <-c.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the connection stayed open after StartClose")
-	}
+	testpeer.Receive(t, c.Done(), 5*time.Second, "the connection stayed open after StartClose")
 	if code, _ := c.CloseStatus(); code != ws.StatusProtocolError {
 		t.Fatalf("close status %d", code)
 	}
@@ -162,11 +150,7 @@ func TestBindContext(t *testing.T) {
 	}
 	assertNoAllocs(t, "Ping with the bound context", func() { _ = c.Ping(ctx, nil) })
 	cancel()
-	select {
-	case <-c.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("cancelling the bound context did not close the connection")
-	}
+	testpeer.Receive(t, c.Done(), 5*time.Second, "cancelling the bound context did not close the connection")
 }
 
 // FrameBuffered says whether a whole next frame is in the read buffer.

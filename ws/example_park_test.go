@@ -3,12 +3,9 @@ package ws_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
-	"strings"
 	"time"
 
 	"github.com/wssproxy/wssproxy/ws"
-	"github.com/wssproxy/wssproxy/ws/echo"
 )
 
 // A reader that parks its connection while it is idle: NextFrameWithin
@@ -16,15 +13,13 @@ import (
 // the goroutine ends; a new one reads when the next frame arrives. A
 // server with many mostly idle connections holds no goroutine for them.
 func ExampleConn_ParkRead() {
-	srv := httptest.NewServer(&echo.Handler{})
-	defer srv.Close()
 	ctx := context.Background()
-	c, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	c, stop, err := dialEcho(ctx) // a connection to an echo server
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer c.Abort()
+	defer stop()
 
 	var poller ws.Poller // one for all the connections of a server
 	done := make(chan struct{})

@@ -110,15 +110,13 @@ func ExampleConn_Run() {
 // opcode, FIN and reserved bits, and a payload reader that never buffers
 // the whole frame.
 func ExampleConn_NextFrame() {
-	srv := httptest.NewServer(&echo.Handler{})
-	defer srv.Close()
 	ctx := context.Background()
-	c, _, err := ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	c, stop, err := dialEcho(ctx)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer c.Abort()
+	defer stop()
 	c.WriteMessage(ctx, ws.MessageBinary, make([]byte, 100000))
 	h, payload, err := c.NextFrame(ctx)
 	if err != nil {
@@ -180,13 +178,12 @@ func ExampleReadUpgrade() {
 // CloseContext bounds the closing handshake by a context as well as by
 // Options.CloseTimeout: a peer that does not answer in time is cut off.
 func ExampleConn_CloseContext() {
-	srv := httptest.NewServer(&echo.Handler{})
-	defer srv.Close()
-	c, _, err := ws.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	c, stop, err := dialEcho(context.Background())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	fmt.Println(c.CloseContext(ctx, ws.StatusGoingAway, "shutting down"))
@@ -194,6 +191,19 @@ func ExampleConn_CloseContext() {
 	// Output:
 	// <nil>
 	// 1001 (going away) shutting down
+}
+
+// dialEcho connects to a new in-process echo server (ws/echo), for the
+// examples of a connection's methods; stop aborts the connection and
+// stops the server.
+func dialEcho(ctx context.Context) (c *ws.Conn, stop func(), err error) {
+	srv := httptest.NewServer(&echo.Handler{})
+	c, _, err = ws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	return c, func() { c.Abort(); srv.Close() }, nil
 }
 
 // A command line checks a header name before dialing, as Dial would.

@@ -20,40 +20,58 @@ import (
 // pair returns a connected client and server over real loopback TCP.
 func pair(t *testing.T, sopts *ws.AcceptOptions, copts *ws.DialOptions) (client, server *ws.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, b := testpeer.TCPPair(t)
+	ch := acceptAsync(context.Background(), b, sopts, func(u *ws.Upgrade) (*ws.Conn, error) {
+		return u.Accept(context.Background(), u.SelectSubprotocol(), "", nil)
+	})
+	var o ws.DialOptions
+	if copts != nil {
+		o = *copts
+	}
+	o.NetDial = func(context.Context, string, string) (net.Conn, error) { return a, nil }
+	client, _, err := ws.Dial(context.Background(), "ws://"+a.RemoteAddr().String()+"/path?q=1", &o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	type result struct {
-		c   *ws.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		u, err := ws.ReadUpgrade(context.Background(), nc, sopts)
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		c, err := u.Accept(context.Background(), u.SelectSubprotocol(), "", nil)
-		ch <- result{c, err}
-	}()
-	client, _, err = ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/path?q=1", copts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(client.Abort)
+	return client, ch.conn(t)
+}
+
+// accepted is the server side of a handshake run by acceptAsync.
+type accepted struct {
+	c   *ws.Conn
+	err error
+}
+
+// acceptance is where acceptAsync's outcome comes.
+type acceptance <-chan accepted
+
+// conn waits for the accepted connection, failing t if the handshake
+// failed, and aborts it when the test ends.
+func (ch acceptance) conn(t *testing.T) *ws.Conn {
+	t.Helper()
 	r := <-ch
 	if r.err != nil {
-		t.Fatal(r.err)
+		t.Fatalf("server side: %v", r.err)
 	}
-	t.Cleanup(func() { client.Abort(); r.c.Abort() })
-	return client, r.c
+	t.Cleanup(r.c.Abort)
+	return r.c
+}
+
+// acceptAsync reads a handshake from nc (ws.ReadUpgrade with ctx and
+// opts) and answers it with accept, in the background.
+func acceptAsync(ctx context.Context, nc net.Conn, opts *ws.AcceptOptions, accept func(u *ws.Upgrade) (*ws.Conn, error)) acceptance {
+	ch := make(chan accepted, 1)
+	go func() {
+		u, err := ws.ReadUpgrade(ctx, nc, opts)
+		if err != nil {
+			ch <- accepted{nil, err}
+			return
+		}
+		c, err := accept(u)
+		ch <- accepted{c, err}
+	}()
+	return ch
 }
 
 // rawPeer is the far end of a connection that speaks raw bytes, so tests
@@ -70,28 +88,16 @@ type rawPeer struct {
 func rawClient(t *testing.T, opts *ws.AcceptOptions) (*rawPeer, *ws.Conn) {
 	t.Helper()
 	a, b := testpeer.TCPPair(t)
-	ch := make(chan *ws.Conn, 1)
-	go func() {
-		u, err := ws.ReadUpgrade(context.Background(), b, opts)
-		if err != nil {
-			ch <- nil
-			return
-		}
-		c, _ := u.Accept(context.Background(), "", "", nil)
-		ch <- c
-	}()
+	ch := acceptAsync(context.Background(), b, opts, func(u *ws.Upgrade) (*ws.Conn, error) {
+		return u.Accept(context.Background(), "", "", nil)
+	})
 	fmt.Fprintf(a, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	p := &rawPeer{t: t, nc: a, br: bufio.NewReader(a), client: true}
 	resp, err := http.ReadResponse(p.br, nil)
 	if err != nil || resp.StatusCode != 101 {
 		t.Fatalf("raw handshake: %v %v", resp, err)
 	}
-	c := <-ch
-	if c == nil {
-		t.Fatal("server side failed")
-	}
-	t.Cleanup(c.Abort)
-	return p, c
+	return p, ch.conn(t)
 }
 
 // rawPeerOf returns a Conn with options o playing role ("server" or
@@ -232,10 +238,6 @@ func wantProtocolError(t *testing.T, err error, code ws.StatusCode) {
 	}
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testpeer.Context(t, 20*time.Second) }
 
 var _ = strings.Repeat

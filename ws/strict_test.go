@@ -89,24 +89,23 @@ func TestStrictness(t *testing.T) {
 	}
 }
 
+// A frame masked the wrong way for its direction fails the connection
+// with 1002 (RFC 6455 §5.1): unmasked to a server, masked to a client.
 func TestMaskingDirection(t *testing.T) {
 	t.Parallel()
-	t.Run("unmasked frame to server", func(t *testing.T) {
-		t.Parallel()
-		p, c := rawClient(t, nil)
-		p.client = false // send unmasked
-		p.send(0x81, []byte("hi"))
-		_, _, err := c.ReadMessage(ctxT(t))
-		wantProtocolError(t, err, 1002)
-	})
-	t.Run("masked frame to client", func(t *testing.T) {
-		t.Parallel()
-		p, c := rawServer(t, nil)
-		p.client = true // send masked
-		p.send(0x81, []byte("hi"))
-		_, _, err := c.ReadMessage(ctxT(t))
-		wantProtocolError(t, err, 1002)
-	})
+	for _, tc := range []struct{ name, role string }{
+		{"unmasked frame to server", "server"},
+		{"masked frame to client", "client"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, c := rawPeerOf(t, tc.role, ws.Options{})
+			p.client = tc.role == "client" // masks only toward a client: the wrong way
+			p.send(0x81, []byte("hi"))
+			_, _, err := c.ReadMessage(ctxT(t))
+			wantProtocolError(t, err, 1002)
+		})
+	}
 }
 
 // Control frames may arrive between the fragments of a message.
@@ -134,16 +133,9 @@ func TestControlInterleavedWithFragments(t *testing.T) {
 func TestReservedBitsWithExtension(t *testing.T) {
 	t.Parallel()
 	a, b := testpeer.TCPPair(t)
-	ch := make(chan *ws.Conn, 1)
-	go func() {
-		u, err := ws.ReadUpgrade(ctxT(t), b, nil)
-		if err != nil {
-			ch <- nil
-			return
-		}
-		c, _ := u.Accept(ctxT(t), "", u.Extensions, nil)
-		ch <- c
-	}()
+	ch := acceptAsync(ctxT(t), b, nil, func(u *ws.Upgrade) (*ws.Conn, error) {
+		return u.Accept(ctxT(t), "", u.Extensions, nil)
+	})
 	c, _, err := ws.Dial(ctxT(t), "ws://x/", &ws.DialOptions{
 		Extensions: "permessage-deflate; client_max_window_bits",
 		NetDial:    func(ctx context.Context, _, _ string) (net.Conn, error) { return a, nil },
@@ -151,12 +143,8 @@ func TestReservedBitsWithExtension(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := <-ch
-	if s == nil {
-		t.Fatal("accept failed")
-	}
-	defer s.Abort()
 	defer c.Abort()
+	s := ch.conn(t)
 	if c.Extensions() != "permessage-deflate; client_max_window_bits" {
 		t.Fatalf("extensions %q", c.Extensions())
 	}

@@ -33,13 +33,8 @@ func TestWatchPeer(t *testing.T) {
 		stop := u.WatchPeer(time.Now().Add(10*time.Second), func(err error) { gone <- err })
 		defer stop()
 		peer.nc.Close()
-		select {
-		case err := <-gone:
-			if !errors.Is(err, io.EOF) {
-				t.Fatalf("gone with %v, want EOF", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a client that hung up was not reported")
+		if err := testpeer.Receive(t, gone, 5*time.Second, "a client that hung up was not reported"); !errors.Is(err, io.EOF) {
+			t.Fatalf("gone with %v, want EOF", err)
 		}
 	})
 	t.Run("pipelined bytes are kept", func(t *testing.T) {

@@ -188,13 +188,25 @@ func (s *idleSet) close() {
 // idle opens the idle connections, measures the target's memory, checks
 // every connection and closes them.
 func (r *runner) idle(ctx context.Context) (*Result, error) {
-	res := &Result{Scenario: "idle", Conns: r.cfg.idleConns}
+	return r.withIdle(ctx, "idle", nil)
+}
+
+// withIdle runs scenario: it opens the idle connections and measures the
+// target (openAndMeasure), runs beside, when not nil, while they stay
+// open, then checks every idle connection's echo and closes them.
+func (r *runner) withIdle(ctx context.Context, scenario string, beside func(res *Result) error) (*Result, error) {
+	res := &Result{Scenario: scenario, Conns: r.cfg.idleConns}
 	set, err := r.openAndMeasure(ctx, res)
 	if err != nil {
 		return nil, err
 	}
 	defer set.close()
-	r.progressf("  checking every connection's echo")
+	if beside != nil {
+		if err := beside(res); err != nil {
+			return nil, err
+		}
+	}
+	r.progressf("  checking every idle connection's echo")
 	if err := set.verify(ctx, r.cfg.openConcurrency, 30*time.Second); err != nil {
 		return nil, err
 	}
@@ -218,34 +230,9 @@ func (r *runner) openAndMeasure(ctx context.Context, res *Result) (*idleSet, err
 	res.OpenPerSec = float64(r.cfg.idleConns) / time.Since(t0).Seconds()
 	res.TLS = tlsInfo
 	r.progressf("  %d open in %v; settling %v", r.cfg.idleConns, time.Since(t0).Round(time.Millisecond), r.cfg.settle)
-	// Let the target finish its handshakes' work before the window.
-	if err := sleepCtx(ctx, r.cfg.settle/2); err != nil {
+	if err := r.measureSettled(ctx, res, before); err != nil {
 		set.close()
 		return nil, err
-	}
-	mid, err := r.smp.sample()
-	if err != nil {
-		set.close()
-		return nil, err
-	}
-	tm := time.Now()
-	if err := sleepCtx(ctx, r.cfg.settle-r.cfg.settle/2); err != nil {
-		set.close()
-		return nil, err
-	}
-	after, err := r.smp.sample()
-	if err != nil {
-		set.close()
-		return nil, err
-	}
-	win := time.Since(tm).Seconds()
-	res.Seconds = win
-	res.TargetProcs = after.procs
-	res.CPUSeconds = after.cpuSeconds - mid.cpuSeconds
-	res.RSSBeforeKiB, res.RSSOpenKiB = before.rssKiB, after.rssKiB
-	if r.smp.enabled() && r.cfg.idleConns > 0 {
-		res.IdleKiBPerConn = float64(after.rssKiB-before.rssKiB) / float64(r.cfg.idleConns)
-		res.IdleCPUMicrosPerConnSec = res.CPUSeconds * 1e6 / float64(r.cfg.idleConns) / win
 	}
 	if len(r.cfg.profileURLs) > 0 {
 		files, err := fetchProfiles(ctx, r.cfg.profileURLs, r.cfg.profileDir)
@@ -256,6 +243,39 @@ func (r *runner) openAndMeasure(ctx context.Context, res *Result) (*idleSet, err
 		r.progressf("  profiles written: %v", files)
 	}
 	return set, nil
+}
+
+// measureSettled fills res's idle figures: memory from before (no
+// connection open) to the end of the settle time, CPU over its second
+// half (the first lets the target finish its handshakes' work).
+func (r *runner) measureSettled(ctx context.Context, res *Result, before procSample) error {
+	mid, err := r.sampleAfter(ctx, r.cfg.settle/2)
+	if err != nil {
+		return err
+	}
+	tm := time.Now()
+	after, err := r.sampleAfter(ctx, r.cfg.settle-r.cfg.settle/2)
+	if err != nil {
+		return err
+	}
+	win := time.Since(tm).Seconds()
+	res.Seconds = win
+	res.TargetProcs = after.procs
+	res.CPUSeconds = after.cpuSeconds - mid.cpuSeconds
+	res.RSSBeforeKiB, res.RSSOpenKiB = before.rssKiB, after.rssKiB
+	if r.smp.enabled() && r.cfg.idleConns > 0 {
+		res.IdleKiBPerConn = float64(after.rssKiB-before.rssKiB) / float64(r.cfg.idleConns)
+		res.IdleCPUMicrosPerConnSec = res.CPUSeconds * 1e6 / float64(r.cfg.idleConns) / win
+	}
+	return nil
+}
+
+// sampleAfter waits d, then samples the target.
+func (r *runner) sampleAfter(ctx context.Context, d time.Duration) (procSample, error) {
+	if err := sleepCtx(ctx, d); err != nil {
+		return procSample{}, err
+	}
+	return r.smp.sample()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -148,48 +148,56 @@ func runScenario(t *testing.T, cfg config, name string) (*Result, error) {
 	return r.run(ctx, name)
 }
 
-func TestScenariosThroughProxy(t *testing.T) {
-	url, ca := startProxy(t, startEcho(t))
+// eachScenario runs every scenario, each as a subtest, through a proxy in
+// front of upstream, and hands its outcome to check.
+func eachScenario(t *testing.T, upstream string, check func(t *testing.T, cfg config, name string, res *Result, err error)) {
+	url, ca := startProxy(t, upstream)
 	cfg := quickConfig(url, ca)
 	for _, name := range scenarioNames {
 		t.Run(name, func(t *testing.T) {
 			res, err := runScenario(t, cfg, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Scenario != name || res.Target != "test" || res.Round != 1 {
-				t.Errorf("result names %q/%q/%d", res.Scenario, res.Target, res.Round)
-			}
-			if !strings.HasPrefix(res.TLS, "TLS 1.3 ") || !strings.HasSuffix(res.TLS, " X25519") {
-				t.Errorf("TLS = %q, want TLS 1.3 with X25519", res.TLS)
-			}
-			if res.TargetProcs < 1 || res.CPUSeconds < 0 || res.Seconds <= 0 {
-				t.Errorf("target sample: %d processes, %v s CPU over %v s", res.TargetProcs, res.CPUSeconds, res.Seconds)
-			}
-			switch name {
-			case "idle", "mixed":
-				if res.RSSBeforeKiB <= 0 || res.RSSOpenKiB <= 0 || res.Conns != cfg.idleConns || res.OpenPerSec <= 0 {
-					t.Errorf("idle figures: RSS %d -> %d KiB, %d conns, %v/s", res.RSSBeforeKiB, res.RSSOpenKiB, res.Conns, res.OpenPerSec)
-				}
-			}
-			switch name {
-			case "small", "mixed", "bulk":
-				size := cfg.smallSize
-				if name == "bulk" {
-					size = cfg.bulkSize
-				}
-				if res.Messages <= 0 || res.MsgsPerSec <= 0 || res.PayloadBytes != res.Messages*int64(size) {
-					t.Errorf("%d messages, %v/s, %d payload bytes of %d each", res.Messages, res.MsgsPerSec, res.PayloadBytes, size)
-				}
-				checkLatency(t, res, int(res.Messages))
-			case "setup":
-				if res.Handshakes <= 0 || res.HandshakesPerSec <= 0 {
-					t.Errorf("%d handshakes, %v/s", res.Handshakes, res.HandshakesPerSec)
-				}
-				checkLatency(t, res, int(res.Handshakes))
-			}
+			check(t, cfg, name, res, err)
 		})
 	}
+}
+
+func TestScenariosThroughProxy(t *testing.T) {
+	eachScenario(t, startEcho(t), func(t *testing.T, cfg config, name string, res *Result, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Scenario != name || res.Target != "test" || res.Round != 1 {
+			t.Errorf("result names %q/%q/%d", res.Scenario, res.Target, res.Round)
+		}
+		if !strings.HasPrefix(res.TLS, "TLS 1.3 ") || !strings.HasSuffix(res.TLS, " X25519") {
+			t.Errorf("TLS = %q, want TLS 1.3 with X25519", res.TLS)
+		}
+		if res.TargetProcs < 1 || res.CPUSeconds < 0 || res.Seconds <= 0 {
+			t.Errorf("target sample: %d processes, %v s CPU over %v s", res.TargetProcs, res.CPUSeconds, res.Seconds)
+		}
+		switch name {
+		case "idle", "mixed":
+			if res.RSSBeforeKiB <= 0 || res.RSSOpenKiB <= 0 || res.Conns != cfg.idleConns || res.OpenPerSec <= 0 {
+				t.Errorf("idle figures: RSS %d -> %d KiB, %d conns, %v/s", res.RSSBeforeKiB, res.RSSOpenKiB, res.Conns, res.OpenPerSec)
+			}
+		}
+		switch name {
+		case "small", "mixed", "bulk":
+			size := cfg.smallSize
+			if name == "bulk" {
+				size = cfg.bulkSize
+			}
+			if res.Messages <= 0 || res.MsgsPerSec <= 0 || res.PayloadBytes != res.Messages*int64(size) {
+				t.Errorf("%d messages, %v/s, %d payload bytes of %d each", res.Messages, res.MsgsPerSec, res.PayloadBytes, size)
+			}
+			checkLatency(t, res, int(res.Messages))
+		case "setup":
+			if res.Handshakes <= 0 || res.HandshakesPerSec <= 0 {
+				t.Errorf("%d handshakes, %v/s", res.Handshakes, res.HandshakesPerSec)
+			}
+			checkLatency(t, res, int(res.Handshakes))
+		}
+	})
 }
 
 func checkLatency(t *testing.T, res *Result, n int) {
@@ -245,16 +253,11 @@ func TestPSKSetup(t *testing.T) {
 // A target whose echo differs from what was sent fails every scenario
 // instead of reporting figures.
 func TestCorruptEchoFails(t *testing.T) {
-	url, ca := startProxy(t, startCorruptEcho(t))
-	cfg := quickConfig(url, ca)
-	for _, name := range scenarioNames {
-		t.Run(name, func(t *testing.T) {
-			res, err := runScenario(t, cfg, name)
-			if !errors.Is(err, errCorrupt) {
-				t.Fatalf("got %+v, %v; want an error wrapping errCorrupt", res, err)
-			}
-		})
-	}
+	eachScenario(t, startCorruptEcho(t), func(t *testing.T, _ config, _ string, res *Result, err error) {
+		if !errors.Is(err, errCorrupt) {
+			t.Fatalf("got %+v, %v; want an error wrapping errCorrupt", res, err)
+		}
+	})
 }
 
 // A target that is not there is an error, not a result.

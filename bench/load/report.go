@@ -20,35 +20,37 @@ type metric struct {
 	get    func(*Result) float64
 }
 
-// reportMetrics lists, per scenario, the figures compared.
-var reportMetrics = map[string][]metric{
-	"idle": {
-		{"idle RSS per connection", "KiB", false, func(r *Result) float64 { return r.IdleKiBPerConn }},
-		{"idle CPU per connection-second", "µs", false, func(r *Result) float64 { return r.IdleCPUMicrosPerConnSec }},
-	},
-	"small": {
-		{"CPU per message", "µs", false, func(r *Result) float64 { return r.CPUMicrosPerMsg }},
-		{"throughput", "msgs/s", true, func(r *Result) float64 { return r.MsgsPerSec }},
-		{"latency p50", "ms", false, func(r *Result) float64 { return r.LatencyP50Ms }},
-		{"latency p99", "ms", false, func(r *Result) float64 { return r.LatencyP99Ms }},
-		{"latency p99.9", "ms", false, func(r *Result) float64 { return r.LatencyP999Ms }},
-	},
-	"setup": {
-		{"CPU per connection", "ms", false, func(r *Result) float64 { return r.CPUMillisPerConn }},
-		{"handshakes", "/s", true, func(r *Result) float64 { return r.HandshakesPerSec }},
-		{"handshake p99", "ms", false, func(r *Result) float64 { return r.LatencyP99Ms }},
-	},
-	"bulk": {
-		{"CPU per GB", "s", false, func(r *Result) float64 { return r.CPUSecPerGB }},
-		{"throughput", "MB/s", true, func(r *Result) float64 { return r.MBPerSec }},
-		{"latency p99", "ms", false, func(r *Result) float64 { return r.LatencyP99Ms }},
-	},
-	"mixed": {
-		{"idle RSS per connection", "KiB", false, func(r *Result) float64 { return r.IdleKiBPerConn }},
-		{"CPU per message", "µs", false, func(r *Result) float64 { return r.CPUMicrosPerMsg }},
-		{"throughput", "msgs/s", true, func(r *Result) float64 { return r.MsgsPerSec }},
-		{"latency p99", "ms", false, func(r *Result) float64 { return r.LatencyP99Ms }},
-	},
+// reportMetrics lists, per scenario, the figures compared (mixed
+// repeats the idle and small scenarios' main ones).
+func reportMetrics() map[string][]metric {
+	idleRSS := metric{"idle RSS per connection", "KiB", false, func(r *Result) float64 { return r.IdleKiBPerConn }}
+	msgCPU := metric{"CPU per message", "µs", false, func(r *Result) float64 { return r.CPUMicrosPerMsg }}
+	msgRate := metric{"throughput", "msgs/s", true, func(r *Result) float64 { return r.MsgsPerSec }}
+	p99 := metric{"latency p99", "ms", false, func(r *Result) float64 { return r.LatencyP99Ms }}
+	return map[string][]metric{
+		"idle": {
+			idleRSS,
+			{"idle CPU per connection-second", "µs", false, func(r *Result) float64 { return r.IdleCPUMicrosPerConnSec }},
+		},
+		"small": {
+			msgCPU,
+			msgRate,
+			{"latency p50", "ms", false, func(r *Result) float64 { return r.LatencyP50Ms }},
+			p99,
+			{"latency p99.9", "ms", false, func(r *Result) float64 { return r.LatencyP999Ms }},
+		},
+		"setup": {
+			{"CPU per connection", "ms", false, func(r *Result) float64 { return r.CPUMillisPerConn }},
+			{"handshakes", "/s", true, func(r *Result) float64 { return r.HandshakesPerSec }},
+			{"handshake p99", "ms", false, func(r *Result) float64 { return r.LatencyP99Ms }},
+		},
+		"bulk": {
+			{"CPU per GB", "s", false, func(r *Result) float64 { return r.CPUSecPerGB }},
+			{"throughput", "MB/s", true, func(r *Result) float64 { return r.MBPerSec }},
+			p99,
+		},
+		"mixed": {idleRSS, msgCPU, msgRate, p99},
+	}
 }
 
 func reportMain(args []string, stdout, stderr io.Writer) error {
@@ -162,12 +164,13 @@ func writeReport(w io.Writer, results []Result, baseline string) error {
 	}
 	seps[0], seps[1] = "---", "---"
 	fmt.Fprintf(w, "| %s |\n", strings.Join(seps, " | "))
+	metrics := reportMetrics()
 	for _, sc := range scenarioNames {
 		runs, ok := by[sc]
 		if !ok {
 			continue
 		}
-		for _, m := range reportMetrics[sc] {
+		for _, m := range metrics[sc] {
 			med := map[string]float64{}
 			have := map[string]bool{}
 			for _, t := range targets {

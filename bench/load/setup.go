@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/wssproxy/wssproxy/ws"
@@ -20,71 +18,32 @@ const setupMsgSize = 16
 func (r *runner) setup(ctx context.Context) (*Result, error) {
 	n := r.cfg.setupConns
 	res := &Result{Scenario: "setup", Conns: n, ActiveConns: n}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		w       window
-		wg      sync.WaitGroup
-		fail    = newErrOnce()
-		lats    = make([][]time.Duration, n)
-		tlsOnce sync.Once
-		cycles  atomic.Int64
-	)
-	for i := range n {
-		wg.Go(func() {
-			p := newPayload(uint64(2_000_000+i), setupMsgSize)
-			for !w.stopping() {
-				m := w.measuring()
-				t := time.Now()
-				c, err := r.cl.open(wctx, 4096)
-				if err != nil {
-					if wctx.Err() == nil {
-						fail.set(fmt.Errorf("setup worker %d: %w", i+1, err))
-					}
-					return
-				}
-				hs := time.Since(t)
-				tlsOnce.Do(func() { res.TLS = tlsSummary(c) })
-				err = roundTrip(wctx, c, p)
-				if err == nil {
-					err = c.Close(ws.StatusNormalClosure, "")
-				} else {
-					c.Abort()
-				}
-				if err != nil {
-					if wctx.Err() == nil {
-						fail.set(fmt.Errorf("setup worker %d: %w", i+1, err))
-					}
-					return
-				}
-				cycles.Add(1)
-				if m && w.measuring() {
-					lats[i] = append(lats[i], hs)
-					w.count.Add(1)
-				}
-			}
-		})
+	ps := make([]*payload, n)
+	for i := range ps {
+		ps[i] = newPayload(uint64(2_000_000+i), setupMsgSize)
 	}
-	s0, s1, secs, err := r.measure(ctx, &w, fail.failed)
-	if derr := drainWorkers(&wg, cancel, "connection cycles"); err == nil {
-		err = derr
-	}
-	if fail.err != nil {
-		return nil, fail.err
-	}
+	var tlsOnce sync.Once
+	// A cycle's latency is its handshake's.
+	mw, err := r.runMeasured(ctx, n, "setup worker", "connection cycles", func(ctx context.Context, i int) (time.Duration, error) {
+		t := time.Now()
+		c, err := r.cl.open(ctx, 4096)
+		if err != nil {
+			return 0, err
+		}
+		hs := time.Since(t)
+		tlsOnce.Do(func() { res.TLS = tlsSummary(c) })
+		if err := roundTrip(ctx, c, ps[i]); err != nil {
+			c.Abort()
+			return 0, err
+		}
+		return hs, c.Close(ws.StatusNormalClosure, "")
+	})
 	if err != nil {
 		return nil, err
 	}
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	res.setLatency(all)
-	res.Seconds = secs
-	res.Handshakes = w.count.Load()
-	res.HandshakesPerSec = float64(res.Handshakes) / secs
-	res.TargetProcs = s1.procs
-	res.CPUSeconds = s1.cpuSeconds - s0.cpuSeconds
+	mw.fill(res)
+	res.Handshakes = mw.count
+	res.HandshakesPerSec = float64(res.Handshakes) / mw.secs
 	if r.smp.enabled() && res.Handshakes > 0 {
 		res.CPUMillisPerConn = res.CPUSeconds * 1e3 / float64(res.Handshakes)
 	}

@@ -71,6 +71,72 @@ func (e *errOnce) set(err error) {
 	e.once.Do(func() { e.err = err; close(e.failed) })
 }
 
+// measuredWork is what the workers of runMeasured did in the window.
+type measuredWork struct {
+	lats   []time.Duration // the counted steps' latencies
+	count  int64           // how many steps were counted
+	s0, s1 procSample      // the target at the window's start and end
+	secs   float64         // the window's length
+}
+
+// fill sets res's latencies, window and target CPU from mw.
+func (mw *measuredWork) fill(res *Result) {
+	res.setLatency(mw.lats)
+	res.Seconds = mw.secs
+	res.TargetProcs = mw.s1.procs
+	res.CPUSeconds = mw.s1.cpuSeconds - mw.s0.cpuSeconds
+}
+
+// runMeasured runs step in a loop on n workers (i is the worker's index)
+// while r.measure times the window; a step counts, with the latency it
+// returns, when the window was measuring both before and after it. The
+// first failing step ends the run with its error, prefixed by what and
+// the worker's number. The workers are then drained (drainWorkers names
+// their work drained).
+func (r *runner) runMeasured(ctx context.Context, n int, what, drained string, step func(ctx context.Context, i int) (time.Duration, error)) (*measuredWork, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		w    window
+		wg   sync.WaitGroup
+		fail = newErrOnce()
+		lats = make([][]time.Duration, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			for !w.stopping() {
+				m := w.measuring()
+				lat, err := step(wctx, i)
+				if err != nil {
+					if wctx.Err() == nil {
+						fail.set(fmt.Errorf("%s %d: %w", what, i+1, err))
+					}
+					return
+				}
+				if m && w.measuring() {
+					lats[i] = append(lats[i], lat)
+					w.count.Add(1)
+				}
+			}
+		})
+	}
+	s0, s1, secs, err := r.measure(ctx, &w, fail.failed)
+	if derr := drainWorkers(&wg, cancel, drained); err == nil {
+		err = derr
+	}
+	if fail.err != nil {
+		return nil, fail.err
+	}
+	if err != nil {
+		return nil, err
+	}
+	mw := &measuredWork{count: w.count.Load(), s0: s0, s1: s1, secs: secs}
+	for _, l := range lats {
+		mw.lats = append(mw.lats, l...)
+	}
+	return mw, nil
+}
+
 // echoLoad keeps n connections each echoing size-byte binary messages, one
 // in flight per connection, and measures the target over the window.
 func (r *runner) echoLoad(ctx context.Context, res *Result, n, size, bufSize int) error {
@@ -91,57 +157,23 @@ func (r *runner) echoLoad(ctx context.Context, res *Result, n, size, bufSize int
 		}
 		conns = append(conns, c)
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		w     window
-		wg    sync.WaitGroup
-		fail  = newErrOnce()
-		lats  = make([][]time.Duration, n)
-		bytes atomic.Int64
-	)
-	for i, c := range conns {
-		p := newPayload(uint64(1_000_000+i), size)
-		wg.Go(func() {
-			for !w.stopping() {
-				m := w.measuring()
-				t := time.Now()
-				if err := roundTrip(wctx, c, p); err != nil {
-					if wctx.Err() == nil {
-						fail.set(fmt.Errorf("connection %d: %w", i+1, err))
-					}
-					return
-				}
-				if m && w.measuring() {
-					lats[i] = append(lats[i], time.Since(t))
-					w.count.Add(1)
-					bytes.Add(int64(size))
-				}
-			}
-		})
+	ps := make([]*payload, n)
+	for i := range ps {
+		ps[i] = newPayload(uint64(1_000_000+i), size)
 	}
-	s0, s1, secs, err := r.measure(ctx, &w, fail.failed)
-	if derr := drainWorkers(&wg, cancel, "round trips"); err == nil {
-		err = derr
-	}
-	if fail.err != nil {
-		return fail.err
-	}
+	mw, err := r.runMeasured(ctx, n, "connection", "round trips", func(ctx context.Context, i int) (time.Duration, error) {
+		t := time.Now()
+		err := roundTrip(ctx, conns[i], ps[i])
+		return time.Since(t), err
+	})
 	if err != nil {
 		return err
 	}
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	res.setLatency(all)
-	res.Seconds = secs
-	res.Messages = w.count.Load()
-	res.PayloadBytes = bytes.Load()
-	res.MsgsPerSec = float64(res.Messages) / secs
-	res.MBPerSec = float64(res.PayloadBytes) / 1e6 / secs
-	res.TargetProcs = s1.procs
-	res.CPUSeconds = s1.cpuSeconds - s0.cpuSeconds
+	mw.fill(res)
+	res.Messages = mw.count
+	res.PayloadBytes = mw.count * int64(size)
+	res.MsgsPerSec = float64(res.Messages) / mw.secs
+	res.MBPerSec = float64(res.PayloadBytes) / 1e6 / mw.secs
 	if r.smp.enabled() && res.Messages > 0 {
 		res.CPUMicrosPerMsg = res.CPUSeconds * 1e6 / float64(res.Messages)
 		res.CPUSecPerGB = res.CPUSeconds / (float64(res.PayloadBytes) / 1e9)
@@ -173,22 +205,14 @@ func (r *runner) bulk(ctx context.Context) (*Result, error) {
 // beside them; both sets of figures are reported, and every idle
 // connection is checked afterwards.
 func (r *runner) mixed(ctx context.Context) (*Result, error) {
-	res := &Result{Scenario: "mixed", Conns: r.cfg.idleConns}
-	set, err := r.openAndMeasure(ctx, res)
-	if err != nil {
-		return nil, err
-	}
-	defer set.close()
-	r.progressf("  running %d active connections beside them for %v", r.cfg.smallConns, r.cfg.duration)
-	if err := r.echoLoad(ctx, res, r.cfg.smallConns, r.cfg.smallSize, 4096); err != nil {
-		return nil, err
-	}
-	res.CPUSecPerGB, res.MBPerSec = 0, 0
-	r.progressf("  checking every idle connection's echo")
-	if err := set.verify(ctx, r.cfg.openConcurrency, 30*time.Second); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return r.withIdle(ctx, "mixed", func(res *Result) error {
+		r.progressf("  running %d active connections beside them for %v", r.cfg.smallConns, r.cfg.duration)
+		if err := r.echoLoad(ctx, res, r.cfg.smallConns, r.cfg.smallSize, 4096); err != nil {
+			return err
+		}
+		res.CPUSecPerGB, res.MBPerSec = 0, 0
+		return nil
+	})
 }
 
 // drainWorkers waits for the workers to finish what they have in flight

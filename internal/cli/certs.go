@@ -90,14 +90,8 @@ Flags:
 		}
 		return nil
 	})
-	pos, err := ParseInterspersed(fs, args)
-	if err != nil {
-		return cfg, err
-	}
-	if len(pos) > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q", pos[0])
-	}
-	return cfg, nil
+	_, err := ParseArgs(fs, args, 0, "")
+	return cfg, err
 }
 
 func runCertsDev(args []string, stdout, stderr io.Writer) int {
@@ -196,16 +190,9 @@ Flags (HOST:PORT only):
 	fs.StringVar(&cfg.sni, "sni", "", "server name to send and verify (default: HOST, unless it is an IP address)")
 	fs.StringVar(&cfg.proxy, "proxy", "", "connect through this proxy: http://, https://, socks5:// or socks5h:// URL (user:pass@ allowed), or \"direct\"; default: HTTPS_PROXY/ALL_PROXY/NO_PROXY")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Second, "bound on connecting and the TLS handshake")
-	pos, err := ParseInterspersed(fs, args)
+	pos, err := ParseArgs(fs, args, 1, "want FILE or HOST:PORT")
 	if err != nil {
 		return cfg, err
-	}
-	switch len(pos) {
-	case 0:
-		return cfg, errors.New("want FILE or HOST:PORT")
-	case 1:
-	default:
-		return cfg, fmt.Errorf("unexpected argument %q", pos[1])
 	}
 	if cfg.timeout <= 0 {
 		return cfg, fmt.Errorf("--timeout must be positive, not %v", cfg.timeout)

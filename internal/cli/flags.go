@@ -125,3 +125,20 @@ func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = rest[1:]
 	}
 }
+
+// ParseArgs parses like ParseInterspersed and requires exactly want
+// positional arguments: with fewer the error is missing, with more it
+// names the first one too many.
+func ParseArgs(fs *flag.FlagSet, args []string, want int, missing string) ([]string, error) {
+	pos, err := ParseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) < want {
+		return nil, errors.New(missing)
+	}
+	if len(pos) > want {
+		return nil, fmt.Errorf("unexpected argument %q", pos[want])
+	}
+	return pos, nil
+}

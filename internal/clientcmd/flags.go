@@ -177,18 +177,11 @@ func parseClientFlags(args []string, stderr io.Writer) (clientConfig, error) {
 	fs.StringVar(&c.closeReason, "close-reason", "", "close reason at the end of input (at most 123 bytes)")
 	fs.StringVar(&c.log.Format, "log-format", "", "json or console (default: console on a terminal, else json)")
 	fs.StringVar(&c.log.Level, "log-level", "warn", "trace, debug, info, warn or error")
-	pos, err := cli.ParseInterspersed(fs, args)
+	pos, err := cli.ParseArgs(fs, args, 1, "a ws:// or wss:// URL is required")
 	if err != nil {
 		return c, err
 	}
-	switch len(pos) {
-	case 0:
-		return c, errors.New("a ws:// or wss:// URL is required")
-	case 1:
-		c.url = pos[0]
-	default:
-		return c, fmt.Errorf("unexpected argument %q", pos[1])
-	}
+	c.url = pos[0]
 	if err := checkClientURL(c.url); err != nil {
 		return c, err
 	}

@@ -311,29 +311,16 @@ func (c *ServeFlags) config() Config {
 // --grace, --admin, --admin-token-file, --pause-max-pending,
 // --pause-max-waiters and --store.
 func (c *Config) Override(flags Config, set map[string]bool) {
-	if set["log-format"] {
-		c.Log.Format = flags.Log.Format
-	}
-	if set["log-level"] {
-		c.Log.Level = flags.Log.Level
-	}
-	if set["grace"] {
-		c.Grace = flags.Grace
-	}
-	if set["admin"] {
-		c.Admin.Listen, c.Admin.Where = flags.Admin.Listen, ""
-	}
-	if set["admin-token-file"] {
-		c.Admin.TokenFile, c.Admin.Where = flags.Admin.TokenFile, ""
-	}
-	if set["pause-max-pending"] {
-		c.Admin.PauseMaxPending = flags.Admin.PauseMaxPending
-	}
-	if set["pause-max-waiters"] {
-		c.Admin.PauseMaxWaiters = flags.Admin.PauseMaxWaiters
-	}
-	if set["store"] {
-		c.Store = flags.Store
+	overrideIf(set["log-format"], &c.Log.Format, flags.Log.Format)
+	overrideIf(set["log-level"], &c.Log.Level, flags.Log.Level)
+	overrideIf(set["grace"], &c.Grace, flags.Grace)
+	overrideIf(set["pause-max-pending"], &c.Admin.PauseMaxPending, flags.Admin.PauseMaxPending)
+	overrideIf(set["pause-max-waiters"], &c.Admin.PauseMaxWaiters, flags.Admin.PauseMaxWaiters)
+	overrideIf(set["store"], &c.Store, flags.Store)
+	overrideIf(set["admin"], &c.Admin.Listen, flags.Admin.Listen)
+	overrideIf(set["admin-token-file"], &c.Admin.TokenFile, flags.Admin.TokenFile)
+	if set["admin"] || set["admin-token-file"] {
+		c.Admin.Where = "" // a value from a flag has no position in the file
 	}
 	e, f := &c.StoreEtcd, flags.StoreEtcd
 	for name, pair := range map[string][2]*string{
@@ -342,11 +329,18 @@ func (c *Config) Override(flags Config, set map[string]bool) {
 		"store-etcd-password-file": {&e.PasswordFile, &f.PasswordFile}, "store-etcd-cache-file": {&e.CacheFile, &f.CacheFile},
 		"store-etcd-instance": {&e.Instance, &f.Instance},
 	} {
-		if set[name] {
-			*pair[0] = *pair[1]
+		if overrideIf(set[name], pair[0], *pair[1]) {
 			e.Where = ""
 		}
 	}
+}
+
+// overrideIf sets *dst to v when set, and says whether it did.
+func overrideIf[T any](set bool, dst *T, v T) bool {
+	if set {
+		*dst = v
+	}
+	return set
 }
 
 // checkStore checks --store and the --store-etcd-* flags.

@@ -1,7 +1,6 @@
 package servecmd
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"strconv"
@@ -23,23 +22,11 @@ func TestServeACMEWithPebble(t *testing.T) {
 	const name = "ws.wssproxy.test"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := testpeer.NewLines(20)
-	var logs bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"--listen", "127.0.0.1:" + strconv.Itoa(port),
-			"--acme-domain", name, "--acme-ca", p.DirURL, "--acme-ca-root", p.APIRootsFile,
-			"--acme-storage", t.TempDir(), "--acme-email", "ops@wssproxy.test", "--log-level", "warn"}, lines, &logs)
-	}()
-	select {
-	case l := <-lines.C:
-		if !strings.HasPrefix(l, "wssproxy: serving wss://") {
-			t.Fatalf("printed %q", l)
-		}
-	case code := <-done:
-		t.Fatalf("serve exited %d: %s", code, logs.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve printed nothing")
+	srv := spawnServe(ctx, "--listen", "127.0.0.1:"+strconv.Itoa(port),
+		"--acme-domain", name, "--acme-ca", p.DirURL, "--acme-ca-root", p.APIRootsFile,
+		"--acme-storage", t.TempDir(), "--acme-email", "ops@wssproxy.test", "--log-level", "warn")
+	if l := srv.line(t, 20*time.Second); !strings.HasPrefix(l, "wssproxy: serving wss://") {
+		t.Fatalf("printed %q", l)
 	}
 	roots := p.IssuingRoots(t)
 	url := "wss://127.0.0.1:" + strconv.Itoa(port) + "/"
@@ -60,7 +47,5 @@ func TestServeACMEWithPebble(t *testing.T) {
 	testpeer.Echo(ctx, t, c, ws.MessageText, "acme")
 	c.Close(ws.StatusNormalClosure, "")
 	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d: %s", code, logs.String())
-	}
+	srv.exitOK(t, 10*time.Second)
 }

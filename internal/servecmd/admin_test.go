@@ -150,30 +150,50 @@ func (a *adminClient) json(method, path, body string, want int, v any) {
 	}
 }
 
+// pausedList is the admin API's answer to GET /v1/paused.
 type pausedList struct {
 	Paused []struct {
-		ID     string `json:"id"`
-		Errors []struct {
+		ID       string `json:"id"`
+		Instance string `json:"instance"`
+		Waiters  int    `json:"waiters"`
+		Errors   []struct {
 			Kind        string `json:"kind"`
 			Fingerprint string `json:"fingerprint"`
 		} `json:"errors"`
 	} `json:"paused"`
 }
 
-func (a *adminClient) waitPaused() (id string, kinds []string) {
+// pollPaused lists /v1/paused every 10 ms until found picks an entry's
+// id, and fails the test with what (and the last list) when d passes
+// first.
+func (a *adminClient) pollPaused(d time.Duration, what string, found func(l pausedList) (id string, ok bool)) string {
 	a.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
 		var l pausedList
 		a.json("GET", "/v1/paused", "", 200, &l)
-		if len(l.Paused) == 1 {
-			for _, e := range l.Paused[0].Errors {
-				kinds = append(kinds, e.Kind)
-			}
-			return l.Paused[0].ID, kinds
+		if id, ok := found(l); ok {
+			return id
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("%s within %v; last listed: %+v", what, d, l)
 		}
 	}
-	a.t.Fatal("no paused handshake listed")
-	return "", nil
+}
+
+// waitPaused waits for the one paused handshake and returns its id and
+// error kinds.
+func (a *adminClient) waitPaused() (id string, kinds []string) {
+	a.t.Helper()
+	id = a.pollPaused(10*time.Second, "no paused handshake listed", func(l pausedList) (string, bool) {
+		if len(l.Paused) != 1 {
+			return "", false
+		}
+		for _, e := range l.Paused[0].Errors {
+			kinds = append(kinds, e.Kind)
+		}
+		return l.Paused[0].ID, true
+	})
+	return id, kinds
 }
 
 // startTLSEcho runs a wss echo upstream with a self-signed certificate
@@ -212,16 +232,8 @@ func TestServeAdminPauseResumeAbortDrain(t *testing.T) {
 		"--pause-on-ssl-errors", "--pause-timeout", "20s", "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile,
 		"--log-format", "json", "--log-level", "warn", "--grace", "5s")
 	logs := srv.logs
-	var proxyURL, adminURL string
-	for proxyURL == "" || adminURL == "" {
-		l := srv.line(t, 10*time.Second)
-		if u, ok := servingURL(l); ok {
-			proxyURL = u
-		}
-		if rest, ok := strings.CutPrefix(l, "admin API:"); ok {
-			adminURL = strings.TrimSuffix(strings.Fields(rest)[0], "/")
-		}
-	}
+	proxyURL, admin := srv.banner(t, "admin API:")
+	adminURL := strings.TrimSuffix(strings.Fields(admin)[0], "/")
 	a := &adminClient{t: t, base: adminURL, token: adminToken, hc: &http.Client{Timeout: 10 * time.Second}}
 	if code, _ := (&adminClient{t: t, base: adminURL, hc: a.hc}).do("GET", "/v1/paused", ""); code != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", code)
@@ -348,8 +360,7 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 	t.Parallel()
 	upstream := startTLSEcho(t)
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "admin.sock")
-	cfgFile := writeConfig(t, dir, "wssproxy.yaml",
+	srv := spawnServeAdmin(t, dir, []string{
 		// Its own trust store: the pin it remembers must not reach the
 		// other tests' serve runs (they share the default state directory).
 		"store: file:upstream_pins",
@@ -359,24 +370,18 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 		"  - listen: 127.0.0.1:0",
 		"    routes:",
 		"      - name: paused",
-		"        upstream: "+upstream,
+		"        upstream: " + upstream,
 		"        upstream_tls:",
 		"          pause: true",
 		"          pause_timeout: 10s",
-	)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv := spawnServe(ctx, "--config", cfgFile, "--log-level", "error")
-	logs, done := srv.logs, srv.done
-	proxyURL := srv.url(t, 10*time.Second)
-	fi := awaitSocket(t, sock)
-	if fi.Mode().Perm() != 0o600 {
-		t.Fatalf("socket mode %v", fi.Mode().Perm())
+	}, "--log-level", "error")
+	proxyURL, sock, a := srv.url, srv.sock, srv.admin
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket: %v, %v", fi, err)
 	}
-	a := unixAdmin(t, sock)
 	first := make(chan error, 1)
 	go func() {
-		c, _, err := ws.Dial(ctx, proxyURL, nil)
+		c, _, err := ws.Dial(t.Context(), proxyURL, nil)
 		if err == nil {
 			c.Close(ws.StatusNormalClosure, "")
 		}
@@ -391,10 +396,8 @@ func TestServeAdminUnixSocketFromConfig(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(dir, "upstream_pins")); err != nil || !strings.HasPrefix(string(data), "127.0.0.1 sha256//") || !strings.Contains(string(data), " by=admin ") {
 		t.Fatalf("store %q %v", data, err)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d: %s", code, logs.String())
-	}
+	srv.stop()
+	srv.exitOK(t, 10*time.Second)
 	if _, err := os.Stat(sock); err == nil {
 		t.Fatal("the admin socket outlived serve")
 	}

@@ -29,7 +29,7 @@ func TestTryItLineWorks(t *testing.T) {
 	backend := "ws://" + up.Addr().String() + "/"
 	dir := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", dir)
-	name := writeConfig(t, dir, "wssproxy.yaml",
+	srv := spawnServeConfig(t, dir, []string{
 		"log: {level: warn}",
 		"grace: 5s",
 		"listeners:",
@@ -40,19 +40,16 @@ func TestTryItLineWorks(t *testing.T) {
 		"    routes:",
 		"      - host: example.com",
 		"        path: /chat",
-		"        upstream: "+backend,
+		"        upstream: " + backend,
 		"      - host: other.example",
-		"        upstream: "+backend,
+		"        upstream: " + backend,
 		"  - name: plain",
 		"    listen: 127.0.0.1:0",
 		"    routes:",
 		"      - path: /feed",
-		"        upstream: "+backend,
+		"        upstream: " + backend,
 		"        allowed_origins: [https://app.example.com]",
-	)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv := spawnServe(ctx, "--config", name)
+	})
 	var tries []string
 	for len(tries) < 2 {
 		if cmd, ok := strings.CutPrefix(srv.line(t, 15*time.Second), "try it:"); ok {
@@ -69,7 +66,7 @@ func TestTryItLineWorks(t *testing.T) {
 		if len(argv) < 3 || argv[0] != "wssproxy" || argv[1] != "client" {
 			t.Fatalf("try line %q is not a wssproxy client command", try)
 		}
-		cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
+		cctx, ccancel := context.WithTimeout(t.Context(), 15*time.Second)
 		var cout, cerr bytes.Buffer
 		code := clientcmd.Run(cctx, argv[2:], strings.NewReader("hello\n"), &cout, &cerr)
 		ccancel()
@@ -77,7 +74,7 @@ func TestTryItLineWorks(t *testing.T) {
 			t.Errorf("%s: exit %d, output %q, errors %q", try, code, cout.String(), cerr.String())
 		}
 	}
-	cancel()
+	srv.stop()
 	srv.exitOK(t, 10*time.Second)
 }
 

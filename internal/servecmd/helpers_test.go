@@ -3,7 +3,6 @@ package servecmd
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/cli"
 	"github.com/wssproxy/wssproxy/internal/testpeer"
+	"github.com/wssproxy/wssproxy/ws"
 )
 
 // runCerts runs "wssproxy certs ARGS..." in-process (the tests here
@@ -44,6 +44,7 @@ type serveProc struct {
 	lines testpeer.Lines   // its standard output, a line at a time
 	logs  *testpeer.Buffer // its standard error
 	done  chan int         // its exit code
+	stop  func()           // ends it as SIGTERM does (spawnServeConfig)
 }
 
 // spawnServe runs "wssproxy serve ARGS..." until ctx ends.
@@ -51,6 +52,68 @@ func spawnServe(ctx context.Context, args ...string) *serveProc {
 	p := &serveProc{lines: testpeer.NewLines(50), logs: &testpeer.Buffer{}, done: make(chan int, 1)}
 	go func() { p.done <- Run(ctx, args, p.lines, p.logs) }()
 	return p
+}
+
+// serveBackend serves WebSocket connections on ln until the test ends,
+// then closes them with 1001. Each request is first passed to hello; a
+// connection is sent hello's answer, when not empty, as a text message,
+// then its messages are echoed.
+func serveBackend(t *testing.T, ln net.Listener, hello func(r *http.Request) string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		greeting := hello(r)
+		c, err := ws.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Abort()
+		stop := context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "") })
+		defer stop()
+		if greeting != "" && c.WriteMessage(ctx, ws.MessageText, []byte(greeting)) != nil {
+			return
+		}
+		for {
+			typ, msg, err := c.ReadMessage(ctx)
+			if err != nil || c.WriteMessage(ctx, typ, msg) != nil {
+				return
+			}
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { cancel(); srv.Close() })
+}
+
+// spawnServeConfig writes config (see y) as wssproxy.yaml in dir and runs
+// "wssproxy serve --config FILE ARGS..." on it until its stop is called
+// or the test ends.
+func spawnServeConfig(t *testing.T, dir string, config []string, args ...string) *serveProc {
+	t.Helper()
+	file := writeConfig(t, dir, "wssproxy.yaml", config...)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	p := spawnServe(ctx, append([]string{"--config", file}, args...)...)
+	p.stop = cancel
+	return p
+}
+
+// adminServe is serve run by spawnServeAdmin.
+type adminServe struct {
+	*serveProc
+	url   string       // the first listener's URL
+	sock  string       // the admin API's unix socket
+	admin *adminClient // a client of it
+}
+
+// spawnServeAdmin runs serve as spawnServeConfig does, on a config whose
+// admin API listens on unix:admin.sock (beside the file), and waits for
+// its first listener's URL and the socket.
+func spawnServeAdmin(t *testing.T, dir string, config []string, args ...string) *adminServe {
+	t.Helper()
+	s := &adminServe{serveProc: spawnServeConfig(t, dir, config, args...), sock: filepath.Join(dir, "admin.sock")}
+	s.url = s.serveProc.url(t, 10*time.Second)
+	awaitSocket(t, s.sock)
+	s.admin = unixAdmin(t, s.sock)
+	return s
 }
 
 // line returns serve's next line of output; serve exiting first, or
@@ -79,6 +142,25 @@ func (p *serveProc) url(t *testing.T, d time.Duration) string {
 	}
 }
 
+// banner reads serve's output until it has printed its first URL and a
+// line starting with prefix, and returns the URL and the rest of that
+// line, trimmed; serve exiting first, or printing nothing for 10 s, fails
+// t.
+func (p *serveProc) banner(t *testing.T, prefix string) (url, rest string) {
+	t.Helper()
+	found := false
+	for url == "" || !found {
+		l := p.line(t, 10*time.Second)
+		if u, ok := servingURL(l); ok && url == "" {
+			url = u
+		}
+		if r, ok := strings.CutPrefix(l, prefix); ok && !found {
+			rest, found = strings.TrimSpace(r), true
+		}
+	}
+	return url, rest
+}
+
 // awaitSocket waits up to 5 s for serve's admin socket at path and
 // returns its file information.
 func awaitSocket(t *testing.T, path string) os.FileInfo {
@@ -103,7 +185,7 @@ func servingURL(l string) (string, bool) {
 // serveClientCerts runs serve with one dev-CA listener per client_certs
 // mode (required, optional), each routing /MODE to a backend named A, and
 // returns the dev CA, the listeners' URLs by path, and serve.
-func serveClientCerts(ctx context.Context, t *testing.T, modes ...string) (*certs.DevCAResult, map[string]string, *serveProc) {
+func serveClientCerts(t *testing.T, modes ...string) (*certs.DevCAResult, map[string]string, *serveProc) {
 	t.Helper()
 	backend := startNamedBackend(t, "A")
 	dir := t.TempDir()
@@ -121,7 +203,7 @@ func serveClientCerts(ctx context.Context, t *testing.T, modes ...string) (*cert
 			"      client_certs: {mode: "+m+", ca_file: devca/ca.pem}",
 			"    routes: [{path: /"+m+", upstream: '"+backend+"'}]")
 	}
-	srv := spawnServe(ctx, "--config", writeConfig(t, dir, "c.yaml", config...))
+	srv := spawnServeConfig(t, dir, config)
 	urls := map[string]string{}
 	for len(urls) < len(modes) {
 		if u, ok := servingURL(srv.line(t, 15*time.Second)); ok {
@@ -135,11 +217,7 @@ func serveClientCerts(ctx context.Context, t *testing.T, modes ...string) (*cert
 // certificates in pem.
 func tlsWithRoots(t *testing.T, pem []byte) *tls.Config {
 	t.Helper()
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no CA certificate")
-	}
-	return &tls.Config{RootCAs: pool}
+	return &tls.Config{RootCAs: testpeer.PEMPool(t, "CA file", pem)}
 }
 
 // exitOK waits up to d for serve to exit and fails t unless it exited 0.

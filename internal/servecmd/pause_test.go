@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,11 +80,9 @@ func TestPauseLimitConfig(t *testing.T) {
 func TestServePauseLimits(t *testing.T) {
 	t.Parallel()
 	upstream := startTLSEcho(t)
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "admin.sock")
 	// Two routes to one upstream verifying different names: two distinct
 	// decisions.
-	cfgFile := writeConfig(t, dir, "wssproxy.yaml",
+	srv := spawnServeAdmin(t, t.TempDir(), []string{
 		"admin:",
 		"  listen: unix:admin.sock",
 		"  pause_max_pending: 8",
@@ -94,25 +91,19 @@ func TestServePauseLimits(t *testing.T) {
 		"    routes:",
 		"      - name: a",
 		"        path: /a",
-		"        upstream: "+upstream,
+		"        upstream: " + upstream,
 		"        upstream_tls: {pause: true, verify_name: a.example, pause_max_pending: 2}",
 		"      - name: b",
 		"        path: /b",
-		"        upstream: "+upstream,
+		"        upstream: " + upstream,
 		"        upstream_tls: {pause: true, verify_name: b.example}",
-	)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv := spawnServe(ctx, "--config", cfgFile, "--pause-max-pending", "1", "--pause-max-waiters", "2", "--log-format", "json", "--log-level", "warn")
-	logs, done := srv.logs, srv.done
-	proxyURL := srv.url(t, 10*time.Second)
-	awaitSocket(t, sock)
-	u, err := url.Parse(proxyURL)
+	}, "--pause-max-pending", "1", "--pause-max-waiters", "2", "--log-format", "json", "--log-level", "warn")
+	logs, a := srv.logs, srv.admin
+	u, err := url.Parse(srv.url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxyHost := u.Host
-	a := unixAdmin(t, sock)
 
 	// Two raw clients of route a: one decision, two waiters.
 	raw := func() net.Conn {
@@ -126,30 +117,21 @@ func TestServePauseLimits(t *testing.T) {
 	}
 	waiters := func(want int) string {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			var l struct {
-				Paused []struct {
-					ID      string `json:"id"`
-					Waiters int    `json:"waiters"`
-				} `json:"paused"`
-			}
-			a.json("GET", "/v1/paused", "", 200, &l)
+		return a.pollPaused(5*time.Second, fmt.Sprintf("no entry with %d waiters", want), func(l pausedList) (string, bool) {
 			if len(l.Paused) > 1 {
 				t.Fatalf("%d entries listed, want 1", len(l.Paused))
 			}
 			if len(l.Paused) == 1 && l.Paused[0].Waiters == want {
-				return l.Paused[0].ID
+				return l.Paused[0].ID, true
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/v1/paused: %+v, want one entry with %d waiters", l, want)
-			}
-		}
+			return "", false
+		})
 	}
 	c1, c2 := raw(), raw()
 	id := waiters(2)
 
 	// Route b would open a second decision: beyond --pause-max-pending 1.
-	_, _, err = ws.Dial(ctx, "ws://"+proxyHost+"/b", nil)
+	_, _, err = ws.Dial(t.Context(), "ws://"+proxyHost+"/b", nil)
 	var herr *ws.HandshakeError
 	if !errors.As(err, &herr) || herr.Status != http.StatusServiceUnavailable || herr.Reason != "upstream certificate awaiting operator decision: too many pending" {
 		t.Fatalf("route b: %v, want 503 with the reason", err)
@@ -158,7 +140,7 @@ func TestServePauseLimits(t *testing.T) {
 		t.Fatalf("no log line for the refusal:\n%s", l)
 	}
 	// A third client of route a would be the decision's third waiter.
-	_, _, err = ws.Dial(ctx, "ws://"+proxyHost+"/a", nil)
+	_, _, err = ws.Dial(t.Context(), "ws://"+proxyHost+"/a", nil)
 	if !errors.As(err, &herr) || herr.Status != http.StatusServiceUnavailable {
 		t.Fatalf("third waiter: %v, want 503", err)
 	}
@@ -187,8 +169,6 @@ func TestServePauseLimits(t *testing.T) {
 	if _, err := io.ReadFull(c2, buf); err != nil || string(buf) != "HTTP/1.1 502" {
 		t.Fatalf("aborted client read %q %v, want a 502", buf, err)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d: %s", code, logs.String())
-	}
+	srv.stop()
+	srv.exitOK(t, 10*time.Second)
 }

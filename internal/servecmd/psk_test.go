@@ -44,9 +44,7 @@ func startServe(t *testing.T, args ...string) string {
 	addr := testpeer.AwaitServing(t, p.lines.C, p.done, p.logs)
 	t.Cleanup(func() {
 		cancel()
-		if code := <-p.done; code != 0 {
-			t.Errorf("serve exit %d", code)
-		}
+		p.exitOK(t, 10*time.Second)
 	})
 	return addr
 }

@@ -9,14 +9,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wssproxy/wssproxy/certs"
 	"github.com/wssproxy/wssproxy/internal/clientcmd/clienttest"
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/tlsconf"
-	"github.com/wssproxy/wssproxy/ws"
 )
 
 // resumingUpstream is a wss echo server (a dev CA's certificate) that
@@ -24,8 +23,7 @@ import (
 // handshake resumed a session.
 type resumingUpstream struct {
 	url, caFile string
-	mu          sync.Mutex
-	seen        []string // "PATH new" or "PATH resumed"
+	seen        testpeer.Feed[string] // "PATH new" or "PATH resumed"
 }
 
 func startResumingUpstream(t *testing.T) *resumingUpstream {
@@ -43,41 +41,15 @@ func startResumingUpstream(t *testing.T) *resumingUpstream {
 		t.Fatal(err)
 	}
 	u := &resumingUpstream{url: "wss://" + ln.Addr().String(), caFile: pki.CACertFile}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serveBackend(t, tls.NewListener(ln, cfg), func(r *http.Request) string {
 		how := "new"
 		if r.TLS.DidResume {
 			how = "resumed"
 		}
-		u.mu.Lock()
-		u.seen = append(u.seen, r.URL.Path+" "+how)
-		u.mu.Unlock()
-		c, err := ws.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Abort()
-		stop := context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "") })
-		defer stop()
-		for {
-			typ, msg, err := c.ReadMessage(ctx)
-			if err != nil || c.WriteMessage(ctx, typ, msg) != nil {
-				return
-			}
-		}
-	})}
-	go srv.Serve(tls.NewListener(ln, cfg))
-	t.Cleanup(func() { cancel(); srv.Close() })
+		u.seen.Add(r.URL.Path + " " + how)
+		return ""
+	})
 	return u
-}
-
-// take returns what the upstream saw since the last call.
-func (u *resumingUpstream) take() []string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	s := u.seen
-	u.seen = nil
-	return s
 }
 
 // echoThrough sends a line through serve at url and checks the echo.
@@ -107,7 +79,7 @@ func TestServeUpstreamSessionResumptionFlag(t *testing.T) {
 		for range 3 {
 			echoThrough(t, "ws://"+addr+"/")
 		}
-		if got := up.take(); !slices.Equal(got, tc.want) {
+		if got := up.seen.Take(); !slices.Equal(got, tc.want) {
 			t.Errorf("%v: upstream saw %v, want %v", tc.args, got, tc.want)
 		}
 	}
@@ -121,32 +93,28 @@ func TestServeUpstreamSessionResumptionConfig(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", dir)
 	up := startResumingUpstream(t)
 	tlsKeys := "{ca_file: '" + up.caFile + "'"
-	file := writeConfig(t, dir, "c.yaml",
+	p := spawnServeConfig(t, dir, []string{
 		"log: {level: error}",
 		"listeners:",
 		"  - listen: 127.0.0.1:0",
 		"    routes:",
-		"      - {path: /a, upstream: '"+up.url+"', upstream_tls: "+tlsKeys+"}}",
-		"      - {path: /b, upstream: '"+up.url+"', upstream_tls: "+tlsKeys+", session_resumption: true}}",
-		"      - {path: /off, upstream: '"+up.url+"', upstream_tls: "+tlsKeys+", session_resumption: false}}")
-	ctx, cancel := context.WithCancel(context.Background())
-	p := spawnServe(ctx, "--config", file)
+		"      - {path: /a, upstream: '" + up.url + "', upstream_tls: " + tlsKeys + "}}",
+		"      - {path: /b, upstream: '" + up.url + "', upstream_tls: " + tlsKeys + ", session_resumption: true}}",
+		"      - {path: /off, upstream: '" + up.url + "', upstream_tls: " + tlsKeys + ", session_resumption: false}}"})
 	u, err := url.Parse(p.url(t, 15*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "ws://" + u.Host
 	t.Cleanup(func() {
-		cancel()
-		if code := <-p.done; code != 0 {
-			t.Errorf("serve exit %d: %s", code, p.logs.String())
-		}
+		p.stop()
+		p.exitOK(t, 10*time.Second)
 	})
 	for _, path := range []string{"/a", "/a", "/b", "/b", "/off", "/off", "/a"} {
 		echoThrough(t, base+path)
 	}
 	want := []string{"/a new", "/a resumed", "/b new", "/b resumed", "/off new", "/off new", "/a resumed"}
-	if got := up.take(); !slices.Equal(got, want) {
+	if got := up.seen.Take(); !slices.Equal(got, want) {
 		t.Fatalf("upstream saw %v, want %v", got, want)
 	}
 }

@@ -28,30 +28,7 @@ func startNamedBackend(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := ws.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Abort()
-		stop := context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "") })
-		defer stop()
-		if c.WriteMessage(ctx, ws.MessageText, []byte(name+" "+r.URL.Path)) != nil {
-			return
-		}
-		for {
-			typ, msg, err := c.ReadMessage(ctx)
-			if err != nil {
-				return
-			}
-			if c.WriteMessage(ctx, typ, msg) != nil {
-				return
-			}
-		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { cancel(); srv.Close() })
+	serveBackend(t, ln, func(r *http.Request) string { return name + " " + r.URL.Path })
 	return "ws://" + ln.Addr().String() + "/"
 }
 
@@ -80,7 +57,7 @@ func TestServeConfigEndToEnd(t *testing.T) {
 	a, b := startNamedBackend(t, "A"), startNamedBackend(t, "B")
 	dir := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", dir) // nothing may land in the real state dir
-	name := writeConfig(t, dir, "wssproxy.yaml",
+	srv := spawnServeConfig(t, dir, []string{
 		"log: {level: warn}",
 		"grace: 5s",
 		"listeners:",
@@ -89,9 +66,9 @@ func TestServeConfigEndToEnd(t *testing.T) {
 		"    routes:",
 		"      - path: /a",
 		"        strip_path: true",
-		"        upstream: "+a,
+		"        upstream: " + a,
 		"      - path: /b",
-		"        upstream: "+b+"base",
+		"        upstream: " + b + "base",
 		"        max_message_size: 1KiB",
 		"  - name: secure",
 		"    listen: 127.0.0.1:0",
@@ -101,13 +78,9 @@ func TestServeConfigEndToEnd(t *testing.T) {
 		"    handshake_timeout: 5s",
 		"    routes:",
 		"      - host: localhost",
-		"        upstream: "+b,
+		"        upstream: " + b,
 		"        ping_interval: 1m",
-	)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv := spawnServe(ctx, "--config", name)
+	})
 
 	// Three "serving" lines, then the CA of the wss listener.
 	urls := map[string]string{} // upstream (or host) -> URL
@@ -138,13 +111,13 @@ func TestServeConfigEndToEnd(t *testing.T) {
 	cB := talk(t, plainB+"/room", nil, "B /base/b/room")
 	defer cB.Abort()
 	// An unrouted path gets 404.
-	if _, resp, err := ws.Dial(ctx, strings.TrimSuffix(plainA, "/a")+"/c", nil); !errors.Is(err, ws.ErrBadHandshake) || resp == nil || resp.StatusCode != http.StatusNotFound {
+	if _, resp, err := ws.Dial(t.Context(), strings.TrimSuffix(plainA, "/a")+"/c", nil); !errors.Is(err, ws.ErrBadHandshake) || resp == nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("unrouted path: %v %v", resp, err)
 	}
 	// The route's limit applies: a message over 1 KiB closes with 1009.
 	cLimit := talk(t, plainB, nil, "B /base/b")
-	cLimit.WriteMessage(ctx, ws.MessageText, bytes.Repeat([]byte("x"), 2048))
-	cLimit.ReadMessage(ctx)
+	cLimit.WriteMessage(t.Context(), ws.MessageText, bytes.Repeat([]byte("x"), 2048))
+	cLimit.ReadMessage(t.Context())
 	if code, _ := cLimit.CloseStatus(); code != ws.StatusMessageTooBig {
 		t.Errorf("over the route's max_message_size: close %v, want 1009", code)
 	}
@@ -160,12 +133,12 @@ func TestServeConfigEndToEnd(t *testing.T) {
 	defer cS.Abort()
 	other := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem), Header: http.Header{"Host": {"other.example"}}}
 	other.TLSConfig.ServerName = "localhost"
-	if _, resp, err := ws.Dial(ctx, secure, other); resp == nil || resp.StatusCode != http.StatusNotFound {
+	if _, resp, err := ws.Dial(t.Context(), secure, other); resp == nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("other host: %v %v", resp, err)
 	}
 
-	// SIGTERM (ctx): both listeners drain together with 1001.
-	cancel()
+	// SIGTERM (t.Context()): both listeners drain together with 1001.
+	srv.stop()
 	for _, c := range []*ws.Conn{cA, cB, cS} {
 		c.ReadMessage(context.Background())
 		if code, _ := c.CloseStatus(); code != ws.StatusGoingAway {
@@ -202,36 +175,28 @@ func TestServeConfigListenFails(t *testing.T) {
 // client without a certificate and accepts one from the CA in ca_file;
 // optional lets a client without a certificate in.
 func TestServeConfigClientCerts(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pki, urls, srv := serveClientCerts(ctx, t, "required", "optional")
-	stderr, done := srv.logs, srv.done
+	pki, urls, srv := serveClientCerts(t, "required", "optional")
 	pem, _ := os.ReadFile(pki.CACertFile)
 	cert := devpki.Certificate(t, pki)
 	noCert := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem), HandshakeTimeout: 5 * time.Second}
 	withCert := &ws.DialOptions{TLSConfig: tlsWithRoots(t, pem)}
 	withCert.TLSConfig.Certificates = []tls.Certificate{cert}
 
-	if c, _, err := ws.Dial(ctx, urls["/required"], noCert); err == nil {
+	if c, _, err := ws.Dial(t.Context(), urls["/required"], noCert); err == nil {
 		c.Abort()
 		t.Fatal("required: a client without a certificate got in")
 	}
 	talk(t, urls["/required"], withCert, "A /required").Abort()
 	talk(t, urls["/optional"], noCert, "A /optional").Abort()
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d: %s", code, stderr.String())
-	}
+	srv.stop()
+	srv.exitOK(t, 10*time.Second)
 }
 
 // A listener with client_certs: required is reachable from our own
 // client with --cert/--key; without them the client fails with the TLS
 // status and a hint.
 func TestClientCertificateRequired(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pki, urls, srv := serveClientCerts(ctx, t, "required")
-	stderr, done := srv.logs, srv.done
+	pki, urls, srv := serveClientCerts(t, "required")
 	url := urls["/required"]
 	url = strings.Replace(url, "127.0.0.1", "localhost", 1)
 
@@ -243,8 +208,6 @@ func TestClientCertificateRequired(t *testing.T) {
 	if code != clientcmd.ExitTLS || !strings.Contains(errOut, "--cert/--key") || out != "" {
 		t.Fatalf("without a certificate: exit %d, %q, %q", code, out, errOut)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d: %s", code, stderr.String())
-	}
+	srv.stop()
+	srv.exitOK(t, 10*time.Second)
 }

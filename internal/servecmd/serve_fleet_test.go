@@ -61,22 +61,14 @@ func (e *fleetEnv) start(t *testing.T, name string, args ...string) *runningServ
 // instance and returns its id.
 func (a *adminClient) waitPausedOn(instance string) string {
 	a.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		var l struct {
-			Paused []struct {
-				ID       string `json:"id"`
-				Instance string `json:"instance"`
-			} `json:"paused"`
-		}
-		a.json("GET", "/v1/paused", "", 200, &l)
+	return a.pollPaused(10*time.Second, "no paused handshake of "+instance+" listed", func(l pausedList) (string, bool) {
 		for _, p := range l.Paused {
 			if p.Instance == instance {
-				return p.ID
+				return p.ID, true
 			}
 		}
-	}
-	a.t.Fatalf("no paused handshake of %s listed", instance)
-	return ""
+		return "", false
+	})
 }
 
 // approveThrough dials through holder (named name), waits for the pause

@@ -28,29 +28,13 @@ type runningServe struct {
 func startServeAdmin(t *testing.T, tokenFile string, args ...string) *runningServe {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &runningServe{done: make(chan int, 1), logs: &testpeer.Buffer{}, cancel: cancel}
-	lines := testpeer.NewLines(20)
-	args = append([]string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile,
-		"--log-format", "json", "--log-level", "info", "--grace", "2s"}, args...)
-	go func() { s.done <- Run(ctx, args, lines, s.logs) }()
-	var adminURL string
-	for s.proxyURL == "" || adminURL == "" {
-		select {
-		case l := <-lines.C:
-			if strings.HasPrefix(l, "wssproxy: serving ") {
-				s.proxyURL = strings.Fields(l)[2]
-			}
-			if rest, ok := strings.CutPrefix(l, "admin API:"); ok {
-				adminURL = strings.TrimSuffix(strings.Fields(rest)[0], "/")
-			}
-		case code := <-s.done:
-			cancel()
-			t.Fatalf("serve exited with %d: %s", code, s.logs.String())
-		case <-time.After(10 * time.Second):
-			cancel()
-			t.Fatal("serve printed no URLs")
-		}
-	}
+	t.Cleanup(cancel) // should the banner never come
+	p := spawnServe(ctx, append([]string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--admin-token-file", tokenFile,
+		"--log-format", "json", "--log-level", "info", "--grace", "2s"}, args...)...)
+	s := &runningServe{done: p.done, logs: p.logs, cancel: cancel}
+	proxyURL, admin := p.banner(t, "admin API:")
+	adminURL := strings.TrimSuffix(strings.Fields(admin)[0], "/")
+	s.proxyURL = proxyURL
 	s.admin = &adminClient{t: t, base: adminURL, token: adminToken, hc: &http.Client{Timeout: 10 * time.Second}}
 	return s
 }

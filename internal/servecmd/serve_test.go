@@ -63,25 +63,8 @@ func TestServeEmbeddedDefaultWithClient(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	lines := testpeer.NewLines(20)
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"--dev-cert", "--listen", "127.0.0.1:0", "--log-level", "warn"}, lines, &bytes.Buffer{})
-	}()
-	var url, ca string
-	for url == "" || ca == "" {
-		select {
-		case l := <-lines.C:
-			if strings.HasPrefix(l, "wssproxy: serving ") {
-				url = strings.Fields(l)[2]
-			}
-			if strings.HasPrefix(l, "trust this CA:") {
-				ca = strings.TrimSpace(strings.TrimPrefix(l, "trust this CA:"))
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("serve printed no URL")
-		}
-	}
+	srv := spawnServe(ctx, "--dev-cert", "--listen", "127.0.0.1:0", "--log-level", "warn")
+	url, ca := srv.banner(t, "trust this CA:")
 	if !strings.HasPrefix(url, "wss://127.0.0.1:") || ca != filepath.Join(dir, "wssproxy", "devca", "ca.pem") {
 		t.Fatalf("url %q ca %q", url, ca)
 	}
@@ -109,9 +92,7 @@ func TestServeEmbeddedDefaultWithClient(t *testing.T) {
 	if code, _ := c.CloseStatus(); code != ws.StatusGoingAway {
 		t.Fatalf("drain: %v %v", code, err)
 	}
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d", code)
-	}
+	srv.exitOK(t, 10*time.Second)
 }
 
 // --listen alone serves plain ws in front of the echo server.
@@ -119,8 +100,7 @@ func TestServePlain(t *testing.T) {
 	addr := testpeer.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := spawnServe(ctx, "--listen", addr, "--log-level", "error")
-	lines, done := srv.lines, srv.done
-	if l := <-lines.C; l != "wssproxy: serving ws://"+addr+"/ -> built-in echo server" {
+	if l := srv.line(t, 10*time.Second); l != "wssproxy: serving ws://"+addr+"/ -> built-in echo server" {
 		t.Fatalf("printed %q", l)
 	}
 	var out, errb bytes.Buffer
@@ -128,7 +108,5 @@ func TestServePlain(t *testing.T) {
 		t.Fatalf("client: %d %q %q", code, out.String(), errb.String())
 	}
 	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d", code)
-	}
+	srv.exitOK(t, 10*time.Second)
 }

@@ -21,10 +21,7 @@ import (
 // its own CA, and a pool that trusts it.
 func SelfSigned(t testing.TB, names ...string) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := P256Key(t)
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
 		NotBefore:             time.Now().Add(-time.Hour),
@@ -50,15 +47,21 @@ func SelfSigned(t testing.TB, names ...string) (tls.Certificate, *x509.CertPool)
 	return tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}, pool
 }
 
+// P256Key generates an ECDSA P-256 key, failing t on error.
+func P256Key(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // ReadLeaf parses the first certificate of a PEM file, failing t when
 // there is none.
 func ReadLeaf(t testing.TB, file string) *x509.Certificate {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := pem.Decode(data)
+	b, _ := pem.Decode(readFile(t, file))
 	if b == nil {
 		t.Fatalf("%s: no PEM block", file)
 	}
@@ -73,13 +76,26 @@ func ReadLeaf(t testing.TB, file string) *x509.Certificate {
 // when the file cannot be read or holds none.
 func CertPool(t testing.TB, file string) *x509.CertPool {
 	t.Helper()
+	return PEMPool(t, file, readFile(t, file))
+}
+
+// readFile returns file's contents, failing t when it cannot be read.
+func readFile(t testing.TB, file string) []byte {
+	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return data
+}
+
+// PEMPool returns a pool of the certificates in data, failing t when it
+// holds none (the message names what data is and quotes its start).
+func PEMPool(t testing.TB, what string, data []byte) *x509.CertPool {
+	t.Helper()
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {
-		t.Fatalf("%s: no certificate", file)
+		t.Fatalf("%s: no certificate in %.200q", what, data)
 	}
 	return pool
 }

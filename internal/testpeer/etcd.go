@@ -2,9 +2,6 @@ package testpeer
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -253,10 +250,7 @@ func (c *EtcdCluster) WaitHealthy(d time.Duration) {
 // files and the members' TLS flags.
 func etcdPKI(t testing.TB, dir string) (caFile, certFile, keyFile string, args []string) {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	caKey := P256Key(t)
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "wssproxy test etcd CA"},
@@ -265,10 +259,7 @@ func etcdPKI(t testing.TB, dir string) (caFile, certFile, keyFile string, args [
 	}
 	ca := CreateCertificate(t, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	issue := func(serial int64, cn string, ips []net.IP, usage ...x509.ExtKeyUsage) (string, string) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
+		key := P256Key(t)
 		tmpl := &x509.Certificate{
 			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
 			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),

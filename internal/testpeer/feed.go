@@ -33,6 +33,17 @@ func (f *Feed[T]) Items() []T {
 	return slices.Clone(f.items)
 }
 
+// Take returns what was added since the last Take (everything, the
+// first time), in order, and forgets it: a test checks each step's items
+// alone.
+func (f *Feed[T]) Take() []T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	items := f.items
+	f.items = nil
+	return items
+}
+
 // find returns the first item match accepts or, when there is none, a
 // channel closed by the next Add.
 func (f *Feed[T]) find(match func(T) bool) (v T, ok bool, added <-chan struct{}) {

@@ -1,6 +1,7 @@
 package testpeer
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -33,5 +34,25 @@ func TestFeedWait(t *testing.T) {
 	}
 	if _, ok := f.Wait(func(v int) bool { return v == 3 }, time.After(10*time.Millisecond), nil); ok {
 		t.Fatal("found 3 before the timeout")
+	}
+}
+
+// TestFeedTake: Take returns what was added since the last Take, once.
+func TestFeedTake(t *testing.T) {
+	var f Feed[string]
+	f.Add("a")
+	f.Add("b")
+	if got := f.Take(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("first take %q", got)
+	}
+	if got := f.Take(); len(got) != 0 {
+		t.Fatalf("second take %q, want nothing", got)
+	}
+	f.Add("c")
+	if got := f.Take(); !slices.Equal(got, []string{"c"}) {
+		t.Fatalf("third take %q", got)
+	}
+	if got := f.Items(); len(got) != 0 {
+		t.Fatalf("items %q after the take", got)
 	}
 }

@@ -132,11 +132,7 @@ func (p *Pebble) IssuingRoots(t testing.TB) *x509.CertPool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		t.Fatalf("pebble roots: %s", b)
-	}
-	return pool
+	return PEMPool(t, "pebble roots", b)
 }
 
 // GoBin returns the path of a go-installed program ($GOBIN, each

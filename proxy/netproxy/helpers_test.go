@@ -90,11 +90,7 @@ func mustDialer(t *testing.T, proxyURL string, opts *netproxy.Options) *netproxy
 	return d
 }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testpeer.Context(t, 20*time.Second) }
 
 // devTLS returns a server config with a dev-CA certificate for
 // localhost/127.0.0.1 and a pool trusting that CA.

@@ -47,12 +47,9 @@ func (d *Dialer) connectSOCKS5(ctx context.Context, conn net.Conn, network, host
 		methods = append(methods, socksAuthPassword)
 	}
 	greeting := append([]byte{socks5Version, byte(len(methods))}, methods...)
-	if _, err := conn.Write(greeting); err != nil {
-		return nil, d.socksIOError("sending greeting", err)
-	}
 	var sel [2]byte
-	if _, err := io.ReadFull(conn, sel[:]); err != nil {
-		return nil, d.socksIOError("reading method selection", err)
+	if err := d.socksExchange(conn, greeting, "greeting", sel[:], "method selection"); err != nil {
+		return nil, err
 	}
 	if sel[0] != socks5Version {
 		return nil, fmt.Errorf("%w: %s is not a SOCKS5 proxy (version byte %#x)", ErrProtocol, d.name, sel[0])
@@ -93,14 +90,10 @@ func (d *Dialer) connectSOCKS5(ctx context.Context, conn net.Conn, network, host
 		req = append(req, host...)
 	}
 	req = append(req, byte(port>>8), byte(port))
-	if _, err := conn.Write(req); err != nil {
-		return nil, d.socksIOError("sending CONNECT", err)
-	}
-
 	// §6: the reply: VER REP RSV ATYP BND.ADDR BND.PORT.
 	var rep [4]byte
-	if _, err := io.ReadFull(conn, rep[:]); err != nil {
-		return nil, d.socksIOError("reading CONNECT reply", err)
+	if err := d.socksExchange(conn, req, "CONNECT", rep[:], "CONNECT reply"); err != nil {
+		return nil, err
 	}
 	if rep[0] != socks5Version {
 		return nil, fmt.Errorf("%w: SOCKS5 proxy %s replied with version byte %#x", ErrProtocol, d.name, rep[0])
@@ -138,12 +131,9 @@ func (d *Dialer) socksPassword(conn net.Conn, creds credentials) error {
 	msg = append(msg, creds.user...)
 	msg = append(msg, byte(len(creds.pass)))
 	msg = append(msg, creds.pass...)
-	if _, err := conn.Write(msg); err != nil {
-		return d.socksIOError("sending username/password", err)
-	}
 	var st [2]byte
-	if _, err := io.ReadFull(conn, st[:]); err != nil {
-		return d.socksIOError("reading authentication status", err)
+	if err := d.socksExchange(conn, msg, "username/password", st[:], "authentication status"); err != nil {
+		return err
 	}
 	if st[1] != 0 {
 		// §2: the server closes the connection; new credentials need a
@@ -173,6 +163,18 @@ func (d *Dialer) resolve(ctx context.Context, network, host string) (netip.Addr,
 		return netip.Addr{}, fmt.Errorf("netproxy: resolving %s: no addresses", host)
 	}
 	return ips[0], nil
+}
+
+// socksExchange sends the message msg (named sent in errors) and reads
+// the fixed-size start of its answer into reply (named answer).
+func (d *Dialer) socksExchange(conn net.Conn, msg []byte, sent string, reply []byte, answer string) error {
+	if _, err := conn.Write(msg); err != nil {
+		return d.socksIOError("sending "+sent, err)
+	}
+	if _, err := io.ReadFull(conn, reply); err != nil {
+		return d.socksIOError("reading "+answer, err)
+	}
+	return nil
 }
 
 // socksIOError wraps an I/O error of the SOCKS5 handshake; an early EOF

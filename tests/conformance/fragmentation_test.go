@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -35,36 +37,39 @@ func section5() []acase {
 		return fs
 	}
 	fragPingsEcho := []event{pongEv([]byte("pongme 1!")), pongEv([]byte("pongme 2!")), textEv("fragment1fragment2fragment3fragment4fragment5")}
-	return []acase{
+	// chopped is case c as 5.n, then as 5.n+1 with each frame written on
+	// its own (frame-wise chops) and as 5.n+2 one byte at a time.
+	chopped := func(n int, c acase) []acase {
+		c.id = fmt.Sprintf("5.%d", n)
+		sync, bytewise := c, c
+		sync.id, sync.desc, sync.send = fmt.Sprintf("5.%d", n+1), "as "+c.id+", frame-wise chops", syncAll(c.send...)
+		bytewise.id, bytewise.desc, bytewise.send = fmt.Sprintf("5.%d", n+2), "as "+c.id+", 1-byte chops", chopAll(1, c.send...)
+		return []acase{c, sync, bytewise}
+	}
+	return slices.Concat([]acase{
 		{id: "5.1", desc: "ping fragmented into 2 fragments -> 1002",
 			send: []frame{{op: opPing, payload: []byte("fragment1")}, cont(true, "fragment2")}, serverFails: true, closeCode: 1002},
 		{id: "5.2", desc: "pong fragmented into 2 fragments -> 1002",
 			send: []frame{{op: opPong, payload: []byte("fragment1")}, cont(true, "fragment2")}, serverFails: true, closeCode: 1002},
-		{id: "5.3", desc: "text in 2 fragments", send: f1f2, expect: f1f2Echo, closeCode: 1000},
-		{id: "5.4", desc: "text in 2 fragments, frame-wise chops", send: syncAll(f1f2...), expect: f1f2Echo, closeCode: 1000},
-		{id: "5.5", desc: "text in 2 fragments, 1-byte chops", send: chopAll(1, f1f2...), expect: f1f2Echo, closeCode: 1000},
-		{id: "5.6", desc: "text in 2 fragments, ping in between", send: withPing, expect: withPingEcho, closeCode: 1000},
-		{id: "5.7", desc: "text in 2 fragments, ping in between, frame-wise chops", send: syncAll(withPing...), expect: withPingEcho, closeCode: 1000},
-		{id: "5.8", desc: "text in 2 fragments, ping in between, 1-byte chops", send: chopAll(1, withPing...), expect: withPingEcho, closeCode: 1000},
-		{id: "5.9", desc: "continuation (FIN) without a message, then text -> 1002", send: contFin, serverFails: true, closeCode: 1002},
-		{id: "5.10", desc: "as 5.9, frame-wise chops", send: syncAll(contFin...), serverFails: true, closeCode: 1002},
-		{id: "5.11", desc: "as 5.9, 1-byte chops", send: chopAll(1, contFin...), serverFails: true, closeCode: 1002},
-		{id: "5.12", desc: "continuation (no FIN) without a message, then text -> 1002", send: contNoFin, serverFails: true, closeCode: 1002},
-		{id: "5.13", desc: "as 5.12, frame-wise chops", send: syncAll(contNoFin...), serverFails: true, closeCode: 1002},
-		{id: "5.14", desc: "as 5.12, 1-byte chops", send: chopAll(1, contNoFin...), serverFails: true, closeCode: 1002},
-		{id: "5.15", desc: "text in 2 fragments, then continuation without a message -> echo, then 1002",
-			send:   []frame{text(false, "fragment1"), cont(true, "fragment2"), cont(false, "fragment3"), text(true, "fragment4")},
-			expect: f1f2Echo, serverFails: true, closeCode: 1002},
-		{id: "5.16", desc: "2x: continuation (no FIN) without a message, then text in 2 fragments -> 1002", send: rep16, serverFails: true, closeCode: 1002},
-		{id: "5.17", desc: "2x: continuation (FIN) without a message, then text in 2 fragments -> 1002", send: rep17, serverFails: true, closeCode: 1002},
-		{id: "5.18", desc: "new text message inside a fragmented one -> 1002",
-			send: []frame{text(false, "fragment1"), text(true, "fragment2")}, serverFails: true, closeCode: 1002},
-		{id: "5.19", desc: "text in 5 fragments with 2 pings in between and a pause", send: fragPings(false), expect: fragPingsEcho, closeCode: 1000},
-		{id: "5.20", desc: "as 5.19, frame-wise chops", send: fragPings(true), expect: fragPingsEcho, closeCode: 1000},
-		// Beyond Autobahn: a new message opcode (binary) inside a text message.
-		{id: "5.extra.binaryinside", desc: "binary frame inside a fragmented text message -> 1002",
-			send: []frame{text(false, "fragment1"), {fin: true, op: opBinary, payload: []byte("fragment2")}}, serverFails: true, closeCode: 1002},
-	}
+	},
+		chopped(3, acase{desc: "text in 2 fragments", send: f1f2, expect: f1f2Echo, closeCode: 1000}),
+		chopped(6, acase{desc: "text in 2 fragments, ping in between", send: withPing, expect: withPingEcho, closeCode: 1000}),
+		chopped(9, acase{desc: "continuation (FIN) without a message, then text -> 1002", send: contFin, serverFails: true, closeCode: 1002}),
+		chopped(12, acase{desc: "continuation (no FIN) without a message, then text -> 1002", send: contNoFin, serverFails: true, closeCode: 1002}),
+		[]acase{
+			{id: "5.15", desc: "text in 2 fragments, then continuation without a message -> echo, then 1002",
+				send:   []frame{text(false, "fragment1"), cont(true, "fragment2"), cont(false, "fragment3"), text(true, "fragment4")},
+				expect: f1f2Echo, serverFails: true, closeCode: 1002},
+			{id: "5.16", desc: "2x: continuation (no FIN) without a message, then text in 2 fragments -> 1002", send: rep16, serverFails: true, closeCode: 1002},
+			{id: "5.17", desc: "2x: continuation (FIN) without a message, then text in 2 fragments -> 1002", send: rep17, serverFails: true, closeCode: 1002},
+			{id: "5.18", desc: "new text message inside a fragmented one -> 1002",
+				send: []frame{text(false, "fragment1"), text(true, "fragment2")}, serverFails: true, closeCode: 1002},
+			{id: "5.19", desc: "text in 5 fragments with 2 pings in between and a pause", send: fragPings(false), expect: fragPingsEcho, closeCode: 1000},
+			{id: "5.20", desc: "as 5.19, frame-wise chops", send: fragPings(true), expect: fragPingsEcho, closeCode: 1000},
+			// Beyond Autobahn: a new message opcode (binary) inside a text message.
+			{id: "5.extra.binaryinside", desc: "binary frame inside a fragmented text message -> 1002",
+				send: []frame{text(false, "fragment1"), {fin: true, op: opBinary, payload: []byte("fragment2")}}, serverFails: true, closeCode: 1002},
+		})
 }
 
 func TestSection5Fragmentation(t *testing.T) {

@@ -24,33 +24,36 @@ func section9() []acase {
 		fragByte string // fragmented cases
 	}{{opText, "BAsd7&jh23", "*"}, {opBinary, "\x00\xfe\x23\xfa\xf0", "\xfe"}}
 	timeout := func(n int) time.Duration { return defaultTimeout + time.Duration(n>>20)*5*time.Second }
+	// message is a case sending one message of n bytes of pat as the
+	// frames split makes of it, and expecting it back whole.
+	message := func(id, desc string, timeout time.Duration, op byte, pat string, n int, split func(p []byte) []frame) acase {
+		return acase{id: id, desc: desc, timeout: timeout, closeCode: 1000,
+			build: func() ([]frame, []event) {
+				p := repeat(pat, n)
+				return split(p), []event{msgEv(op, p)}
+			}}
+	}
 	var cs []acase
 	for k, kind := range kinds {
 		for i, n := range sizes {
-			cs = append(cs, acase{id: fmt.Sprintf("9.%d.%d", 1+k, i+1), desc: fmt.Sprintf("message of %d bytes in one frame", n),
-				timeout: timeout(n), closeCode: 1000,
-				build: func() ([]frame, []event) {
-					p := repeat(kind.pat, n)
-					return []frame{{fin: true, op: kind.op, payload: p}}, []event{msgEv(kind.op, p)}
-				}})
+			cs = append(cs, message(fmt.Sprintf("9.%d.%d", 1+k, i+1), fmt.Sprintf("message of %d bytes in one frame", n),
+				timeout(n), kind.op, kind.pat, n, func(p []byte) []frame {
+					return []frame{{fin: true, op: kind.op, payload: p}}
+				}))
 		}
 		for i, fs := range frags {
 			n := 4 << 20
-			cs = append(cs, acase{id: fmt.Sprintf("9.%d.%d", 3+k, i+1), desc: fmt.Sprintf("message of %d bytes in frames of %d bytes", n, fs),
-				timeout: timeout(n) + 30*time.Second, closeCode: 1000,
-				build: func() ([]frame, []event) {
-					p := repeat(kind.fragByte, n)
-					return fragments(kind.op, p, fs), []event{msgEv(kind.op, p)}
-				}})
+			cs = append(cs, message(fmt.Sprintf("9.%d.%d", 3+k, i+1), fmt.Sprintf("message of %d bytes in frames of %d bytes", n, fs),
+				timeout(n)+30*time.Second, kind.op, kind.fragByte, n, func(p []byte) []frame {
+					return fragments(kind.op, p, fs)
+				}))
 		}
 		for i, chop := range chops {
 			n := 1 << 20
-			cs = append(cs, acase{id: fmt.Sprintf("9.%d.%d", 5+k, i+1), desc: fmt.Sprintf("message of %d bytes written in chops of %d bytes", n, chop),
-				timeout: timeout(n) + 30*time.Second, closeCode: 1000,
-				build: func() ([]frame, []event) {
-					p := repeat(kind.pat, n)
-					return []frame{{fin: true, op: kind.op, payload: p, chop: chop}}, []event{msgEv(kind.op, p)}
-				}})
+			cs = append(cs, message(fmt.Sprintf("9.%d.%d", 5+k, i+1), fmt.Sprintf("message of %d bytes written in chops of %d bytes", n, chop),
+				timeout(n)+30*time.Second, kind.op, kind.pat, n, func(p []byte) []frame {
+					return []frame{{fin: true, op: kind.op, payload: p, chop: chop}}
+				}))
 		}
 	}
 	// 9.7.x / 9.8.x: 1000 round trips of small messages, one at a time.

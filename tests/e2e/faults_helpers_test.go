@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -226,7 +227,7 @@ func dialThrough(t *testing.T, px *serveProc, path string, opts *ws.DialOptions)
 		scheme = "wss://"
 	}
 	url := scheme + px.addr + "/" + path
-	c, _, err := ws.Dial(ctxTimeout(t, waitTimeout), url, opts)
+	c, _, err := ws.Dial(testpeer.Context(t, waitTimeout), url, opts)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
@@ -256,7 +257,7 @@ func expectUpstreamLost(t *testing.T, px *serveProc, path string) {
 // ended without a close frame.
 func readClose(t *testing.T, c *ws.Conn) (ws.StatusCode, string) {
 	t.Helper()
-	ctx := ctxTimeout(t, waitTimeout)
+	ctx := testpeer.Context(t, waitTimeout)
 	code, reason, err := closeOf(ctx, c)
 	if ctx.Err() != nil {
 		t.Fatalf("the connection did not end within %v", waitTimeout)

@@ -221,10 +221,10 @@ func TestFaultCertFilesBroken(t *testing.T) {
 				t.Errorf("the proxy serves certificate %s after the failed reload, want the old %s", after, before)
 			}
 			c := dialThrough(t, px, "after-reload", nil)
-			if err := c.WriteMessage(ctxTimeout(t, waitTimeout), ws.MessageText, []byte("still served")); err != nil {
+			if err := c.WriteMessage(testpeer.Context(t, waitTimeout), ws.MessageText, []byte("still served")); err != nil {
 				t.Fatal(err)
 			}
-			if _, msg, err := c.ReadMessage(ctxTimeout(t, waitTimeout)); err != nil || string(msg) != "still served" {
+			if _, msg, err := c.ReadMessage(testpeer.Context(t, waitTimeout)); err != nil || string(msg) != "still served" {
 				t.Errorf("new connection after the failed reload: %q, %v", msg, err)
 			}
 			st.check(t)
@@ -259,7 +259,7 @@ func TestFaultPSKFileGarbage(t *testing.T) {
 	echoOnce := func(what string) {
 		t.Helper()
 		c := dialThrough(t, px, "psk", device)
-		ctx := ctxTimeout(t, waitTimeout)
+		ctx := testpeer.Context(t, waitTimeout)
 		testpeer.Echo(ctx, t, c, ws.MessageText, what)
 		if err := c.Close(ws.StatusNormalClosure, ""); err != nil {
 			t.Errorf("%s: close: %v", what, err)

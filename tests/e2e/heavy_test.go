@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 	"github.com/wssproxy/wssproxy/ws"
 )
 
@@ -30,7 +31,7 @@ const rssBound = 64 << 20
 func TestHeavyOneGiBThroughBinary(t *testing.T) {
 	bin := heavyBinary(t)
 	const size = 1 << 30
-	ctx := ctxTimeout(t, 5*time.Minute)
+	ctx := testpeer.Context(t, 5*time.Minute)
 
 	type got struct {
 		n   int64

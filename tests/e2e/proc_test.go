@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"os/exec"
@@ -148,11 +147,4 @@ func (p *proc) waitEvent(t *testing.T, id, name string) event {
 		return true
 	})
 	return e
-}
-
-// ctxTimeout is a context for one bounded step of a test.
-func ctxTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -37,7 +37,7 @@ type nodeResult struct {
 func runNodeOnce(t *testing.T, url string) nodeResult {
 	t.Helper()
 	p := nodePeer(t)
-	out, err := p.Cmd(ctxTimeout(t, waitTimeout), "-e", nodeOneShot, url).Output()
+	out, err := p.Cmd(testpeer.Context(t, waitTimeout), "-e", nodeOneShot, url).Output()
 	var r nodeResult
 	if jerr := json.Unmarshal(out, &r); jerr != nil {
 		t.Fatalf("node client: %v %v: %s", err, jerr, out)

@@ -203,7 +203,7 @@ func TestSecretsAbsentFromLogs(t *testing.T) {
 
 	session := func(px *serveProc, opts *ws.DialOptions, what string) {
 		c := dialThrough(t, px, "session", opts)
-		ctx := ctxTimeout(t, waitTimeout)
+		ctx := testpeer.Context(t, waitTimeout)
 		testpeer.Echo(ctx, t, c, ws.MessageText, what)
 		if err := c.Close(ws.StatusNormalClosure, "bye"); err != nil {
 			t.Errorf("%s: close: %v", what, err)
