@@ -21,21 +21,33 @@ import (
 	"github.com/wssproxy/wssproxy/ws"
 )
 
-// pumpGoroutines counts the goroutines relaying frames, in any Server of
-// the process.
-func pumpGoroutines() int {
+// pumpStacks returns the stacks of the goroutines relaying frames, in
+// any Server of the process.
+func pumpStacks() []string {
 	buf := make([]byte, 8<<20)
 	n := runtime.Stack(buf, true)
-	return strings.Count(string(buf[:n]), "proxy.(*pair).pump(")
+	var pumps []string
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		if strings.Contains(g, "proxy.(*pair).pump(") {
+			pumps = append(pumps, g)
+		}
+	}
+	return pumps
 }
 
-// awaitParked waits until s has n relay directions parked.
+// pumpGoroutines counts the goroutines relaying frames, in any Server of
+// the process.
+func pumpGoroutines() int { return len(pumpStacks()) }
+
+// awaitParked waits until s has n relay directions parked. On failure it
+// shows where the pump goroutines wait, the ones that did not park among
+// them.
 func awaitParked(t *testing.T, s *Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for s.poller.Len() != n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d directions parked, want %d", s.poller.Len(), n)
+			t.Fatalf("%d directions parked, want %d; the pump goroutines:\n%s", s.poller.Len(), n, strings.Join(pumpStacks(), "\n\n"))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
