@@ -35,6 +35,10 @@ import (
 //	                                         pause-cancelled, handshake, timeout, refused, unavailable
 //	upstream_ssl_errors_total{route,kind}    counter: unaccepted tlsconf error kinds of failed
 //	                                         upstream handshakes (one failure may count several)
+//	upstream_tls_handshakes_total{route,resumed}
+//	                                         counter: completed certificate TLS handshakes of
+//	                                         upstream legs (Route.UpstreamTLS), resumed "true"
+//	                                         when a cached session was resumed, else "false"
 //	bytes_total{route,direction}             counter: payload bytes relayed, up (client to
 //	                                         upstream) or down
 //	messages_total{route,direction}          counter: data messages relayed
@@ -58,6 +62,7 @@ type Metrics struct {
 	clientHandshakeFailures *prometheus.CounterVec
 	upstreamFailures        *prometheus.CounterVec
 	upstreamSSLErrors       *prometheus.CounterVec
+	upstreamTLSHandshakes   *prometheus.CounterVec
 	bytes, messages         *prometheus.CounterVec
 	closes                  *prometheus.CounterVec
 	keepaliveRTT            *prometheus.HistogramVec
@@ -85,6 +90,7 @@ func NewMetrics() *Metrics {
 		clientHandshakeFailures: counter("client_handshake_failures_total", "Client connections that ended before their request could be answered.", "stage"),
 		upstreamFailures:        counter("upstream_failures_total", "Upstream legs that failed (the client got 502).", "route", "reason"),
 		upstreamSSLErrors:       counter("upstream_ssl_errors_total", "Unaccepted certificate problems of failed upstream handshakes.", "route", "kind"),
+		upstreamTLSHandshakes:   counter("upstream_tls_handshakes_total", "Completed certificate TLS handshakes of upstream legs, by whether a cached session was resumed.", "route", "resumed"),
 		bytes:                   counter("bytes_total", "Payload bytes relayed.", "route", "direction"),
 		messages:                counter("messages_total", "Data messages relayed.", "route", "direction"),
 		closes:                  counter("closes_total", "Legs of relayed connections closed, by close code.", "route", "leg", "code"),
@@ -99,7 +105,7 @@ func NewMetrics() *Metrics {
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.connectionsOpen, m.connectionsTotal, m.relayParked, m.handshakesRefused, m.clientHandshakeFailures,
-		m.upstreamFailures, m.upstreamSSLErrors, m.bytes, m.messages, m.closes, m.keepaliveRTT,
+		m.upstreamFailures, m.upstreamSSLErrors, m.upstreamTLSHandshakes, m.bytes, m.messages, m.closes, m.keepaliveRTT,
 		m.pausedHandshakes, m.pauseRefused,
 	}
 }

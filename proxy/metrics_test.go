@@ -77,8 +77,8 @@ func TestMetricsRegister(t *testing.T) {
 			t.Errorf("unprefixed metric %s", d)
 		}
 	}
-	if n != 13 {
-		t.Errorf("%d metrics described, want 13", n)
+	if n != 14 {
+		t.Errorf("%d metrics described, want 14", n)
 	}
 }
 

@@ -71,11 +71,12 @@ func TestUpstreamSessionResumption(t *testing.T) {
 	}
 	plain := startUpstream(t, nil, log.handle)
 	inner, _ := startProxy(t, Options{Routes: []Route{{Upstream: plain.url()}}, PSK: pskServerConfig()})
-	base, _ := startProxy(t, Options{Routes: []Route{
-		{Path: "/a", Upstream: secure, UpstreamTLS: client(tlsconf.DefaultSessionCacheSize)},
-		{Path: "/b", Upstream: secure, UpstreamTLS: client(tlsconf.DefaultSessionCacheSize)},
-		{Path: "/off", Upstream: secure, UpstreamTLS: client(0)},
-		{Path: "/psk", Upstream: "wss://" + strings.TrimPrefix(inner, "ws://"), UpstreamPSK: &psk.ClientConfig{Identity: []byte("device-1"), Key: testKey}},
+	m := NewMetrics()
+	base, _ := startProxy(t, Options{Metrics: m, Routes: []Route{
+		{Name: "a", Path: "/a", Upstream: secure, UpstreamTLS: client(tlsconf.DefaultSessionCacheSize)},
+		{Name: "b", Path: "/b", Upstream: secure, UpstreamTLS: client(tlsconf.DefaultSessionCacheSize)},
+		{Name: "off", Path: "/off", Upstream: secure, UpstreamTLS: client(0)},
+		{Name: "psk", Path: "/psk", Upstream: "wss://" + strings.TrimPrefix(inner, "ws://"), UpstreamPSK: &psk.ClientConfig{Identity: []byte("device-1"), Key: testKey}},
 	}})
 	for _, path := range []string{"/a", "/a", "/b", "/a", "/b", "/off", "/off", "/psk", "/psk"} {
 		echoVia(t, base+path)
@@ -83,6 +84,15 @@ func TestUpstreamSessionResumption(t *testing.T) {
 	want := []string{"/a new", "/a resumed", "/b new", "/a resumed", "/b resumed", "/off new", "/off new", "/psk not TLS", "/psk not TLS"}
 	if got := log.seen.Take(); !slices.Equal(got, want) {
 		t.Fatalf("upstream saw %v, want %v", got, want)
+	}
+	// The metric says what the upstream saw; PSK legs are not counted.
+	for _, c := range []struct {
+		route, resumed string
+		n              uint64
+	}{{"a", "false", 1}, {"a", "true", 2}, {"b", "false", 1}, {"b", "true", 1}, {"off", "false", 2}, {"off", "true", 0}, {"psk", "false", 0}} {
+		if got := count(m.upstreamTLSHandshakes.WithLabelValues(c.route, c.resumed)); got != c.n {
+			t.Errorf("upstream_tls_handshakes_total{route=%q,resumed=%q} = %d, want %d", c.route, c.resumed, got, c.n)
+		}
 	}
 }
 

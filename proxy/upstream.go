@@ -100,12 +100,13 @@ func (s *Server) dialUpstream(ctx context.Context, r *Route, up *ws.Upgrade, cli
 		opts.TLSClient = r.UpstreamPSK.TLSClient
 	}
 	if r.UpstreamTLS != nil {
-		client := r.UpstreamTLS
+		client, handshakes := r.UpstreamTLS, s.opts.Metrics.upstreamTLSHandshakes
 		opts.TLSClient = func(ctx context.Context, nc net.Conn, serverName string) (net.Conn, error) {
 			tc, err := client.Handshake(ctx, nc, serverName)
 			if err != nil {
 				return nil, err
 			}
+			handshakes.WithLabelValues(r.Name, strconv.FormatBool(tc.ConnectionState().DidResume)).Inc()
 			return tc, nil
 		}
 	}
