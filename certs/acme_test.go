@@ -153,12 +153,6 @@ func renewAndHandshake(ctx context.Context, t *testing.T, src *ACMESource, addr,
 	return verifiedLeaf(t, addr, name, roots)
 }
 
-func acmeContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // TestACMEHTTP01 obtains a certificate with HTTP-01 from Pebble, serves a
 // verified handshake with it, and renews it keeping the private key.
 func TestACMEHTTP01(t *testing.T) {
@@ -170,7 +164,7 @@ func TestACMEHTTP01(t *testing.T) {
 		ReusePrivateKeys: true,
 		ClientsPinSPKI:   true,
 	})
-	ctx := acmeContext(t)
+	ctx := testpeer.Context(t, 45*time.Second)
 	roots, first := manageAndHandshake(ctx, t, src, p, l.tlsAddr, name)
 	// Pebble really fetched the key authorization from our listener.
 	if !strings.Contains(logs.String(), `"challenge":"http-01"`) || !strings.Contains(logs.String(), "served key authentication") {
@@ -239,7 +233,7 @@ func TestACMETLSALPN01(t *testing.T) {
 	if !strings.Contains(logs.String(), "rotate the key") {
 		t.Errorf("no warning for pins with rotating keys:\n%s", logs.String())
 	}
-	ctx := acmeContext(t)
+	ctx := testpeer.Context(t, 45*time.Second)
 	roots, first := manageAndHandshake(ctx, t, src, p, l.tlsAddr, name)
 	// Pebble really made the acme-tls/1 handshake with our listener.
 	if !strings.Contains(logs.String(), `"challenge":"tls-alpn-01"`) || !strings.Contains(logs.String(), "served key authentication certificate") {
@@ -302,7 +296,7 @@ func TestACMEChallengeReallyValidated(t *testing.T) {
 		Domains:          []string{"unwired.wssproxy.test"},
 		DisableTLSALPN01: true,
 	}, false)
-	err := src.Manage(acmeContext(t))
+	err := src.Manage(testpeer.Context(t, 45*time.Second))
 	if err == nil {
 		t.Fatal("obtained a certificate although nothing answered the HTTP-01 challenge")
 	}
@@ -336,7 +330,7 @@ func TestACMEGivenStorage(t *testing.T) {
 		DisableTLSALPN01: true,
 		Storage:          given,
 	})
-	if err := src.Manage(acmeContext(t)); err != nil {
+	if err := src.Manage(testpeer.Context(t, 45*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := verifiedHandshake(t, l.tlsAddr, name, p.IssuingRoots(t)); err != nil {

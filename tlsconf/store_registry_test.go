@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wssproxy/wssproxy/internal/testpeer"
 )
 
 // A pin remembered on resume is written to the Registry's store, so a
@@ -159,13 +161,8 @@ func TestRegistryWatchPins(t *testing.T) {
 	}
 	waitFor(false)
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("WatchPins did not return after cancel")
+	if err := testpeer.Receive(t, done, 5*time.Second, "WatchPins did not return after cancel"); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package etcdstorage
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
@@ -43,12 +42,6 @@ func newStorage(t testing.TB, cli *clientv3.Client, prefix string, opts *Options
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-func testCtx(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // Environment of the helper processes started by startChild.

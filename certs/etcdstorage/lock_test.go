@@ -28,7 +28,7 @@ func TestLock(t *testing.T) {
 	heldPair := func(t *testing.T, name string) (a, b *Storage, ctx context.Context) {
 		t.Helper()
 		a, b = newStorage(t, cliA, prefix, nil), newStorage(t, cliB, prefix, nil)
-		ctx = testCtx(t, 30*time.Second)
+		ctx = testpeer.Context(t, 30*time.Second)
 		if err := a.Lock(ctx, name); err != nil {
 			t.Fatal(err)
 		}
@@ -58,13 +58,8 @@ func TestLock(t *testing.T) {
 		if err := a.Unlock(ctx, name); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case err := <-got:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("B did not get the lock after A released it")
+		if err := testpeer.Receive(t, got, 10*time.Second, "B did not get the lock after A released it"); err != nil {
+			t.Fatal(err)
 		}
 		// Unlock of a lock not held, here or at all, is an error.
 		if err := a.Unlock(ctx, name); !errors.Is(err, ErrNotLocked) {
@@ -87,7 +82,7 @@ func TestLock(t *testing.T) {
 		// Three storages (two clients) and 4 goroutines each take turns;
 		// never are two inside at once.
 		stores := []*Storage{newStorage(t, cliA, prefix, nil), newStorage(t, cliB, prefix, nil), newStorage(t, cliB, prefix, nil)}
-		ctx := testCtx(t, 60*time.Second)
+		ctx := testpeer.Context(t, 60*time.Second)
 		var inside, entries atomic.Int32
 		var overlap atomic.Bool
 		var wg sync.WaitGroup
@@ -156,7 +151,7 @@ func TestLock(t *testing.T) {
 	})
 
 	t.Run("NoGoroutineLeft", func(t *testing.T) {
-		ctx := testCtx(t, 30*time.Second)
+		ctx := testpeer.Context(t, 30*time.Second)
 		// The client's own lease and watch machinery starts at its first
 		// use and lives as long as the client: warm it up first.
 		warm := newStorage(t, cliA, prefix, nil)
@@ -218,7 +213,7 @@ func TestLock(t *testing.T) {
 // waits to be killed.
 func TestLockHolderProcess(t *testing.T) {
 	s := childStorage(t, "TestLockHolderKilled", 2*time.Second)
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := testpeer.Context(t, 2*time.Minute)
 	if err := s.Lock(ctx, os.Getenv(envChildName)); err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +231,7 @@ func TestLockHolderKilled(t *testing.T) {
 	child.WaitOutput(t, 30*time.Second, "LOCKED")
 
 	s := newStorage(t, newClient(t, c), prefix, nil)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testpeer.Context(t, 60*time.Second)
 	if ok, err := s.TryLock(ctx, name); err != nil || ok {
 		t.Fatalf("TryLock while the child holds the lock = %t, %v", ok, err)
 	}
@@ -269,7 +264,7 @@ func TestLockHolderKilled(t *testing.T) {
 func TestEtcdDown(t *testing.T) {
 	c := testpeer.StartEtcd(t, testpeer.EtcdOptions{})
 	s := newStorage(t, newClient(t, c), "/down", &Options{Timeout: time.Second})
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testpeer.Context(t, 90*time.Second)
 	if err := s.Store(ctx, "kept", []byte("v")); err != nil {
 		t.Fatal(err)
 	}

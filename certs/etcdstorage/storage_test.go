@@ -24,7 +24,7 @@ func TestStorage(t *testing.T) {
 
 	t.Run("StoreLoadStat", func(t *testing.T) {
 		s := newStorage(t, cli, "/semantics", nil)
-		ctx := testCtx(t, 30*time.Second)
+		ctx := testpeer.Context(t, 30*time.Second)
 		key := "certificates/ca/example.com/example.com.crt"
 		before := time.Now()
 		if err := s.Store(ctx, key, []byte("first")); err != nil {
@@ -59,7 +59,7 @@ func TestStorage(t *testing.T) {
 
 	t.Run("Missing", func(t *testing.T) {
 		s := newStorage(t, cli, "/missing", nil)
-		ctx := testCtx(t, 30*time.Second)
+		ctx := testpeer.Context(t, 30*time.Second)
 		if _, err := s.Load(ctx, "no/such.key"); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Load of a missing key: %v", err)
 		}
@@ -83,7 +83,7 @@ func TestStorage(t *testing.T) {
 	t.Run("Directories", func(t *testing.T) {
 		s := newStorage(t, cli, "/dirs", nil)
 		s.page = 2 // several pages per List
-		ctx := testCtx(t, 30*time.Second)
+		ctx := testpeer.Context(t, 30*time.Second)
 		for _, k := range []string{"a/b/c.crt", "a/b/c.key", "a/b/e/f", "a/d.json", "a/bb", "x"} {
 			if err := s.Store(ctx, k, []byte(k)); err != nil {
 				t.Fatal(err)
@@ -140,7 +140,7 @@ func TestStorage(t *testing.T) {
 		// still be separate.
 		a := newStorage(t, cli, "/dep", nil)
 		b := newStorage(t, cli, "/dep2/", nil)
-		ctx := testCtx(t, 30*time.Second)
+		ctx := testpeer.Context(t, 30*time.Second)
 		const key = "certificates/ca/shared.test/shared.test.crt"
 		if err := a.Store(ctx, key, []byte("A")); err != nil {
 			t.Fatal(err)
@@ -183,7 +183,7 @@ func TestStorage(t *testing.T) {
 
 	t.Run("BadInput", func(t *testing.T) {
 		s := newStorage(t, cli, "/bad", &Options{MaxValueSize: 1000})
-		ctx := testCtx(t, 30*time.Second)
+		ctx := testpeer.Context(t, 30*time.Second)
 		for _, k := range []string{"", "/a", "a/", "a//b", "./a", "a/./b", "../a", "a/../b", "..", ".", "a\x00b"} {
 			if err := s.Store(ctx, k, []byte("v")); err == nil {
 				t.Errorf("Store(%q) accepted", k)
