@@ -126,7 +126,9 @@ const maxLayers = 4
 // not signal: a read with an expired deadline takes it first, unless the
 // last wait found the layers empty (layersDrained). The caller holds
 // readSem; the read deadline is not set (an idle wait is not bounded)
-// unless an idle limit is (NextFrameWithin).
+// unless an idle limit is (NextFrameWithin): then no byte by the limit,
+// also after a wake that found nothing to read, is ErrIdle, with no
+// buffer held.
 func (c *Conn) awaitReadable() error {
 	if c.br != nil && c.br.Buffered() > 0 {
 		return nil
@@ -160,20 +162,32 @@ func (c *Conn) awaitReadable() error {
 	}
 	c.releaseReader()
 	err := waitReadable(c.sock)
-	if !limit.IsZero() {
-		_ = c.nc.SetReadDeadline(time.Time{})
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// Nothing was read since the layers were found empty: the
-			// next wait (after ParkRead) need not look there again.
-			c.layersDrained = c.layered
-			return ErrIdle
+	if limit.IsZero() {
+		if err != nil {
+			return err
 		}
+		c.attachReader()
+		return nil
 	}
-	if err != nil {
-		return err
+	if err == nil {
+		// The runtime's poller can report a readiness it harvested late,
+		// after the bytes that raised it were read: the first read keeps
+		// the idle limit, so that such a wake ends in ErrIdle too rather
+		// than in a wait with a buffer and no limit.
+		c.attachReader()
+		_, err = c.br.Peek(1)
 	}
-	c.attachReader()
-	return nil
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// Nothing is buffered above the socket: the layers were found
+		// empty, and a record a layer began reading since ends with bytes
+		// the socket will signal. The next wait (after ParkRead) need not
+		// look there again.
+		c.releaseReader()
+		c.layersDrained = c.layered
+		return ErrIdle
+	}
+	return err
 }
 
 // FrameBuffered reports whether the next frame, header and payload, is
