@@ -16,7 +16,10 @@ type spuriousRawConn struct{ syscall.RawConn }
 
 func (s spuriousRawConn) Read(f func(fd uintptr) bool) error {
 	return s.RawConn.Read(func(fd uintptr) bool {
-		return f(fd) || f(fd) // the second call: "woken", nothing arrived
+		if f(fd) {
+			return true
+		}
+		return f(fd) // "woken", with nothing arrived
 	})
 }
 
