@@ -68,26 +68,6 @@ func ServeTLSOn(t testing.TB, ln net.Listener, cfg *tls.Config) string {
 	})
 }
 
-// FreeAddr returns a 127.0.0.1:PORT address whose port was free a moment
-// ago, for a program that wants an address to listen on rather than a
-// listener (another process may take the port first; keep the window
-// short).
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	ln := Listen(t)
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// FreePort returns a port of 127.0.0.1 that was free a moment ago (as
-// FreeAddr).
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln := Listen(t)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // RunServer runs serve on a listener of 127.0.0.1 until the test ends;
 // then it calls shutdown with grace to finish (shutdown's error is its
 // own to check), cancels serve's context and fails t if serve returned
