@@ -16,8 +16,9 @@ import (
 // (Pebble, validating TLS-ALPN-01 against the serve listener itself) and
 // then serves wss with it.
 func TestServeACMEWithPebble(t *testing.T) {
-	port := testpeer.FreePort(t)
-	p := testpeer.StartPebble(t, testpeer.FreePort(t), port)
+	free := testpeer.FreePorts(t, 2)
+	port := free[0]
+	p := testpeer.StartPebble(t, free[1], port)
 
 	const name = "ws.wssproxy.test"
 	ctx, cancel := context.WithCancel(context.Background())

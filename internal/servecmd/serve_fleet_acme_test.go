@@ -68,11 +68,12 @@ func TestFleetACMEOneOrder(t *testing.T) {
 	t.Parallel()
 	env := newFleetEnv(t, 3, "acme-test")
 	front := startTCPFront(t)
-	p := testpeer.StartPebble(t, testpeer.FreePort(t), front.port)
+	free := testpeer.FreePorts(t, 4)
+	p := testpeer.StartPebble(t, free[0], front.port)
 	const name = "fleet.wssproxy.test"
 	var addrs []string
-	for range 3 {
-		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(testpeer.FreePort(t)))
+	for _, port := range free[1:] {
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(port))
 	}
 	front.mu.Lock()
 	front.addrs = addrs

@@ -89,8 +89,9 @@ func StartEtcd(t testing.TB, opts EtcdOptions) *EtcdCluster {
 	type ports struct{ client, peer int }
 	ps := make([]ports, n)
 	var initial []string
+	free := FreePorts(t, 2*n)
 	for i := range ps {
-		ps[i] = ports{FreePort(t), FreePort(t)}
+		ps[i] = ports{free[2*i], free[2*i+1]}
 		initial = append(initial, fmt.Sprintf("m%d=%s://127.0.0.1:%d", i, scheme, ps[i].peer))
 	}
 	for i, p := range ps {

@@ -53,14 +53,15 @@ func StartPebble(t testing.TB, httpPort, tlsPort int) *Pebble {
 	}
 	roots.AppendCertsFromPEM(pemBytes)
 
-	dnsPort, challMgmt := FreePort(t), FreePort(t)
+	free := FreePorts(t, 4)
+	dnsPort, challMgmt := free[0], free[1]
 	startDaemon(t, "pebble-challtestsrv", "127.0.0.1:"+strconv.Itoa(challMgmt), nil, challBin,
 		"-dnsserver", "127.0.0.1:"+strconv.Itoa(dnsPort),
 		"-management", "127.0.0.1:"+strconv.Itoa(challMgmt),
 		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
 		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "")
 
-	apiPort, mgmtPort := FreePort(t), FreePort(t)
+	apiPort, mgmtPort := free[2], free[3]
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress":                  "127.0.0.1:" + strconv.Itoa(apiPort),
 		"managementListenAddress":        "127.0.0.1:" + strconv.Itoa(mgmtPort),

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,21 +25,42 @@ func FreeAddr(t testing.TB) string {
 // connections take theirs, so that no other test takes it in the
 // meantime: an etcd member restarted on a port that a Go TLS server of
 // another package had got from port 0 failed CI. Where that range leaves
-// no room below it, the port comes from port 0.
+// no room below it, the port comes from port 0. A peer that needs several
+// ports takes them with one FreePorts.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	if lo, hi, ok := stablePorts(); ok {
-		for range 200 {
-			p := lo + rand.IntN(hi-lo+1)
-			if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
-				ln.Close()
-				return p
-			}
+	return FreePorts(t, 1)[0]
+}
+
+// FreePorts returns n different ports as FreePort does (ports drawn one
+// by one at random could repeat: a cluster's two members then fight for
+// one, which also failed CI).
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	lo, hi, ok := stablePorts()
+	for tries := 0; ok && len(ports) < n && tries < 200*n; tries++ {
+		p := lo + rand.IntN(hi-lo+1)
+		if slices.Contains(ports, p) {
+			continue
+		}
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			ln.Close()
+			ports = append(ports, p)
 		}
 	}
-	ln := Listen(t)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	if len(ports) == n {
+		return ports
+	}
+	// From port 0, holding each listener until all are drawn, so that
+	// the kernel gives n different ports.
+	ports = ports[:0]
+	for range n {
+		ln := Listen(t)
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 // stablePorts returns the ports FreePort draws from: from 10000 to just

@@ -2,6 +2,7 @@ package testpeer
 
 import (
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -29,6 +30,11 @@ func TestFreePort(t *testing.T) {
 	}
 	if len(seen) < 15 {
 		t.Fatalf("20 ports drawn, only %d different", len(seen))
+	}
+	many := FreePorts(t, 50)
+	slices.Sort(many)
+	if len(slices.Compact(many)) != 50 {
+		t.Fatal("FreePorts gave the same port twice")
 	}
 	addr := FreeAddr(t)
 	host, port, err := net.SplitHostPort(addr)
