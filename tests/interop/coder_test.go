@@ -153,10 +153,22 @@ func coderReadLoop(ctx context.Context, conn *websocket.Conn) chan error {
 func coderClose(conn *websocket.Conn, code websocket.StatusCode, reason string, readErr chan error) (int, string) {
 	closeErr := conn.Close(code, reason)
 	code2, reason2 := coderCloseStatus(<-readErr)
-	if code2 == -1 && closeErr != nil {
+	switch {
+	case code2 == -1 && closeErr == nil:
+		return coderCloseWon(code)
+	case code2 == -1:
 		reason2 += "; Close: " + closeErr.Error()
 	}
 	return code2, reason2
+}
+
+// coderCloseWon is the answer to coder's Close when Close, not the
+// reader, read it: coder lets whichever of them takes its read lock first
+// read the peer's close frame, and the reader then fails with "use of
+// closed network connection". Close returned nil, which coder does only
+// when the answer has the code sent; its reason is not exposed.
+func coderCloseWon(code websocket.StatusCode) (int, string) {
+	return int(code), coderReasonUnknown
 }
 
 func coderCloseStatus(err error) (int, string) {
@@ -213,12 +225,16 @@ func startCoderServer(t *testing.T) *theirServer {
 func coderServe(r *http.Request, conn *websocket.Conn, pongs chan string) error {
 	ctx := r.Context()
 	first := true
-	var closing chan error
+	var closing chan error // the result of Close, started on /close
+	var closeCode int
 	for {
 		typ, p, err := conn.Read(ctx)
 		if err != nil {
 			if closing != nil {
-				<-closing
+				if cerr := <-closing; cerr == nil && websocket.CloseStatus(err) == -1 {
+					code, reason := coderCloseWon(websocket.StatusCode(closeCode))
+					return websocket.CloseError{Code: websocket.StatusCode(code), Reason: reason}
+				}
 			}
 			return err
 		}
@@ -227,10 +243,11 @@ func coderServe(r *http.Request, conn *websocket.Conn, pongs chan string) error 
 		switch {
 		case r.URL.Path == "/close" && wasFirst:
 			// Close in the background: this goroutine, the reader,
-			// receives the answer with its reason.
-			code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+			// usually receives the answer with its reason (else Close
+			// does: coderCloseWon).
+			closeCode, _ = strconv.Atoi(r.URL.Query().Get("code"))
 			closing = make(chan error, 1)
-			go func() { closing <- conn.Close(websocket.StatusCode(code), r.URL.Query().Get("reason")) }()
+			go func() { closing <- conn.Close(websocket.StatusCode(closeCode), r.URL.Query().Get("reason")) }()
 			continue
 		case r.URL.Path == "/ping" && wasFirst:
 			// coder's Ping has its own payload; ping, then report the pong.
