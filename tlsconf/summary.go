@@ -93,17 +93,21 @@ func usageNames(us []x509.ExtKeyUsage) string {
 // usageName names an extended key usage as OpenSSL does, or eku(N) for
 // one without a name here.
 func usageName(u x509.ExtKeyUsage) string {
-	known := [...]string{
-		x509.ExtKeyUsageAny:             "any",
-		x509.ExtKeyUsageServerAuth:      "serverAuth",
-		x509.ExtKeyUsageClientAuth:      "clientAuth",
-		x509.ExtKeyUsageCodeSigning:     "codeSigning",
-		x509.ExtKeyUsageEmailProtection: "emailProtection",
-		x509.ExtKeyUsageTimeStamping:    "timeStamping",
-		x509.ExtKeyUsageOCSPSigning:     "OCSPSigning",
-	}
-	if u >= 0 && int(u) < len(known) && known[u] != "" {
-		return known[u]
+	switch u {
+	case x509.ExtKeyUsageAny:
+		return "any"
+	case x509.ExtKeyUsageServerAuth:
+		return "serverAuth"
+	case x509.ExtKeyUsageClientAuth:
+		return "clientAuth"
+	case x509.ExtKeyUsageCodeSigning:
+		return "codeSigning"
+	case x509.ExtKeyUsageEmailProtection:
+		return "emailProtection"
+	case x509.ExtKeyUsageTimeStamping:
+		return "timeStamping"
+	case x509.ExtKeyUsageOCSPSigning:
+		return "OCSPSigning"
 	}
 	return fmt.Sprintf("eku(%d)", int(u))
 }
